@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// The `pylon` command. Each command group registers itself from node/cli/commands/; this file
+// only assembles them and turns errors into one clear line and a non-zero exit code.
+
+import { Command, CommanderError } from 'commander'
+import { failAndExit } from './output.ts'
+
+const program = new Command('pylon')
+  .description('Pylon: an open compute node. Replicated WebAssembly actors on BFT subnets over libp2p.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride()
+
+// Command groups. Each file exports `register(program)`.
+const groups: Array<{ register: (program: Command) => void }> = [
+]
+for (const group of groups) group.register(program)
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version are not failures; usage errors were already printed by commander.
+    process.exit(error.exitCode === 0 ? 0 : 2)
+  }
+  failAndExit(error, process.argv.includes('--json'))
+}

@@ -1,0 +1,88 @@
+// The canonical codec: dag-cbor for everything that is hashed, signed or sent, with size and depth
+// limits on decode, domain-tagged signing bytes, and sha2-256 CIDs. Never hash JSON.
+
+import * as dagCbor from '@ipld/dag-cbor'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { codecBytesMax, codecDepthMax, signingDomainBytesMax } from './limits.ts'
+import { err, ok, type Result } from './result.ts'
+
+export { CID }
+
+export interface DecodeOptions {
+  /** @default codecBytesMax */
+  bytesMax?: number
+}
+
+/** Canonical dag-cbor bytes of a value. Throws on values dag-cbor cannot represent (a bug). */
+export function encode (value: unknown): Uint8Array {
+  return dagCbor.encode(value)
+}
+
+/** Decodes untrusted bytes: refuses over-size input before parsing, garbage, and deep nesting. */
+export function decode (bytes: Uint8Array, options: DecodeOptions = {}): Result<unknown> {
+  const bytesMax = options.bytesMax ?? codecBytesMax
+  if (!(bytes instanceof Uint8Array)) return err('message must be bytes')
+  if (bytes.length > bytesMax) return err(`message too large: ${bytes.length} > ${bytesMax} bytes`)
+  if (bytes.length === 0) return err('message is empty')
+  let value: unknown
+  try {
+    value = dagCbor.decode(bytes)
+  } catch (e) {
+    return err(`malformed dag-cbor: ${e instanceof RangeError ? 'nested too deeply' : (e as Error).message}`)
+  }
+  const depth = depthOf(value)
+  if (depth > codecDepthMax) return err(`message nested too deeply: ${depth} > ${codecDepthMax} levels`)
+  return ok(value)
+}
+
+/** Iterative so that a hostile value cannot overflow the stack while being measured. */
+function depthOf (root: unknown): number {
+  let deepest = 0
+  const stack: Array<[unknown, number]> = [[root, 1]]
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!
+    if (depth > deepest) deepest = depth
+    if (depth > codecDepthMax) return depth
+    if (value === null || typeof value !== 'object' || value instanceof Uint8Array || CID.asCID(value) !== null) continue
+    for (const child of Object.values(value)) stack.push([child, depth + 1])
+  }
+  return deepest
+}
+
+/**
+ * The bytes a signature covers: `[domain, value]` in dag-cbor. The domain tag ("pylon/vote/v1")
+ * keeps a signature made for one purpose from being replayed as another.
+ */
+export function signingBytes (domain: string, value: unknown): Uint8Array {
+  if (domain.length === 0 || domain.length > signingDomainBytesMax || !domain.startsWith('pylon/')) {
+    throw new RangeError(`signing domain must start with "pylon/" and be at most ${signingDomainBytesMax} characters: ${domain}`)
+  }
+  return dagCbor.encode([domain, value])
+}
+
+/** SHA-256 of bytes. */
+export function sha256Bytes (bytes: Uint8Array): Uint8Array {
+  const digest = sha256.digest(bytes)
+  if (digest instanceof Promise) throw new Error('sha256 must be synchronous here')
+  return digest.digest
+}
+
+/** The CID (dag-cbor, sha2-256) of already-encoded bytes. */
+export function cidOfBytes (bytes: Uint8Array): CID {
+  const digest = sha256.digest(bytes)
+  if (digest instanceof Promise) throw new Error('sha256 must be synchronous here')
+  return CID.createV1(dagCbor.code, digest)
+}
+
+/** The CID of a value's canonical encoding. */
+export function cidOf (value: unknown): CID {
+  return cidOfBytes(encode(value))
+}
+
+/** Raw-bytes CID (codec 0x55): names code and other opaque blobs. */
+export function rawCidOf (bytes: Uint8Array): CID {
+  const digest = sha256.digest(bytes)
+  if (digest instanceof Promise) throw new Error('sha256 must be synchronous here')
+  return CID.createV1(0x55, digest)
+}

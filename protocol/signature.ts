@@ -1,0 +1,55 @@
+// Ed25519 signatures over domain-tagged canonical bytes. Pure: signing with a given key is
+// deterministic (RFC 8032); key generation, which needs randomness, lives in node/.
+
+import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
+import { signingBytes } from './codec.ts'
+import { ed25519PublicKeyBytes, publicKeyOfPeerId } from './ids.ts'
+
+export const ed25519SignatureBytes = 64
+export const ed25519SeedBytes = 32
+
+// DER prefixes that wrap a raw 32-byte Ed25519 key as SPKI (public) or PKCS#8 (private seed).
+const spkiPrefix = Buffer.from('302a300506032b6570032100', 'hex')
+const pkcs8Prefix = Buffer.from('302e020100300506032b657004220420', 'hex')
+
+/** Something that signs with an Ed25519 key: a node key or a client identity. */
+export interface Signer {
+  readonly publicKey: Uint8Array
+  /** Peer id string of publicKey: a NodeId or a Principal. */
+  readonly id: string
+  sign (domain: string, value: unknown): Uint8Array
+}
+
+export function publicKeyObject (publicKey: Uint8Array): KeyObject {
+  return createPublicKey({ key: Buffer.concat([spkiPrefix, publicKey]), format: 'der', type: 'spki' })
+}
+
+/** A signer from a 32-byte Ed25519 seed (the private key). */
+export function signerFromSeed (seed: Uint8Array, id: (publicKey: Uint8Array) => string): Signer {
+  if (seed.length !== ed25519SeedBytes) throw new RangeError(`ed25519 seed must be ${ed25519SeedBytes} bytes, got ${seed.length}`)
+  const privateKey = createPrivateKey({ key: Buffer.concat([pkcs8Prefix, seed]), format: 'der', type: 'pkcs8' })
+  const spki = createPublicKey(privateKey).export({ format: 'der', type: 'spki' })
+  const publicKey = new Uint8Array(spki.subarray(spkiPrefix.length))
+  return {
+    publicKey,
+    id: id(publicKey),
+    sign: (domain, value) => new Uint8Array(nodeSign(null, signingBytes(domain, value), privateKey))
+  }
+}
+
+/** Verifies a signature; false (never a throw) for any malformed key or signature. */
+export function verifySignature (publicKey: Uint8Array, domain: string, value: unknown, signature: unknown): boolean {
+  if (!(signature instanceof Uint8Array) || signature.length !== ed25519SignatureBytes) return false
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== ed25519PublicKeyBytes) return false
+  try {
+    return nodeVerify(null, signingBytes(domain, value), publicKeyObject(publicKey), signature)
+  } catch {
+    return false
+  }
+}
+
+/** Verifies a signature by the key that a peer id (NodeId or Principal) names. */
+export function verifyBy (peerId: string, domain: string, value: unknown, signature: unknown): boolean {
+  const key = publicKeyOfPeerId(peerId)
+  return key.ok && verifySignature(key.value, domain, value, signature)
+}
