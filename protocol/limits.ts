@@ -23,3 +23,13 @@ export const cidCharsMax = 128
 
 assert(codecBytesMax >= 1 * MiB, 'codecBytesMax must hold at least a 1 MiB payload')
 assert(signingDomainBytesMax < 256, 'domain tags are short strings')
+
+// ── Network, discovery and capacity adverts (node/net, node/capacity, node/api) ─────────────────
+
+// ── Actor runtime (node/runtime, contracts) ─────────────────────────────────────────────────────
+
+// ── Store, Merkle state and checkpoints (node/store, protocol/state) ────────────────────────────
+
+// ── Consensus (protocol/consensus, node/consensus) ──────────────────────────────────────────────
+
+// ── Ingress, subnets and certification (protocol/ingress.ts, protocol/subnet.ts) ────────────────
