@@ -4,7 +4,7 @@
 
 import { base58btc } from 'multiformats/bases/base58'
 import { CID } from 'multiformats/cid'
-import { cidCharsMax, nodeIdCharsMax } from './limits.ts'
+import { actorIdCharsMax, cidCharsMax, nodeIdCharsMax } from './limits.ts'
 import { err, ok, type Result } from './result.ts'
 
 declare const brand: unique symbol
@@ -16,7 +16,13 @@ export type NodeId = Brand<string, 'NodeId'>
 export type Principal = Brand<string, 'Principal'>
 /** A subnet: the CID (string) of its signed genesis record. */
 export type SubnetId = Brand<string, 'SubnetId'>
-/** An actor: a CID string naming its install record (which names its subnet). */
+/**
+ * An actor: `<SubnetId>.<index>`, the subnet that hosts it and the decimal u64 position of its
+ * install among that subnet's installs (1, 2, …), assigned in block order by execution so every
+ * replica derives the same id. Routing needs no table: any node reads the subnet from the id,
+ * fetches that subnet's genesis from anyone (self-certifying: its CID is the SubnetId and every
+ * member signed it) and forwards the call to a member. `subnetOfActorId` does the split.
+ */
 export type ActorId = Brand<string, 'ActorId'>
 /** A finalized position in a subnet's chain, starting at 1 (0 is genesis). */
 export type Height = Brand<bigint, 'Height'>
@@ -78,8 +84,34 @@ export function parseSubnetId (value: unknown): Result<SubnetId> {
   return parseCidString(value, 'subnet id') as Result<SubnetId>
 }
 
+const u64Max = (1n << 64n) - 1n
+
+/** Parses `<SubnetId>.<index>`: a CID, a dot, and a canonical decimal (no leading zeros) in 1..2^64-1. */
 export function parseActorId (value: unknown): Result<ActorId> {
-  return parseCidString(value, 'actor id') as Result<ActorId>
+  if (typeof value !== 'string' || value.length === 0 || value.length > actorIdCharsMax) return err(`actor id must be a string of 1..${actorIdCharsMax} characters`)
+  const dot = value.lastIndexOf('.')
+  if (dot < 0) return err(`actor id must be <subnet>.<index>: ${JSON.stringify(value.slice(0, 24))}`)
+  const subnet = parseSubnetId(value.slice(0, dot))
+  if (!subnet.ok) return err(`bad actor id: ${subnet.error}`)
+  const digits = value.slice(dot + 1)
+  if (!/^[1-9][0-9]{0,19}$/.test(digits) || BigInt(digits) > u64Max) return err(`actor index must be a decimal in 1..${u64Max}: ${JSON.stringify(digits.slice(0, 24))}`)
+  return ok(`${subnet.value}.${digits}` as ActorId)
+}
+
+/** The id of the index-th actor installed on a subnet (index ≥ 1). */
+export function actorIdOf (subnet: SubnetId, index: bigint): ActorId {
+  if (index < 1n || index > u64Max) throw new RangeError(`actor index must be in 1..${u64Max}, got ${index}`)
+  return `${subnet}.${index}` as ActorId
+}
+
+/** The subnet that hosts an actor: the routing step. Pre: `actor` came from parseActorId/actorIdOf. */
+export function subnetOfActorId (actor: ActorId): SubnetId {
+  return actor.slice(0, actor.lastIndexOf('.')) as SubnetId
+}
+
+/** The actor's install index within its subnet. Pre: `actor` came from parseActorId/actorIdOf. */
+export function actorIndexOf (actor: ActorId): bigint {
+  return BigInt(actor.slice(actor.lastIndexOf('.') + 1))
 }
 
 export function height (value: bigint | number): Height {

@@ -1,0 +1,265 @@
+// Signed client envelopes (update, query, install, upgrade, delete): wire format, limits, signature,
+// expiry window and the two ids. Pure: the caller hands in the time; this file never reads a clock,
+// and decodeIngress never throws for any input.
+
+import { CID, cidOfBytes, decode, encode, sha256Bytes, signingBytes } from './codec.ts'
+import { parseActorId, parsePrincipal, parseSubnetId, subnetOfActorId, type ActorId, type Principal, type SubnetId } from './ids.ts'
+import {
+  ingressActorNameCharsMax, ingressBytesMax, ingressControllersMax, ingressExpiryDriftMs, ingressMethodCharsMax,
+  ingressNonceBytesMax, ingressPayloadBytesMax, ingressTtlMaxMs
+} from './limits.ts'
+import { err, ok, type Result } from './result.ts'
+import { ed25519SignatureBytes, verifyBy, type Signer } from './signature.ts'
+
+/** Domain tag of a client's signature over an ingress content. */
+export const ingressDomain = 'pylon/ingress/v1'
+
+/**
+ * Names one exact message: the CID (dag-cbor, sha2-256) of the signed envelope bytes, signature
+ * INCLUDED. Blocks list and peers fetch messages by this id, so it must pin every byte: the IC's
+ * December 2024 stall came from block-reconstruction ids that left the signature out, so a replica
+ * rebuilt a block from a message with the same content but another signature, and replicas
+ * disagreed on the block's bytes.
+ */
+export type IngressId = string & { readonly __brand: 'IngressId' }
+/**
+ * Names one request: hex SHA-256 of the signed content (what the signature covers, without it).
+ * Replay protection keys on this, so re-signing or re-encoding a request never makes it run twice.
+ */
+export type RequestId = string & { readonly __brand: 'RequestId' }
+
+export type IngressKind = 'update' | 'query' | 'install' | 'upgrade' | 'delete'
+
+interface IngressCommon {
+  /**
+   * Expiry: milliseconds since the Unix epoch (u64). Milliseconds, not the IC's nanoseconds,
+   * because the node's Clock and every timeout here count ms; a 5-minute window needs no finer grain.
+   */
+  expiryMs: bigint
+  /** 0..ingressNonceBytesMax bytes chosen by the client so identical calls are distinct requests. */
+  nonce: Uint8Array
+  /** The signer: peer id of the client's Ed25519 key. */
+  sender: Principal
+}
+/** A call: `update` goes through consensus, `query` runs on one replica against finalized state. */
+export interface IngressCall extends IngressCommon {
+  kind: 'update' | 'query'
+  /** Optional; when present it must be the actor's subnet (lets a client pin the route). */
+  subnet?: SubnetId
+  actor: ActorId
+  method: string
+  payload: Uint8Array
+}
+export interface IngressInstall extends IngressCommon {
+  kind: 'install'
+  /** Required: an install names where it runs, so it cannot be replayed on another subnet. */
+  subnet: SubnetId
+  /** Raw CID of the component's bytes, uploaded separately. */
+  code: CID
+  /** Argument to the actor's `init`. */
+  arg: Uint8Array
+  name: string
+  /** Principals allowed to upgrade or delete the actor (the sender is not added implicitly). */
+  controllers: Principal[]
+}
+export interface IngressUpgrade extends IngressCommon {
+  kind: 'upgrade'
+  subnet?: SubnetId
+  actor: ActorId
+  code: CID
+  arg: Uint8Array
+}
+export interface IngressDelete extends IngressCommon {
+  kind: 'delete'
+  subnet?: SubnetId
+  actor: ActorId
+}
+export type IngressContent = IngressCall | IngressInstall | IngressUpgrade | IngressDelete
+
+/** A decoded, signature-checked message. `bytes` are the exact envelope bytes `id` names. */
+export interface Ingress {
+  readonly content: IngressContent
+  readonly signature: Uint8Array
+  readonly bytes: Uint8Array
+  readonly id: IngressId
+  readonly requestId: RequestId
+}
+
+/** Why a message was refused; stable strings for metrics labels. */
+export type IngressRefusal = 'too-large' | 'malformed' | 'bad-signature' | 'expired' | 'expiry-too-far'
+export interface IngressError<R extends string = IngressRefusal> {
+  reason: R
+  message: string
+}
+
+const refuse = <R extends string>(reason: R, message: string): Result<never, IngressError<R>> => err({ reason, message })
+
+// Keys each kind carries on the wire; any other key is refused so one content has one encoding.
+const keysOf: Record<IngressKind, readonly string[]> = {
+  update: ['kind', 'subnet', 'actor', 'method', 'payload', 'expiryMs', 'nonce', 'sender'],
+  query: ['kind', 'subnet', 'actor', 'method', 'payload', 'expiryMs', 'nonce', 'sender'],
+  install: ['kind', 'subnet', 'code', 'arg', 'name', 'controllers', 'expiryMs', 'nonce', 'sender'],
+  upgrade: ['kind', 'subnet', 'actor', 'code', 'arg', 'expiryMs', 'nonce', 'sender'],
+  delete: ['kind', 'subnet', 'actor', 'expiryMs', 'nonce', 'sender']
+}
+
+/** The subnet a message must be executed on: explicit for installs, else the actor's. */
+export function subnetOfIngress (content: IngressContent): SubnetId {
+  return content.kind === 'install' ? content.subnet : subnetOfActorId(content.actor)
+}
+
+/** Is `expiryMs` inside (now, now + TTL + drift]? The same rule at the mempool and in a block. */
+export function checkExpiry (expiryMs: bigint, nowMs: number): Result<void, IngressError> {
+  const now = BigInt(Math.floor(nowMs))
+  if (expiryMs <= now) return refuse('expired', `message expired: expiry ${expiryMs} ms <= now ${now} ms`)
+  const ahead = expiryMs - now
+  const aheadMax = BigInt(ingressTtlMaxMs + ingressExpiryDriftMs)
+  if (ahead > aheadMax) return refuse('expiry-too-far', `expiry too far ahead: ${ahead} ms > ${aheadMax} ms (TTL ${ingressTtlMaxMs} + drift ${ingressExpiryDriftMs})`)
+  return ok(undefined)
+}
+
+/** The canonical wire form of a content (optional keys omitted, never `undefined`). */
+function wireOf (content: IngressContent): Record<string, unknown> {
+  const wire: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(content)) if (value !== undefined) wire[key] = value
+  return wire
+}
+
+/**
+ * Signs a content as `signer` and returns the message with its exact bytes and ids.
+ * Pre: content.sender === signer.id and the content is within limits (a violation is a bug: throws).
+ */
+export function signIngress (content: IngressContent, signer: Signer): Ingress {
+  if (content.sender !== signer.id) throw new RangeError(`ingress sender ${content.sender} is not the signer ${signer.id}`)
+  const wire = wireOf(content)
+  const checked = parseContent(wire)
+  if (!checked.ok) throw new RangeError(`invalid ingress content: ${checked.error.message}`)
+  const signature = signer.sign(ingressDomain, wire)
+  const bytes = encode({ content: wire, signature })
+  if (bytes.length > ingressBytesMax) throw new RangeError(`ingress too large: ${bytes.length} > ${ingressBytesMax} bytes`)
+  return { content: checked.value, signature, bytes, id: ingressIdOf(bytes), requestId: requestIdOf(wire) }
+}
+
+export function ingressIdOf (bytes: Uint8Array): IngressId {
+  return cidOfBytes(bytes).toString() as IngressId
+}
+
+function requestIdOf (wire: unknown): RequestId {
+  return Buffer.from(sha256Bytes(signingBytes(ingressDomain, wire))).toString('hex') as RequestId
+}
+
+/**
+ * Decodes untrusted envelope bytes received at `nowMs` (the node's clock, or a block's consensus
+ * time when executing). Checks, cheapest first: total size, dag-cbor and its canonical form, shape
+ * and per-field limits, expiry window, then the signature. Never throws.
+ */
+export function decodeIngress (bytes: Uint8Array, nowMs: number): Result<Ingress, IngressError> {
+  if (!(bytes instanceof Uint8Array)) return refuse('malformed', 'ingress must be bytes')
+  if (bytes.length > ingressBytesMax) return refuse('too-large', `ingress too large: ${bytes.length} > ${ingressBytesMax} bytes`)
+  const decoded = decode(bytes, { bytesMax: ingressBytesMax })
+  if (!decoded.ok) return refuse('malformed', `ingress: ${decoded.error}`)
+  // Non-canonical bytes (unsorted keys, float-encoded integers…) would give one request many ids.
+  if (!Buffer.from(encode(decoded.value)).equals(bytes)) return refuse('malformed', 'ingress is not canonical dag-cbor')
+  const envelope = decoded.value
+  if (!isRecord(envelope) || !hasOnlyKeys(envelope, ['content', 'signature'])) return refuse('malformed', 'ingress must be a map of exactly { content, signature }')
+  const { content: wire, signature } = envelope
+  if (!(signature instanceof Uint8Array) || signature.length !== ed25519SignatureBytes) return refuse('malformed', `signature must be ${ed25519SignatureBytes} bytes`)
+  const content = parseContent(wire)
+  if (!content.ok) return content
+  const expiry = checkExpiry(content.value.expiryMs, nowMs)
+  if (!expiry.ok) return expiry
+  if (!verifyBy(content.value.sender, ingressDomain, wire, signature)) return refuse('bad-signature', `bad signature: not by sender ${content.value.sender}`)
+  return ok({ content: content.value, signature, bytes, id: ingressIdOf(bytes), requestId: requestIdOf(wire) })
+}
+
+function parseContent (wire: unknown): Result<IngressContent, IngressError> {
+  if (!isRecord(wire)) return refuse('malformed', 'ingress content must be a map')
+  const kind = wire.kind
+  if (typeof kind !== 'string' || !Object.hasOwn(keysOf, kind)) return refuse('malformed', `unknown ingress kind: ${JSON.stringify(String(kind).slice(0, 16))}`)
+  const keys = keysOf[kind as IngressKind]
+  const extra = Object.keys(wire).find(key => !keys.includes(key))
+  if (extra !== undefined) return refuse('malformed', `unexpected field in ${kind}: ${JSON.stringify(extra.slice(0, 32))}`)
+  const common = parseCommon(wire)
+  if (!common.ok) return common
+  let subnet: SubnetId | undefined
+  if (wire.subnet !== undefined) {
+    const parsed = parseSubnetId(wire.subnet)
+    if (!parsed.ok) return refuse('malformed', parsed.error)
+    subnet = parsed.value
+  }
+  if (kind === 'install') return parseInstall(wire, common.value, subnet)
+  const actor = parseActorId(wire.actor)
+  if (!actor.ok) return refuse('malformed', actor.error)
+  if (subnet !== undefined && subnet !== subnetOfActorId(actor.value)) return refuse('malformed', `subnet ${subnet} is not the actor's subnet ${subnetOfActorId(actor.value)}`)
+  const at = { ...common.value, ...(subnet === undefined ? {} : { subnet }), actor: actor.value }
+  if (kind === 'delete') return ok({ kind, ...at })
+  if (kind === 'upgrade') {
+    const code = parseCode(wire.code)
+    if (!code.ok) return code
+    const arg = parsePayload(wire.arg, 'arg')
+    return arg.ok ? ok({ kind, ...at, code: code.value, arg: arg.value }) : arg
+  }
+  const method = wire.method
+  if (typeof method !== 'string' || method.length === 0 || method.length > ingressMethodCharsMax) {
+    return refuse(typeof method === 'string' && method.length > ingressMethodCharsMax ? 'too-large' : 'malformed', `method must be 1..${ingressMethodCharsMax} characters, got ${typeof method === 'string' ? method.length : typeof method}`)
+  }
+  const payload = parsePayload(wire.payload, 'payload')
+  return payload.ok ? ok({ kind: kind as 'update' | 'query', ...at, method, payload: payload.value }) : payload
+}
+
+function parseCommon (wire: Record<string, unknown>): Result<IngressCommon, IngressError> {
+  const expiry = wire.expiryMs
+  if (!(typeof expiry === 'bigint' || (typeof expiry === 'number' && Number.isSafeInteger(expiry))) || BigInt(expiry) < 0n) {
+    return refuse('malformed', 'expiryMs must be a non-negative integer (ms since the Unix epoch)')
+  }
+  const nonce = wire.nonce
+  if (!(nonce instanceof Uint8Array)) return refuse('malformed', 'nonce must be bytes')
+  if (nonce.length > ingressNonceBytesMax) return refuse('too-large', `nonce too large: ${nonce.length} > ${ingressNonceBytesMax} bytes`)
+  const sender = parsePrincipal(wire.sender)
+  if (!sender.ok) return refuse('malformed', `sender: ${sender.error}`)
+  return ok({ expiryMs: BigInt(expiry), nonce, sender: sender.value })
+}
+
+function parseInstall (wire: Record<string, unknown>, common: IngressCommon, subnet: SubnetId | undefined): Result<IngressInstall, IngressError> {
+  if (subnet === undefined) return refuse('malformed', 'install must name its subnet')
+  const code = parseCode(wire.code)
+  if (!code.ok) return code
+  const arg = parsePayload(wire.arg, 'arg')
+  if (!arg.ok) return arg
+  const name = wire.name
+  if (typeof name !== 'string' || name.length === 0 || name.length > ingressActorNameCharsMax) return refuse('malformed', `actor name must be 1..${ingressActorNameCharsMax} characters`)
+  const list = wire.controllers
+  if (!Array.isArray(list)) return refuse('malformed', 'controllers must be a list of principals')
+  if (list.length > ingressControllersMax) return refuse('too-large', `too many controllers: ${list.length} > ${ingressControllersMax}`)
+  const controllers: Principal[] = []
+  for (const entry of list) {
+    const principal = parsePrincipal(entry)
+    if (!principal.ok) return refuse('malformed', `controller: ${principal.error}`)
+    if (controllers.includes(principal.value)) return refuse('malformed', `duplicate controller ${principal.value}`)
+    controllers.push(principal.value)
+  }
+  return ok({ kind: 'install', subnet, code: code.value, arg: arg.value, name, controllers, ...common })
+}
+
+function parseCode (value: unknown): Result<CID, IngressError> {
+  const cid = CID.asCID(value)
+  if (cid === null) return refuse('malformed', 'code must be a CID')
+  // Code is named by the raw-bytes CID of the component (codec.ts rawCidOf).
+  if (cid.version !== 1 || cid.code !== 0x55 || cid.multihash.code !== 0x12) return refuse('malformed', `code must be a raw sha2-256 CIDv1, got ${cid.toString().slice(0, 24)}`)
+  return ok(cid)
+}
+
+function parsePayload (value: unknown, what: string): Result<Uint8Array, IngressError> {
+  if (!(value instanceof Uint8Array)) return refuse('malformed', `${what} must be bytes`)
+  if (value.length > ingressPayloadBytesMax) return refuse('too-large', `${what} too large: ${value.length} > ${ingressPayloadBytesMax} bytes`)
+  return ok(value)
+}
+
+function isRecord (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array) && CID.asCID(value) === null
+}
+
+function hasOnlyKeys (value: Record<string, unknown>, keys: readonly string[]): boolean {
+  const own = Object.keys(value)
+  return own.length === keys.length && keys.every(key => Object.hasOwn(value, key))
+}
