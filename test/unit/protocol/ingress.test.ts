@@ -1,0 +1,230 @@
+import test from 'ava'
+import { createHash, randomBytes } from 'node:crypto'
+import { ed25519 } from '@noble/curves/ed25519.js'
+import { cidOf, decode, encode, rawCidOf, signingBytes } from '../../../protocol/codec.ts'
+import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../protocol/ids.ts'
+import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
+import {
+  ingressActorNameCharsMax, ingressBytesMax, ingressControllersMax, ingressExpiryDriftMs, ingressMethodCharsMax,
+  ingressNonceBytesMax, ingressPayloadBytesMax, ingressTtlMaxMs
+} from '../../../protocol/limits.ts'
+import { signerFromSeed, type Signer } from '../../../protocol/signature.ts'
+
+const now = 1_700_000_000_000
+const client = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+const other = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+const subnet = cidOf({ test: 'subnet' }).toString() as SubnetId
+const otherSubnet = cidOf({ test: 'other' }).toString() as SubnetId
+const actor = actorIdOf(subnet, 7n)
+
+function call (over: Partial<IngressCall> = {}, signer: Signer = client): IngressCall {
+  return { kind: 'update', actor, method: 'inc', payload: Uint8Array.of(1, 2, 3), expiryMs: BigInt(now + 60_000), nonce: Uint8Array.of(9), sender: signer.id as Principal, ...over }
+}
+
+/** Signs an arbitrary wire content (bypassing signIngress's own checks) so the decoder sees it. */
+function rawEnvelope (wire: Record<string, unknown>, signer: Signer = client): Uint8Array {
+  return encode({ content: wire, signature: signer.sign(ingressDomain, wire) })
+}
+
+test('decodeIngress round-trips every kind signed by signIngress', t => {
+  const base = { expiryMs: BigInt(now + 1000), nonce: new Uint8Array(0), sender: client.id as Principal }
+  const code = rawCidOf(Uint8Array.of(0, 97, 115, 109))
+  const contents: IngressContent[] = [
+    call(),
+    call({ kind: 'query', subnet }),
+    { kind: 'install', subnet, code, arg: Uint8Array.of(1), name: 'counter', controllers: [client.id as Principal, other.id as Principal], ...base },
+    { kind: 'upgrade', actor, code, arg: new Uint8Array(0), ...base },
+    { kind: 'delete', actor, ...base }
+  ]
+  for (const content of contents) {
+    const signed = signIngress(content, client)
+    const decoded = decodeIngress(signed.bytes, now)
+    t.true(decoded.ok, content.kind)
+    if (!decoded.ok) continue
+    t.deepEqual(decoded.value.content, content)
+    t.is(decoded.value.id, signed.id)
+    t.is(decoded.value.requestId, signed.requestId)
+    t.is(subnetOfIngress(decoded.value.content), subnet)
+  }
+})
+
+test('decodeIngress refuses a forged signature, another signer, and a changed field', t => {
+  const signed = signIngress(call(), client)
+  const forged = new Uint8Array(signed.bytes)
+  forged[forged.length - 1]! ^= 1 // the signature is the last field of the envelope
+  const r1 = decodeIngress(forged, now)
+  t.false(r1.ok)
+  if (!r1.ok) t.is(r1.error.reason, 'bad-signature')
+  // A valid signature by someone who is not the sender.
+  const wire = { ...call(), expiryMs: BigInt(now + 60_000) } as Record<string, unknown>
+  const r2 = decodeIngress(rawEnvelope(wire, other), now)
+  t.false(r2.ok)
+  if (!r2.ok) t.regex(r2.error.message, /bad signature: not by sender/)
+  // Same signature, payload changed.
+  const envelope = decode(signed.bytes)
+  if (!envelope.ok) return t.fail()
+  const tampered = envelope.value as { content: Record<string, unknown>, signature: Uint8Array }
+  tampered.content.payload = Uint8Array.of(6, 6, 6)
+  const r3 = decodeIngress(encode(tampered), now)
+  t.false(r3.ok)
+  if (!r3.ok) t.is(r3.error.reason, 'bad-signature')
+})
+
+test('decodeIngress enforces the expiry window: expired, at the bound, one past it', t => {
+  const aheadMax = ingressTtlMaxMs + ingressExpiryDriftMs
+  const atBound = decodeIngress(signIngress(call({ expiryMs: BigInt(now + aheadMax) }), client).bytes, now)
+  t.true(atBound.ok)
+  const past = decodeIngress(signIngress(call({ expiryMs: BigInt(now + aheadMax + 1) }), client).bytes, now)
+  t.false(past.ok)
+  if (!past.ok) { t.is(past.error.reason, 'expiry-too-far'); t.regex(past.error.message, /360001 ms > 360000 ms/) }
+  const justValid = decodeIngress(signIngress(call({ expiryMs: BigInt(now + 1) }), client).bytes, now)
+  t.true(justValid.ok)
+  const expired = decodeIngress(signIngress(call({ expiryMs: BigInt(now) }), client).bytes, now)
+  t.false(expired.ok)
+  if (!expired.ok) t.is(expired.error.reason, 'expired')
+  t.true(checkExpiry(BigInt(now + 10), now).ok)
+})
+
+test('decodeIngress payload: at its limit accepted, one past refused with the numbers', t => {
+  const atLimit = signIngress(call({ payload: new Uint8Array(ingressPayloadBytesMax) }), client)
+  t.true(decodeIngress(atLimit.bytes, now).ok)
+  const wire = { ...call(), payload: new Uint8Array(ingressPayloadBytesMax + 1) } as Record<string, unknown>
+  const over = decodeIngress(rawEnvelope(wire), now)
+  t.false(over.ok)
+  if (!over.ok) {
+    t.is(over.error.reason, 'too-large')
+    t.is(over.error.message, `payload too large: ${ingressPayloadBytesMax + 1} > ${ingressPayloadBytesMax} bytes`)
+  }
+  t.throws(() => signIngress(call({ payload: new Uint8Array(ingressPayloadBytesMax + 1) }), client), { message: /payload too large/ })
+})
+
+test('decodeIngress: the largest legal message (every field at its limit) fits the envelope bound', t => {
+  const controllers = Array.from({ length: ingressControllersMax }, () => signerFromSeed(randomBytes(32), peerIdOfPublicKey).id as Principal)
+  const install = signIngress({
+    kind: 'install', subnet, code: rawCidOf(Uint8Array.of(1)), arg: new Uint8Array(ingressPayloadBytesMax),
+    name: 'n'.repeat(ingressActorNameCharsMax), controllers, expiryMs: BigInt(now + 1000), nonce: new Uint8Array(ingressNonceBytesMax), sender: client.id as Principal
+  }, client)
+  t.true(install.bytes.length <= ingressBytesMax)
+  t.true(decodeIngress(install.bytes, now).ok)
+  const update = signIngress(call({ method: 'm'.repeat(ingressMethodCharsMax), payload: new Uint8Array(ingressPayloadBytesMax), nonce: new Uint8Array(ingressNonceBytesMax) }), client)
+  t.true(decodeIngress(update.bytes, now).ok)
+})
+
+test('decodeIngress total size: at the bound parsed, one past refused before parsing', t => {
+  const atBound = decodeIngress(new Uint8Array(ingressBytesMax), now)
+  t.false(atBound.ok)
+  if (!atBound.ok) t.is(atBound.error.reason, 'malformed') // parsed (and found garbage), not refused for size
+  const over = decodeIngress(new Uint8Array(ingressBytesMax + 1), now)
+  t.false(over.ok)
+  if (!over.ok) {
+    t.is(over.error.reason, 'too-large')
+    t.is(over.error.message, `ingress too large: ${ingressBytesMax + 1} > ${ingressBytesMax} bytes`)
+  }
+})
+
+test('decodeIngress method, nonce, controllers, name: at limit accepted, one past refused', t => {
+  const cases: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+    ['method', { method: 'm'.repeat(ingressMethodCharsMax) }, { method: 'm'.repeat(ingressMethodCharsMax + 1) }],
+    ['nonce', { nonce: new Uint8Array(ingressNonceBytesMax) }, { nonce: new Uint8Array(ingressNonceBytesMax + 1) }]
+  ]
+  for (const [what, at, over] of cases) {
+    t.true(decodeIngress(rawEnvelope({ ...call(), ...at }), now).ok, `${what} at limit`)
+    const r = decodeIngress(rawEnvelope({ ...call(), ...over }), now)
+    t.false(r.ok, `${what} over limit`)
+    if (!r.ok) t.regex(r.error.message, new RegExp(what), what)
+  }
+  const install = (over: Record<string, unknown>): Record<string, unknown> => ({
+    kind: 'install', subnet, code: rawCidOf(Uint8Array.of(1)), arg: new Uint8Array(0), name: 'x', controllers: [],
+    expiryMs: BigInt(now + 1000), nonce: new Uint8Array(0), sender: client.id, ...over
+  })
+  const principals = Array.from({ length: ingressControllersMax + 1 }, () => signerFromSeed(randomBytes(32), peerIdOfPublicKey).id)
+  t.true(decodeIngress(rawEnvelope(install({ controllers: principals.slice(1) })), now).ok)
+  const many = decodeIngress(rawEnvelope(install({ controllers: principals })), now)
+  t.false(many.ok)
+  if (!many.ok) t.is(many.error.message, `too many controllers: ${ingressControllersMax + 1} > ${ingressControllersMax}`)
+  t.true(decodeIngress(rawEnvelope(install({ name: 'n'.repeat(ingressActorNameCharsMax) })), now).ok)
+  t.false(decodeIngress(rawEnvelope(install({ name: 'n'.repeat(ingressActorNameCharsMax + 1) })), now).ok)
+})
+
+test('decodeIngress refuses garbage and wrong shapes with a clear error, never throws', t => {
+  const good = call() as unknown as Record<string, unknown>
+  const badContents: Array<[string, Record<string, unknown>, RegExp]> = [
+    ['unknown kind', { ...good, kind: 'launch' }, /unknown ingress kind/],
+    ['extra field', { ...good, extra: 1 }, /unexpected field in update: "extra"/],
+    ['bad actor', { ...good, actor: 'bafy.1' }, /actor id/],
+    ['actor without index', { ...good, actor: subnet }, /<subnet>.<index>/],
+    ['subnet mismatch', { ...good, subnet: otherSubnet }, /not the actor's subnet/],
+    ['empty method', { ...good, method: '' }, /method must be/],
+    ['payload not bytes', { ...good, payload: 'abc' }, /payload must be bytes/],
+    ['negative expiry', { ...good, expiryMs: -1 }, /expiryMs/],
+    ['float expiry', { ...good, expiryMs: 1.5 }, /expiryMs/],
+    ['bad sender', { ...good, sender: 'nobody' }, /sender/],
+    ['install without subnet', { kind: 'install', code: rawCidOf(Uint8Array.of(1)), arg: new Uint8Array(0), name: 'x', controllers: [], expiryMs: BigInt(now + 1), nonce: new Uint8Array(0), sender: client.id }, /install must name its subnet/],
+    ['code not raw', { kind: 'upgrade', actor, code: cidOf(1), arg: new Uint8Array(0), expiryMs: BigInt(now + 1), nonce: new Uint8Array(0), sender: client.id }, /raw sha2-256 CIDv1/]
+  ]
+  for (const [what, wire, message] of badContents) {
+    const r = decodeIngress(rawEnvelope(wire), now)
+    t.false(r.ok, what)
+    if (!r.ok) t.regex(r.error.message, message, what)
+  }
+  const garbage: unknown[] = [new Uint8Array(0), Uint8Array.of(0xff), randomBytes(100), encode(42), encode([1, 2]), encode({ content: good }),
+    encode({ content: good, signature: new Uint8Array(63) }), encode({ content: 'x', signature: new Uint8Array(64) }), 'not bytes', null]
+  for (const bytes of garbage) {
+    const r = decodeIngress(bytes as Uint8Array, now)
+    t.false(r.ok)
+    if (!r.ok) t.is(r.error.reason, 'malformed')
+  }
+})
+
+test('decodeIngress refuses a non-canonical encoding of a validly signed message', t => {
+  const signed = signIngress(call(), client)
+  // Re-encode the same envelope with its map keys in reverse order: same content and signature,
+  // different bytes, which would otherwise be a second id for one message.
+  const hex = Buffer.from(signed.bytes).toString('hex')
+  t.true(hex.startsWith('a2'))
+  const envelope = decode(signed.bytes)
+  if (!envelope.ok) return t.fail()
+  const { content, signature } = envelope.value as { content: unknown, signature: Uint8Array }
+  const swapped = Buffer.concat([Buffer.from([0xa2]), Buffer.from(encode('signature')).subarray(0), Buffer.from(encode(signature)), Buffer.from(encode('content')), Buffer.from(encode(content))])
+  const r = decodeIngress(new Uint8Array(swapped), now)
+  t.false(r.ok)
+  if (!r.ok) t.is(r.error.message, 'ingress is not canonical dag-cbor')
+})
+
+/**
+ * A second valid Ed25519 signature over the same bytes: RFC 8032 derives the nonce r from the key
+ * and message, but verifiers cannot tell, so a signer may pick any r. S = r + H(R‖A‖M)·a mod L.
+ */
+function signWithNonce (seed: Uint8Array, message: Uint8Array, r: bigint): Uint8Array {
+  const { scalar, pointBytes } = ed25519.utils.getExtendedPublicKey(seed)
+  const L = ed25519.Point.Fn.ORDER
+  const R = ed25519.Point.BASE.multiply(r).toBytes()
+  const k = BigInt('0x' + Buffer.from(createHash('sha512').update(R).update(pointBytes).update(message).digest()).reverse().toString('hex')) % L
+  const S = (r + k * scalar) % L
+  const sBytes = Buffer.from(S.toString(16).padStart(64, '0'), 'hex').reverse()
+  return new Uint8Array(Buffer.concat([R, sBytes]))
+}
+
+test('ingress id covers the signature; a re-signed request gets a new id but the same request id', t => {
+  const seed = randomBytes(32)
+  const signer = signerFromSeed(seed, peerIdOfPublicKey)
+  const content = call({}, signer)
+  const a = signIngress(content, signer)
+  t.is(signIngress(content, signer).id, a.id) // deterministic signing: same content, same bytes
+  const wire = (decode(a.bytes) as { ok: true, value: { content: Record<string, unknown> } }).value.content
+  const signature = signWithNonce(seed, signingBytes(ingressDomain, wire), 12345n)
+  t.notDeepEqual(signature, a.signature)
+  const b = decodeIngress(encode({ content: wire, signature }), now)
+  t.true(b.ok, 'the second signature is valid')
+  if (!b.ok) return
+  t.not(b.value.id, a.id)
+  t.is(b.value.id, ingressIdOf(b.value.bytes))
+  t.is(b.value.requestId, a.requestId)
+  const changed = signIngress({ ...content, nonce: Uint8Array.of(10) }, signer)
+  t.not(changed.id, a.id)
+  t.not(changed.requestId, a.requestId)
+})
+
+test('signIngress refuses content whose sender is not the signer', t => {
+  t.throws(() => signIngress(call({}, other), client), { message: /is not the signer/ })
+})
