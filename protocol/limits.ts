@@ -45,6 +45,12 @@ export const advertBookEntriesMax = 10_000
 export const capacityExchangeAdvertsMax = 256
 /** One /pylon/capacity/1.0.0 frame: a full answer of adverts plus cbor framing. */
 export const capacityExchangeBytesMax = capacityExchangeAdvertsMax * capacityAdvertBytesMax + 4 * KiB
+/** A /pylon/capacity/1.0.0 request: a tiny map; anything bigger is garbage. */
+export const capacityExchangeRequestBytesMax = 256
+/** How often a node checks its own advert for changes (addresses, labels) to republish early. */
+export const advertChangeCheckMs = 5_000
+/** The compute-score measurement stops after this many loop iterations or ~20 ms, whichever first. */
+export const computeScoreIterationsMax = 1 << 30
 /** A capacity exchange (dial, ask, read the answer) must finish in this time or is abandoned. */
 export const capacityExchangeTimeoutMs = 10_000
 /** Concurrent /pylon/capacity/1.0.0 streams per connection and direction: one is the norm. */
@@ -79,14 +85,106 @@ assert(capacityExchangeAdvertsMax <= advertBookEntriesMax, 'an exchange answer n
 assert(apiPeersMax >= netConnectionsMax, '/v1/peers shows every connection')
 
 // ── Actor runtime (node/runtime, contracts) ─────────────────────────────────────────────────────
+/** Largest component accepted for install: a componentize-js actor (a whole JS engine) is ~12 MB. */
+export const actorCodeBytesMax = 32 * MiB
+/** Largest core module inside a component after instrumentation: the JS engine module plus fuel checks. */
+export const actorCoreModuleBytesMax = 48 * MiB
+/** Fuel for one message: one unit per function entry, loop iteration or return; a JS counter call costs ~10^5. */
+export const actorFuelPerMessageMax = 200_000_000n
+/** Fuel for all messages of one block: bounds a block's execution time whatever its contents. */
+export const actorFuelPerBlockMax = 2_000_000_000n
+/** Fuel to create an instance (start functions, engine start-up); not charged to any message. */
+export const actorInstantiateFuelMax = 50_000_000n
+/** Linear memory per instance, in 64 KiB pages (32 MiB): a JS engine needs ~8 MiB; growth past this fails. */
+export const actorMemoryPagesMax = 512
+/** Table elements per table: the JS engine's function table is ~10^4; growth is one cheap instruction, so cap it. */
+export const actorTableElementsMax = 100_000
+/** Message payload and install argument: what an ingress envelope can carry (ingressPayloadBytesMax; a runtime test checks they agree). */
+export const actorPayloadBytesMax = 1 * MiB - 8 * KiB
+/** An update's or query's result: returned in a receipt, so well under receiptBytesMax. */
+export const actorResultBytesMax = 1 * MiB
+/** Longest method name an actor is called with: the ingress bound (ingressMethodCharsMax). */
+export const actorMethodCharsMax = 128
+/** Storage key and value bounds for actors: those of the state tree (stateKeyBytesMax, stateValueBytesMax), so every write is provable. */
+export const actorKeyBytesMax = 1 * KiB
+export const actorValueBytesMax = 1 * MiB
+/** Sum of key + value bytes one actor may hold: its whole state is preloaded per block, so it must be small. */
+export const actorStorageBytesMax = 8 * MiB
+/** Entries one storage.range call returns: pages of a bounded size; callers continue from the last key. */
+export const actorRangeEntriesMax = 1000
+/** Outbox messages (send + schedule) per call: one call cannot fan out into a flood of later work. */
+export const actorOutboxPerCallMax = 16
+/** Bytes one context.random call returns: enough for keys and nonces; more is a loop in the actor. */
+export const actorRandomBytesMax = 1 * KiB
+/** Log lines per call and bytes per line: diagnostics travel in the receipt, so they are small. */
+export const actorLogLinesMax = 64
+export const actorLogLineBytesMax = 1 * KiB
+/** Transpiled, compiled actors kept in memory by the runtime (each holds its compiled modules). */
+export const actorCompiledCacheEntriesMax = 32
+/** Messages the executor runs in one call of executeBlock; the same bound as receipts per height. */
+export const actorMessagesPerBlockMax = 100_000
+
+assert(actorFuelPerMessageMax <= actorFuelPerBlockMax, 'one message must fit in a block\'s fuel')
+assert(actorResultBytesMax + actorLogLinesMax * actorLogLineBytesMax < 2 * MiB, 'a receipt (result + logs) must fit receiptBytesMax')
+assert(actorStorageBytesMax >= actorKeyBytesMax + actorValueBytesMax, 'an actor can hold its largest single entry')
+assert(actorPayloadBytesMax <= codecBytesMax, 'a payload must fit the codec')
 
 // ── Store, Merkle state and checkpoints (node/store, protocol/state) ────────────────────────────
+/** Longest storage key: keys name data, they are not data; bounds proofs, chunks and index rows. */
+export const stateKeyBytesMax = 1 * KiB
+/** Largest storage value: one value must fit in a proof and a checkpoint chunk; blobs span keys. */
+export const stateValueBytesMax = 1 * MiB
+/** State writes in one height: one height is one LevelDB batch held in memory until it is synced. */
+export const stateWritesPerHeightMax = 100_000
+/** Receipts in one height: the receipts tree is built in memory per height. */
+export const receiptsPerHeightMax = 100_000
+/** One encoded receipt: a message's result payload plus its log lines and fuel. */
+export const receiptBytesMax = 2 * MiB
+/** Entries one `range` read returns: a caller pages with the last key, memory stays bounded. */
+export const stateRangeEntriesMax = 10_000
+/** Inner nodes on one trie path: a path is 256 bits and each inner node splits at a distinct bit. */
+export const stateProofStepsMax = 256
+/** An encoded state proof: the value, the leaf and 256 steps of (bit, 32-byte hash), plus framing. */
+export const stateProofBytesMax = stateValueBytesMax + stateProofStepsMax * 40 + 1 * KiB
+/** Steps of a receipt proof: the receipts tree has at most log2(receiptsPerHeightMax) < 17 levels. */
+export const receiptProofStepsMax = 32
+/** An encoded receipt proof: index, count and at most receiptProofStepsMax 32-byte hashes. */
+export const receiptProofBytesMax = receiptProofStepsMax * 34 + 64
+/** Heights between checkpoints: each costs a full state scan; a joining replica replays < K heights. */
+export const checkpointIntervalHeights = 1000
+/** Checkpoints kept: the latest plus the previous one, so a peer mid-sync of it can finish. */
+export const checkpointsRetained = 2
+/** A checkpoint chunk is cut once it passes this size: small enough to fetch and check one by one. */
+export const checkpointChunkBytesTarget = 1 * MiB
+/** Largest chunk accepted: the target plus one whole entry (key and value) and framing. */
+export const checkpointChunkBytesMax = checkpointChunkBytesTarget + stateValueBytesMax + stateKeyBytesMax + 4 * KiB
+/** Chunks in one checkpoint: ~100 GiB of state at the chunk target; bounds the manifest. */
+export const checkpointChunksMax = 100_000
+/** An encoded manifest: checkpointChunksMax × (32-byte hash + size) with framing. */
+export const checkpointManifestBytesMax = checkpointChunksMax * 48 + 1 * KiB
+/** Largest code blob (a component) stored by CID: a componentize-js actor is ~12 MB. */
+export const storeCodeBytesMax = 64 * MiB
+/** One consensus WAL record: at most one encoded message (a block proposal). */
+export const walRecordBytesMax = codecBytesMax
+/** Unpruned WAL records: the driver truncates at each finalized height; more means it forgot. */
+export const walRecordsMax = 100_000
+/** One metadata value: small node-local settings and markers, never state. */
+export const storeMetaBytesMax = 64 * KiB
+/** Trie nodes cached in memory: the top ~16 levels of a large tree, ~10 MB. */
+export const storeNodeCacheEntriesMax = 65_536
+
+assert(checkpointChunkBytesMax <= codecBytesMax, 'a checkpoint chunk must decode under the codec limit')
+assert(checkpointManifestBytesMax <= codecBytesMax, 'a checkpoint manifest must decode under the codec limit')
+assert(stateProofBytesMax <= codecBytesMax, 'a state proof must decode under the codec limit')
+assert(receiptBytesMax <= codecBytesMax, 'a receipt must decode under the codec limit')
+assert(2 ** receiptProofStepsMax > receiptsPerHeightMax, 'receipt proofs must reach every receipt of a height')
+assert(checkpointsRetained >= 1, 'the latest checkpoint is always kept')
 
 // ── Consensus (protocol/consensus, node/consensus) ──────────────────────────────────────────────
 /** Replicas in one subnet: certificates carry one signature each, and votes are all-to-all (n²). */
 export const consensusMembersMax = 64
 /** A block's opaque payload (a batch of ingress): the IC caps blocks near 4 MiB; we stay below. */
-export const consensusPayloadBytesMax = 2 * MiB
+export const consensusPayloadBytesMax = 4 * MiB
 /** One consensus message on the wire: a proposal is the block plus ~1 KiB of header and vote. */
 export const consensusMessageBytesMax = consensusPayloadBytesMax + 16 * KiB
 /** Views ahead of our own whose votes we keep: enough to catch up from votes, too few to flood. */
@@ -104,8 +202,13 @@ export const consensusEvidenceMax = 64
 /** Smallest and largest network bound Δ: timers are multiples of it (leader 2Δ, advance 3Δ). */
 export const consensusDeltaMsMin = 1
 export const consensusDeltaMsMax = 60_000
-/** WAL records a recovery reads: own votes and certificates of the unfinalized window only. */
-export const consensusWalRecordsMax = 16 * (consensusViewsAheadMax + consensusViewsBehindMax) * 4
+/** WAL records a recovery reads: per retained view ≤ 3 own votes + 3 certificates, with slack. */
+export const consensusWalRecordsMax = 8 * (consensusViewsAheadMax + consensusViewsBehindMax + 1)
+
+assert(consensusMessageBytesMax <= codecBytesMax, 'a consensus message must fit the codec')
+assert(consensusDeltaMsMin >= 1 && consensusDeltaMsMin < consensusDeltaMsMax, 'Δ range is not empty')
+assert(consensusBlocksMax >= consensusViewsAheadMax + consensusViewsBehindMax, 'every retained view can hold its block')
+assert(consensusWantedMax >= consensusFetchItemsMax, 'one request never names more than we may wait for')
 
 // ── Ingress, subnets and certification (protocol/ingress.ts, protocol/subnet.ts) ────────────────
 /** Whole signed envelope: 1 MiB fits one gossip message and ~8 per block (IC caps ingress at 2 MB and warns bigger ones let a bad leader stall finalization). */
@@ -136,6 +239,8 @@ export const mempoolPrincipalsMax = 10_000
 export const mempoolPrincipalRatePerSecond = 50
 /** Burst one principal may submit at once (token-bucket capacity). */
 export const mempoolPrincipalBurst = 200
+/** Least time between two scans for expired messages and ids: a scan of mempoolSeenMax entries costs a few ms. */
+export const mempoolPruneIntervalMs = 1_000
 /** Largest subnet: certificates carry one signature per member, and n² votes per view must stay cheap. */
 export const subnetMembersMax = 64
 /** Longest subnet name. */

@@ -1,0 +1,166 @@
+// The Store interface: everything a node keeps on disk (finalized heights, their blocks,
+// certificates and receipts, actor state under a Merkle root, code by CID, the consensus WAL,
+// metadata, checkpoints). Two implementations: openStore (LevelDB) and memoryStore (tests, sim).
+// It never decides anything: consensus says what is final, the executor says what changed.
+
+import type { ActorId, Height } from '../../protocol/ids.ts'
+import type { CheckpointManifest } from '../../protocol/state/checkpoint.ts'
+import type { ReceiptProof } from '../../protocol/state/receipts-root.ts'
+import type { StateProof } from '../../protocol/state/state-proof.ts'
+import { PylonError } from '../core/errors.ts'
+
+/** One storage write of the executor. `value: null` deletes the key. */
+export interface StateWrite {
+  actor: ActorId
+  key: Uint8Array
+  value: Uint8Array | null
+}
+
+/** A code blob named by its CID (a raw or dag-cbor sha2-256 CID of exactly these bytes). */
+export interface CodeBlob {
+  cid: string
+  bytes: Uint8Array
+}
+
+/** Everything one finalized height changes. Blocks, certificates and receipts are opaque bytes here. */
+export interface HeightCommit {
+  /** Must be store.height + 1. */
+  height: Height
+  /** The finalized block, encoded (consensus owns its type). */
+  block?: Uint8Array
+  /** The finalization certificate, encoded. */
+  certificate?: Uint8Array
+  /** State writes in execution order; a later write to the same key wins. */
+  writes: readonly StateWrite[]
+  /** Encoded receipts in execution order; the receipts root is built over them. */
+  receipts: readonly Uint8Array[]
+  /** Code installed at this height, stored atomically with the height. */
+  code?: readonly CodeBlob[]
+}
+
+export interface CommitResult {
+  height: Height
+  stateRoot: Uint8Array
+  receiptsRoot: Uint8Array
+}
+
+/** What the store records for a committed height. */
+export interface HeightRecord {
+  height: Height
+  stateRoot: Uint8Array
+  receiptsRoot: Uint8Array
+  receiptCount: number
+  block: Uint8Array | null
+  certificate: Uint8Array | null
+  /** Replicas' signatures over (height, roots), added after the commit by putCertification. */
+  certification: Uint8Array | null
+}
+
+export interface WalEntry {
+  seq: bigint
+  record: Uint8Array
+}
+
+/** Where an import reads chunk bytes from: a directory (backup) or a peer (state sync). */
+export interface ChunkSource {
+  /** The bytes of chunk `index` of the manifest being imported; may be wrong: every chunk is checked. */
+  chunk (index: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>
+}
+
+export interface VerifyReport {
+  ok: boolean
+  height: Height
+  /** The state root recorded for `height`. */
+  recordedRoot: Uint8Array
+  /** The root recomputed from the stored state entries alone. */
+  computedRoot: Uint8Array
+  entries: number
+  /** The first difference found, in words, when !ok. */
+  firstDifference?: string
+}
+
+export interface RangeOptions {
+  /** First key included; default: the actor's first key. */
+  start?: Uint8Array
+  /** First key excluded; default: past the actor's last key. */
+  end?: Uint8Array
+  /** @default stateRangeEntriesMax — at most that many entries are returned. */
+  limit?: number
+}
+
+export interface Store {
+  /** The last committed height (0 for a fresh store). */
+  readonly height: Height
+  /** The state root after `height` (emptyRoot for a fresh store). */
+  readonly stateRoot: Uint8Array
+
+  /** The value of `key` in `actor`'s storage at the latest height, or undefined. */
+  get (actor: ActorId, key: Uint8Array): Promise<Uint8Array | undefined>
+  /** Entries of `actor` with start <= key < end in key order, at most `limit`. */
+  range (actor: ActorId, options?: RangeOptions): Promise<Array<{ key: Uint8Array, value: Uint8Array }>>
+  /** Every entry of `actor` in key order, read in pages (state of any size). */
+  actorEntries (actor: ActorId): AsyncIterable<{ key: Uint8Array, value: Uint8Array }>
+
+  /**
+   * Applies one finalized height in ONE LevelDB batch written with { sync: true }: block,
+   * certificate, state writes, trie nodes, receipts, code, roots and the new height. After a crash
+   * the store is at the previous or this height, never between. Commits run one at a time.
+   * Pre: commit.height === height + 1, every key/value/receipt within its limit (else StoreError,
+   * nothing written). Post: height, stateRoot updated; returns the new roots.
+   */
+  commitHeight (commit: HeightCommit, options?: { signal?: AbortSignal }): Promise<CommitResult>
+  /** The record of a committed height, or undefined (not committed, or before an imported checkpoint). */
+  getHeight (height: Height): Promise<HeightRecord | undefined>
+  /** Stores the replicas' certification of a committed height's roots (synced). */
+  putCertification (height: Height, certification: Uint8Array): Promise<void>
+  /** The encoded receipts of a committed height, in execution order. */
+  receipts (height: Height): Promise<Uint8Array[]>
+  /** Inclusion proof of receipt `index` of `height` against that height's receipts root. */
+  proveReceipt (height: Height, index: number): Promise<ReceiptProof | undefined>
+
+  /** Stores code under its CID (synced). Refuses bytes whose sha2-256 does not match the CID. */
+  putCode (cid: string, bytes: Uint8Array): Promise<void>
+  getCode (cid: string): Promise<Uint8Array | undefined>
+
+  /** Appends a consensus WAL record with { sync: true }; resolves once it is on disk. Returns its seq. */
+  walAppend (record: Uint8Array): Promise<bigint>
+  /** WAL records in append order. */
+  walEntries (): AsyncIterable<WalEntry>
+  /** Deletes WAL records with seq < beforeSeq (synced). */
+  walTruncate (beforeSeq: bigint): Promise<void>
+
+  /** Node-local metadata (never part of the state root). */
+  metaGet (name: string): Promise<Uint8Array | undefined>
+  metaPut (name: string, value: Uint8Array): Promise<void>
+
+  /** Inclusion or non-inclusion proof of (actor, key) against the current stateRoot. */
+  prove (actor: ActorId, key: Uint8Array): Promise<StateProof>
+
+  /** A checkpoint of the current height: reuses the stored one at this height or makes and stores one. */
+  checkpoint (): Promise<CheckpointManifest>
+  /** Stored checkpoints, newest first (at most checkpointsRetained). */
+  checkpoints (): Promise<CheckpointManifest[]>
+  /** Chunk `index` of the stored checkpoint at `height`. */
+  checkpointChunk (height: Height, index: number): Promise<Uint8Array | undefined>
+  /**
+   * Fills an EMPTY store from a checkpoint: stages every chunk, checks each against the manifest's
+   * hash and size, rebuilds the root and compares it with the manifest's; only then writes the state.
+   * Any failure throws CheckpointError and leaves the store as it was (also after a crash mid-import).
+   */
+  importCheckpoint (manifest: CheckpointManifest, source: ChunkSource, options?: { signal?: AbortSignal }): Promise<void>
+
+  /** Recomputes the state root from the stored entries and compares it with the recorded root. */
+  verify (): Promise<VerifyReport>
+  /** Idempotent. Post: the LevelDB lock is released. */
+  close (): Promise<void>
+}
+
+/** Operational store errors. Codes: store/height, store/limit, store/closed, store/corrupt, store/code. */
+export class StoreError extends PylonError {
+  override name = 'StoreError'
+}
+
+/** A checkpoint that cannot be imported (missing or corrupt chunk, wrong root, non-empty store). */
+export class CheckpointError extends PylonError {
+  override name = 'CheckpointError'
+}
