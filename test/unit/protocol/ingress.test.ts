@@ -1,6 +1,5 @@
 import test from 'ava'
-import { createHash, randomBytes } from 'node:crypto'
-import { ed25519 } from '@noble/curves/ed25519.js'
+import { randomBytes } from 'node:crypto'
 import { cidOf, decode, encode, rawCidOf, signingBytes } from '../../../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../protocol/ids.ts'
 import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
@@ -9,6 +8,7 @@ import {
   ingressNonceBytesMax, ingressPayloadBytesMax, ingressTtlMaxMs
 } from '../../../protocol/limits.ts'
 import { signerFromSeed, type Signer } from '../../../protocol/signature.ts'
+import { signWithNonce } from '../node/ingress/_resign.ts'
 
 const now = 1_700_000_000_000
 const client = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
@@ -190,20 +190,6 @@ test('decodeIngress refuses a non-canonical encoding of a validly signed message
   t.false(r.ok)
   if (!r.ok) t.is(r.error.message, 'ingress is not canonical dag-cbor')
 })
-
-/**
- * A second valid Ed25519 signature over the same bytes: RFC 8032 derives the nonce r from the key
- * and message, but verifiers cannot tell, so a signer may pick any r. S = r + H(R‖A‖M)·a mod L.
- */
-function signWithNonce (seed: Uint8Array, message: Uint8Array, r: bigint): Uint8Array {
-  const { scalar, pointBytes } = ed25519.utils.getExtendedPublicKey(seed)
-  const L = ed25519.Point.Fn.ORDER
-  const R = ed25519.Point.BASE.multiply(r).toBytes()
-  const k = BigInt('0x' + Buffer.from(createHash('sha512').update(R).update(pointBytes).update(message).digest()).reverse().toString('hex')) % L
-  const S = (r + k * scalar) % L
-  const sBytes = Buffer.from(S.toString(16).padStart(64, '0'), 'hex').reverse()
-  return new Uint8Array(Buffer.concat([R, sBytes]))
-}
 
 test('ingress id covers the signature; a re-signed request gets a new id but the same request id', t => {
   const seed = randomBytes(32)

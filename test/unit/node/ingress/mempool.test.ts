@@ -1,0 +1,210 @@
+import test from 'ava'
+import { randomBytes } from 'node:crypto'
+import { cidOf, decode, encode, signingBytes } from '../../../../protocol/codec.ts'
+import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../../protocol/ids.ts'
+import { ingressDomain, signIngress, type IngressCall } from '../../../../protocol/ingress.ts'
+import { ingressBytesMax } from '../../../../protocol/limits.ts'
+import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
+import { ManualClock } from '../../../../node/core/clock.ts'
+import { silentLogger, type Logger } from '../../../../node/core/logger.ts'
+import { Mempool, type MempoolInit, type MempoolRefusal } from '../../../../node/ingress/mempool.ts'
+import { signWithNonce } from './_resign.ts'
+
+const subnet = cidOf({ test: 'subnet' }).toString() as SubnetId
+const otherSubnet = cidOf({ test: 'other' }).toString() as SubnetId
+
+function setup (init: MempoolInit = {}, logger: Logger = silentLogger) {
+  const clock = new ManualClock()
+  const refused: MempoolRefusal[] = []
+  let accepted = 0
+  const pool = new Mempool({ clock, logger, metrics: { accepted: () => { accepted++ }, refused: r => { refused.push(r) } } }, { subnet, ...init })
+  const seed = randomBytes(32)
+  const client = signerFromSeed(seed, peerIdOfPublicKey)
+  let n = 0
+  const message = (over: Partial<IngressCall> = {}, signer: Signer = client) => signIngress({
+    kind: 'update', actor: actorIdOf(subnet, 1n), method: 'inc', payload: new Uint8Array(8),
+    expiryMs: BigInt(clock.now() + 60_000), nonce: Uint8Array.of(n++ & 0xff, n >> 8), sender: signer.id as Principal, ...over
+  }, signer)
+  return { clock, pool, client, seed, message, refused, accepted: () => accepted }
+}
+
+function refusal (t: { fail: (m: string) => void }, result: ReturnType<Mempool['add']>): { reason: string, message: string } {
+  if (result.ok) {
+    t.fail('expected a refusal')
+    return { reason: '', message: '' }
+  }
+  return result.error
+}
+
+test('Mempool accepts a valid message, tells listeners who sent it, and counts it', t => {
+  const { pool, message, accepted } = setup()
+  const heard: Array<[string, string | undefined]> = []
+  const off = pool.onAccepted((ingress, from) => heard.push([ingress.id, from]))
+  const m = message()
+  const r = pool.add(m.bytes, 'peer-a')
+  t.true(r.ok)
+  t.deepEqual(heard, [[m.id, 'peer-a']])
+  t.true(pool.has(m.id))
+  t.is(pool.size, 1)
+  t.is(pool.bytes, m.bytes.length)
+  t.is(accepted(), 1)
+  off()
+  pool.add(message().bytes)
+  t.is(heard.length, 1)
+})
+
+test('Mempool refuses a forged signature and an expired message, and changes nothing', t => {
+  const { pool, clock, message, refused } = setup()
+  const forged = new Uint8Array(message().bytes)
+  forged[forged.length - 1]! ^= 1
+  t.is(refusal(t, pool.add(forged)).reason, 'bad-signature')
+  const expired = message({ expiryMs: BigInt(clock.now() - 1) })
+  t.is(refusal(t, pool.add(expired.bytes)).reason, 'expired')
+  const tooFar = message({ expiryMs: BigInt(clock.now() + 10 * 60_000) })
+  t.is(refusal(t, pool.add(tooFar.bytes)).reason, 'expiry-too-far')
+  t.is(refusal(t, pool.add(Uint8Array.of(1, 2, 3))).reason, 'malformed')
+  t.is(pool.size, 0)
+  t.is(pool.rememberedCount, 0)
+  t.deepEqual(refused, ['bad-signature', 'expired', 'expiry-too-far', 'malformed'])
+  t.is(pool.counts()['bad-signature'], 1)
+})
+
+test('Mempool deduplicates the same bytes and refuses a re-signed copy as a replay', t => {
+  const { pool, message, seed } = setup()
+  const m = message()
+  t.true(pool.add(m.bytes).ok)
+  const again = refusal(t, pool.add(m.bytes))
+  t.is(again.reason, 'duplicate')
+  t.regex(again.message, new RegExp(m.id))
+  const wire = (decode(m.bytes) as { ok: true, value: { content: Record<string, unknown> } }).value.content
+  const resigned = encode({ content: wire, signature: signWithNonce(seed, signingBytes(ingressDomain, wire), 99n) })
+  const r = refusal(t, pool.add(resigned))
+  t.is(r.reason, 'replay', 'a different id (other signature) for the same request is still one request')
+  t.is(pool.size, 1)
+})
+
+test('Mempool forgets finalized messages but refuses their replay until they expire', t => {
+  const { pool, clock, message } = setup()
+  const m = message({ expiryMs: BigInt(clock.now() + 30_000) })
+  t.true(pool.add(m.bytes).ok)
+  pool.markFinalized([m])
+  t.false(pool.has(m.id))
+  t.is(pool.size, 0)
+  t.is(pool.bytes, 0)
+  t.is(refusal(t, pool.add(m.bytes)).reason, 'replay')
+  // A message finalized through another node's pool is remembered too.
+  const elsewhere = message({ expiryMs: BigInt(clock.now() + 30_000) })
+  pool.markFinalized([elsewhere])
+  t.is(refusal(t, pool.add(elsewhere.bytes)).reason, 'replay')
+  t.is(pool.rememberedCount, 2)
+  clock.advance(30_000)
+  pool.prune()
+  t.is(pool.rememberedCount, 0, 'ids are forgotten once their messages expired')
+  t.is(refusal(t, pool.add(m.bytes)).reason, 'expired', 'and the message itself can no longer be admitted')
+})
+
+test('Mempool drops messages that expire while pooled', t => {
+  const { pool, clock, message } = setup()
+  const short = message({ expiryMs: BigInt(clock.now() + 1_000) })
+  const long = message({ expiryMs: BigInt(clock.now() + 60_000) })
+  t.true(pool.add(short.bytes).ok)
+  t.true(pool.add(long.bytes).ok)
+  clock.advance(1_000)
+  t.deepEqual(pool.take(10, ingressBytesMax * 10).map(i => i.id), [long.id])
+  t.false(pool.has(short.id))
+  t.is(pool.size, 1)
+  clock.advance(59_000)
+  t.is(pool.prune(), 1)
+  t.is(pool.size, 0)
+})
+
+test('Mempool rate-limits each principal with a token bucket, independently', t => {
+  const { pool, clock, message } = setup({ burst: 3, ratePerSecond: 1 })
+  for (let i = 0; i < 3; i++) t.true(pool.add(message().bytes).ok)
+  const limited = refusal(t, pool.add(message().bytes))
+  t.is(limited.reason, 'rate-limited')
+  t.regex(limited.message, /may send again in 1000 ms/)
+  const other = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+  t.true(pool.add(message({}, other).bytes).ok, 'another principal has its own bucket')
+  clock.advance(1_000)
+  t.true(pool.add(message().bytes).ok, 'one token back after one second')
+  t.is(refusal(t, pool.add(message().bytes)).reason, 'rate-limited')
+})
+
+test('Mempool at its count bound refuses with a clear error and takes nothing', t => {
+  const { pool, message } = setup({ countMax: 2, seenMax: 10 })
+  t.true(pool.add(message().bytes).ok)
+  t.true(pool.add(message().bytes).ok)
+  const full = refusal(t, pool.add(message().bytes))
+  t.is(full.reason, 'full')
+  t.regex(full.message, /^mempool full: 2\/2 messages/)
+  t.is(pool.size, 2)
+})
+
+test('Mempool at its byte bound refuses with the numbers', t => {
+  const { pool, message } = setup({ bytesMax: ingressBytesMax })
+  const big = () => message({ payload: new Uint8Array(ingressBytesMax / 2) }) // two of them overflow the pool
+  const first = big()
+  t.true(pool.add(first.bytes).ok)
+  const second = big()
+  const full = refusal(t, pool.add(second.bytes))
+  t.is(full.reason, 'full')
+  t.true(full.message.includes(`${first.bytes.length + second.bytes.length} > ${ingressBytesMax} bytes`))
+  t.is(pool.bytes, first.bytes.length)
+})
+
+test('Mempool refuses new messages when its replay memory is full rather than forgetting ids early', t => {
+  const { pool, message } = setup({ countMax: 2, seenMax: 2 })
+  const a = message()
+  const b = message()
+  t.true(pool.add(a.bytes).ok)
+  t.true(pool.add(b.bytes).ok)
+  pool.markFinalized([a, b])
+  t.is(pool.size, 0)
+  const r = refusal(t, pool.add(message().bytes))
+  t.is(r.reason, 'full')
+  t.regex(r.message, /replay memory full: 2\/2/)
+})
+
+test('Mempool.take respects count and byte bounds, order, exclusions, and leaves messages pooled', t => {
+  const { pool, message } = setup()
+  const ms = Array.from({ length: 5 }, () => message())
+  for (const m of ms) t.true(pool.add(m.bytes).ok)
+  const size = ms[0]!.bytes.length
+  t.deepEqual(pool.take(3, 100 * size).map(i => i.id), ms.slice(0, 3).map(m => m.id))
+  t.deepEqual(pool.take(10, 2 * size).map(i => i.id), ms.slice(0, 2).map(m => m.id))
+  t.deepEqual(pool.take(10, size - 1), [])
+  t.deepEqual(pool.take(0, 100 * size), [])
+  const excluded = new Set([ms[0]!.id, ms[2]!.id])
+  t.deepEqual(pool.take(2, 100 * size, { exclude: id => excluded.has(id) }).map(i => i.id), [ms[1]!.id, ms[3]!.id])
+  t.is(pool.size, 5)
+  const sum = pool.take(10, 100 * size).reduce((s, i) => s + i.bytes.length, 0)
+  t.is(sum, pool.bytes)
+})
+
+test('Mempool.take skips a message too big for the remaining room and fills with smaller ones', t => {
+  const { pool, message } = setup()
+  const small1 = message()
+  const big = message({ payload: new Uint8Array(10_000) })
+  const small2 = message()
+  for (const m of [small1, big, small2]) t.true(pool.add(m.bytes).ok)
+  t.deepEqual(pool.take(10, small1.bytes.length + small2.bytes.length).map(i => i.id), [small1.id, small2.id])
+})
+
+test('Mempool refuses queries and messages for another subnet', t => {
+  const { pool, message } = setup()
+  t.is(refusal(t, pool.add(message({ kind: 'query' }).bytes)).reason, 'query')
+  const wrong = refusal(t, pool.add(message({ actor: actorIdOf(otherSubnet, 1n) }).bytes))
+  t.is(wrong.reason, 'wrong-subnet')
+  t.regex(wrong.message, new RegExp(`for subnet ${otherSubnet}`))
+  t.is(pool.size, 0)
+})
+
+test('Mempool survives a throwing listener and logs it', t => {
+  const warnings: string[] = []
+  const logger: Logger = { ...silentLogger, warn: (msg: string) => { warnings.push(msg) }, child: () => logger }
+  const { pool, message } = setup({}, logger)
+  pool.onAccepted(() => { throw new Error('gossip down') })
+  t.true(pool.add(message().bytes).ok)
+  t.deepEqual(warnings, ['accepted-message listener failed'])
+})
