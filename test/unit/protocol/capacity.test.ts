@@ -20,11 +20,14 @@ function advertOfSize (bytes: number): Uint8Array {
   const sized = (subnets: string[]): Uint8Array => encodeCapacityAdvert(signCapacityAdvert(advertFor(signer, now, { subnets }), signer))
   // Entries of 24..128 characters all carry a 2-byte cbor header, and 24..64 entries a 2-byte list
   // header, so lengthening one entry by one character lengthens the encoding by exactly one byte.
-  const lengths = Array.from({ length: 24 }, () => 24)
+  const lengths = Array.from({ length: 24 }, (): number => 24)
   const build = (): string[] => lengths.map(n => 'a'.repeat(n))
   let missing = bytes - sized(build()).length
   for (let i = 0; missing > 0; i = (i + 1) % lengths.length) {
-    if (lengths.every(n => n === 128)) lengths.push(24), missing -= 26
+    if (!lengths.some(n => n < 128)) {
+      lengths.push(24)
+      missing -= 26
+    }
     const grow = Math.min(128 - lengths[i]!, missing)
     lengths[i]! += grow
     missing -= grow

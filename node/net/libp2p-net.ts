@@ -1,0 +1,298 @@
+// The libp2p 3 host behind the Net interface: TCP + WebSockets, Noise, Yamux, identify, ping,
+// Kademlia DHT, gossipsub, bootstrap and (local networks only) mDNS, every limit from
+// protocol/limits.ts. It moves bytes and never interprets them: validation belongs to callers.
+
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { bootstrap } from '@libp2p/bootstrap'
+import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
+import { identify, identifyPush } from '@libp2p/identify'
+import type { PeerDiscovery, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
+import { parseNodeId, type NodeId } from '../../protocol/ids.ts'
+import {
+  dhtStreamsMax, gossipMessageBytesMax, gossipStreamsMax, netConnectionsMax, netDialTimeoutMs,
+  netInboundConnectionsPerSecondPerHostMax, netIncomingPendingConnectionsMax
+} from '../../protocol/limits.ts'
+import { assert } from '../core/assert.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/startable.ts'
+import type {
+  DhtRecordType, GossipValidator, GossipVerdict, Net, PeerConnection, PeerGate, ProtocolHandler, ProtocolOptions
+} from './net.ts'
+
+export type NetworkKind = 'local' | 'public'
+
+export interface Libp2pNetComponents {
+  logger: Logger
+  /** libp2p's own metrics land in this registry, next to Pylon's. */
+  metricsRegistry: Registry
+}
+
+export interface Libp2pNetInit {
+  privateKey: PrivateKey
+  /** local: loopback/LAN addresses are kept in the DHT and mDNS may run; public: only public addresses. */
+  network: NetworkKind
+  listen: string[]
+  /** Multiaddrs ending in /p2p/<id> to dial at start. */
+  bootstrap: string[]
+  /** Multicast discovery on the LAN; only allowed with network 'local'. */
+  mdns: boolean
+  /** Sent in identify so operators can see which software a peer runs. */
+  agentVersion: string
+}
+
+type Services = { identify: unknown, identifyPush: unknown, ping: unknown, dht: KadDHT, pubsub: GossipSub }
+
+/** The kad-dht protocol id: Pylon's own DHT, never the public IPFS one. */
+export const dhtProtocol = '/pylon/kad/1.0.0'
+
+export class Libp2pNet implements Net, Startable {
+  readonly nodeId: NodeId
+  readonly #c: Libp2pNetComponents
+  readonly #init: Libp2pNetInit
+  readonly #log: Logger
+  #node: Libp2p<Services> | undefined
+  readonly #handlers = new Map<string, { handler: ProtocolHandler, options: ProtocolOptions }>()
+  readonly #topics = new Map<string, GossipValidator>()
+  readonly #recordTypes = new Map<string, DhtRecordType>()
+  readonly #identifiedListeners = new Set<(peer: NodeId, protocols: string[]) => void>()
+  readonly #gates = new Set<PeerGate>()
+
+  constructor (components: Libp2pNetComponents, init: Libp2pNetInit) {
+    assert(!(init.mdns && init.network === 'public'), 'mDNS is only for local networks')
+    this.#c = components
+    this.#init = init
+    this.#log = components.logger
+    this.nodeId = nodeIdOf(init.privateKey.publicKey.toString())
+  }
+
+  async start (): Promise<void> {
+    if (this.#node !== undefined) return
+    const node = await this.#create()
+    try {
+      for (const [protocol, { handler, options }] of this.#handlers) await this.#register(node, protocol, handler, options)
+      node.addEventListener('peer:identify', (event) => {
+        const peer = parseNodeId(event.detail.peerId.toString())
+        if (!peer.ok) return // not an Ed25519 peer: it cannot speak Pylon's signed protocols
+        for (const listener of this.#identifiedListeners) listener(peer.value, event.detail.protocols)
+      })
+      await node.start()
+      // gossipsub accepts subscriptions only once started; messages cannot arrive before the
+      // subscription is announced, so nothing is lost by subscribing here.
+      for (const [topic, validator] of this.#topics) this.#subscribeOn(node, topic, validator)
+      // On a local network every node is reachable, so serve DHT queries instead of waiting for
+      // libp2p to prove a public address (which loopback never is).
+      if (this.#init.network === 'local') await node.services.dht.setMode('server')
+    } catch (error) {
+      await Promise.resolve(node.stop()).catch(() => {})
+      throw error
+    }
+    this.#node = node
+    this.#log.info('libp2p started', { nodeId: this.nodeId, multiaddrs: this.multiaddrs(), network: this.#init.network })
+  }
+
+  async stop (): Promise<void> {
+    const node = this.#node
+    if (node === undefined) return
+    this.#node = undefined
+    await node.stop()
+    this.#log.info('libp2p stopped')
+  }
+
+  async #create (): Promise<Libp2p<Services>> {
+    const init = this.#init
+    const validators: Record<string, DhtRecordType['validate']> = {}
+    const selectors: Record<string, DhtRecordType['select']> = {}
+    for (const [namespace, type] of this.#recordTypes) {
+      validators[namespace] = async (key, value) => { await type.validate(key, value) }
+      selectors[namespace] = (key, values) => type.select(key, values)
+    }
+    const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+    if (init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap, timeout: 100 }))
+    if (init.mdns) peerDiscovery.push(mdns())
+    return await createLibp2p({
+      start: false,
+      privateKey: init.privateKey,
+      nodeInfo: { userAgent: init.agentVersion },
+      addresses: { listen: init.listen },
+      transports: [tcp(), webSockets()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery,
+      connectionManager: {
+        maxConnections: netConnectionsMax,
+        maxIncomingPendingConnections: netIncomingPendingConnectionsMax,
+        inboundConnectionThreshold: netInboundConnectionsPerSecondPerHostMax,
+        dialTimeout: netDialTimeoutMs
+      },
+      connectionGater: {
+        denyDialPeer: (peer: PeerId) => this.#denied(peer, 'outbound'),
+        denyInboundEncryptedConnection: (peer: PeerId) => this.#denied(peer, 'inbound')
+      },
+      metrics: prometheusMetrics({ registry: this.#c.metricsRegistry, preserveExistingMetrics: true, collectDefaultMetrics: false }),
+      services: {
+        identify: identify(),
+        identifyPush: identifyPush(),
+        ping: ping(),
+        dht: kadDHT({
+          protocol: dhtProtocol,
+          clientMode: false,
+          validators,
+          selectors,
+          peerInfoMapper: init.network === 'local' ? passthroughMapper : removePrivateAddressesMapper,
+          maxInboundStreams: dhtStreamsMax,
+          maxOutboundStreams: dhtStreamsMax
+        }),
+        pubsub: gossipsub({
+          // Our first adverts go out before the mesh forms; the capacity exchange covers them.
+          allowPublishToZeroTopicPeers: true,
+          ignoreDuplicatePublishError: true,
+          emitSelf: false,
+          maxInboundDataLength: gossipMessageBytesMax,
+          maxInboundStreams: gossipStreamsMax,
+          maxOutboundStreams: gossipStreamsMax
+        })
+      }
+    }) as unknown as Libp2p<Services>
+  }
+
+  #denied (peer: PeerId, direction: 'inbound' | 'outbound'): boolean {
+    const id = parseNodeId(peer.toString())
+    if (!id.ok) return false
+    for (const gate of this.#gates) {
+      if (gate.deny(id.value, direction)) return true
+    }
+    return false
+  }
+
+  multiaddrs (): string[] {
+    return this.#node?.getMultiaddrs().map(ma => ma.toString()) ?? []
+  }
+
+  connections (): PeerConnection[] {
+    const node = this.#node
+    if (node === undefined) return []
+    return node.getConnections().flatMap(connection => {
+      const id = parseNodeId(connection.remotePeer.toString())
+      if (!id.ok) return []
+      return [{
+        nodeId: id.value,
+        remoteAddr: connection.remoteAddr.toString(),
+        direction: connection.direction,
+        openedAtMs: connection.timeline.open
+      }]
+    })
+  }
+
+  handle (protocol: string, handler: ProtocolHandler, options: ProtocolOptions): void {
+    assert(!this.#handlers.has(protocol), `protocol ${protocol} is already handled`)
+    this.#handlers.set(protocol, { handler, options })
+    if (this.#node !== undefined) {
+      this.#register(this.#node, protocol, handler, options).catch(error => {
+        this.#log.error('could not register protocol', { protocol, error })
+      })
+    }
+  }
+
+  async #register (node: Libp2p<Services>, protocol: string, handler: ProtocolHandler, options: ProtocolOptions): Promise<void> {
+    await node.handle(protocol, async (stream: Stream, connection) => {
+      const peer = parseNodeId(connection.remotePeer.toString())
+      if (!peer.ok) {
+        stream.abort(new Error('only Ed25519 peers speak Pylon protocols'))
+        return
+      }
+      try {
+        await handler(stream, peer.value)
+      } catch (error) {
+        // A handler that throws met bad input it did not expect: drop the stream, keep the node.
+        this.#log.debug('protocol handler failed', { protocol, peer: peer.value, error })
+        stream.abort(error as Error)
+      }
+    }, { maxInboundStreams: options.inboundStreamsMax, maxOutboundStreams: options.outboundStreamsMax })
+  }
+
+  async dial (peer: NodeId, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Stream> {
+    const node = this.#node
+    if (node === undefined) throw new Error('net is not started')
+    return await node.dialProtocol(peerIdFromString(peer), protocol, { signal: options.signal })
+  }
+
+  subscribe (topic: string, validator: GossipValidator): void {
+    assert(!this.#topics.has(topic), `topic ${topic} already has a subscriber`)
+    this.#topics.set(topic, validator)
+    if (this.#node !== undefined) this.#subscribeOn(this.#node, topic, validator)
+  }
+
+  #subscribeOn (node: Libp2p<Services>, topic: string, validator: GossipValidator): void {
+    const pubsub = node.services.pubsub
+    pubsub.topicValidators.set(topic, async (from, message) => {
+      const peer = parseNodeId(from.toString())
+      if (!peer.ok) return TopicValidatorResult.Reject
+      let verdict: GossipVerdict
+      try {
+        verdict = await validator({ topic, from: peer.value, data: message.data })
+      } catch (error) {
+        this.#log.warn('gossip validator threw; message rejected', { topic, error })
+        verdict = 'reject'
+      }
+      return verdict === 'accept' ? TopicValidatorResult.Accept : verdict === 'reject' ? TopicValidatorResult.Reject : TopicValidatorResult.Ignore
+    })
+    pubsub.subscribe(topic)
+  }
+
+  async publish (topic: string, data: Uint8Array): Promise<number> {
+    const node = this.#node
+    if (node === undefined) throw new Error('net is not started')
+    const result = await node.services.pubsub.publish(topic, data)
+    return result.recipients.length
+  }
+
+  onPeerIdentified (listener: (peer: NodeId, protocols: string[]) => void): () => void {
+    this.#identifiedListeners.add(listener)
+    return () => { this.#identifiedListeners.delete(listener) }
+  }
+
+  addGate (gate: PeerGate): () => void {
+    this.#gates.add(gate)
+    return () => { this.#gates.delete(gate) }
+  }
+
+  registerRecordType (namespace: string, type: DhtRecordType): void {
+    assert(this.#node === undefined, 'record types must be registered before the net starts')
+    assert(/^[a-z0-9-]+$/.test(namespace), `bad record namespace ${namespace}`)
+    this.#recordTypes.set(namespace, type)
+  }
+
+  async putRecord (key: Uint8Array, value: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const node = this.#node
+    if (node === undefined) throw new Error('net is not started')
+    for await (const _event of node.services.dht.put(key, value, { signal: options.signal })) {
+      // Draining the query drives it; the events are progress we do not need.
+    }
+  }
+
+  async getRecord (key: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<Uint8Array | undefined> {
+    const node = this.#node
+    if (node === undefined) throw new Error('net is not started')
+    let best: Uint8Array | undefined
+    for await (const event of node.services.dht.get(key, { signal: options.signal })) {
+      if (event.name === 'VALUE') best = event.value
+    }
+    return best
+  }
+}
+
+function nodeIdOf (peerId: string): NodeId {
+  const id = parseNodeId(peerId)
+  assert(id.ok, `the node key must be Ed25519, got peer id ${peerId}`)
+  return id.value
+}
