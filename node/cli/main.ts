@@ -4,6 +4,13 @@
 
 import { Command, CommanderError } from 'commander'
 import { failAndExit } from './output.ts'
+import * as capacity from './commands/capacity.ts'
+import * as daemon from './commands/daemon.ts'
+import * as id from './commands/id.ts'
+import * as init from './commands/init.ts'
+import * as peers from './commands/peers.ts'
+import * as quickstart from './commands/quickstart.ts'
+import * as status from './commands/status.ts'
 
 const program = new Command('pylon')
   .description('Pylon: an open compute node. Replicated WebAssembly actors on BFT subnets over libp2p.')
@@ -13,6 +20,7 @@ const program = new Command('pylon')
 
 // Command groups. Each file exports `register(program)`.
 const groups: Array<{ register: (program: Command) => void }> = [
+  init, daemon, id, status, peers, capacity, quickstart,
 ]
 for (const group of groups) group.register(program)
 

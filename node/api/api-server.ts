@@ -1,0 +1,156 @@
+// The local HTTP API (node:http): /v1/node, /v1/peers, /v1/capacity and Prometheus /metrics.
+// Read-only for now. It bounds bodies, headers, connections and request time, answers every bad
+// request with a JSON error, and never lets a request crash the daemon.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { rm, writeFile } from 'node:fs/promises'
+import type { Registry } from 'prom-client'
+import { apiBodyBytesMax, apiConnectionsMax, apiPeersMax, apiRequestTimeoutMs } from '../../protocol/limits.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/startable.ts'
+
+export interface ApiServerComponents {
+  logger: Logger
+  registry: Registry
+  /** GET /v1/node */
+  node: () => unknown
+  /** GET /v1/peers */
+  peers: () => unknown[]
+  /** GET /v1/capacity */
+  capacity: () => unknown[]
+}
+
+export interface ApiServerInit {
+  host: string
+  /** 0 picks a free port; read it from `url` after start (and from apiFile). */
+  port: number
+  /** Where to write {url, pid} once listening, so CLI commands find this daemon by --data-dir. */
+  apiFile?: string
+}
+
+type Route = (req: IncomingMessage) => Promise<{ status: number, body: string, type: string }>
+
+export class ApiServer implements Startable {
+  readonly #c: ApiServerComponents
+  readonly #init: ApiServerInit
+  readonly #routes: Map<string, Route>
+  #server: Server | undefined
+  #url: string | undefined
+
+  constructor (components: ApiServerComponents, init: ApiServerInit) {
+    this.#c = components
+    this.#init = init
+    const json = (value: () => unknown): Route => async () => ({ status: 200, body: toJson(value()), type: 'application/json' })
+    this.#routes = new Map<string, Route>([
+      ['/v1/node', json(components.node)],
+      ['/v1/peers', json(() => components.peers().slice(0, apiPeersMax))],
+      ['/v1/capacity', json(components.capacity)],
+      ['/metrics', async () => ({ status: 200, body: await components.registry.metrics(), type: components.registry.contentType })]
+    ])
+  }
+
+  /** http://HOST:PORT once started. */
+  get url (): string {
+    if (this.#url === undefined) throw new Error('api is not started')
+    return this.#url
+  }
+
+  async start (): Promise<void> {
+    const server = createServer({ requestTimeout: apiRequestTimeoutMs, headersTimeout: apiRequestTimeoutMs }, (req, res) => {
+      this.#serve(req, res).catch(error => {
+        this.#c.logger.error('api request failed', { url: req.url, error })
+        if (!res.headersSent) send(res, 500, { ok: false, error: 'internal error' })
+        else res.destroy()
+      })
+    })
+    server.maxConnections = apiConnectionsMax
+    server.on('clientError', (_error, socket) => {
+      // Malformed HTTP (bad request line, oversized headers): answer if we still can, then close.
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
+      else socket.destroy()
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
+    })
+    this.#server = server
+    const address = server.address() as AddressInfo
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    this.#url = `http://${host}:${address.port}`
+    if (this.#init.apiFile !== undefined) {
+      await writeFile(this.#init.apiFile, JSON.stringify({ url: this.#url, pid: process.pid }) + '\n', { mode: 0o644 })
+    }
+    this.#c.logger.info('api listening', { url: this.#url })
+  }
+
+  async stop (): Promise<void> {
+    const server = this.#server
+    if (server === undefined) return
+    this.#server = undefined
+    if (this.#init.apiFile !== undefined) await rm(this.#init.apiFile, { force: true })
+    server.closeIdleConnections()
+    const closed = new Promise<void>(resolve => server.close(() => resolve()))
+    // Requests in flight get a moment; then their sockets are cut so shutdown stays prompt.
+    const timer = setTimeout(() => server.closeAllConnections(), 1000)
+    await closed
+    clearTimeout(timer)
+  }
+
+  async #serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (Number.isNaN(declared) || declared > apiBodyBytesMax) {
+      res.setHeader('Connection', 'close')
+      send(res, 413, { ok: false, error: `request body too large: ${req.headers['content-length']} > ${apiBodyBytesMax} bytes` })
+      req.destroy()
+      return
+    }
+    const body = await readBody(req)
+    if (body === undefined) {
+      res.setHeader('Connection', 'close')
+      send(res, 413, { ok: false, error: `request body too large: > ${apiBodyBytesMax} bytes` })
+      req.destroy()
+      return
+    }
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const route = this.#routes.get(path)
+    if (route === undefined) {
+      send(res, 404, { ok: false, error: `no such route: ${req.method} ${path.slice(0, 200)}` })
+      return
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD')
+      send(res, 405, { ok: false, error: `${path} answers GET only, got ${req.method}` })
+      return
+    }
+    const answer = await route(req)
+    res.writeHead(answer.status, { 'Content-Type': answer.type, 'Cache-Control': 'no-store' })
+    res.end(req.method === 'HEAD' ? undefined : answer.body)
+  }
+}
+
+/** The body, or undefined once it passes apiBodyBytesMax (chunked bodies have no content-length). */
+async function readBody (req: IncomingMessage): Promise<Uint8Array | undefined> {
+  const chunks: Buffer[] = []
+  let length = 0
+  for await (const chunk of req) {
+    length += (chunk as Buffer).length
+    if (length > apiBodyBytesMax) return undefined
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks)
+}
+
+function send (res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' })
+  res.end(toJson(value))
+}
+
+/** JSON with bigints as decimal strings and bytes as hex, like the CLI's --json. */
+function toJson (value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === 'bigint') return v.toString()
+    if (v instanceof Uint8Array) return Buffer.from(v).toString('hex')
+    return v
+  }) + '\n'
+}

@@ -1,0 +1,41 @@
+// `pylon quickstart` (what `npm start` runs): a first node for a newcomer. Initializes .pylon-dev/
+// if missing, runs a loopback daemon in the foreground, prints its id, API and capacity, and keeps
+// running until Ctrl-C.
+
+import type { Command } from 'commander'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { readConfigFile, resolveConfig } from '../../config/config.ts'
+import { nodeKeyFile } from '../../config/node-key.ts'
+import { advertJson } from '../../capacity/advert-json.ts'
+import { emit } from '../output.ts'
+import { runDaemon } from '../run-daemon.ts'
+import { initDataDir } from './init.ts'
+import { capacityTable, type AdvertView } from './capacity.ts'
+
+export function register (program: Command): void {
+  program.command('quickstart').description('start a local dev node in .pylon-dev/ and show its capacity (npm start)')
+    .option('--data-dir <dir>', 'data directory', '.pylon-dev')
+    .option('--json', 'print JSON')
+    .action(async (flags: { dataDir: string, json?: boolean }) => {
+      const dataDir = resolve(flags.dataDir)
+      const fresh = !existsSync(join(dataDir, nodeKeyFile))
+      // Port 0: a newcomer may already run something on 7373, or a second quickstart.
+      if (fresh) await initDataDir({ dataDir, network: 'local', api: '127.0.0.1:0', rack: 'dev', region: 'local', operator: 'me' })
+      const config = resolveConfig(await readConfigFile(dataDir), { network: 'local' })
+      await runDaemon(dataDir, config, (daemon) => {
+        const adverts = daemon.book.list().map(advertJson) as unknown as AdvertView[]
+        const value = { nodeId: daemon.nodeId, api: daemon.apiUrl, dataDir, capacity: adverts }
+        emit(flags.json, value, () => [
+          fresh ? `created ${dataDir} (node key and config)` : `using ${dataDir}`,
+          `node  ${daemon.nodeId}`,
+          `api   ${daemon.apiUrl}`,
+          '',
+          capacityTable(adverts),
+          '',
+          `try:  node node/cli/main.ts capacity --data-dir ${flags.dataDir}`,
+          'Ctrl-C stops the node.'
+        ].join('\n'))
+      })
+    })
+}

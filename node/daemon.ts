@@ -1,0 +1,121 @@
+// The composition root: builds every component of a node, starts them in one declared order and
+// stops them in reverse. The only place components meet; none of them starts or stops another.
+
+import { join } from 'node:path'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import pkg from '../package.json' with { type: 'json' }
+import { advertJson } from './capacity/advert-json.ts'
+import { AdvertBook } from './capacity/advert-book.ts'
+import { Advertiser } from './capacity/advertiser.ts'
+import { CapacityMetrics } from './capacity/capacity-metrics.ts'
+import { CapacitySync } from './capacity/capacity-sync.ts'
+import { measureComputeScore } from './capacity/compute-score.ts'
+import { probeMachine } from './capacity/probe.ts'
+import { SequenceFile } from './capacity/sequence-file.ts'
+import { ApiServer } from './api/api-server.ts'
+import type { NodeConfig } from './config/config.ts'
+import { loadNodeKey } from './config/node-key.ts'
+import { systemClock, type Clock } from './core/clock.ts'
+import type { Logger } from './core/logger.ts'
+import { startAll, type NamedStartable } from './core/startable.ts'
+import type { NodeId } from '../protocol/ids.ts'
+import { Libp2pNet } from './net/libp2p-net.ts'
+import type { Net } from './net/net.ts'
+
+export const softwareVersion: string = pkg.version
+export const apiFileName = 'api.json'
+
+export interface DaemonInit {
+  dataDir: string
+  config: NodeConfig
+  logger: Logger
+  clock?: Clock
+}
+
+export interface Daemon {
+  nodeId: NodeId
+  apiUrl: string
+  net: Net
+  book: AdvertBook
+  /** Stops every component in reverse start order. Idempotent. */
+  stop (): Promise<void>
+}
+
+export async function startDaemon (init: DaemonInit): Promise<Daemon> {
+  const { dataDir, config, logger } = init
+  const clock = init.clock ?? systemClock
+  const key = await loadNodeKey(dataDir)
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const metrics = new CapacityMetrics(registry)
+  const startedAtMs = clock.now()
+
+  const net = new Libp2pNet({ logger: logger.child('net'), metricsRegistry: registry }, {
+    privateKey: key.privateKey,
+    network: config.network,
+    listen: config.listen,
+    bootstrap: config.bootstrap,
+    mdns: config.mdns,
+    agentVersion: `pylon/${softwareVersion}`
+  })
+  const book = new AdvertBook({ clock, metrics })
+  const sync = new CapacitySync({ net, book, clock, logger: logger.child('capacity'), metrics }, { pullIntervalMs: config.advertIntervalMs })
+  const advertiser = new Advertiser({
+    net, signer: key.signer, book, clock, logger: logger.child('capacity'), metrics,
+    sequence: new SequenceFile(dataDir),
+    probe: async () => await probeMachine(dataDir)
+  }, {
+    labels: { rack: config.rack, region: config.region, operator: config.operator },
+    version: softwareVersion,
+    score: measureComputeScore(),
+    intervalMs: config.advertIntervalMs
+  })
+  const [host, port] = splitHostPort(config.api)
+  const api = new ApiServer({
+    logger: logger.child('api'),
+    registry,
+    node: () => ({
+      nodeId: key.nodeId,
+      version: softwareVersion,
+      network: config.network,
+      multiaddrs: net.multiaddrs(),
+      peers: net.connections().length,
+      adverts: book.list().length,
+      labels: { rack: config.rack, region: config.region, operator: config.operator },
+      startedAt: new Date(startedAtMs).toISOString(),
+      uptimeMs: clock.now() - startedAtMs
+    }),
+    peers: () => net.connections(),
+    capacity: () => book.list().map(advertJson)
+  }, { host, port, apiFile: join(dataDir, apiFileName) })
+
+  // Start order. The book first (others write to it); capacity sync registers its topic, protocol
+  // and DHT record type before the host listens; the advertiser needs listen addresses; the API
+  // last, so that api.json appears only once the node is fully up. Later: store, runtime,
+  // consensus and subnet manager slot in between net and api.
+  const components: NamedStartable[] = [
+    { name: 'capacity-book', component: book },
+    { name: 'capacity-sync', component: sync },
+    { name: 'net', component: net },
+    { name: 'advertiser', component: advertiser },
+    { name: 'api', component: api }
+  ]
+  const stopAll = await startAll(components, (name, error) => { logger.error('component failed to stop', { component: name, error }) })
+  logger.info('node started', { nodeId: key.nodeId, api: api.url, multiaddrs: net.multiaddrs() })
+  let stopping: Promise<void> | undefined
+  return {
+    nodeId: key.nodeId,
+    apiUrl: api.url,
+    net,
+    book,
+    stop: async () => {
+      stopping ??= stopAll().then(() => { logger.info('node stopped') })
+      await stopping
+    }
+  }
+}
+
+function splitHostPort (value: string): [string, number] {
+  const i = value.lastIndexOf(':')
+  return [value.slice(0, i).replace(/^\[|\]$/g, ''), Number(value.slice(i + 1))]
+}
