@@ -7,6 +7,7 @@ import { failAndExit } from './output.ts'
 import * as capacity from './commands/capacity.ts'
 import * as daemon from './commands/daemon.ts'
 import * as id from './commands/id.ts'
+import * as identity from './commands/identity.ts'
 import * as init from './commands/init.ts'
 import * as peers from './commands/peers.ts'
 import * as quickstart from './commands/quickstart.ts'
@@ -21,6 +22,7 @@ const program = new Command('pylon')
 // Command groups. Each file exports `register(program)`.
 const groups: Array<{ register: (program: Command) => void }> = [
   init, daemon, id, status, peers, capacity, quickstart,
+  identity,
 ]
 for (const group of groups) group.register(program)
 
