@@ -97,7 +97,15 @@ export class CapacitySync implements Startable {
   async #serve (stream: Stream): Promise<void> {
     const signal = AbortSignal.timeout(capacityExchangeTimeoutMs)
     const lp = lpStream(stream, { maxDataLength: capacityExchangeRequestBytesMax })
-    const request = decode((await lp.read({ signal })).subarray(), { bytesMax: capacityExchangeRequestBytesMax })
+    let frame: Uint8Array
+    try {
+      frame = (await lp.read({ signal })).subarray()
+    } catch (error) {
+      // A broken length prefix, an over-long frame, or a peer that never finished its request.
+      this.#c.metrics.reject('malformed', 'exchange')
+      throw error
+    }
+    const request = decode(frame, { bytesMax: capacityExchangeRequestBytesMax })
     if (!request.ok || !isBookRequest(request.value)) {
       this.#c.metrics.reject('malformed', 'exchange')
       stream.abort(new Error('bad capacity request'))
