@@ -10,7 +10,7 @@
 
 import { CID, cidOfBytes, decode, encode } from '../codec.ts'
 import { height as toHeight, type ActorId, type Height } from '../ids.ts'
-import { checkpointChunkBytesMax, checkpointChunksMax, checkpointManifestBytesMax, cidCharsMax, stateKeyBytesMax, stateValueBytesMax } from '../limits.ts'
+import { actorIdCharsMax, checkpointChunkBytesMax, cidCharsMax, checkpointChunksMax, checkpointManifestBytesMax, stateKeyBytesMax, stateValueBytesMax } from '../limits.ts'
 import { err, ok, type Result } from '../result.ts'
 
 export interface CheckpointManifest {
@@ -73,7 +73,7 @@ export function decodeChunk (bytes: Uint8Array): Result<CheckpointChunk> {
   if (v[1] === 's' && v.length === 3 && Array.isArray(v[2])) {
     const entries: StateEntry[] = []
     for (const entry of v[2] as unknown[]) {
-      if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[0] !== 'string' || entry[0].length === 0 || entry[0].length > cidCharsMax ||
+      if (!Array.isArray(entry) || entry.length !== 3 || typeof entry[0] !== 'string' || entry[0].length === 0 || entry[0].length > actorIdCharsMax ||
         !(entry[1] instanceof Uint8Array) || !(entry[2] instanceof Uint8Array)) {
         return err(`checkpoint chunk: entry ${entries.length} must be [actor, key bytes, value bytes]`)
       }

@@ -3,15 +3,28 @@
 // against the certified receipts root. Pure; the store computes it inside the height's commit.
 //
 // Hashes (first byte separates domains, distinct from the state trie's 0x00..0x02):
-//   leaf = sha256(0x10 ‖ receipt bytes), inner = sha256(0x11 ‖ left ‖ right), empty = sha256(0x12)
+//   leaf = sha256(0x10 ‖ receipt bytes), inner = sha256(0x11 ‖ left ‖ right), empty tree = sha256(0x12)
+//   root = sha256(0x13 ‖ u32 count ‖ tree hash)
 // For n > 1 leaves the left subtree holds the largest power of two < n leaves (RFC 9162 §2.1.1).
+// The root commits to the count: an RFC 9162 path alone fits several tree sizes, and a client
+// should learn exactly how many receipts the height has.
 
 import { decode, encode, sha256Bytes } from '../codec.ts'
 import { receiptProofBytesMax, receiptProofStepsMax, receiptsPerHeightMax } from '../limits.ts'
 import { err, ok, type Result } from '../result.ts'
 import { bytesEqual } from './state-key.ts'
 
-export const emptyReceiptsRoot: Uint8Array = sha256Bytes(Uint8Array.of(0x12))
+const emptyTree = sha256Bytes(Uint8Array.of(0x12))
+
+function withCount (count: number, tree: Uint8Array): Uint8Array {
+  const bytes = new Uint8Array(5 + tree.length)
+  bytes[0] = 0x13
+  new DataView(bytes.buffer).setUint32(1, count)
+  bytes.set(tree, 5)
+  return sha256Bytes(bytes)
+}
+
+export const emptyReceiptsRoot: Uint8Array = withCount(0, emptyTree)
 
 /** Proves that a receipt is number `index` of `count` receipts under a receipts root. */
 export interface ReceiptProof {
@@ -51,7 +64,7 @@ function subtreeRoot (leaves: Uint8Array[], from: number, to: number): Uint8Arra
 /** The receipts root of receipts in execution order. */
 export function receiptsRoot (receipts: readonly Uint8Array[]): Uint8Array {
   if (receipts.length === 0) return emptyReceiptsRoot
-  return subtreeRoot(receipts.map(receiptLeafHash), 0, receipts.length)
+  return withCount(receipts.length, subtreeRoot(receipts.map(receiptLeafHash), 0, receipts.length))
 }
 
 /** The inclusion proof of receipts[index]. Pre: 0 <= index < receipts.length. */
@@ -99,7 +112,7 @@ export function verifyReceiptProof (root: Uint8Array, receipt: Uint8Array, proof
     sn >>= 1
   }
   if (sn !== 0) return err('receipt proof: shorter than the tree is deep')
-  return bytesEqual(hash, root) ? ok(true) : err('receipt proof does not lead to the receipts root')
+  return bytesEqual(withCount(count, hash), root) ? ok(true) : err('receipt proof does not lead to the receipts root')
 }
 
 /** Canonical bytes: dag-cbor `[1, index, count, [hash, …]]`. */

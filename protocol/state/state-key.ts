@@ -3,7 +3,7 @@
 
 import { sha256Bytes } from '../codec.ts'
 import type { ActorId } from '../ids.ts'
-import { cidCharsMax, stateKeyBytesMax } from '../limits.ts'
+import { actorIdCharsMax, stateKeyBytesMax } from '../limits.ts'
 import { err, ok, type Result } from '../result.ts'
 
 /** A trie path is sha256 of the row key: 32 bytes, 256 bits, read most significant bit first. */
@@ -29,7 +29,7 @@ export function rowKey (actor: ActorId, key: Uint8Array): Uint8Array {
 /** The prefix shared by every row of one actor. */
 export function actorPrefix (actor: ActorId): Uint8Array {
   const name = utf8.encode(actor)
-  if (name.length === 0 || name.length > cidCharsMax) throw new RangeError(`actor id must be 1..${cidCharsMax} bytes, got ${name.length}`)
+  if (name.length === 0 || name.length > actorIdCharsMax) throw new RangeError(`actor id must be 1..${actorIdCharsMax} bytes, got ${name.length}`)
   const prefix = new Uint8Array(1 + name.length)
   prefix[0] = name.length
   prefix.set(name, 1)
@@ -39,7 +39,7 @@ export function actorPrefix (actor: ActorId): Uint8Array {
 /** Splits a row key back into (actor, key); an error for bytes no rowKey produced. */
 export function parseRowKey (row: Uint8Array): Result<{ actor: ActorId, key: Uint8Array }> {
   const length = row[0]
-  if (length === undefined || length === 0 || length > cidCharsMax || row.length < 1 + length) return err('row key has a bad actor length')
+  if (length === undefined || length === 0 || length > actorIdCharsMax || row.length < 1 + length) return err('row key has a bad actor length')
   if (row.length - 1 - length > stateKeyBytesMax) return err(`key too long: ${row.length - 1 - length} > ${stateKeyBytesMax} bytes`)
   try {
     return ok({ actor: utf8Decoder.decode(row.subarray(1, 1 + length)) as ActorId, key: row.slice(1 + length) })

@@ -1,0 +1,70 @@
+// OrderedKv on LevelDB (classic-level through `level` 10): one sublevel per space, binary keys and
+// values, one root database so a batch spans sublevels atomically. Never writes outside `dir`.
+
+import { Level } from 'level'
+import type { KvOp, KvRange, OrderedKv, Space } from './_kv.ts'
+import { spaces } from './_kv.ts'
+
+type Db = Level<Uint8Array, Uint8Array>
+// A sublevel with binary keys and values (the generic sublevel type loses the value type).
+type Sub = ReturnType<Db['sublevel']>
+
+export class LevelKv implements OrderedKv {
+  readonly kind = 'leveldb'
+  readonly #db: Db
+  readonly #subs: Record<Space, Sub>
+
+  private constructor (db: Db) {
+    this.#db = db
+    this.#subs = Object.fromEntries(spaces.map(name => [name, db.sublevel<Uint8Array, Uint8Array>(name, { keyEncoding: 'view', valueEncoding: 'view' })])) as Record<Space, Sub>
+  }
+
+  /** Opens (creating when asked) the LevelDB at dir. Throws with code LEVEL_LOCKED if another process holds it. */
+  static async open (dir: string, options: { createIfMissing: boolean }): Promise<LevelKv> {
+    const db: Db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view', createIfMissing: options.createIfMissing })
+    await db.open()
+    return new LevelKv(db)
+  }
+
+  async get (space: Space, key: Uint8Array): Promise<Uint8Array | undefined> {
+    return (await this.#subs[space].get(key) as Uint8Array | undefined) ?? undefined
+  }
+
+  async getMany (space: Space, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    if (keys.length === 0) return []
+    return (await this.#subs[space].getMany(keys) as Array<Uint8Array | undefined>).map(v => v ?? undefined)
+  }
+
+  async * entries (space: Space, range: KvRange = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
+    const iterator = this.#subs[space].iterator(toOptions(range))
+    try {
+      for await (const entry of iterator) yield entry as [Uint8Array, Uint8Array]
+    } finally {
+      await iterator.close()
+    }
+  }
+
+  async batch (ops: KvOp[], options: { sync: boolean }): Promise<void> {
+    if (ops.length === 0) return
+    await this.#db.batch(ops.map(op => op.type === 'put'
+      ? { type: 'put' as const, sublevel: this.#subs[op.space], key: op.key, value: op.value }
+      : { type: 'del' as const, sublevel: this.#subs[op.space], key: op.key }), { sync: options.sync })
+  }
+
+  async clear (space: Space, range: KvRange = {}): Promise<void> {
+    await this.#subs[space].clear(toOptions(range))
+  }
+
+  async close (): Promise<void> {
+    await this.#db.close()
+  }
+}
+
+function toOptions (range: KvRange): { gte?: Uint8Array, lt?: Uint8Array, limit?: number, reverse?: boolean } {
+  const options: { gte?: Uint8Array, lt?: Uint8Array, limit?: number, reverse?: boolean } = {}
+  if (range.gte !== undefined) options.gte = range.gte
+  if (range.lt !== undefined) options.lt = range.lt
+  if (range.limit !== undefined) options.limit = range.limit
+  if (range.reverse !== undefined) options.reverse = range.reverse
+  return options
+}

@@ -1,0 +1,808 @@
+// The one Store implementation, over an ordered key-value space (LevelDB or memory). It owns the
+// row layout, atomic heights, the trie's persistence, checkpoints and recovery on open. It never
+// interprets blocks, certificates or receipts: those are bytes that consensus and the runtime own.
+//
+// Layout (space → key → value):
+//   meta         "store/height" → u64 BE, "store/root" → 32 B, "store/importing" → marker; other names: metaPut
+//   blocks       u64 height → dag-cbor [1, stateRoot, receiptsRoot, receiptCount, block, certificate, certification]
+//   receipts     u64 height ‖ u32 index → receipt bytes
+//   state        row key (u8 len ‖ actor ‖ key) → value            (get/range read here)
+//   leaves       trie path (sha256 of row key) → row key            (path-ordered walk for checkpoints/verify)
+//   nodes        node hash → node bytes (merkle-trie.ts)           (only the latest root's trie is kept)
+//   code         CID string (utf-8) → bytes
+//   wal          u64 seq → record
+//   checkpoints  0x00 ‖ u64 height → manifest; 0x01 ‖ u64 height ‖ u32 index → chunk
+//   staging      u32 index → chunk bytes of an import being verified
+
+import { createHash } from 'node:crypto'
+import { CID, encode, decode, sha256Bytes } from '../../protocol/codec.ts'
+import { height as toHeight, type ActorId, type Height } from '../../protocol/ids.ts'
+import {
+  checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, receiptBytesMax, receiptsPerHeightMax,
+  stateRangeEntriesMax, stateValueBytesMax, stateWritesPerHeightMax, storeCodeBytesMax, storeMetaBytesMax, storeNodeCacheEntriesMax,
+  walRecordBytesMax, walRecordsMax
+} from '../../protocol/limits.ts'
+import { decodeChunk, encodeChunk, encodeManifest, decodeManifest, type CheckpointChunk, type CheckpointManifest, type StateEntry } from '../../protocol/state/checkpoint.ts'
+import { decodeNode, emptyRoot, TrieUpdate, toHex, type TrieNodeSource } from '../../protocol/state/merkle-trie.ts'
+import { emptyReceiptsRoot, proveReceipt, receiptsRoot, type ReceiptProof } from '../../protocol/state/receipts-root.ts'
+import { provePath, type StateProof } from '../../protocol/state/state-proof.ts'
+import { actorPrefix, bytesEqual, checkKey, parseRowKey, rowKey } from '../../protocol/state/state-key.ts'
+import { TrieBuilder } from '../../protocol/state/trie-builder.ts'
+import { assert } from '../core/assert.ts'
+import { BoundedMap } from '../core/bounded-map.ts'
+import { silentLogger, type Logger } from '../core/logger.ts'
+import type { KvOp, OrderedKv } from './_kv.ts'
+import {
+  CheckpointError, StoreError, type ChunkSource, type CommitResult, type HeightCommit, type HeightRecord, type RangeOptions,
+  type Store, type VerifyReport, type WalEntry
+} from './store.ts'
+
+export interface StoreInit {
+  /** @default checkpointIntervalHeights — 0 turns automatic checkpoints off (benchmarks, exec). */
+  checkpointIntervalHeights?: number
+  logger?: Logger
+}
+
+const metaHeight = utf8('store/height')
+const metaRoot = utf8('store/root')
+const metaImporting = utf8('store/importing')
+const reservedMetaPrefix = 'store/'
+const metaNameCharsMax = 128
+const pageRows = 512 // rows read per getMany while walking leaves: bounds memory of a walk
+const flushOps = 4096 // ops per unsynced batch when writing a large import or checkpoint
+
+export class KvStore implements Store {
+  height: Height = toHeight(0)
+  stateRoot: Uint8Array = emptyRoot
+  readonly #kv: OrderedKv
+  readonly #interval: number
+  readonly #logger: Logger
+  readonly #cache = new BoundedMap<string, Uint8Array>(storeNodeCacheEntriesMax)
+  readonly #nodes: TrieNodeSource
+  #queue: Promise<unknown> = Promise.resolve()
+  #closed = false
+  #walNext = 0n
+  #walFirst = 0n
+
+  private constructor (kv: OrderedKv, init: StoreInit) {
+    this.#kv = kv
+    this.#interval = init.checkpointIntervalHeights ?? checkpointIntervalHeights
+    this.#logger = init.logger ?? silentLogger
+    assert(Number.isInteger(this.#interval) && this.#interval >= 0, `checkpointIntervalHeights must be a non-negative integer, got ${this.#interval}`)
+    this.#nodes = { getNode: async hash => await this.#getNode(hash) }
+  }
+
+  /** Opens a store over `kv`, finishing or undoing whatever a crash interrupted. */
+  static async open (kv: OrderedKv, init: StoreInit = {}): Promise<KvStore> {
+    const store = new KvStore(kv, init)
+    await store.#recover()
+    return store
+  }
+
+  get kind (): 'leveldb' | 'memory' { return this.#kv.kind }
+
+  // ── Reads ──────────────────────────────────────────────────────────────────────────────────────
+
+  async get (actor: ActorId, key: Uint8Array): Promise<Uint8Array | undefined> {
+    this.#checkOpen()
+    return await this.#kv.get('state', rowKey(actor, this.#key(key)))
+  }
+
+  async range (actor: ActorId, options: RangeOptions = {}): Promise<Array<{ key: Uint8Array, value: Uint8Array }>> {
+    this.#checkOpen()
+    const limit = options.limit ?? stateRangeEntriesMax
+    if (!Number.isInteger(limit) || limit < 0 || limit > stateRangeEntriesMax) throw new StoreError('store/limit', `range limit must be 0..${stateRangeEntriesMax}, got ${limit}`)
+    const prefix = actorPrefix(actor)
+    const gte = concat(prefix, options.start === undefined ? new Uint8Array(0) : this.#key(options.start))
+    const lt = options.end === undefined ? prefixEnd(prefix) : concat(prefix, this.#key(options.end))
+    const out: Array<{ key: Uint8Array, value: Uint8Array }> = []
+    if (limit === 0) return out
+    for await (const [row, value] of this.#kv.entries('state', { gte, lt, limit })) out.push({ key: row.slice(prefix.length), value })
+    return out
+  }
+
+  async * actorEntries (actor: ActorId): AsyncIterable<{ key: Uint8Array, value: Uint8Array }> {
+    let start: Uint8Array | undefined
+    for (;;) {
+      const page = await this.range(actor, start === undefined ? {} : { start })
+      yield * page
+      if (page.length < stateRangeEntriesMax) return
+      start = concat(page[page.length - 1]!.key, Uint8Array.of(0)) // the next key after the last
+    }
+  }
+
+  async getHeight (h: Height): Promise<HeightRecord | undefined> {
+    this.#checkOpen()
+    const bytes = await this.#kv.get('blocks', u64(h))
+    return bytes === undefined ? undefined : decodeHeightRecord(h, bytes)
+  }
+
+  async receipts (h: Height): Promise<Uint8Array[]> {
+    this.#checkOpen()
+    const out: Uint8Array[] = []
+    for await (const [, receipt] of this.#kv.entries('receipts', { gte: u64(h), lt: u64(BigInt(h) + 1n) })) out.push(receipt)
+    return out
+  }
+
+  async proveReceipt (h: Height, index: number): Promise<ReceiptProof | undefined> {
+    const list = await this.receipts(h)
+    return Number.isInteger(index) && index >= 0 && index < list.length ? proveReceipt(list, index) : undefined
+  }
+
+  async getCode (cid: string): Promise<Uint8Array | undefined> {
+    this.#checkOpen()
+    return await this.#kv.get('code', utf8(cid))
+  }
+
+  async prove (actor: ActorId, key: Uint8Array): Promise<StateProof> {
+    // Under the commit lock so that the root and the rows read belong to the same height.
+    return await this.#exclusive(async () => {
+      const path = sha256Bytes(rowKey(actor, this.#key(key)))
+      const { leaf, steps } = await provePath(this.#nodes, this.stateRoot, path)
+      if (leaf === null || !bytesEqual(leaf.path, path)) return { value: null, leaf, steps }
+      const value = await this.#kv.get('state', rowKey(actor, key))
+      if (value === undefined || !bytesEqual(sha256Bytes(value), leaf.valueHash)) throw new StoreError('store/corrupt', `state row of ${actor} disagrees with its trie leaf; run pylon store verify`)
+      return { value, leaf, steps }
+    })
+  }
+
+  // ── The height commit ──────────────────────────────────────────────────────────────────────────
+
+  async commitHeight (commit: HeightCommit, options: { signal?: AbortSignal } = {}): Promise<CommitResult> {
+    return await this.#exclusive(async () => {
+      options.signal?.throwIfAborted()
+      const expected = BigInt(this.height) + 1n
+      if (BigInt(commit.height) !== expected) throw new StoreError('store/height', `commit of height ${commit.height} refused: the store is at ${this.height}, next is ${expected}`)
+      this.#checkCommit(commit)
+      const ops: KvOp[] = []
+      const update = new TrieUpdate(this.#nodes, this.stateRoot)
+      for (const write of lastWriteWins(commit.writes)) await this.#applyWrite(update, write, ops)
+      for (const { hash, bytes } of update.created) ops.push({ type: 'put', space: 'nodes', key: hash, value: bytes })
+      for (const hash of update.deleted) ops.push({ type: 'del', space: 'nodes', key: hash })
+      const rRoot = receiptsRoot(commit.receipts)
+      commit.receipts.forEach((receipt, i) => ops.push({ type: 'put', space: 'receipts', key: concat(u64(commit.height), u32(i)), value: receipt }))
+      for (const blob of commit.code ?? []) ops.push({ type: 'put', space: 'code', key: utf8(blob.cid), value: blob.bytes })
+      const record: HeightRecord = { height: commit.height, stateRoot: update.root, receiptsRoot: rRoot, receiptCount: commit.receipts.length, block: commit.block ?? null, certificate: commit.certificate ?? null, certification: null }
+      ops.push({ type: 'put', space: 'blocks', key: u64(commit.height), value: encodeHeightRecord(record) })
+      ops.push(...headOps(commit.height, update.root))
+      options.signal?.throwIfAborted()
+      await this.#kv.batch(ops, { sync: true })
+      this.height = commit.height
+      this.stateRoot = update.root
+      for (const { hash, bytes } of update.created) this.#cache.set(toHex(hash), bytes)
+      if (this.#interval > 0 && BigInt(commit.height) % BigInt(this.#interval) === 0n) await this.#checkpointBestEffort()
+      return { height: commit.height, stateRoot: update.root, receiptsRoot: rRoot }
+    })
+  }
+
+  async #applyWrite (update: TrieUpdate, write: { row: Uint8Array, value: Uint8Array | null }, ops: KvOp[]): Promise<void> {
+    const path = sha256Bytes(write.row)
+    if (write.value === null) {
+      if (await update.delete(path) === 'deleted') {
+        ops.push({ type: 'del', space: 'state', key: write.row }, { type: 'del', space: 'leaves', key: path })
+      }
+      return
+    }
+    const outcome = await update.set(path, sha256Bytes(write.value))
+    if (outcome === 'unchanged') return
+    ops.push({ type: 'put', space: 'state', key: write.row, value: write.value })
+    if (outcome === 'created') ops.push({ type: 'put', space: 'leaves', key: path, value: write.row })
+  }
+
+  #checkCommit (commit: HeightCommit): void {
+    if (commit.writes.length > stateWritesPerHeightMax) throw new StoreError('store/limit', `too many writes in height ${commit.height}: ${commit.writes.length} > ${stateWritesPerHeightMax}`)
+    for (const write of commit.writes) {
+      this.#key(write.key)
+      actorPrefix(write.actor)
+      if (write.value !== null && !(write.value instanceof Uint8Array)) throw new StoreError('store/limit', 'a storage value must be bytes or null')
+      if (write.value !== null && write.value.length > stateValueBytesMax) throw new StoreError('store/limit', `storage value too large: ${write.value.length} > ${stateValueBytesMax} bytes`)
+    }
+    if (commit.receipts.length > receiptsPerHeightMax) throw new StoreError('store/limit', `too many receipts in height ${commit.height}: ${commit.receipts.length} > ${receiptsPerHeightMax}`)
+    for (const receipt of commit.receipts) {
+      if (receipt.length > receiptBytesMax) throw new StoreError('store/limit', `receipt too large: ${receipt.length} > ${receiptBytesMax} bytes`)
+    }
+    for (const bytes of [commit.block, commit.certificate]) {
+      if (bytes !== undefined && bytes.length > codecBytesMax) throw new StoreError('store/limit', `block or certificate too large: ${bytes.length} > ${codecBytesMax} bytes`)
+    }
+    for (const blob of commit.code ?? []) checkCode(blob.cid, blob.bytes)
+  }
+
+  async putCertification (h: Height, certification: Uint8Array): Promise<void> {
+    await this.#exclusive(async () => {
+      if (certification.length > codecBytesMax) throw new StoreError('store/limit', `certification too large: ${certification.length} > ${codecBytesMax} bytes`)
+      const record = await this.getHeight(h)
+      if (record === undefined) throw new StoreError('store/height', `cannot certify height ${h}: it is not committed`)
+      await this.#kv.batch([{ type: 'put', space: 'blocks', key: u64(h), value: encodeHeightRecord({ ...record, certification }) }], { sync: true })
+    })
+  }
+
+  async putCode (cid: string, bytes: Uint8Array): Promise<void> {
+    this.#checkOpen()
+    checkCode(cid, bytes)
+    await this.#kv.batch([{ type: 'put', space: 'code', key: utf8(cid), value: bytes }], { sync: true })
+  }
+
+  // ── WAL and metadata ───────────────────────────────────────────────────────────────────────────
+
+  async walAppend (record: Uint8Array): Promise<bigint> {
+    return await this.#exclusive(async () => {
+      if (!(record instanceof Uint8Array) || record.length === 0 || record.length > walRecordBytesMax) throw new StoreError('store/limit', `WAL record must be 1..${walRecordBytesMax} bytes, got ${record?.length}`)
+      if (this.#walNext - this.#walFirst >= BigInt(walRecordsMax)) throw new StoreError('store/limit', `WAL full: ${walRecordsMax} records; truncate after each finalized height`)
+      const seq = this.#walNext
+      await this.#kv.batch([{ type: 'put', space: 'wal', key: u64(seq), value: record }], { sync: true })
+      this.#walNext = seq + 1n
+      return seq
+    })
+  }
+
+  async * walEntries (): AsyncIterable<WalEntry> {
+    this.#checkOpen()
+    for await (const [key, record] of this.#kv.entries('wal')) yield { seq: readU64(key), record }
+  }
+
+  async walTruncate (beforeSeq: bigint): Promise<void> {
+    await this.#exclusive(async () => {
+      const ops: KvOp[] = []
+      for await (const [key] of this.#kv.entries('wal', { lt: u64(beforeSeq) })) ops.push({ type: 'del', space: 'wal', key })
+      await this.#kv.batch(ops, { sync: true })
+      if (beforeSeq > this.#walFirst) this.#walFirst = beforeSeq < this.#walNext ? beforeSeq : this.#walNext
+    })
+  }
+
+  async metaGet (name: string): Promise<Uint8Array | undefined> {
+    this.#checkOpen()
+    return await this.#kv.get('meta', utf8(checkMetaName(name)))
+  }
+
+  async metaPut (name: string, value: Uint8Array): Promise<void> {
+    this.#checkOpen()
+    if (value.length > storeMetaBytesMax) throw new StoreError('store/limit', `metadata value too large: ${value.length} > ${storeMetaBytesMax} bytes`)
+    await this.#kv.batch([{ type: 'put', space: 'meta', key: utf8(checkMetaName(name)), value }], { sync: true })
+  }
+
+  // ── Checkpoints ────────────────────────────────────────────────────────────────────────────────
+
+  async checkpoint (): Promise<CheckpointManifest> {
+    return await this.#exclusive(async () => await this.#makeCheckpoint())
+  }
+
+  async checkpoints (): Promise<CheckpointManifest[]> {
+    this.#checkOpen()
+    const out: CheckpointManifest[] = []
+    for await (const [, bytes] of this.#kv.entries('checkpoints', { gte: Uint8Array.of(0), lt: Uint8Array.of(1), reverse: true })) out.push(this.#ownManifest(bytes))
+    return out
+  }
+
+  async checkpointChunk (h: Height, index: number): Promise<Uint8Array | undefined> {
+    this.#checkOpen()
+    if (!Number.isInteger(index) || index < 0 || index >= 2 ** 32) return undefined
+    return await this.#kv.get('checkpoints', chunkKey(h, index))
+  }
+
+  /** A failed automatic checkpoint must not fail the height, which is already durable. */
+  async #checkpointBestEffort (): Promise<void> {
+    try {
+      await this.#makeCheckpoint()
+    } catch (error) {
+      this.#logger.error('checkpoint failed', { height: this.height, error })
+    }
+  }
+
+  /** Pre: holds the lock. Writes chunks unsynced, then the manifest synced: no manifest, no checkpoint. */
+  async #makeCheckpoint (): Promise<CheckpointManifest> {
+    const h = this.height
+    const existing = await this.#kv.get('checkpoints', manifestKey(h))
+    if (existing !== undefined) return this.#ownManifest(existing)
+    await this.#kv.clear('checkpoints', { gte: chunkKey(h, 0), lt: chunkKey(toHeight(BigInt(h) + 1n), 0) })
+    const chunks: CheckpointManifest['chunks'] = []
+    const writer = new BatchWriter(this.#kv)
+    const addChunk = async (chunk: CheckpointChunk): Promise<void> => {
+      const bytes = encodeChunk(chunk)
+      await writer.put({ type: 'put', space: 'checkpoints', key: chunkKey(h, chunks.length), value: bytes })
+      chunks.push({ hash: sha256Bytes(bytes), bytes: bytes.length })
+    }
+    const builder = new TrieBuilder()
+    let entries: StateEntry[] = []
+    let size = 0
+    for await (const { path, row, value } of this.#leafRows()) {
+      const parsed = parseRowKey(row)
+      if (!parsed.ok || value === undefined || !bytesEqual(sha256Bytes(row), path)) throw new StoreError('store/corrupt', `state row for trie path ${toHex(path)} is missing or malformed; run pylon store verify`)
+      builder.add(path, sha256Bytes(value))
+      entries.push({ ...parsed.value, value })
+      size += row.length + value.length + 16 // 16 covers the entry's cbor framing
+      if (size >= checkpointChunkBytesTarget) {
+        await addChunk({ kind: 'state', entries })
+        entries = []
+        size = 0
+      }
+    }
+    if (entries.length > 0) await addChunk({ kind: 'state', entries })
+    const root = builder.finish()
+    if (!bytesEqual(root, this.stateRoot)) throw new StoreError('store/corrupt', `stored state rebuilds root ${toHex(root)}, recorded ${toHex(this.stateRoot)}; run pylon store verify`)
+    for await (const [cidBytes, blob] of this.#kv.entries('code')) {
+      const parts = Math.max(1, Math.ceil(blob.length / checkpointChunkBytesTarget))
+      for (let part = 0; part < parts; part++) {
+        await addChunk({ kind: 'code', cid: fromUtf8(cidBytes), part, parts, bytes: blob.subarray(part * checkpointChunkBytesTarget, (part + 1) * checkpointChunkBytesTarget) })
+      }
+    }
+    await writer.flush()
+    const manifest: CheckpointManifest = { height: h, stateRoot: root, entries: builder.count, chunks }
+    await this.#kv.batch([{ type: 'put', space: 'checkpoints', key: manifestKey(h), value: encodeManifest(manifest) }], { sync: true })
+    await this.#pruneCheckpoints()
+    return manifest
+  }
+
+  async #pruneCheckpoints (): Promise<void> {
+    const heights: Height[] = []
+    for await (const [key] of this.#kv.entries('checkpoints', { gte: Uint8Array.of(0), lt: Uint8Array.of(1), reverse: true })) heights.push(toHeight(readU64(key.subarray(1))))
+    for (const h of heights.slice(checkpointsRetained)) {
+      await this.#kv.batch([{ type: 'del', space: 'checkpoints', key: manifestKey(h) }], { sync: true })
+      await this.#kv.clear('checkpoints', { gte: chunkKey(h, 0), lt: chunkKey(toHeight(BigInt(h) + 1n), 0) })
+    }
+  }
+
+  async importCheckpoint (manifest: CheckpointManifest, source: ChunkSource, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.#exclusive(async () => {
+      if (BigInt(this.height) !== 0n || !bytesEqual(this.stateRoot, emptyRoot) || await this.#hasRows('leaves') || await this.#hasRows('blocks')) {
+        throw new CheckpointError('checkpoint/not-empty', `import needs an empty store; this one is at height ${this.height}`)
+      }
+      if (manifest.chunks.length === 0 && (manifest.entries !== 0 || !bytesEqual(manifest.stateRoot, emptyRoot))) throw new CheckpointError('checkpoint/manifest', 'manifest lists no chunks but a non-empty state')
+      await this.#kv.clear('staging')
+      try {
+        await this.#stageAndVerify(manifest, source, options.signal)
+      } catch (error) {
+        await this.#kv.clear('staging')
+        throw error
+      }
+      await this.#installStaged(manifest)
+    })
+  }
+
+  /** Pass 1: fetch every chunk, check it against the manifest, rebuild the root. Touches only staging. */
+  async #stageAndVerify (manifest: CheckpointManifest, source: ChunkSource, signal: AbortSignal | undefined): Promise<void> {
+    const builder = new TrieBuilder()
+    const writer = new BatchWriter(this.#kv)
+    const code = new CodeAssembler()
+    const total = manifest.chunks.length
+    for (let i = 0; i < total; i++) {
+      signal?.throwIfAborted()
+      let bytes: Uint8Array
+      try {
+        bytes = await source.chunk(i, signal === undefined ? {} : { signal })
+      } catch (error) {
+        throw new CheckpointError('checkpoint/chunk-missing', `chunk ${i} of ${total} is missing: ${(error as Error).message}`, { cause: error })
+      }
+      const chunk = checkChunk(manifest, i, bytes)
+      if (chunk.kind === 'state') {
+        if (code.started) throw new CheckpointError('checkpoint/chunk-order', `chunk ${i} of ${total}: state chunk after a code chunk`)
+        for (const entry of chunk.entries) {
+          const path = sha256Bytes(rowKey(entry.actor, entry.key))
+          try {
+            builder.add(path, sha256Bytes(entry.value))
+          } catch {
+            throw new CheckpointError('checkpoint/chunk-order', `chunk ${i} of ${total}: entries are not in increasing trie-path order`)
+          }
+        }
+      } else {
+        const error = code.add(chunk)
+        if (error !== undefined) throw new CheckpointError('checkpoint/code', `chunk ${i} of ${total}: ${error}`)
+      }
+      await writer.put({ type: 'put', space: 'staging', key: u32(i), value: bytes })
+    }
+    if (code.pending) throw new CheckpointError('checkpoint/code', 'the last code blob is missing parts')
+    await writer.flush()
+    const root = builder.finish()
+    if (!bytesEqual(root, manifest.stateRoot)) throw new CheckpointError('checkpoint/root', `chunks rebuild state root ${toHex(root)}, manifest says ${toHex(manifest.stateRoot)}`)
+    if (builder.count !== manifest.entries) throw new CheckpointError('checkpoint/manifest', `chunks hold ${builder.count} entries, manifest says ${manifest.entries}`)
+  }
+
+  /**
+   * Pass 2: write the verified state. The "importing" marker goes first (synced), the new head last
+   * (synced); a crash in between is undone on open, which the empty-store precondition makes exact.
+   */
+  async #installStaged (manifest: CheckpointManifest): Promise<void> {
+    const h = manifest.height
+    await this.#kv.batch([{ type: 'put', space: 'meta', key: metaImporting, value: u64(h) }], { sync: true })
+    const writer = new BatchWriter(this.#kv)
+    const builder = new TrieBuilder((hash, bytes) => { writer.push({ type: 'put', space: 'nodes', key: hash, value: bytes }) })
+    for await (const [key, bytes] of this.#kv.entries('staging')) {
+      const index = readU32(key)
+      const chunk = checkChunk(manifest, index, bytes) // staged bytes are re-checked: the disk may lie too
+      if (chunk.kind === 'state') {
+        for (const entry of chunk.entries) {
+          const row = rowKey(entry.actor, entry.key)
+          const path = sha256Bytes(row)
+          builder.add(path, sha256Bytes(entry.value))
+          writer.push({ type: 'put', space: 'state', key: row, value: entry.value }, { type: 'put', space: 'leaves', key: path, value: row })
+        }
+      }
+      writer.push({ type: 'put', space: 'checkpoints', key: chunkKey(h, index), value: bytes })
+      await writer.flushIfFull()
+    }
+    await writer.flush()
+    await this.#installCode()
+    const root = builder.finish()
+    assert(bytesEqual(root, manifest.stateRoot), 'staged chunks rebuilt a different root than when they were verified')
+    await this.#kv.batch([
+      ...headOps(h, root),
+      { type: 'put', space: 'checkpoints', key: manifestKey(h), value: encodeManifest(manifest) },
+      { type: 'del', space: 'meta', key: metaImporting }
+    ], { sync: true })
+    await this.#kv.clear('staging')
+    this.height = h
+    this.stateRoot = root
+  }
+
+  /** Reassembles staged code chunks (already verified against their CIDs) into the code space. */
+  async #installCode (): Promise<void> {
+    const code = new CodeAssembler()
+    for await (const [, bytes] of this.#kv.entries('staging')) {
+      const chunk = decodeChunk(bytes)
+      if (!chunk.ok || chunk.value.kind !== 'code') continue
+      assert(code.add(chunk.value) === undefined, 'staged code chunks were verified')
+      for (const blob of code.take()) await this.#kv.batch([{ type: 'put', space: 'code', key: utf8(blob.cid), value: blob.bytes }], { sync: false })
+    }
+  }
+
+  // ── Verification ───────────────────────────────────────────────────────────────────────────────
+
+  async verify (): Promise<VerifyReport> {
+    return await this.#exclusive(async () => {
+      const recordedRoot = this.stateRoot
+      const base = { height: this.height, recordedRoot }
+      const record = await this.getHeight(this.height)
+      const builder = new TrieBuilder()
+      let leafCount = 0
+      for await (const { path, row, value } of this.#leafRows()) {
+        const parsed = parseRowKey(row)
+        if (!parsed.ok || !bytesEqual(sha256Bytes(row), path)) return { ...base, ok: false, computedRoot: builder.finish(), entries: leafCount, firstDifference: `trie path ${toHex(path)} indexes a malformed row key` }
+        if (value === undefined) return { ...base, ok: false, computedRoot: builder.finish(), entries: leafCount, firstDifference: `${describe(parsed.value)}: in the trie index but its state row is missing` }
+        builder.add(path, sha256Bytes(value))
+        leafCount++
+      }
+      const computedRoot = builder.finish()
+      const report = { ...base, computedRoot, entries: leafCount }
+      const orphan = await this.#firstOrphanRow()
+      if (orphan !== undefined) return { ...report, ok: false, firstDifference: orphan }
+      if (record !== undefined && !bytesEqual(record.stateRoot, recordedRoot)) {
+        return { ...report, ok: false, firstDifference: `height ${this.height} record says root ${toHex(record.stateRoot)}, the store head says ${toHex(recordedRoot)}` }
+      }
+      if (bytesEqual(computedRoot, recordedRoot)) return { ...report, ok: true }
+      return { ...report, ok: false, firstDifference: await this.#firstTrieDifference() }
+    })
+  }
+
+  /** A state row with no trie leaf: a write that reached the rows but not the trie. */
+  async #firstOrphanRow (): Promise<string | undefined> {
+    const page: Uint8Array[] = []
+    const check = async (): Promise<string | undefined> => {
+      const found = await this.#kv.getMany('leaves', page.map(row => sha256Bytes(row)))
+      const index = found.findIndex(v => v === undefined)
+      const row = page[index]
+      page.length = 0
+      if (row === undefined) return undefined
+      const parsed = parseRowKey(row)
+      return `${parsed.ok ? describe(parsed.value) : `row ${toHex(row)}`}: has a state row but no trie leaf`
+    }
+    for await (const [row] of this.#kv.entries('state')) {
+      page.push(row)
+      if (page.length >= pageRows) {
+        const found = await check()
+        if (found !== undefined) return found
+      }
+    }
+    return await check()
+  }
+
+  /** Walks the recorded trie and the stored rows in path order side by side; names the first mismatch. */
+  async #firstTrieDifference (): Promise<string> {
+    const recorded = this.#recordedLeaves()[Symbol.asyncIterator]()
+    const stored = this.#leafRows()[Symbol.asyncIterator]()
+    for (;;) {
+      const r = await recorded.next()
+      const s = await stored.next()
+      if (r.done === true && s.done === true) return 'the recorded trie and the stored rows agree, yet the roots differ: the trie is malformed'
+      if (r.done !== true && 'error' in r.value) return r.value.error
+      const rLeaf = r.done === true ? undefined : r.value as { path: Uint8Array, valueHash: Uint8Array }
+      const sRow = s.done === true ? undefined : s.value
+      const name = (row: Uint8Array): string => { const p = parseRowKey(row); return p.ok ? describe(p.value) : `row ${toHex(row)}` }
+      if (rLeaf === undefined) return `${name(sRow!.row)}: stored, but absent from the recorded trie`
+      if (sRow === undefined || toHex(rLeaf.path) < toHex(sRow.path)) return `trie path ${toHex(rLeaf.path)}: in the recorded trie, but no state row`
+      if (toHex(rLeaf.path) > toHex(sRow.path)) return `${name(sRow.row)}: stored, but absent from the recorded trie`
+      if (sRow.value === undefined || !bytesEqual(sha256Bytes(sRow.value), rLeaf.valueHash)) return `${name(sRow.row)}: recorded value hash ${toHex(rLeaf.valueHash)}, stored value hashes to ${sRow.value === undefined ? 'nothing' : toHex(sha256Bytes(sRow.value))}`
+    }
+  }
+
+  /** Leaves of the recorded trie in path order, each node checked against its hash. */
+  async * #recordedLeaves (): AsyncIterable<{ path: Uint8Array, valueHash: Uint8Array } | { error: string }> {
+    if (bytesEqual(this.stateRoot, emptyRoot)) return
+    const stack: Uint8Array[] = [this.stateRoot]
+    while (stack.length > 0) {
+      const hash = stack.pop()!
+      const bytes = await this.#kv.get('nodes', hash)
+      const node = bytes === undefined ? undefined : decodeNode(bytes)
+      if (bytes === undefined || node === undefined || !bytesEqual(sha256Bytes(bytes), hash)) {
+        yield { error: `trie node ${toHex(hash)} is missing or does not match its hash` }
+        return
+      }
+      if (node.kind === 'leaf') yield node
+      else stack.push(node.right, node.left)
+    }
+  }
+
+  /** The leaf index in path order, with each leaf's state row, read in pages. */
+  async * #leafRows (): AsyncIterable<{ path: Uint8Array, row: Uint8Array, value: Uint8Array | undefined }> {
+    let page: Array<[Uint8Array, Uint8Array]> = []
+    const flush = async (): Promise<Array<{ path: Uint8Array, row: Uint8Array, value: Uint8Array | undefined }>> => {
+      const values = await this.#kv.getMany('state', page.map(([, row]) => row))
+      const out = page.map(([path, row], i) => ({ path, row, value: values[i] }))
+      page = []
+      return out
+    }
+    for await (const entry of this.#kv.entries('leaves')) {
+      page.push(entry)
+      if (page.length >= pageRows) yield * await flush()
+    }
+    if (page.length > 0) yield * await flush()
+  }
+
+  // ── Lifecycle and helpers ──────────────────────────────────────────────────────────────────────
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await this.#queue
+    await this.#kv.close()
+  }
+
+  /** Brings the store to a consistent state after whatever a crash interrupted. */
+  async #recover (): Promise<void> {
+    const importing = await this.#kv.get('meta', metaImporting)
+    if (importing !== undefined) {
+      // An import crashed after its marker: the store was empty before, so emptying it is exact.
+      this.#logger.warn('undoing an interrupted checkpoint import', { height: readU64(importing) })
+      for (const space of ['state', 'leaves', 'nodes', 'code', 'checkpoints'] as const) await this.#kv.clear(space)
+      await this.#kv.batch([{ type: 'del', space: 'meta', key: metaImporting }, { type: 'del', space: 'meta', key: metaHeight }, { type: 'del', space: 'meta', key: metaRoot }], { sync: true })
+    }
+    await this.#kv.clear('staging')
+    const h = await this.#kv.get('meta', metaHeight)
+    const root = await this.#kv.get('meta', metaRoot)
+    assert((h === undefined) === (root === undefined), 'store head has a height without a root or the reverse')
+    this.height = toHeight(h === undefined ? 0n : readU64(h))
+    this.stateRoot = root ?? emptyRoot
+    await this.#dropUnfinishedCheckpoints()
+    for await (const [key] of this.#kv.entries('wal', { limit: 1 })) this.#walFirst = readU64(key)
+    for await (const [key] of this.#kv.entries('wal', { limit: 1, reverse: true })) this.#walNext = readU64(key) + 1n
+    if (this.#walNext < this.#walFirst) this.#walNext = this.#walFirst
+    // A crash between a checkpoint height's commit and its checkpoint: the state is still that height's.
+    if (this.#interval > 0 && BigInt(this.height) > 0n && BigInt(this.height) % BigInt(this.#interval) === 0n) await this.#checkpointBestEffort()
+  }
+
+  /** Chunks written by a checkpoint whose manifest never landed. */
+  async #dropUnfinishedCheckpoints (): Promise<void> {
+    let from: Uint8Array = Uint8Array.of(1)
+    for (;;) {
+      let next: Height | undefined
+      for await (const [key] of this.#kv.entries('checkpoints', { gte: from, lt: Uint8Array.of(2), limit: 1 })) next = toHeight(readU64(key.subarray(1, 9)))
+      if (next === undefined) return
+      const after = toHeight(BigInt(next) + 1n)
+      if (await this.#kv.get('checkpoints', manifestKey(next)) === undefined) await this.#kv.clear('checkpoints', { gte: chunkKey(next, 0), lt: chunkKey(after, 0) })
+      from = chunkKey(after, 0)
+    }
+  }
+
+  async #hasRows (space: 'leaves' | 'blocks'): Promise<boolean> {
+    for await (const _ of this.#kv.entries(space, { limit: 1 })) return true
+    return false
+  }
+
+  async #getNode (hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const key = toHex(hash)
+    const cached = this.#cache.get(key)
+    if (cached !== undefined) return cached
+    const bytes = await this.#kv.get('nodes', hash)
+    if (bytes !== undefined) this.#cache.set(key, bytes)
+    return bytes
+  }
+
+  #ownManifest (bytes: Uint8Array): CheckpointManifest {
+    const manifest = decodeManifest(bytes)
+    if (!manifest.ok) throw new StoreError('store/corrupt', `stored checkpoint manifest is unreadable: ${manifest.error}`)
+    return manifest.value
+  }
+
+  #key (key: Uint8Array): Uint8Array {
+    const checked = checkKey(key)
+    if (!checked.ok) throw new StoreError('store/limit', checked.error)
+    return key
+  }
+
+  async #exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    this.#checkOpen()
+    const run = this.#queue.then(async () => await fn())
+    this.#queue = run.catch(() => undefined)
+    return await run
+  }
+
+  #checkOpen (): void {
+    if (this.#closed) throw new StoreError('store/closed', 'the store is closed')
+  }
+}
+
+/** Collects ops and writes them unsynced in bounded batches; only the final marker batch syncs. */
+class BatchWriter {
+  readonly #kv: OrderedKv
+  #ops: KvOp[] = []
+  #bytes = 0
+
+  constructor (kv: OrderedKv) { this.#kv = kv }
+
+  push (...ops: KvOp[]): void {
+    for (const op of ops) {
+      this.#ops.push(op)
+      this.#bytes += op.key.length + (op.type === 'put' ? op.value.length : 0)
+    }
+  }
+
+  async put (op: KvOp): Promise<void> {
+    this.push(op)
+    await this.flushIfFull()
+  }
+
+  async flushIfFull (): Promise<void> {
+    if (this.#ops.length >= flushOps || this.#bytes >= 8 * checkpointChunkBytesTarget) await this.flush()
+  }
+
+  async flush (): Promise<void> {
+    const ops = this.#ops
+    this.#ops = []
+    this.#bytes = 0
+    await this.#kv.batch(ops, { sync: false })
+  }
+}
+
+/** Checks code chunks part by part: consecutive parts of one CID, whose bytes hash to that CID. */
+class CodeAssembler {
+  started = false
+  #cid: string | undefined
+  #parts: Uint8Array[] = []
+  #expected = 0
+  #hash = createHash('sha256')
+  #done: Array<{ cid: string, bytes: Uint8Array }> = []
+
+  get pending (): boolean { return this.#cid !== undefined }
+
+  /** Returns an error message, or undefined when the part fits. */
+  add (chunk: Extract<CheckpointChunk, { kind: 'code' }>): string | undefined {
+    this.started = true
+    if (this.#cid === undefined) {
+      if (chunk.part !== 0) return `code ${chunk.cid} starts at part ${chunk.part}, not 0`
+      this.#cid = chunk.cid
+      this.#expected = chunk.parts
+      this.#parts = []
+      this.#hash = createHash('sha256')
+    } else if (chunk.cid !== this.#cid || chunk.parts !== this.#expected || chunk.part !== this.#parts.length) {
+      return `code part ${chunk.part}/${chunk.parts} of ${chunk.cid} out of order`
+    }
+    this.#parts.push(chunk.bytes)
+    this.#hash.update(chunk.bytes)
+    const size = this.#parts.reduce((n, p) => n + p.length, 0)
+    if (size > storeCodeBytesMax) return `code ${chunk.cid} too large: more than ${storeCodeBytesMax} bytes`
+    if (this.#parts.length < this.#expected) return undefined
+    const error = cidDigestError(chunk.cid, new Uint8Array(this.#hash.digest()))
+    if (error !== undefined) return error
+    const bytes = new Uint8Array(size)
+    let offset = 0
+    for (const part of this.#parts) { bytes.set(part, offset); offset += part.length }
+    this.#done.push({ cid: chunk.cid, bytes })
+    this.#cid = undefined
+    return undefined
+  }
+
+  take (): Array<{ cid: string, bytes: Uint8Array }> {
+    const done = this.#done
+    this.#done = []
+    return done
+  }
+}
+
+function checkChunk (manifest: CheckpointManifest, index: number, bytes: Uint8Array): CheckpointChunk {
+  const expected = manifest.chunks[index]
+  const total = manifest.chunks.length
+  if (expected === undefined) throw new CheckpointError('checkpoint/chunk', `chunk ${index} is not in the manifest (${total} chunks)`)
+  if (bytes.length !== expected.bytes) throw new CheckpointError('checkpoint/chunk-corrupt', `chunk ${index} of ${total} is corrupt: ${bytes.length} bytes, manifest says ${expected.bytes}`)
+  const hash = sha256Bytes(bytes)
+  if (!bytesEqual(hash, expected.hash)) throw new CheckpointError('checkpoint/chunk-corrupt', `chunk ${index} of ${total} is corrupt: sha256 ${toHex(hash)}, manifest says ${toHex(expected.hash)}`)
+  const chunk = decodeChunk(bytes)
+  if (!chunk.ok) throw new CheckpointError('checkpoint/chunk-corrupt', `chunk ${index} of ${total}: ${chunk.error}`)
+  return chunk.value
+}
+
+function cidDigestError (cid: string, digest: Uint8Array): string | undefined {
+  let parsed: CID
+  try {
+    parsed = CID.parse(cid)
+  } catch {
+    return `code name is not a CID: ${JSON.stringify(cid.slice(0, 64))}`
+  }
+  if (parsed.multihash.code !== 0x12) return `code CID ${cid} is not sha2-256`
+  return bytesEqual(parsed.multihash.digest, digest) ? undefined : `code bytes do not hash to their CID ${cid}`
+}
+
+function checkCode (cid: string, bytes: Uint8Array): void {
+  if (!(bytes instanceof Uint8Array) || bytes.length > storeCodeBytesMax) throw new StoreError('store/limit', `code too large: ${bytes?.length} > ${storeCodeBytesMax} bytes`)
+  const error = cidDigestError(cid, sha256Bytes(bytes))
+  if (error !== undefined) throw new StoreError('store/code', error)
+}
+
+function checkMetaName (name: string): string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > metaNameCharsMax) throw new StoreError('store/limit', `metadata name must be 1..${metaNameCharsMax} characters`)
+  if (name.startsWith(reservedMetaPrefix)) throw new StoreError('store/limit', `metadata names starting with "${reservedMetaPrefix}" belong to the store: ${name}`)
+  return name
+}
+
+/** The last write to each (actor, key) wins; the trie sees each row once. */
+function lastWriteWins (writes: HeightCommit['writes']): Array<{ row: Uint8Array, value: Uint8Array | null }> {
+  const byRow = new Map<string, { row: Uint8Array, value: Uint8Array | null }>()
+  for (const write of writes) {
+    const row = rowKey(write.actor, write.key)
+    const key = toHex(row)
+    byRow.delete(key)
+    byRow.set(key, { row, value: write.value })
+  }
+  return [...byRow.values()]
+}
+
+function headOps (h: Height, root: Uint8Array): KvOp[] {
+  return [{ type: 'put', space: 'meta', key: metaHeight, value: u64(h) }, { type: 'put', space: 'meta', key: metaRoot, value: root }]
+}
+
+function encodeHeightRecord (r: HeightRecord): Uint8Array {
+  return encode([1, r.stateRoot, r.receiptsRoot, r.receiptCount, r.block, r.certificate, r.certification])
+}
+
+function decodeHeightRecord (h: Height, bytes: Uint8Array): HeightRecord {
+  const decoded = decode(bytes)
+  const v = decoded.ok ? decoded.value : undefined
+  if (!Array.isArray(v) || v.length !== 7 || v[0] !== 1) throw new StoreError('store/corrupt', `height ${h} record is unreadable`)
+  const [, stateRoot, rRoot, receiptCount, block, certificate, certification] = v as [number, Uint8Array, Uint8Array, number, Uint8Array | null, Uint8Array | null, Uint8Array | null]
+  return { height: h, stateRoot, receiptsRoot: rRoot ?? emptyReceiptsRoot, receiptCount, block, certificate, certification }
+}
+
+function describe (at: { actor: ActorId, key: Uint8Array }): string {
+  return `actor ${at.actor} key 0x${toHex(at.key)}`
+}
+
+function manifestKey (h: Height): Uint8Array { return concat(Uint8Array.of(0), u64(h)) }
+function chunkKey (h: Height, index: number): Uint8Array { return concat(Uint8Array.of(1), u64(h), u32(index)) }
+
+function u64 (value: bigint): Uint8Array {
+  const bytes = new Uint8Array(8)
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(value))
+  return bytes
+}
+function readU64 (bytes: Uint8Array): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0)
+}
+function u32 (value: number): Uint8Array {
+  const bytes = new Uint8Array(4)
+  new DataView(bytes.buffer).setUint32(0, value)
+  return bytes
+}
+function readU32 (bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0)
+}
+function concat (...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let offset = 0
+  for (const part of parts) { out.set(part, offset); offset += part.length }
+  return out
+}
+/** The first key after every key that starts with `prefix` (the prefix never ends in 0xff: utf-8). */
+function prefixEnd (prefix: Uint8Array): Uint8Array {
+  const end = new Uint8Array(prefix)
+  end[end.length - 1]!++
+  return end
+}
+function utf8 (text: string): Uint8Array { return new TextEncoder().encode(text) }
+function fromUtf8 (bytes: Uint8Array): string { return new TextDecoder().decode(bytes) }

@@ -1,0 +1,117 @@
+import test from 'ava'
+import fc from 'fast-check'
+import { sha256Bytes } from '../../../../protocol/codec.ts'
+import type { ActorId } from '../../../../protocol/ids.ts'
+import { decodeNode, emptyRoot, encodeInner, encodeLeaf, leafHash, toHex } from '../../../../protocol/state/merkle-trie.ts'
+import { bitAt, compareBytes, firstDifferingBit, statePath } from '../../../../protocol/state/state-key.ts'
+import { TrieBuilder } from '../../../../protocol/state/trie-builder.ts'
+import { actorA, actorB, applyWrites, MapNodes, trieOf, type Write } from './_trie.ts'
+
+const entryArb = fc.record({
+  actor: fc.constantFrom(actorA, actorB),
+  key: fc.uint8Array({ minLength: 0, maxLength: 6 }),
+  value: fc.uint8Array({ minLength: 0, maxLength: 8 })
+})
+
+/** The final contents of a write sequence: last write per (actor, key) wins, deletes remove. */
+function contentsOf (writes: Write[]): Map<string, Write> {
+  const out = new Map<string, Write>()
+  for (const w of writes) {
+    const id = `${w.actor}/${toHex(w.key)}`
+    if (w.value === null) out.delete(id)
+    else out.set(id, w)
+  }
+  return out
+}
+
+function builderRoot (contents: Iterable<Write>): Uint8Array {
+  const leaves = [...contents].map(w => ({ path: statePath(w.actor, w.key), valueHash: sha256Bytes(w.value!) }))
+  leaves.sort((a, b) => compareBytes(a.path, b.path))
+  const builder = new TrieBuilder()
+  for (const leaf of leaves) builder.add(leaf.path, leaf.valueHash)
+  return builder.finish()
+}
+
+test('TrieUpdate gives the same root for any order of the same writes', async t => {
+  await fc.assert(fc.asyncProperty(fc.uniqueArray(entryArb, { selector: e => `${e.actor}/${toHex(e.key)}`, maxLength: 40 }), fc.integer(), async (entries, seed) => {
+    const shuffled = fc.sample(fc.shuffledSubarray(entries, { minLength: entries.length, maxLength: entries.length }), { seed, numRuns: 1 })[0]!
+    const a = await trieOf(entries)
+    const b = await trieOf(shuffled)
+    t.is(toHex(a.root), toHex(b.root))
+  }), { numRuns: 150 })
+})
+
+test('TrieUpdate root depends only on final contents, also across batches, deletes and overwrites', async t => {
+  const writeArb = fc.record({ actor: fc.constantFrom(actorA, actorB), key: fc.uint8Array({ maxLength: 2 }), value: fc.option(fc.uint8Array({ maxLength: 4 }), { nil: null }) })
+  await fc.assert(fc.asyncProperty(fc.array(fc.array(writeArb, { maxLength: 15 }), { maxLength: 6 }), async batches => {
+    const nodes = new MapNodes()
+    let root = emptyRoot
+    for (const batch of batches) root = await applyWrites(nodes, root, batch)
+    const contents = contentsOf(batches.flat())
+    // Same root as a single batch of the final contents, and as the one-pass builder.
+    t.is(toHex(root), toHex((await trieOf([...contents.values()])).root))
+    t.is(toHex(root), toHex(builderRoot(contents.values())))
+    // The node store holds exactly the reachable nodes: 2n - 1 for n leaves (pruning is exact).
+    t.is(nodes.nodes.size, contents.size === 0 ? 0 : 2 * contents.size - 1)
+  }), { numRuns: 200 })
+})
+
+test('TrieUpdate on an empty trie returns emptyRoot after deleting everything', async t => {
+  const nodes = new MapNodes()
+  const root = await applyWrites(nodes, emptyRoot, [{ actor: actorA, key: Uint8Array.of(1), value: Uint8Array.of(2) }])
+  t.not(toHex(root), toHex(emptyRoot))
+  t.is(toHex(await applyWrites(nodes, root, [{ actor: actorA, key: Uint8Array.of(1), value: null }])), toHex(emptyRoot))
+  t.is(nodes.nodes.size, 0)
+})
+
+test('TrieUpdate of a single entry has the leaf hash as root', async t => {
+  const { root } = await trieOf([{ actor: actorA, key: Uint8Array.of(7), value: Uint8Array.of(9) }])
+  t.is(toHex(root), toHex(leafHash(statePath(actorA, Uint8Array.of(7)), sha256Bytes(Uint8Array.of(9)))))
+})
+
+test('TrieUpdate depth grows like log2 n', async t => {
+  const writes: Write[] = Array.from({ length: 2000 }, (_, i) => ({ actor: actorA, key: new TextEncoder().encode(`k${i}`), value: Uint8Array.of(1) }))
+  const { nodes, root } = await trieOf(writes)
+  let deepest = 0
+  const stack: Array<[Uint8Array, number]> = [[root, 0]]
+  while (stack.length > 0) {
+    const [hash, depth] = stack.pop()!
+    const node = decodeNode(nodes.getNode(hash)!)!
+    if (node.kind === 'leaf') deepest = Math.max(deepest, depth)
+    else stack.push([node.left, depth + 1], [node.right, depth + 1])
+  }
+  // log2(2000) ≈ 11; random paths put the deepest leaf near 2·log2 n.
+  t.true(deepest >= 11 && deepest <= 30, `deepest leaf at ${deepest}`)
+})
+
+test('node encodings separate leaves from inner nodes and decodeNode refuses anything else', t => {
+  const path = new Uint8Array(32).fill(1)
+  const leaf = encodeLeaf(path, new Uint8Array(32))
+  const inner = encodeInner(5, new Uint8Array(32), new Uint8Array(32).fill(2))
+  t.is(decodeNode(leaf)?.kind, 'leaf')
+  t.is(decodeNode(inner)?.kind, 'inner')
+  t.is(decodeNode(leaf.subarray(1)), undefined)
+  t.is(decodeNode(Uint8Array.of(0x01, 0x00)), undefined)
+  t.is(decodeNode(Uint8Array.of(0x07, ...leaf.subarray(1))), undefined)
+  t.not(toHex(sha256Bytes(leaf)), toHex(sha256Bytes(inner)))
+})
+
+test('firstDifferingBit and bitAt agree', t => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ minLength: 32, maxLength: 32 }), (a, b) => {
+    const d = firstDifferingBit(a, b)
+    for (let i = 0; i < Math.min(d, 256); i++) t.is(bitAt(a, i), bitAt(b, i))
+    if (d < 256) t.not(bitAt(a, d), bitAt(b, d))
+    else t.deepEqual(a, b)
+  }), { numRuns: 200 })
+})
+
+test('TrieBuilder refuses paths out of order', t => {
+  const builder = new TrieBuilder()
+  builder.add(new Uint8Array(32).fill(2), new Uint8Array(32))
+  t.throws(() => builder.add(new Uint8Array(32).fill(1), new Uint8Array(32)), { instanceOf: RangeError })
+  t.throws(() => builder.add(new Uint8Array(32).fill(2), new Uint8Array(32)), { instanceOf: RangeError })
+})
+
+test('statePath separates actors from keys (length-prefixed row keys)', t => {
+  t.not(toHex(statePath('ab' as ActorId, Uint8Array.of(0x63))), toHex(statePath('a' as ActorId, Uint8Array.of(0x62, 0x63))))
+})
