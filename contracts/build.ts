@@ -1,0 +1,71 @@
+// `npm run build:contracts`: builds every example actor in contracts/examples/ into the git-ignored
+// contracts/build/<name>.wasm, skipping those whose inputs (sources, the WIT, tool versions) are
+// unchanged, then warms the runtime's transpile cache (contracts/build/.transpiled) so tests and
+// benchmarks never pay jco + instrumentation. It only writes under contracts/build/.
+
+import { createHash } from 'node:crypto'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createLogger } from '../node/core/logger.ts'
+import { buildJsActor, buildWatActor, disabledFeatures } from '../node/runtime/builder.ts'
+import { ActorLoader } from '../node/runtime/loader.ts'
+
+const root = fileURLToPath(new URL('./', import.meta.url))
+export const buildDir = join(root, 'build')
+export const transpileCacheDir = join(buildDir, '.transpiled')
+const examplesDir = join(root, 'examples')
+
+/** Everything that changes a build's output: tool versions and the builder's own options. */
+async function toolStamp (): Promise<string> {
+  const version = async (pkg: string): Promise<string> =>
+    (JSON.parse(await readFile(fileURLToPath(new URL(`../node_modules/${pkg}/package.json`, import.meta.url)), 'utf8')) as { version: string }).version
+  return JSON.stringify({
+    jco: await version('@bytecodealliance/jco'),
+    componentizeJs: await version('@bytecodealliance/componentize-js'),
+    wabt: await version('wabt'),
+    disabledFeatures,
+    builder: await readFile(fileURLToPath(new URL('../node/runtime/builder.ts', import.meta.url)), 'utf8')
+  })
+}
+
+async function inputsHash (dir: string, files: string[], stamp: string): Promise<string> {
+  const hash = createHash('sha256').update(stamp).update(await readFile(join(root, 'wit', 'actor.wit')))
+  for (const file of files.sort()) hash.update(file).update('\0').update(await readFile(join(dir, file))).update('\0')
+  return hash.digest('hex')
+}
+
+export async function buildContracts (log: (line: string) => void): Promise<void> {
+  await mkdir(buildDir, { recursive: true })
+  const stamp = await toolStamp()
+  const loader = new ActorLoader({ cacheDir: transpileCacheDir, logger: createLogger('pylon:contracts', { level: 'warn' }) })
+  for (const name of (await readdir(examplesDir)).sort()) {
+    const dir = join(examplesDir, name)
+    const files = (await readdir(dir)).filter(f => (f.endsWith('.js') || f.endsWith('.wat')) && !f.startsWith('.'))
+    const wat = files.find(f => f.endsWith('.wat'))
+    const entry = wat ?? files.find(f => f === `${name}.js`)
+    if (entry === undefined) continue
+    const out = join(buildDir, `${name}.wasm`)
+    const hashFile = join(buildDir, `${name}.inputs`)
+    const hash = await inputsHash(dir, files, stamp)
+    let code: Uint8Array
+    if (await readFile(hashFile, 'utf8').catch(() => '') === hash) {
+      log(`${name}: up to date`)
+      code = await readFile(out)
+    } else {
+      const started = performance.now()
+      code = wat !== undefined
+        ? await buildWatActor(await readFile(join(dir, wat), 'utf8'))
+        : await buildJsActor(join(dir, entry))
+      await writeFile(out, code)
+      await writeFile(hashFile, hash)
+      log(`${name}: built ${code.length} bytes in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+    }
+    const loaded = await loader.load(code)
+    if (!loaded.ok) throw new Error(`${name}: the runtime refuses it: ${loaded.error}`)
+  }
+}
+
+if (import.meta.main) {
+  await buildContracts(line => process.stderr.write(`build:contracts ${line}\n`))
+}

@@ -1,0 +1,170 @@
+// The executor: runs a block's messages against a synchronous state view and returns the write
+// set, receipts and outbox — and runs queries read-only. Pure given its inputs: no clock, no
+// randomness, no I/O, no wall-clock timeout; fuel alone bounds the work. It never writes state:
+// the store applies the returned writes afterwards, in one batch.
+//
+// One instance per (block, actor), created at the actor's first message in the block. After a
+// message fails (trap, fuel, limit) its instance is dropped and the next message of that actor gets
+// a fresh one: a trapped instance's memory is in an unknown state, and every replica drops it alike.
+
+import type { ActorId } from '../../protocol/ids.ts'
+import {
+  actorFuelPerBlockMax, actorFuelPerMessageMax, actorInstantiateFuelMax, actorMessagesPerBlockMax,
+  actorMethodCharsMax, actorPayloadBytesMax, actorResultBytesMax
+} from '../../protocol/limits.ts'
+import { compareBytes, type ActorMessage, type BlockContext, type BlockOutcome, type OutboxMessage, type Receipt, type StateWrite } from '../../protocol/receipt.ts'
+import { assert } from '../core/assert.ts'
+import { ActorStorage } from './actor-storage.ts'
+import { ActorTrap } from './actor-trap.ts'
+import { createHostImports, type CallContext, type CallSlot } from './host.ts'
+import type { ActorInstance, CompiledActor } from './loader.ts'
+import type { StateView } from './state-view.ts'
+
+/** What a block executes against; the caller prepares both before calling (both synchronous). */
+export interface ExecutionState {
+  /** Preloaded storage of every actor the block's messages name. */
+  storage: StateView
+  /** The compiled code of an installed actor, or undefined when none is installed. */
+  code (actor: ActorId): CompiledActor | undefined
+}
+
+/** A read-only call: what `executeQuery` takes. */
+export interface QueryMessage {
+  actor: ActorId
+  caller: string
+  method: string
+  payload: Uint8Array
+  /** @default actorFuelPerMessageMax */
+  fuelLimit?: bigint
+}
+
+/** One actor's life within a block (or a query): its storage layers and, while healthy, an instance. */
+class Session {
+  readonly storage: ActorStorage
+  readonly code: CompiledActor
+  readonly slot: CallSlot = { current: undefined }
+  readonly fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 0n)
+  instance: ActorInstance | undefined
+
+  constructor (state: ExecutionState, actor: ActorId, code: CompiledActor) {
+    this.storage = new ActorStorage(state.storage, actor)
+    this.code = code
+  }
+
+  /** The live instance, creating one if needed; a string when instantiation traps. */
+  ensureInstance (): ActorInstance | string {
+    if (this.instance !== undefined) return this.instance
+    this.fuel.value = actorInstantiateFuelMax
+    try {
+      this.instance = this.code.instantiate(createHostImports(this.slot), this.fuel)
+      return this.instance
+    } catch (error) {
+      return `instantiation failed: ${describeError(error, this.fuel)}`
+    }
+  }
+}
+
+/**
+ * Executes `messages` in order. Reads see earlier successful writes of the same block. Post:
+ * receipts.length === messages.length; writes are sorted (actor, key) with one entry per key.
+ */
+export function executeBlock (state: ExecutionState, messages: ActorMessage[], block: BlockContext): BlockOutcome {
+  assert(messages.length <= actorMessagesPerBlockMax, `block has ${messages.length} > ${actorMessagesPerBlockMax} messages`)
+  const sessions = new Map<ActorId, Session>()
+  const receipts: Receipt[] = []
+  const outbox: OutboxMessage[] = []
+  let blockFuelLeft = actorFuelPerBlockMax
+  for (const [index, message] of messages.entries()) {
+    const receipt = runMessage(state, sessions, message, block, index, blockFuelLeft, outbox)
+    blockFuelLeft -= receipt.fuelUsed
+    receipts.push(receipt)
+  }
+  const writes: StateWrite[] = []
+  for (const session of sessions.values()) writes.push(...session.storage.writes())
+  writes.sort((a, b) => (a.actor < b.actor ? -1 : a.actor > b.actor ? 1 : compareBytes(a.key, b.key)))
+  return { writes, receipts, outbox, fuelUsed: actorFuelPerBlockMax - blockFuelLeft }
+}
+
+/** Runs a query against `state` with storage read-only: a write fails the query. */
+export function executeQuery (state: ExecutionState, query: QueryMessage, block: BlockContext): Receipt {
+  const message: ActorMessage = { kind: 'update', ...query }
+  return runMessage(state, new Map(), message, block, 0, actorFuelPerMessageMax, [], true)
+}
+
+function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, message: ActorMessage, block: BlockContext,
+  index: number, blockFuelLeft: bigint, outbox: OutboxMessage[], readOnly = false): Receipt {
+  const fail = (error: string, fuelUsed = 0n, logs: string[] = []): Receipt =>
+    ({ index, actor: message.actor, method: message.method, ok: false, result: null, error, fuelUsed, logs })
+  const refused = checkMessage(message)
+  if (refused !== undefined) return fail(refused)
+  let session = sessions.get(message.actor)
+  if (session === undefined) {
+    const code = state.code(message.actor)
+    if (code === undefined) return fail(`actor not installed: ${message.actor}`)
+    session = new Session(state, message.actor, code)
+    sessions.set(message.actor, session)
+  }
+  const limit = min(message.fuelLimit ?? actorFuelPerMessageMax, blockFuelLeft)
+  if (limit <= 0n) return fail(`block fuel exhausted: the block already used ${actorFuelPerBlockMax} units`)
+  const instance = session.ensureInstance()
+  if (typeof instance === 'string') return fail(instance)
+
+  const call: CallContext = {
+    actor: message.actor, caller: message.caller, block, index, readOnly, storage: session.storage,
+    fuel: session.fuel, outbox: [], logs: [], randomCounter: 0
+  }
+  session.slot.current = call
+  session.fuel.value = limit
+  let result: Uint8Array | undefined
+  let error: string | undefined
+  try {
+    if (message.kind === 'init') {
+      instance.init(message.payload)
+      result = new Uint8Array(0)
+    } else {
+      result = readOnly ? instance.query(message.method, message.payload) : instance.update(message.method, message.payload)
+    }
+  } catch (caught) {
+    error = describeError(caught, session.fuel)
+  } finally {
+    session.slot.current = undefined
+  }
+  const left = session.fuel.value as bigint
+  const fuelUsed = left < 0n ? limit : limit - left
+  if (result !== undefined && result.length > actorResultBytesMax) error = `result too large: ${result.length} > ${actorResultBytesMax} bytes`
+  if (error !== undefined || result === undefined) {
+    session.storage.rollbackMessage()
+    session.instance = undefined
+    return fail(error ?? 'no result', fuelUsed, call.logs)
+  }
+  session.storage.commitMessage()
+  outbox.push(...call.outbox)
+  return { index, actor: message.actor, method: message.method, ok: true, result, error: null, fuelUsed, logs: call.logs }
+}
+
+/** Why a message is refused before it runs, or undefined. */
+function checkMessage (message: ActorMessage): string | undefined {
+  if (message.payload.length > actorPayloadBytesMax) return `payload too large: ${message.payload.length} > ${actorPayloadBytesMax} bytes`
+  if (message.method.length > actorMethodCharsMax) return `method name too long: ${message.method.length} > ${actorMethodCharsMax} characters`
+  if (message.kind === 'update' && message.method.length === 0) return 'method name is empty'
+  const fuel = message.fuelLimit
+  if (fuel !== undefined && (fuel <= 0n || fuel > actorFuelPerMessageMax)) return `fuel limit out of range: ${fuel} not in 1..${actorFuelPerMessageMax}`
+  return undefined
+}
+
+/**
+ * The receipt text for anything a call throws. The fuel global at -1 means the instance ran out
+ * (the trap itself just says "unreachable"); jco's ComponentError carries the actor's own `err`.
+ */
+function describeError (error: unknown, fuel: WebAssembly.Global): string {
+  if ((fuel.value as bigint) < 0n) return 'out of fuel'
+  if (error instanceof ActorTrap) return error.message
+  if (error instanceof Error && 'payload' in error) return String((error as Error & { payload: unknown }).payload)
+  if (error instanceof WebAssembly.RuntimeError) return `trap: ${error.message}`
+  if (error instanceof RangeError) return `trap: ${error.message}`
+  return `trap: ${error instanceof Error ? error.message : String(error)}`
+}
+
+function min (a: bigint, b: bigint): bigint {
+  return a < b ? a : b
+}

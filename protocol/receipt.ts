@@ -1,0 +1,101 @@
+// What execution takes and gives, shared by the runtime, the store and consensus: actor messages,
+// the block context, state writes, receipts and outbox messages, with their canonical encodings.
+// Pure types and functions: no I/O, no clock, no randomness.
+
+import { encode } from './codec.ts'
+import type { ActorId, Height } from './ids.ts'
+
+/** Facts of the block every replica executes identically. */
+export interface BlockContext {
+  height: Height
+  /** Consensus time of the block in nanoseconds since the epoch (what actors see as `now`). */
+  timeNs: bigint
+  /** Unpredictable before the block, equal on replicas (e.g. the hash of the finalized parent). */
+  seed: Uint8Array
+}
+
+/** One call to execute: `init` runs at install with `payload` as its argument; `update` otherwise. */
+export interface ActorMessage {
+  kind: 'init' | 'update'
+  actor: ActorId
+  /** A client principal, another actor's id, or "" (init from the system). */
+  caller: string
+  /** "" for init. */
+  method: string
+  payload: Uint8Array
+  /** At most actorFuelPerMessageMax; @default actorFuelPerMessageMax. */
+  fuelLimit?: bigint
+}
+
+/** A storage change: `value: null` deletes. Applied by the store only after the whole block ran. */
+export interface StateWrite {
+  actor: ActorId
+  key: Uint8Array
+  value: Uint8Array | null
+}
+
+/** A message an actor asked to send; delivered in a later block. `atNs` null means "next block". */
+export interface OutboxMessage {
+  from: ActorId
+  to: ActorId
+  method: string
+  payload: Uint8Array
+  atNs: bigint | null
+}
+
+/** The outcome of one message. Every field is deterministic and part of the receipts root. */
+export interface Receipt {
+  /** Position of the message in its block (0-based); queries use 0. */
+  index: number
+  actor: ActorId
+  method: string
+  ok: boolean
+  /** The update's or query's result bytes when ok (empty for init), else null. */
+  result: Uint8Array | null
+  /** The actor's error, or the runtime's ("out of fuel", a limit, a trap), when not ok. */
+  error: string | null
+  /** Fuel charged, including on failure; equals the limit when the message ran out. */
+  fuelUsed: bigint
+  /** Diagnostic lines the actor logged (kept on failure too: they explain it). */
+  logs: string[]
+}
+
+/** What executing a block produces; the store commits writes and receipts in one batch. */
+export interface BlockOutcome {
+  /** Net changes of the block, sorted by actor id then key bytes, one per (actor, key). */
+  writes: StateWrite[]
+  /** One per message, in block order. */
+  receipts: Receipt[]
+  /** Sent by successful messages, in block order. */
+  outbox: OutboxMessage[]
+  /** Total fuel charged to the block. */
+  fuelUsed: bigint
+}
+
+/** Canonical encoding of a receipt (dag-cbor): the bytes the receipts tree hashes. */
+export function encodeReceipt (receipt: Receipt): Uint8Array {
+  return encode({
+    index: receipt.index,
+    actor: receipt.actor,
+    method: receipt.method,
+    ok: receipt.ok,
+    result: receipt.result,
+    error: receipt.error,
+    fuelUsed: receipt.fuelUsed,
+    logs: receipt.logs
+  })
+}
+
+/** Canonical encoding of a write set: used to compare executions byte for byte. */
+export function encodeWrites (writes: StateWrite[]): Uint8Array {
+  return encode(writes.map(w => [w.actor, w.key, w.value]))
+}
+
+/** Bytewise order of keys (what LevelDB and storage.range use). */
+export function compareBytes (a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i]! - b[i]!
+  }
+  return a.length - b.length
+}
