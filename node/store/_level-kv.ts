@@ -27,18 +27,18 @@ export class LevelKv implements OrderedKv {
   }
 
   async get (space: Space, key: Uint8Array): Promise<Uint8Array | undefined> {
-    return (await this.#subs[space].get(key) as Uint8Array | undefined) ?? undefined
+    return plain(await this.#subs[space].get(key) as Uint8Array | undefined)
   }
 
   async getMany (space: Space, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
     if (keys.length === 0) return []
-    return (await this.#subs[space].getMany(keys) as Array<Uint8Array | undefined>).map(v => v ?? undefined)
+    return (await this.#subs[space].getMany(keys) as Array<Uint8Array | undefined>).map(plain)
   }
 
   async * entries (space: Space, range: KvRange = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
     const iterator = this.#subs[space].iterator(toOptions(range))
     try {
-      for await (const entry of iterator) yield entry as [Uint8Array, Uint8Array]
+      for await (const [key, value] of iterator) yield [plain(key as Uint8Array)!, plain(value as Uint8Array)!]
     } finally {
       await iterator.close()
     }
@@ -67,4 +67,10 @@ function toOptions (range: KvRange): { gte?: Uint8Array, lt?: Uint8Array, limit?
   if (range.limit !== undefined) options.limit = range.limit
   if (range.reverse !== undefined) options.reverse = range.reverse
   return options
+}
+
+/** classic-level hands out Buffers; callers get plain Uint8Array views (same memory, no copy). */
+function plain (bytes: Uint8Array | undefined | null): Uint8Array | undefined {
+  if (bytes === undefined || bytes === null) return undefined
+  return Object.getPrototypeOf(bytes) === Uint8Array.prototype ? bytes : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }

@@ -419,9 +419,9 @@ export class KvStore implements Store {
       writer.push({ type: 'put', space: 'checkpoints', key: chunkKey(h, index), value: bytes })
       await writer.flushIfFull()
     }
+    const root = builder.finish() // emits the last spine nodes, so it goes before the final flush
     await writer.flush()
     await this.#installCode()
-    const root = builder.finish()
     assert(bytesEqual(root, manifest.stateRoot), 'staged chunks rebuilt a different root than when they were verified')
     await this.#kv.batch([
       ...headOps(h, root),

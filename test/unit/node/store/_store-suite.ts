@@ -1,0 +1,260 @@
+// One behavioural suite for every Store implementation: store.test.ts runs it against the LevelDB
+// store and the in-memory store alike.
+import type { ExecutionContext, TestFn } from 'ava'
+import { rawCidOf, sha256Bytes } from '../../../../protocol/codec.ts'
+import { height, type ActorId } from '../../../../protocol/ids.ts'
+import { stateKeyBytesMax, stateValueBytesMax, stateWritesPerHeightMax } from '../../../../protocol/limits.ts'
+import { emptyRoot, toHex } from '../../../../protocol/state/merkle-trie.ts'
+import { receiptsRoot, verifyReceiptProof } from '../../../../protocol/state/receipts-root.ts'
+import { verifyStateProof } from '../../../../protocol/state/state-proof.ts'
+import { CheckpointError, StoreError, type ChunkSource, type StateWrite, type Store } from '../../../../node/store/store.ts'
+import type { StoreInit } from '../../../../node/store/kv-store.ts'
+import type { CheckpointManifest } from '../../../../protocol/state/checkpoint.ts'
+
+export type OpenStore = (t: ExecutionContext, init?: StoreInit) => Promise<Store>
+
+const actor = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy.7' as ActorId
+const other = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy.70' as ActorId
+const te = new TextEncoder()
+const b = (text: string): Uint8Array => te.encode(text)
+const hex = toHex
+
+export function put (key: string, value: string, who: ActorId = actor): StateWrite {
+  return { actor: who, key: b(key), value: b(value) }
+}
+
+export async function commitWrites (store: Store, writes: StateWrite[], receipts: Uint8Array[] = []): Promise<void> {
+  await store.commitHeight({ height: height(BigInt(store.height) + 1n), writes, receipts })
+}
+
+export function sourceOf (store: Store, manifest: CheckpointManifest, alter: (index: number, bytes: Uint8Array) => Uint8Array | undefined = (_i, bytes) => bytes): ChunkSource {
+  return {
+    async chunk (index) {
+      const bytes = await store.checkpointChunk(manifest.height, index)
+      const altered = bytes === undefined ? undefined : alter(index, bytes)
+      if (altered === undefined) throw new Error(`no chunk ${index}`)
+      return altered
+    }
+  }
+}
+
+export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
+  test(`${name}: a fresh store is at height 0 with the empty root`, async t => {
+    const store = await open(t)
+    t.is(store.height, 0n)
+    t.is(hex(store.stateRoot), hex(emptyRoot))
+    t.is(await store.get(actor, b('x')), undefined)
+    t.is(await store.getHeight(height(0)), undefined)
+  })
+
+  test(`${name}: commitHeight stores writes, receipts and the block, and returns both roots`, async t => {
+    const store = await open(t)
+    const receipts = [b('r0'), b('r1'), b('r2')]
+    const result = await store.commitHeight({ height: height(1), writes: [put('a', '1'), put('b', '2')], receipts, block: b('block-1'), certificate: b('cert-1') })
+    t.is(result.height, 1n)
+    t.is(store.height, 1n)
+    t.is(hex(store.stateRoot), hex(result.stateRoot))
+    t.is(hex(result.receiptsRoot), hex(receiptsRoot(receipts)))
+    t.deepEqual(await store.get(actor, b('a')), b('1'))
+    const record = await store.getHeight(height(1))
+    t.truthy(record)
+    t.deepEqual(record!.block, b('block-1'))
+    t.deepEqual(record!.certificate, b('cert-1'))
+    t.is(record!.receiptCount, 3)
+    t.is(record!.certification, null)
+    t.deepEqual(await store.receipts(height(1)), receipts)
+    const proof = await store.proveReceipt(height(1), 2)
+    t.true(proof !== undefined && verifyReceiptProof(result.receiptsRoot, receipts[2]!, proof).ok)
+    t.is(await store.proveReceipt(height(1), 3), undefined)
+    await store.putCertification(height(1), b('signed-roots'))
+    t.deepEqual((await store.getHeight(height(1)))!.certification, b('signed-roots'))
+    await t.throwsAsync(store.putCertification(height(2), b('x')), { instanceOf: StoreError, message: /not committed/ })
+  })
+
+  test(`${name}: commitHeight refuses a height that is not the next one and changes nothing`, async t => {
+    const store = await open(t)
+    await commitWrites(store, [put('a', '1')])
+    const root = hex(store.stateRoot)
+    for (const h of [1, 3, 0]) {
+      await t.throwsAsync(store.commitHeight({ height: height(h), writes: [put('a', '2')], receipts: [] }), { instanceOf: StoreError, message: new RegExp(`commit of height ${h} refused: the store is at 1, next is 2`) })
+    }
+    t.is(store.height, 1n)
+    t.is(hex(store.stateRoot), root)
+    t.deepEqual(await store.get(actor, b('a')), b('1'))
+  })
+
+  test(`${name}: commitHeight refuses over-limit keys, values and write counts and changes nothing`, async t => {
+    const store = await open(t)
+    const bad: StateWrite[][] = [
+      [put('ok', '1'), { actor, key: new Uint8Array(stateKeyBytesMax + 1), value: b('v') }],
+      [put('ok', '1'), { actor, key: b('k'), value: new Uint8Array(stateValueBytesMax + 1) }],
+      Array.from({ length: stateWritesPerHeightMax + 1 }, () => put('k', 'v'))
+    ]
+    const messages = [/storage key too long: 1025 > 1024 bytes/, /storage value too large: 1048577 > 1048576 bytes/, /too many writes in height 1: 100001 > 100000/]
+    for (const [i, writes] of bad.entries()) {
+      await t.throwsAsync(store.commitHeight({ height: height(1), writes, receipts: [] }), { instanceOf: StoreError, message: messages[i] })
+    }
+    t.is(store.height, 0n)
+    t.is(await store.get(actor, b('ok')), undefined)
+    // Exactly at the limits is fine.
+    await commitWrites(store, [{ actor, key: new Uint8Array(stateKeyBytesMax), value: new Uint8Array(stateValueBytesMax) }])
+    t.is((await store.get(actor, new Uint8Array(stateKeyBytesMax)))?.length, stateValueBytesMax)
+  })
+
+  test(`${name}: the last write to a key in a height wins, deletes remove, and the root tracks contents only`, async t => {
+    const store = await open(t)
+    await commitWrites(store, [put('a', '1'), put('a', '2'), put('b', '1'), { actor, key: b('b'), value: null }, put('c', '3')])
+    t.deepEqual(await store.get(actor, b('a')), b('2'))
+    t.is(await store.get(actor, b('b')), undefined)
+    const twin = await open(t)
+    await commitWrites(twin, [put('c', '3')])
+    await commitWrites(twin, [put('a', '2'), { actor, key: b('zz'), value: null }])
+    t.is(hex(twin.stateRoot), hex(store.stateRoot))
+    // Deleting everything returns to the empty root; deleting an absent key changes nothing.
+    await commitWrites(store, [{ actor, key: b('a'), value: null }, { actor, key: b('c'), value: null }, { actor, key: b('never'), value: null }])
+    t.is(hex(store.stateRoot), hex(emptyRoot))
+  })
+
+  test(`${name}: range and actorEntries read one actor's keys in order with bounds and a limit`, async t => {
+    const store = await open(t)
+    await commitWrites(store, [put('b', '2'), put('a', '1'), put('c', '3'), put('d', '4'), put('a', 'x', other), put('z', 'y', other)])
+    const keys = (rows: Array<{ key: Uint8Array }>): string[] => rows.map(r => new TextDecoder().decode(r.key))
+    t.deepEqual(keys(await store.range(actor)), ['a', 'b', 'c', 'd'])
+    t.deepEqual(keys(await store.range(actor, { start: b('b'), end: b('d') })), ['b', 'c'])
+    t.deepEqual(keys(await store.range(actor, { start: b('b'), limit: 1 })), ['b'])
+    t.deepEqual(keys(await store.range(other)), ['a', 'z'])
+    t.deepEqual(await store.range(actor, { limit: 0 }), [])
+    await t.throwsAsync(store.range(actor, { limit: 10_001 }), { instanceOf: StoreError, message: /range limit must be 0..10000/ })
+    const all: string[] = []
+    for await (const row of store.actorEntries(actor)) all.push(new TextDecoder().decode(row.key))
+    t.deepEqual(all, ['a', 'b', 'c', 'd'])
+  })
+
+  test(`${name}: prove gives inclusion and non-inclusion proofs that verify against the state root`, async t => {
+    const store = await open(t)
+    const absentOnEmpty = await store.prove(actor, b('k'))
+    t.deepEqual(verifyStateProof(store.stateRoot, actor, b('k'), absentOnEmpty), { ok: true, value: null })
+    await commitWrites(store, Array.from({ length: 64 }, (_, i) => put(`k${i}`, `v${i}`)))
+    for (const key of ['k0', 'k17', 'k63']) {
+      const proof = await store.prove(actor, b(key))
+      const result = verifyStateProof(store.stateRoot, actor, b(key), proof)
+      t.true(result.ok)
+      if (result.ok) t.deepEqual(result.value, b(`v${key.slice(1)}`))
+    }
+    const absent = await store.prove(actor, b('k64'))
+    t.deepEqual(verifyStateProof(store.stateRoot, actor, b('k64'), absent), { ok: true, value: null })
+    t.false(verifyStateProof(store.stateRoot, actor, b('k1'), absent).ok)
+  })
+
+  test(`${name}: code is stored by CID, and bytes that do not match their CID are refused`, async t => {
+    const store = await open(t)
+    const wasm = b('\0asm fake component')
+    const cid = rawCidOf(wasm).toString()
+    await store.putCode(cid, wasm)
+    t.deepEqual(await store.getCode(cid), wasm)
+    await t.throwsAsync(store.putCode(cid, b('other bytes')), { instanceOf: StoreError, message: /do not hash to their CID/ })
+    await t.throwsAsync(store.putCode('not-a-cid', wasm), { instanceOf: StoreError, message: /not a CID/ })
+    const code2 = b('second component')
+    await store.commitHeight({ height: height(1), writes: [], receipts: [], code: [{ cid: rawCidOf(code2).toString(), bytes: code2 }] })
+    t.deepEqual(await store.getCode(rawCidOf(code2).toString()), code2)
+    await t.throwsAsync(store.commitHeight({ height: height(2), writes: [put('a', '1')], receipts: [], code: [{ cid, bytes: code2 }] }), { instanceOf: StoreError })
+    t.is(store.height, 1n)
+  })
+
+  test(`${name}: the WAL appends in order, truncates a prefix and refuses empty records`, async t => {
+    const store = await open(t)
+    const seqs = [await store.walAppend(b('vote-1')), await store.walAppend(b('vote-2')), await store.walAppend(b('vote-3'))]
+    t.deepEqual(seqs, [0n, 1n, 2n])
+    const read = async (): Promise<string[]> => { const out: string[] = []; for await (const e of store.walEntries()) out.push(`${e.seq}:${new TextDecoder().decode(e.record)}`); return out }
+    t.deepEqual(await read(), ['0:vote-1', '1:vote-2', '2:vote-3'])
+    await store.walTruncate(2n)
+    t.deepEqual(await read(), ['2:vote-3'])
+    t.is(await store.walAppend(b('vote-4')), 3n)
+    await t.throwsAsync(store.walAppend(new Uint8Array(0)), { instanceOf: StoreError, message: /WAL record must be 1\.\./ })
+  })
+
+  test(`${name}: metadata round-trips and the store's own names are refused`, async t => {
+    const store = await open(t)
+    await store.metaPut('node/config', b('cfg'))
+    t.deepEqual(await store.metaGet('node/config'), b('cfg'))
+    await t.throwsAsync(store.metaPut('store/height', b('9')), { instanceOf: StoreError, message: /belong to the store/ })
+    await t.throwsAsync(store.metaPut('', b('9')), { instanceOf: StoreError })
+  })
+
+  test(`${name}: a checkpoint exported from one store imports into an empty one with the same root`, async t => {
+    const source = await open(t)
+    const code = b('component bytes')
+    await source.commitHeight({ height: height(1), writes: Array.from({ length: 300 }, (_, i) => put(`k${i}`, `v${i}`.repeat(i % 7))), receipts: [], code: [{ cid: rawCidOf(code).toString(), bytes: code }] })
+    await commitWrites(source, [put('k5', 'changed'), { actor, key: b('k6'), value: null }, put('q', 'r', other)])
+    const manifest = await source.checkpoint()
+    t.is(manifest.height, 2n)
+    t.is(hex(manifest.stateRoot), hex(source.stateRoot))
+    t.is(manifest.entries, 300)
+    t.deepEqual((await source.checkpoints()).map(m => m.height), [2n])
+    t.is(hex((await source.checkpoint()).stateRoot), hex(manifest.stateRoot)) // reused, not rebuilt
+
+    const target = await open(t)
+    await target.importCheckpoint(manifest, sourceOf(source, manifest))
+    t.is(target.height, 2n)
+    t.is(hex(target.stateRoot), hex(source.stateRoot))
+    t.deepEqual(await target.get(actor, b('k5')), b('changed'))
+    t.is(await target.get(actor, b('k6')), undefined)
+    t.deepEqual(await target.getCode(rawCidOf(code).toString()), code)
+    t.true((await target.verify()).ok)
+    // The imported store keeps committing from there.
+    await commitWrites(target, [put('after', 'import')])
+    await commitWrites(source, [put('after', 'import')])
+    t.is(hex(target.stateRoot), hex(source.stateRoot))
+    await t.throwsAsync(target.importCheckpoint(manifest, sourceOf(source, manifest)), { instanceOf: CheckpointError, message: /needs an empty store/ })
+  })
+
+  test(`${name}: a corrupted, missing or wrong-root checkpoint is refused and the target stays empty`, async t => {
+    const source = await open(t)
+    await commitWrites(source, Array.from({ length: 50 }, (_, i) => put(`k${i}`, `v${i}`)))
+    const manifest = await source.checkpoint()
+    const target = await open(t)
+    const flip = (bytes: Uint8Array): Uint8Array => { const copy = bytes.slice(); copy[copy.length - 1]! ^= 1; return copy }
+    await t.throwsAsync(target.importCheckpoint(manifest, sourceOf(source, manifest, (_i, bytes) => flip(bytes))), { instanceOf: CheckpointError, message: /chunk 0 of 1 is corrupt: sha256 [0-9a-f]{64}, manifest says/ })
+    await t.throwsAsync(target.importCheckpoint(manifest, sourceOf(source, manifest, () => undefined)), { instanceOf: CheckpointError, message: /chunk 0 of 1 is missing: no chunk 0/ })
+    await t.throwsAsync(target.importCheckpoint(manifest, sourceOf(source, manifest, (_i, bytes) => bytes.subarray(1))), { instanceOf: CheckpointError, message: /bytes, manifest says/ })
+    await t.throwsAsync(target.importCheckpoint({ ...manifest, stateRoot: new Uint8Array(32) }, sourceOf(source, manifest)), { instanceOf: CheckpointError, message: /rebuild state root [0-9a-f]{64}, manifest says 0{64}/ })
+    await t.throwsAsync(target.importCheckpoint({ ...manifest, entries: 49 }, sourceOf(source, manifest)), { instanceOf: CheckpointError, message: /hold 50 entries, manifest says 49/ })
+    t.is(target.height, 0n)
+    t.is(hex(target.stateRoot), hex(emptyRoot))
+    t.deepEqual(await target.range(actor), [])
+    t.deepEqual(await target.checkpoints(), [])
+    // After all those refusals, the good checkpoint still imports.
+    await target.importCheckpoint(manifest, sourceOf(source, manifest))
+    t.is(hex(target.stateRoot), hex(source.stateRoot))
+  })
+
+  test(`${name}: automatic checkpoints every K heights, keeping the latest two`, async t => {
+    const store = await open(t, { checkpointIntervalHeights: 3 })
+    for (let i = 1; i <= 10; i++) await commitWrites(store, [put(`k${i}`, `v${i}`)])
+    t.deepEqual((await store.checkpoints()).map(m => m.height), [9n, 6n])
+    t.is(await store.checkpointChunk(height(3), 0), undefined)
+    const latest = (await store.checkpoints())[0]!
+    t.is(latest.entries, 9)
+    const chunk = await store.checkpointChunk(height(9), 0)
+    t.is(hex(sha256Bytes(chunk!)), hex(latest.chunks[0]!.hash))
+  })
+
+  test(`${name}: verify recomputes the recorded root from the stored entries`, async t => {
+    const store = await open(t)
+    t.true((await store.verify()).ok)
+    await commitWrites(store, Array.from({ length: 100 }, (_, i) => put(`k${i}`, `v${i}`)))
+    await commitWrites(store, [{ actor, key: b('k3'), value: null }])
+    const report = await store.verify()
+    t.true(report.ok, report.firstDifference)
+    t.is(report.entries, 99)
+    t.is(hex(report.computedRoot), hex(store.stateRoot))
+  })
+
+  test(`${name}: a closed store refuses work`, async t => {
+    const store = await open(t)
+    await store.close()
+    await store.close()
+    await t.throwsAsync(store.get(actor, b('a')), { instanceOf: StoreError, message: /closed/ })
+    await t.throwsAsync(commitWrites(store, []), { instanceOf: StoreError, message: /closed/ })
+  })
+}
