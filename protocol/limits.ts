@@ -255,6 +255,8 @@ export const subnetDeltaMinMs = 10
 export const subnetDeltaMaxMs = 60_000
 /** Largest genesis or certificate encoding: 64 members × (id + addrs + signature) fits easily. */
 export const subnetRecordBytesMax = 256 * KiB
+/** Sender public keys kept ready for verification (~1 KiB each): the active clients of a busy node. */
+export const ingressSenderKeysCachedMax = 4_096
 /** Largest client identity file read: a PKCS#8 PEM Ed25519 key is 119 bytes; anything far bigger is not one. */
 export const identityFileBytesMax = 4 * KiB
 /** A certified response to a client: a receipt (reply up to an ingress's size), its proof and a certificate. */

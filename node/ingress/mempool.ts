@@ -120,10 +120,9 @@ export class Mempool {
     const nowMs = this.#clock.now()
     this.#maybePrune(nowMs)
     // Cheap checks first: an exact duplicate costs a hash, never a signature verification.
-    if (bytes instanceof Uint8Array && bytes.length <= ingressBytesMax && this.#pool.has(ingressIdOf(bytes))) {
-      return this.#refuse('duplicate', `duplicate message ${ingressIdOf(bytes)}`)
-    }
-    const decoded = decodeIngress(bytes, nowMs)
+    const id = bytes instanceof Uint8Array && bytes.length <= ingressBytesMax ? ingressIdOf(bytes) : undefined
+    if (id !== undefined && this.#pool.has(id)) return this.#refuse('duplicate', `duplicate message ${id}`)
+    const decoded = decodeIngress(bytes, nowMs, id === undefined ? {} : { id })
     if (!decoded.ok) return this.#refuse(decoded.error.reason, decoded.error.message)
     const ingress = decoded.value
     const { content } = ingress

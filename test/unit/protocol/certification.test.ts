@@ -98,7 +98,7 @@ test('verifyCertifiedResponse accepts a receipt under the certified root and ref
   const response = { receipt: receipts[3]!, proof: proveReceipt(receipts, 3), certificate }
   const good = verifyCertifiedResponse(response, subnet)
   t.true(good.ok)
-  if (good.ok) { t.deepEqual(good.value.receipt, receipts[3]); t.is(good.value.height, 12n) }
+  if (good.ok) { t.deepEqual(good.value.receipt, receipts[3]); t.is(good.value.height, height(12)) }
   const swapped = verifyCertifiedResponse({ ...response, receipt: receipts[2]! }, subnet)
   t.false(swapped.ok)
   if (!swapped.ok) t.regex(swapped.error, /receipt proof does not lead to the receipts root/)

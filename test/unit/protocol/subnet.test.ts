@@ -38,7 +38,7 @@ test('genesis signed by all members validates; the subnet id is the CID of its c
   t.true(subnet.ok)
   if (!subnet.ok) return
   const bytes = encodeGenesis(subnet.value)
-  t.is(subnet.value.id, cidOfBytes(bytes).toString())
+  t.is<string, string>(subnet.value.id, cidOfBytes(bytes).toString())
   t.is(subnet.value.quorum, 3)
   t.deepEqual([...subnet.value.memberIds], [...keys.map(k => k.id)].sort())
   const again = decodeGenesis(bytes)
@@ -161,7 +161,7 @@ test('leaderOf rotates round-robin over the sorted members', t => {
 test('ActorId names its subnet: <subnet>.<index>, parsed strictly', t => {
   const subnet = cidOfBytes(Uint8Array.of(1)).toString() as SubnetId
   const actor = actorIdOf(subnet, 42n)
-  t.is(actor, `${subnet}.42`)
+  t.is<string, string>(actor, `${subnet}.42`)
   t.is(subnetOfActorId(actor), subnet)
   t.is(actorIndexOf(actor), 42n)
   t.deepEqual(parseActorId(actor), { ok: true, value: actor })
