@@ -1,0 +1,67 @@
+import test from 'ava'
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Counter, Registry } from 'prom-client'
+import { apiBodyBytesMax } from '../../../../protocol/limits.ts'
+import { ApiServer } from '../../../../node/api/api-server.ts'
+import { silentLogger } from '../../../../node/core/logger.ts'
+
+async function started (t: import('ava').ExecutionContext, node: () => unknown = () => ({ nodeId: 'n1', big: 2n ** 70n })): Promise<{ api: ApiServer, apiFile: string }> {
+  const registry = new Registry()
+  new Counter({ name: 'pylon_test_total', help: 'a test counter', registers: [registry] }).inc(3)
+  const apiFile = join(mkdtempSync(join(tmpdir(), 'pylon-api-')), 'api.json')
+  const api = new ApiServer({
+    logger: silentLogger, registry, node,
+    peers: () => [{ nodeId: 'p1' }],
+    capacity: () => [{ nodeId: 'n1', score: 5n }]
+  }, { host: '127.0.0.1', port: 0, apiFile })
+  await api.start()
+  t.teardown(async () => { await api.stop() })
+  return { api, apiFile }
+}
+
+test('ApiServer serves /v1/node, /v1/peers, /v1/capacity as JSON (bigints as strings) and /metrics as Prometheus text', async t => {
+  const { api, apiFile } = await started(t)
+  t.deepEqual(JSON.parse(readFileSync(apiFile, 'utf8')), { url: api.url, pid: process.pid })
+  t.deepEqual(await (await fetch(`${api.url}/v1/node`)).json(), { nodeId: 'n1', big: (2n ** 70n).toString() })
+  t.deepEqual(await (await fetch(`${api.url}/v1/peers`)).json(), [{ nodeId: 'p1' }])
+  t.deepEqual(await (await fetch(`${api.url}/v1/capacity?x=1`)).json(), [{ nodeId: 'n1', score: '5' }])
+  const metrics = await fetch(`${api.url}/metrics`)
+  t.regex(metrics.headers.get('content-type') ?? '', /text\/plain/)
+  t.regex(await metrics.text(), /^pylon_test_total 3$/m)
+})
+
+test('ApiServer answers unknown routes 404, other methods 405, bodies past apiBodyBytesMax 413, all as JSON', async t => {
+  const { api } = await started(t)
+  const notFound = await fetch(`${api.url}/v1/nothing`)
+  t.is(notFound.status, 404)
+  t.deepEqual(await notFound.json(), { ok: false, error: 'no such route: GET /v1/nothing' })
+  const post = await fetch(`${api.url}/v1/node`, { method: 'POST', body: 'x' })
+  t.is(post.status, 405)
+  t.is(post.headers.get('allow'), 'GET, HEAD')
+  const atLimit = await fetch(`${api.url}/v1/nothing`, { method: 'POST', body: new Uint8Array(apiBodyBytesMax) })
+  t.is(atLimit.status, 404, 'a body at the limit is read, then routed')
+  const past = await fetch(`${api.url}/v1/node`, { method: 'POST', body: new Uint8Array(apiBodyBytesMax + 1) })
+  t.is(past.status, 413)
+  t.deepEqual(await past.json(), { ok: false, error: `request body too large: ${apiBodyBytesMax + 1} > ${apiBodyBytesMax} bytes` })
+  t.is((await fetch(`${api.url}/v1/node`)).status, 200, 'still serving')
+})
+
+test('ApiServer turns a failing source into a 500 JSON answer and keeps serving', async t => {
+  let fail = true
+  const { api } = await started(t, () => { if (fail) throw new Error('boom'); return { ok: true } })
+  const broken = await fetch(`${api.url}/v1/node`)
+  t.is(broken.status, 500)
+  t.deepEqual(await broken.json(), { ok: false, error: 'internal error' })
+  fail = false
+  t.deepEqual(await (await fetch(`${api.url}/v1/node`)).json(), { ok: true })
+})
+
+test('ApiServer.stop removes api.json and closes the port', async t => {
+  const { api, apiFile } = await started(t)
+  const url = api.url
+  await api.stop()
+  t.false(existsSync(apiFile))
+  await t.throwsAsync(fetch(`${url}/v1/node`))
+})
