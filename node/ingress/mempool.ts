@@ -72,6 +72,8 @@ export class Mempool {
   readonly #rate: RateLimiter
   /** Pooled messages in arrival order (Map iteration order), which is the order take() offers. */
   readonly #pool = new Map<IngressId, Ingress>()
+  /** The pooled message of each request: a block may finalize the request under another signature. */
+  readonly #byRequest = new Map<RequestId, IngressId>()
   /** Request ids of pooled and finalized messages → their expiry (ms): the replay memory. */
   readonly #seen = new Map<RequestId, number>()
   readonly #listeners = new Set<AcceptedListener>()
@@ -138,6 +140,7 @@ export class Mempool {
       return this.#refuse('rate-limited', `rate limited: principal ${content.sender} may send again in ${this.#rate.waitMs(content.sender, nowMs)} ms`)
     }
     this.#pool.set(ingress.id, ingress)
+    this.#byRequest.set(ingress.requestId, ingress.id)
     this.#bytes += ingress.bytes.length
     this.#seen.set(ingress.requestId, Number(content.expiryMs))
     this.#counts.accepted++
@@ -182,6 +185,8 @@ export class Mempool {
     this.#maybePrune(nowMs)
     for (const ingress of messages) {
       this.#remove(ingress.id)
+      const pooled = this.#byRequest.get(ingress.requestId)
+      if (pooled !== undefined) this.#remove(pooled)
       const expiryMs = Number(ingress.content.expiryMs)
       if (expiryMs <= nowMs || this.#seen.has(ingress.requestId)) continue
       // Beyond the bound the id is not remembered here; the executor's replicated ingress history
@@ -220,6 +225,7 @@ export class Mempool {
     const ingress = this.#pool.get(id)
     if (ingress === undefined) return
     this.#pool.delete(id)
+    if (this.#byRequest.get(ingress.requestId) === id) this.#byRequest.delete(ingress.requestId)
     this.#bytes -= ingress.bytes.length
   }
 

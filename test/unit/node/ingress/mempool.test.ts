@@ -2,7 +2,7 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { cidOf, decode, encode, signingBytes } from '../../../../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../../protocol/ids.ts'
-import { ingressDomain, signIngress, type IngressCall } from '../../../../protocol/ingress.ts'
+import { decodeIngress, ingressDomain, signIngress, type IngressCall } from '../../../../protocol/ingress.ts'
 import { ingressBytesMax } from '../../../../protocol/limits.ts'
 import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
@@ -101,6 +101,21 @@ test('Mempool forgets finalized messages but refuses their replay until they exp
   pool.prune()
   t.is(pool.rememberedCount, 0, 'ids are forgotten once their messages expired')
   t.is(refusal(t, pool.add(m.bytes)).reason, 'expired', 'and the message itself can no longer be admitted')
+})
+
+test('Mempool drops a pooled message when a block finalizes the same request under another signature', t => {
+  const { pool, clock, message, seed } = setup()
+  const m = message()
+  t.true(pool.add(m.bytes).ok)
+  const wire = (decode(m.bytes) as { ok: true, value: { content: Record<string, unknown> } }).value.content
+  const resigned = decodeIngress(encode({ content: wire, signature: signWithNonce(seed, signingBytes(ingressDomain, wire), 7n) }), clock.now())
+  if (!resigned.ok) return t.fail(resigned.error.message)
+  t.not(resigned.value.id, m.id)
+  pool.markFinalized([resigned.value])
+  t.false(pool.has(m.id))
+  t.is(pool.size, 0)
+  t.is(pool.bytes, 0)
+  t.is(refusal(t, pool.add(m.bytes)).reason, 'replay')
 })
 
 test('Mempool drops messages that expire while pooled', t => {
