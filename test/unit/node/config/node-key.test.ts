@@ -10,7 +10,7 @@ test('createNodeKey writes a 0600 key whose node id is the libp2p peer id, and l
   const dir = mkdtempSync(join(tmpdir(), 'pylon-key-'))
   const created = await createNodeKey(dir)
   t.is(statSync(join(dir, 'node.key')).mode & 0o777, 0o600)
-  t.is<string>(created.nodeId, peerIdFromPrivateKey(created.privateKey).toString())
+  t.is(created.nodeId as string, peerIdFromPrivateKey(created.privateKey).toString())
   const loaded = await loadNodeKey(dir)
   t.is(loaded.nodeId, created.nodeId)
   t.true(verifyBy(loaded.nodeId, 'pylon/test/v1', 'x', loaded.signer.sign('pylon/test/v1', 'x')))
