@@ -297,3 +297,49 @@ function hasOnlyKeys (value: Record<string, unknown>, keys: readonly string[]): 
   const own = Object.keys(value)
   return own.length === keys.length && keys.every(key => Object.hasOwn(value, key))
 }
+
+export interface BlockIngressOptions {
+  /** The subnet executing the block; messages for any other are skipped. */
+  subnet: SubnetId
+  /** Consensus time of the block (ms): expiry is judged against it, never against a local clock. */
+  blockTimeMs: number
+  /**
+   * Whether the request ran in an earlier, finalized block and has not expired: the replicated
+   * ingress history, which is the authority on replays (a mempool's memory is only a filter, and a
+   * faulty leader may propose anything).
+   */
+  executed: (requestId: RequestId) => boolean
+}
+
+export interface BlockIngressSelection {
+  /** Messages to execute, in block order. */
+  execute: Ingress[]
+  /** Messages refused, with their position in the block, so receipts can say why. */
+  skipped: Array<{ index: number, reason: IngressRefusal | 'query' | 'wrong-subnet' | 'replay', message: string }>
+}
+
+/**
+ * Which envelopes of a finalized block run, decided identically on every replica: each must decode
+ * and verify at the block's time, be an update/install/upgrade/delete for this subnet, and be a
+ * request neither executed before nor earlier in the same block (whatever its signature).
+ */
+export function selectBlockIngress (envelopes: readonly Uint8Array[], options: BlockIngressOptions): BlockIngressSelection {
+  const selection: BlockIngressSelection = { execute: [], skipped: [] }
+  const inBlock = new Set<RequestId>()
+  for (const [index, bytes] of envelopes.entries()) {
+    const decoded = decodeIngress(bytes, options.blockTimeMs)
+    if (!decoded.ok) {
+      selection.skipped.push({ index, ...decoded.error })
+      continue
+    }
+    const { content, requestId } = decoded.value
+    if (content.kind === 'query') selection.skipped.push({ index, reason: 'query', message: 'queries do not go through consensus' })
+    else if (subnetOfIngress(content) !== options.subnet) selection.skipped.push({ index, reason: 'wrong-subnet', message: `message is for subnet ${subnetOfIngress(content)}` })
+    else if (inBlock.has(requestId) || options.executed(requestId)) selection.skipped.push({ index, reason: 'replay', message: `request ${requestId} already executed` })
+    else {
+      inBlock.add(requestId)
+      selection.execute.push(decoded.value)
+    }
+  }
+  return selection
+}

@@ -2,7 +2,7 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { cidOf, decode, encode, rawCidOf, signingBytes } from '../../../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../protocol/ids.ts'
-import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
+import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, selectBlockIngress, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
 import {
   ingressActorNameCharsMax, ingressBytesMax, ingressControllersMax, ingressExpiryDriftMs, ingressMethodCharsMax,
   ingressNonceBytesMax, ingressPayloadBytesMax, ingressTtlMaxMs
@@ -213,4 +213,23 @@ test('ingress id covers the signature; a re-signed request gets a new id but the
 
 test('signIngress refuses content whose sender is not the signer', t => {
   t.throws(() => signIngress(call({}, other), client), { message: /is not the signer/ })
+})
+
+test('selectBlockIngress runs each request once per block and history, judged at block time', t => {
+  const seed = randomBytes(32)
+  const signer = signerFromSeed(seed, peerIdOfPublicKey)
+  const a = signIngress(call({ nonce: Uint8Array.of(1) }, signer), signer)
+  const b = signIngress(call({ nonce: Uint8Array.of(2) }, signer), signer)
+  const old = signIngress(call({ nonce: Uint8Array.of(3) }, signer), signer)
+  const soon = signIngress(call({ nonce: Uint8Array.of(4), expiryMs: BigInt(now + 5) }, signer), signer)
+  const wire = (decode(a.bytes) as { ok: true, value: { content: Record<string, unknown> } }).value.content
+  const aResigned = encode({ content: wire, signature: signWithNonce(seed, signingBytes(ingressDomain, wire), 5n) })
+  const query = signIngress(call({ kind: 'query' }, signer), signer)
+  const foreign = signIngress(call({ actor: actorIdOf(otherSubnet, 1n) }, signer), signer)
+  const envelopes = [a.bytes, a.bytes, aResigned, b.bytes, old.bytes, soon.bytes, query.bytes, foreign.bytes, Uint8Array.of(1)]
+  const selection = selectBlockIngress(envelopes, { subnet, blockTimeMs: now + 5, executed: id => id === old.requestId })
+  t.deepEqual(selection.execute.map(m => m.id), [a.id, b.id])
+  t.deepEqual(selection.skipped.map(s => [s.index, s.reason]), [[1, 'replay'], [2, 'replay'], [4, 'replay'], [5, 'expired'], [6, 'query'], [7, 'wrong-subnet'], [8, 'malformed']])
+  const again = selectBlockIngress(envelopes, { subnet, blockTimeMs: now + 5, executed: id => id === old.requestId })
+  t.deepEqual(again, selection, 'deterministic')
 })
