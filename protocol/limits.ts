@@ -191,8 +191,11 @@ export const consensusMessageBytesMax = consensusPayloadBytesMax + 16 * KiB
 export const consensusViewsAheadMax = 16
 /** Unfinalized views kept behind the current one (nullification chains between a parent and us). */
 export const consensusViewsBehindMax = 64
-/** Blocks held in memory (notarized, proposed, fetched); beyond this a replica needs state sync. */
-export const consensusBlocksMax = 512
+/** Unfinalized blocks held in memory (proposed, notarized, fetched while catching up): a replica
+ * further behind than this needs state sync (checkpoints) instead of walking the chain back. */
+export const consensusBlocksMax = 1024
+/** Payload bytes of those blocks: bounds memory whatever the block sizes (64 full blocks). */
+export const consensusBlocksBytesMax = 256 * MiB
 /** Block hashes or views one fetch request may name; the answer must fit one message. */
 export const consensusFetchItemsMax = 32
 /** Hashes a replica waits for at once while walking back a certified chain. */
