@@ -191,15 +191,15 @@ export function decodeIngress (bytes: Uint8Array, nowMs: number, options: Decode
 const senderKeys = new Map<string, KeyObject>()
 
 function verifyBySender (sender: Principal, signed: Uint8Array, signature: Uint8Array): boolean {
-  let key = senderKeys.get(sender)
-  if (key === undefined) {
-    const raw = publicKeyOfPeerId(sender)
-    if (!raw.ok) return false
-    key = publicKeyObject(raw.value)
-    if (senderKeys.size >= ingressSenderKeysCachedMax) senderKeys.delete(senderKeys.keys().next().value!)
-    senderKeys.set(sender, key)
-  }
   try {
+    let key = senderKeys.get(sender)
+    if (key === undefined) {
+      const raw = publicKeyOfPeerId(sender)
+      if (!raw.ok) return false
+      key = publicKeyObject(raw.value) // may throw for 32 bytes that are not a curve point
+      if (senderKeys.size >= ingressSenderKeysCachedMax) senderKeys.delete(senderKeys.keys().next().value!)
+      senderKeys.set(sender, key)
+    }
     return nodeVerify(null, signed, key, signature)
   } catch {
     return false

@@ -233,3 +233,13 @@ test('selectBlockIngress runs each request once per block and history, judged at
   const again = selectBlockIngress(envelopes, { subnet, blockTimeMs: now + 5, executed: id => id === old.requestId })
   t.deepEqual(again, selection, 'deterministic')
 })
+
+test('decodeIngress answers bad-signature (never throws) for senders whose key is not a curve point', t => {
+  for (let i = 0; i < 20; i++) {
+    const sender = peerIdOfPublicKey(randomBytes(32)) as Principal
+    const wire = { ...call(), sender } as unknown as Record<string, unknown>
+    const r = decodeIngress(encode({ content: wire, signature: randomBytes(64) }), now)
+    t.false(r.ok)
+    if (!r.ok) t.is(r.error.reason, 'bad-signature')
+  }
+})
