@@ -25,7 +25,7 @@ export type MempoolRefusal = IngressRefusal
 
 export const mempoolRefusals: readonly MempoolRefusal[] = ['too-large', 'malformed', 'bad-signature', 'expired', 'expiry-too-far', 'query', 'wrong-subnet', 'duplicate', 'replay', 'rate-limited', 'full']
 
-/** Counters the metrics endpoint exports; the daemon adapts them to prom-client. */
+/** Counters the metrics endpoint exports; PrometheusMempoolMetrics (mempool-metrics.ts) is the real one. */
 export interface MempoolMetrics {
   accepted (): void
   refused (reason: MempoolRefusal): void

@@ -8,6 +8,8 @@ import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger, type Logger } from '../../../../node/core/logger.ts'
 import { Mempool, type MempoolInit, type MempoolRefusal } from '../../../../node/ingress/mempool.ts'
+import { PrometheusMempoolMetrics } from '../../../../node/ingress/mempool-metrics.ts'
+import { Registry } from 'prom-client'
 import { signWithNonce } from './_resign.ts'
 
 const subnet = cidOf({ test: 'subnet' }).toString() as SubnetId
@@ -222,4 +224,23 @@ test('Mempool survives a throwing listener and logs it', t => {
   pool.onAccepted(() => { throw new Error('gossip down') })
   t.true(pool.add(message().bytes).ok)
   t.deepEqual(warnings, ['accepted-message listener failed'])
+})
+
+test('PrometheusMempoolMetrics exports accepted, refusals by reason and the pool fill', async t => {
+  const registry = new Registry()
+  const clock = new ManualClock()
+  let pool: Mempool | undefined
+  const metrics = new PrometheusMempoolMetrics(registry, () => ({ messages: pool?.size ?? 0, bytes: pool?.bytes ?? 0 }))
+  pool = new Mempool({ clock, logger: silentLogger, metrics }, { subnet })
+  const client = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+  const m = signIngress({ kind: 'update', actor: actorIdOf(subnet, 1n), method: 'inc', payload: new Uint8Array(1), expiryMs: BigInt(clock.now() + 1000), nonce: new Uint8Array(0), sender: client.id as Principal }, client)
+  t.true(pool.add(m.bytes).ok)
+  pool.add(m.bytes)
+  pool.add(Uint8Array.of(0))
+  const text = await registry.metrics()
+  t.regex(text, /^pylon_ingress_accepted_total 1$/m)
+  t.regex(text, /^pylon_ingress_refused_total\{reason="duplicate"\} 1$/m)
+  t.regex(text, /^pylon_ingress_refused_total\{reason="malformed"\} 1$/m)
+  t.regex(text, /^pylon_ingress_pool_messages 1$/m)
+  t.regex(text, new RegExp(`^pylon_ingress_pool_bytes ${m.bytes.length}$`, 'm'))
 })
