@@ -12,6 +12,7 @@ import * as init from './commands/init.ts'
 import * as peers from './commands/peers.ts'
 import * as quickstart from './commands/quickstart.ts'
 import * as status from './commands/status.ts'
+import * as store from './commands/store.ts'
 
 const program = new Command('pylon')
   .description('Pylon: an open compute node. Replicated WebAssembly actors on BFT subnets over libp2p.')
@@ -23,6 +24,7 @@ const program = new Command('pylon')
 const groups: Array<{ register: (program: Command) => void }> = [
   init, daemon, id, status, peers, capacity, quickstart,
   identity,
+  store,
 ]
 for (const group of groups) group.register(program)
 
