@@ -1,4 +1,5 @@
 import test from 'ava'
+import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
 import { cidOf, decode, encode, rawCidOf, signingBytes } from '../../../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../protocol/ids.ts'
@@ -242,4 +243,18 @@ test('decodeIngress answers bad-signature (never throws) for senders whose key i
     t.false(r.ok)
     if (!r.ok) t.is(r.error.reason, 'bad-signature')
   }
+})
+
+test('decodeIngress refuses every single-byte change and truncation of a valid envelope, never throwing', t => {
+  const signed = signIngress(call({ payload: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) }), client)
+  // fc.assert throws, with the seed and the counterexample, on the first violation.
+  t.notThrows(() => fc.assert(fc.property(
+    fc.nat({ max: signed.bytes.length - 1 }), fc.integer({ min: 1, max: 255 }), fc.nat({ max: signed.bytes.length - 1 }),
+    (position, delta, cut) => {
+      const changed = new Uint8Array(signed.bytes)
+      changed[position] = (changed[position]! + delta) & 0xff
+      const a = decodeIngress(changed, now)
+      const b = decodeIngress(signed.bytes.subarray(0, cut), now)
+      return !a.ok && !b.ok
+    }), { numRuns: 300, seed: 42 }))
 })

@@ -8,6 +8,7 @@ import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger, type Logger } from '../../../../node/core/logger.ts'
 import { Mempool, type MempoolInit, type MempoolRefusal } from '../../../../node/ingress/mempool.ts'
+import { clientRequest, clientRequestTtlMs } from '../../../../node/ingress/client-request.ts'
 import { PrometheusMempoolMetrics } from '../../../../node/ingress/mempool-metrics.ts'
 import { Registry } from 'prom-client'
 import { signWithNonce } from './_resign.ts'
@@ -243,4 +244,16 @@ test('PrometheusMempoolMetrics exports accepted, refusals by reason and the pool
   t.regex(text, /^pylon_ingress_refused_total\{reason="malformed"\} 1$/m)
   t.regex(text, /^pylon_ingress_pool_messages 1$/m)
   t.regex(text, new RegExp(`^pylon_ingress_pool_bytes ${m.bytes.length}$`, 'm'))
+})
+
+test('clientRequest signs a body with a fresh nonce and an expiry the mempool accepts', t => {
+  const { pool, clock, client } = setup()
+  const body = { kind: 'update', actor: actorIdOf(subnet, 3n), method: 'inc', payload: Uint8Array.of(1) } as const
+  const a = clientRequest(client, body, { nowMs: clock.now() })
+  const b = clientRequest(client, body, { nowMs: clock.now() })
+  t.not(a.requestId, b.requestId, 'two identical calls are two requests')
+  t.is(a.content.expiryMs, BigInt(clock.now() + clientRequestTtlMs))
+  t.true(pool.add(a.bytes).ok)
+  t.true(pool.add(b.bytes).ok)
+  t.throws(() => clientRequest(client, body, { nowMs: clock.now(), ttlMs: 10 * 60_000 }), { message: /ttlMs must be an integer/ })
 })
