@@ -1,0 +1,69 @@
+// instrumentCoreModule: fuel checks trap deterministically, memory and table maxima are capped,
+// unboundable modules are refused.
+
+import test from 'ava'
+import wabtInit from 'wabt'
+import { capLimits, instrumentCoreModule } from '../../../../node/runtime/instrument.ts'
+
+const wabt = await wabtInit()
+const wasm = (wat: string): Uint8Array => wabt.parseWat('t.wat', wat, { threads: true, bulk_memory: true }).toBinary({}).buffer
+
+const loop = wasm(`(module
+  (func (export "sum") (param $n i32) (result i32) (local $acc i32)
+    (block $done (loop $next
+      (br_if $done (i32.eqz (local.get $n)))
+      (local.set $acc (i32.add (local.get $acc) (local.get $n)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $next)))
+    (local.get $acc)))`)
+
+function instantiate (bytes: Uint8Array, fuel: bigint): { sum: (n: number) => number, fuel: WebAssembly.Global } {
+  const global = new WebAssembly.Global({ value: 'i64', mutable: true }, fuel)
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { 'pylon:fuel': { remaining: global } })
+  return { sum: instance.exports.sum as (n: number) => number, fuel: global }
+}
+
+test('instrumentCoreModule charges one unit per function entry and loop iteration, and the same every run', t => {
+  const metered = instrumentCoreModule(loop)
+  if (!metered.ok) return t.fail(metered.error)
+  const used: bigint[] = []
+  for (const n of [0, 10, 10]) {
+    const run = instantiate(metered.value, 1_000_000n)
+    t.is(run.sum(n), (n * (n + 1)) / 2)
+    used.push(1_000_000n - (run.fuel.value as bigint))
+  }
+  t.true(used[1]! > used[0]!)
+  t.is(used[1], used[2])
+})
+
+test('instrumentCoreModule traps with the fuel global at -1 when fuel runs out', t => {
+  const metered = instrumentCoreModule(loop)
+  if (!metered.ok) return t.fail(metered.error)
+  const run = instantiate(metered.value, 50n)
+  t.throws(() => run.sum(1_000_000), { instanceOf: WebAssembly.RuntimeError })
+  t.is(run.fuel.value, -1n)
+})
+
+test('capLimits caps a declared memory maximum and adds one where none was declared', t => {
+  for (const decl of ['(memory (export "m") 1)', '(memory (export "m") 1 65536)']) {
+    const capped = capLimits(wasm(`(module ${decl})`), 4)
+    if (!capped.ok) return t.fail(capped.error)
+    const memory = new WebAssembly.Instance(new WebAssembly.Module(capped.value)).exports.m as WebAssembly.Memory
+    t.is(memory.grow(3), 1)
+    t.throws(() => memory.grow(1), { instanceOf: RangeError })
+  }
+})
+
+test('capLimits refuses shared memory, an initial size over the cap, and garbage', t => {
+  t.deepEqual(capLimits(wasm('(module (memory 1 2 shared))'), 4), { ok: false, error: 'shared memory is refused: actors are single-threaded' })
+  t.deepEqual(capLimits(wasm('(module (memory 5))'), 4), { ok: false, error: 'initial memory too large: 5 > 4 pages' })
+  t.deepEqual(capLimits(new Uint8Array([1, 2, 3]), 4), { ok: false, error: 'not a core wasm module' })
+  const truncated = wasm('(module (memory 1))').slice(0, -1)
+  t.false(capLimits(truncated, 4).ok)
+})
+
+test('capLimits caps tables', t => {
+  const capped = capLimits(wasm('(module (table (export "t") 1 funcref))'), 4)
+  t.true(capped.ok)
+  t.deepEqual(capLimits(wasm('(module (table 1000000 funcref))'), 4), { ok: false, error: 'initial table too large: 1000000 > 100000 elements' })
+})
