@@ -4,7 +4,7 @@
 
 import { runSimulation, type SimResult } from './simulator.ts'
 
-interface Args { seeds: number, seed?: number, replicas?: 4 | 7, json: boolean, verbose: boolean }
+interface Args { seeds: number, seed?: number, replicas?: 4 | 7, faultMs?: number, livenessMs?: number, json: boolean, verbose: boolean }
 
 function parseArgs (argv: string[]): Args {
   const args: Args = { seeds: 100, json: false, verbose: false }
@@ -23,9 +23,11 @@ function parseArgs (argv: string[]): Args {
       const n = number()
       if (n !== 4 && n !== 7) throw new Error(`--replicas must be 4 or 7, got ${n}`)
       args.replicas = n
-    } else if (name === '--json') args.json = true
+    } else if (name === '--fault-ms') args.faultMs = number()
+    else if (name === '--liveness-ms') args.livenessMs = number()
+    else if (name === '--json') args.json = true
     else if (name === '--verbose') args.verbose = true
-    else throw new Error(`unknown option ${name}; usage: --seeds N [--seed S] [--replicas 4|7] [--json] [--verbose]`)
+    else throw new Error(`unknown option ${name}; usage: --seeds N [--seed S] [--replicas 4|7] [--fault-ms MS] [--liveness-ms MS] [--json] [--verbose]`)
   }
   return args
 }
@@ -43,9 +45,9 @@ function main (): number {
   const totals = { steps: 0, finalized: 0, verified: 0, crashes: 0, torn: 0, evidence: 0, ops: 0, completed: 0, runs: 0 }
   const started = performance.now()
   for (const seed of seeds) {
-    // Without --replicas, odd seeds run 4 replicas and even seeds 7 (so a seed names one scenario).
+    // Without --replicas, every fifth seed runs 7 replicas, the others 4 (a seed names one scenario).
     const replicas = args.replicas ?? (seed % 5 === 0 ? 7 : 4)
-    const result = runSimulation({ seed, replicas })
+    const result = runSimulation({ seed, replicas, ...(args.faultMs === undefined ? {} : { faultMs: args.faultMs }), ...(args.livenessMs === undefined ? {} : { livenessMs: args.livenessMs }) })
     totals.runs++
     totals.steps += result.steps
     totals.finalized += result.finalizedHeight
