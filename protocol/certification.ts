@@ -53,18 +53,26 @@ function wireOf (state: CertifiedState): CertifiedState {
   return { subnet: state.subnet, height: state.height, stateRoot: state.stateRoot, receiptsRoot: state.receiptsRoot }
 }
 
-/** Is `signature` member `signer`'s signature over `state`? For checking shares before counting them. */
-export function verifyCertificationShare (subnet: Subnet, state: CertifiedState, signer: number, signature: Uint8Array): boolean {
-  const member = subnet.memberIds[signer]
-  return member !== undefined && state.subnet === subnet.id && verifyBy(member, certifyDomain, wireOf(state), signature)
+/** One replica's signature over a state: what replicas exchange before a certificate exists. */
+export interface CertificationShare {
+  state: CertifiedState
+  /** The signer's index in the genesis member list. */
+  signer: number
+  signature: Uint8Array
+}
+
+/** Is the share a member's valid signature over a state of this subnet? Check before counting it. */
+export function verifyCertificationShare (subnet: Subnet, share: CertificationShare): boolean {
+  const member = subnet.memberIds[share.signer]
+  return member !== undefined && share.state.subnet === subnet.id && verifyBy(member, certifyDomain, wireOf(share.state), share.signature)
 }
 
 /**
- * Builds a certificate from shares (signer index → signature), keeping only valid member shares.
- * Error when fewer than a quorum are valid, naming how many are missing.
+ * Builds a certificate for `state` from shares (signer index → signature), keeping only valid
+ * member shares. Error when fewer than a quorum are valid, naming how many there are.
  */
-export function certificateOf (subnet: Subnet, state: CertifiedState, shares: ReadonlyMap<number, Uint8Array>): Result<StateCertificate> {
-  const signers = [...shares.keys()].filter(i => verifyCertificationShare(subnet, state, i, shares.get(i)!)).sort((a, b) => a - b)
+export function certificateOf (subnet: Subnet, { state, shares }: { state: CertifiedState, shares: ReadonlyMap<number, Uint8Array> }): Result<StateCertificate> {
+  const signers = [...shares.keys()].filter(signer => verifyCertificationShare(subnet, { state, signer, signature: shares.get(signer)! })).sort((a, b) => a - b)
   if (signers.length < subnet.quorum) return err(`only ${signers.length} valid member signatures for height ${state.height}, a certificate needs ${subnet.quorum}`)
   return ok({ state: wireOf(state), signers, signatures: signers.map(i => shares.get(i)!) })
 }

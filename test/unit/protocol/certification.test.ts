@@ -8,7 +8,7 @@ import { proveReceipt, receiptsRoot } from '../../../protocol/state/receipts-roo
 import { assembleGenesis, genesisOf, signGenesis, type Subnet } from '../../../protocol/subnet.ts'
 import {
   certificateOf, certifyDomain, decodeCertificate, decodeCertifiedResponse, encodeCertificate, encodeCertifiedResponse,
-  signCertification, verifyCertificate, verifyCertifiedResponse, type CertifiedState, type StateCertificate
+  signCertification, verifyCertificate, verifyCertificationShare, verifyCertifiedResponse, type CertifiedState, type StateCertificate
 } from '../../../protocol/certification.ts'
 
 /** A 7-member subnet (f = 2, quorum 5), its keys in member order. */
@@ -46,15 +46,18 @@ test('a certificate with 2f+1 member signatures is accepted; with 2f it is refus
 test('certificateOf keeps only valid member shares and needs a quorum of them', t => {
   const shares = sharesBy([6, 0, 3, 1])
   shares.set(2, keys[2]!.sign(certifyDomain, { ...state, height: 13n })) // a share for another height
-  const r1 = certificateOf(subnet, state, shares)
+  const r1 = certificateOf(subnet, { state, shares })
   t.false(r1.ok)
   if (!r1.ok) t.is(r1.error, 'only 4 valid member signatures for height 12, a certificate needs 5')
   shares.set(5, signCertification(state, keys[5]!))
-  const r2 = certificateOf(subnet, state, shares)
+  const r2 = certificateOf(subnet, { state, shares })
   t.true(r2.ok)
   if (!r2.ok) return
   t.deepEqual(r2.value.signers, [0, 1, 3, 5, 6])
   t.true(verifyCertificate(r2.value, subnet).ok)
+  t.true(verifyCertificationShare(subnet, { state, signer: 4, signature: signCertification(state, keys[4]!) }))
+  t.false(verifyCertificationShare(subnet, { state, signer: 3, signature: signCertification(state, keys[4]!) }), 'signed by another member')
+  t.false(verifyCertificationShare(subnet, { state, signer: 7, signature: signCertification(state, keys[4]!) }), 'no such member')
 })
 
 test('a certificate signed by a non-member is refused', t => {
