@@ -205,8 +205,6 @@ export const consensusEvidenceMax = 64
 /** Smallest and largest network bound Δ: timers are multiples of it (leader 2Δ, advance 3Δ). */
 export const consensusDeltaMsMin = 1
 export const consensusDeltaMsMax = 60_000
-/** WAL records a recovery reads: per retained view ≤ 3 own votes + 3 certificates, with slack. */
-export const consensusWalRecordsMax = 8 * (consensusViewsAheadMax + consensusViewsBehindMax + 1)
 
 assert(consensusMessageBytesMax <= codecBytesMax, 'a consensus message must fit the codec')
 assert(consensusDeltaMsMin >= 1 && consensusDeltaMsMin < consensusDeltaMsMax, 'Δ range is not empty')

@@ -20,7 +20,7 @@
 import { assert } from '../assert.ts'
 import {
   consensusBlocksBytesMax, consensusBlocksMax, consensusDeltaMsMax, consensusDeltaMsMin, consensusEvidenceMax, consensusFetchItemsMax,
-  consensusPayloadBytesMax, consensusViewsAheadMax, consensusViewsBehindMax, consensusWantedMax, consensusWalRecordsMax
+  consensusPayloadBytesMax, consensusViewsAheadMax, consensusViewsBehindMax, consensusWantedMax
 } from '../limits.ts'
 import type { Signer } from '../signature.ts'
 import {
@@ -163,7 +163,6 @@ export function createReplica (config: ReplicaConfig, tip?: FinalizedTip, finali
  * signs a second, different vote for a view it voted in. Records are trusted (own disk).
  */
 export function recover (config: ReplicaConfig, records: readonly WalRecord[], tip?: FinalizedTip, finalizedCertificate?: Certificate): ReplicaState {
-  assert(records.length <= consensusWalRecordsMax * 4, `WAL has ${records.length} records, more than pruning allows`)
   const s = createReplica(config, tip, finalizedCertificate)
   for (const record of records) {
     const view = walRecordView(record)
@@ -473,7 +472,8 @@ function onVote (s: ReplicaState, vote: Vote, out: Action[]): void {
   if (vs === undefined) return
   const votes = votesOf(vs, vote.kind)
   const first = votes.get(vote.signer)
-  if (first !== undefined && bytesEqual(first.signature, vote.signature)) {
+  if (first !== undefined && (bytesEqual(first.signature, vote.signature) || hasEvidence(s, first, vote))) {
+    // A repeat, or more of a signer already proven to equivocate here: not worth a verification.
     s.counters.duplicate++
     return
   }
@@ -494,8 +494,12 @@ function onVote (s: ReplicaState, vote: Vote, out: Action[]): void {
   checkQuorum(s, vs, vote.kind, vote.block, out)
 }
 
+function hasEvidence (s: ReplicaState, first: Vote, second: Vote): boolean {
+  return s.evidence.some(e => e.signer === first.signer && e.view === first.view && e.first.kind === first.kind && e.second.kind === second.kind)
+}
+
 function recordEvidence (s: ReplicaState, first: Vote, second: Vote, out: Action[]): void {
-  if (s.evidence.some(e => e.signer === first.signer && e.view === first.view && e.first.kind === first.kind && e.second.kind === second.kind)) return
+  if (hasEvidence(s, first, second)) return
   const evidence: Evidence = { signer: first.signer, view: first.view, first, second }
   if (s.evidence.length >= consensusEvidenceMax) s.evidence.shift()
   s.evidence.push(evidence)

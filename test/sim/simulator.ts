@@ -25,6 +25,13 @@ export interface SimOptions {
   /** Simulated ms after healing within which every honest replica must finalize `progressBlocks` more. */
   livenessMs?: number
   progressBlocks?: number
+  /** No drops, delays beyond Δ/2, partitions, crashes or Byzantine replicas (for benchmarks). */
+  calm?: boolean
+  /**
+   * How signature checks are memoized: 'shared' across replicas (the default; fastest, the same
+   * answers), 'per-replica' (as a driver with its own cache would), or 'none' (every check runs).
+   */
+  verification?: 'shared' | 'per-replica' | 'none'
 }
 
 export interface SimResult {
@@ -38,6 +45,8 @@ export interface SimResult {
   simulatedMs: number
   signaturesVerified: number
   signaturesSigned: number
+  /** Wall-clock ms spent in Ed25519 sign/verify (a statistic; never feeds back into the run). */
+  cryptoMs: number
   messagesSent: number
   messagesDropped: number
   crashes: number
@@ -185,7 +194,7 @@ class Simulation {
   healAt: number
   deadline: number
   progressTarget = 0n
-  stats = { verified: 0, signed: 0, sent: 0, dropped: 0, crashes: 0, evidence: 0 }
+  stats = { verified: 0, signed: 0, sent: 0, dropped: 0, crashes: 0, evidence: 0, cryptoMs: 0 }
   readonly dropP: number
   readonly dupP: number
   readonly slowP: number
@@ -202,27 +211,29 @@ class Simulation {
     this.n = options.replicas
     this.membership = membershipFor(this.n)
     const rng = this.rng
-    this.dropP = rng.pick([0, 0, 0.02, 0.08, 0.2])
-    this.dupP = rng.pick([0, 0.02, 0.1])
-    this.slowP = rng.pick([0, 0.03, 0.1])
-    this.midCrashP = rng.pick([0, 0.002, 0.01])
+    const calm = options.calm === true
+    this.dropP = calm ? 0 : rng.pick([0, 0, 0.02, 0.08, 0.2])
+    this.dupP = calm ? 0 : rng.pick([0, 0.02, 0.1])
+    this.slowP = calm ? 0 : rng.pick([0, 0.03, 0.1])
+    this.midCrashP = calm ? 0 : rng.pick([0, 0.002, 0.01])
     this.healAt = options.faultMs ?? 600
     this.deadline = this.healAt + (options.livenessMs ?? 2000)
     this.progressBlocks = options.progressBlocks ?? 3
+    const verification = options.verification ?? 'shared'
     this.verify = (m, signer, domain, value, signature) => {
       // Verification is a pure function: memoizing it across replicas changes only speed.
-      const key = `${signer}|${domain}|${hex(encode(value))}|${hex(signature)}`
+      if (verification === 'none') return this.timedVerify(m, signer, domain, value, signature)
+      const key = `${verification === 'per-replica' ? this.current : ''}|${signer}|${domain}|${hex(encode(value))}|${hex(signature)}`
       let valid = this.verifyCache.get(key)
       if (valid === undefined) {
-        valid = verifyMember(m, signer, domain, value, signature)
-        this.stats.verified++
+        valid = this.timedVerify(m, signer, domain, value, signature)
         if (this.verifyCache.size > 50_000) this.verifyCache.clear()
         this.verifyCache.set(key, valid)
       }
       return valid
     }
     const f = this.membership.faults
-    const byzantineCount = rng.int(f + 1)
+    const byzantineCount = calm ? 0 : rng.int(f + 1)
     const byzantine = rng.shuffle([...Array(this.n).keys()]).slice(0, byzantineCount)
     for (let i = 0; i < this.n; i++) {
       const behaviour = byzantine.includes(i) ? rng.pick<Byzantine>(['silent', 'equivocator', 'double-voter', 'bad-signature']) : undefined
@@ -231,8 +242,25 @@ class Simulation {
         ...(behaviour === undefined ? {} : { byzantine: behaviour })
       })
     }
-    this.scheduleFaults()
+    if (calm) {
+      this.queue.push(this.healAt, { type: 'heal' })
+      for (let c = 0; c < this.clients; c++) this.queue.push(rng.int(50), { type: 'client', client: c })
+    } else {
+      this.scheduleFaults()
+    }
   }
+
+  /** Counts and times real signature checks (wall time is a statistic only; it steers nothing). */
+  private timedVerify (m: Membership, signer: number, domain: string, value: unknown, signature: Uint8Array): boolean {
+    const start = performance.now()
+    const valid = verifyMember(m, signer, domain, value, signature)
+    this.stats.cryptoMs += performance.now() - start
+    this.stats.verified++
+    return valid
+  }
+
+  /** The replica being stepped (for per-replica verification caches). */
+  current = -1
 
   private scheduleFaults (): void {
     const rng = this.rng
@@ -331,7 +359,10 @@ class Simulation {
       id: raw.id,
       sign: (domain, value) => {
         this.stats.signed++
-        return raw.sign(domain, value)
+        const start = performance.now()
+        const signature = raw.sign(domain, value)
+        this.stats.cryptoMs += performance.now() - start
+        return signature
       }
     }
     return { membership: this.membership, self: r.index, signer, genesis, deltaMs, verify: this.verify }
@@ -420,6 +451,7 @@ class Simulation {
   // ── Stepping a replica and performing its actions in order ────────────────────────────────────
 
   private apply (r: SimReplica, event: Event): void {
+    this.current = r.index
     const { state, actions } = step(r.state!, event)
     r.state = state
     if (debug) process.stderr.write(`${this.now} r${r.index} ${event.type === 'message' ? 'msg ' + event.message.kind + ' v' + String((event.message as { view?: bigint }).view) + ' from ' + event.from : event.type === 'timeout' ? 'timeout ' + event.timer + ' v' + event.view : event.type} -> ${actions.map(a => a.type === 'send' ? 'send:' + a.message.kind : a.type === 'setTimer' ? 'timer:' + a.timer + a.view : a.type).join(',')}\n`)
@@ -638,6 +670,7 @@ class Simulation {
       simulatedMs: this.now,
       signaturesVerified: this.stats.verified,
       signaturesSigned: this.stats.signed,
+      cryptoMs: Math.round(this.stats.cryptoMs),
       messagesSent: this.stats.sent,
       messagesDropped: this.stats.dropped,
       crashes: this.stats.crashes,
