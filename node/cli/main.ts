@@ -4,8 +4,10 @@
 
 import { Command, CommanderError } from 'commander'
 import { failAndExit } from './output.ts'
+import * as build from './commands/build.ts'
 import * as capacity from './commands/capacity.ts'
 import * as daemon from './commands/daemon.ts'
+import * as exec from './commands/exec.ts'
 import * as id from './commands/id.ts'
 import * as identity from './commands/identity.ts'
 import * as init from './commands/init.ts'
@@ -25,6 +27,7 @@ const groups: Array<{ register: (program: Command) => void }> = [
   init, daemon, id, status, peers, capacity, quickstart,
   identity,
   store,
+  build, exec,
 ]
 for (const group of groups) group.register(program)
 
