@@ -2,9 +2,8 @@
 // proportional to the trie's depth, not its size. Used to verify a stored state and to rebuild a
 // checkpoint on import. Pure: emits each node it makes to a callback and never stores anything.
 
-import { sha256Bytes } from '../codec.ts'
 import { compareBytes, firstDifferingBit } from './state-key.ts'
-import { emptyRoot, encodeInner, encodeLeaf } from './merkle-trie.ts'
+import { emptyRoot, encodeInner, encodeLeaf, sha256 } from './merkle-trie.ts'
 
 /**
  * The trie's inner node between two neighbouring paths splits at their first differing bit, so the
@@ -55,7 +54,7 @@ export class TrieBuilder {
   }
 
   #emit (bytes: Uint8Array): Uint8Array {
-    const hash = sha256Bytes(bytes)
+    const hash = sha256(bytes)
     this.#onNode?.(hash, bytes)
     return hash
   }

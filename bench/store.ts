@@ -1,0 +1,119 @@
+// Store benchmark (`npm run bench -- store [--quick]`): synced heights per second at 1, 100 and
+// 1,000 writes per height; root update cost per write at 1k, 100k and 1M keys beside log2 n; proof
+// size; checkpoint export and import MB/s. Real LevelDB in a temp dir; removed afterwards.
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sha256Bytes } from '../protocol/codec.ts'
+import { actorIdOf, height, type SubnetId } from '../protocol/ids.ts'
+import { encodeChunk, type CheckpointManifest, type StateEntry } from '../protocol/state/checkpoint.ts'
+import { checkpointChunkBytesTarget } from '../protocol/limits.ts'
+import { encodeStateProof } from '../protocol/state/state-proof.ts'
+import { compareBytes, rowKey } from '../protocol/state/state-key.ts'
+import { TrieBuilder } from '../protocol/state/trie-builder.ts'
+import { openStore } from '../node/store/level-store.ts'
+import type { StateWrite, Store } from '../node/store/store.ts'
+
+const actor = actorIdOf('bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' as SubnetId, 1n)
+const te = new TextEncoder()
+const valueBytes = 64
+const keyOf = (i: number): Uint8Array => te.encode(`key-${i}`)
+const valueOf = (i: number, round: number): Uint8Array => new Uint8Array(valueBytes).fill((i + round) & 0xff)
+
+async function tempStore (dirs: string[]): Promise<Store> {
+  const dir = await mkdtemp(join(tmpdir(), 'pylon-bench-store-'))
+  dirs.push(dir)
+  return await openStore(dir, { checkpointIntervalHeights: 0 })
+}
+
+async function commit (store: Store, writes: StateWrite[]): Promise<void> {
+  await store.commitHeight({ height: height(BigInt(store.height) + 1n), writes, receipts: [] })
+}
+
+/** n entries as a checkpoint (chunks in trie-path order), built in memory: the bulk loader. */
+function syntheticCheckpoint (n: number): { manifest: CheckpointManifest, chunks: Uint8Array[] } {
+  const order = Array.from({ length: n }, (_, i) => ({ i, path: sha256Bytes(rowKey(actor, keyOf(i))) }))
+  order.sort((a, b) => compareBytes(a.path, b.path))
+  const builder = new TrieBuilder()
+  const chunks: Uint8Array[] = []
+  let entries: StateEntry[] = []
+  let size = 0
+  for (const { i, path } of order) {
+    const value = valueOf(i, 0)
+    builder.add(path, sha256Bytes(value))
+    entries.push({ actor, key: keyOf(i), value })
+    size += actor.length + 16 + valueBytes + 16
+    if (size >= checkpointChunkBytesTarget) { chunks.push(encodeChunk({ kind: 'state', entries })); entries = []; size = 0 }
+  }
+  if (entries.length > 0) chunks.push(encodeChunk({ kind: 'state', entries }))
+  const manifest = { height: height(1), stateRoot: builder.finish(), entries: n, chunks: chunks.map(c => ({ hash: sha256Bytes(c), bytes: c.length })) }
+  return { manifest, chunks }
+}
+
+async function heightsPerSecond (dirs: string[]): Promise<void> {
+  process.stdout.write('\nsynced heights (one LevelDB batch with sync: true each), on a 10k-key state\n')
+  process.stdout.write('writes/height   heights/s   writes/s    ms/height\n')
+  const store = await tempStore(dirs)
+  for (let i = 0; i < 10; i++) await commit(store, Array.from({ length: 1000 }, (_, j) => ({ actor, key: keyOf(i * 1000 + j), value: valueOf(j, 0) })))
+  for (const [perHeight, heights] of [[1, 200], [100, 100], [1000, 30]] as const) {
+    const started = performance.now()
+    for (let h = 0; h < heights; h++) {
+      await commit(store, Array.from({ length: perHeight }, (_, j) => { const k = (h * 7919 + j * 104729) % 10_000; return { actor, key: keyOf(k), value: valueOf(k, h + 1) } }))
+    }
+    const seconds = (performance.now() - started) / 1000
+    process.stdout.write(`${String(perHeight).padStart(13)}   ${(heights / seconds).toFixed(0).padStart(9)}   ${(heights * perHeight / seconds).toFixed(0).padStart(8)}   ${(seconds * 1000 / heights).toFixed(2).padStart(10)}\n`)
+  }
+  await store.close()
+}
+
+async function atSize (n: number, dirs: string[]): Promise<{ n: number, usPerWrite: number, proofBytes: number, proofSteps: number, importMBps: number, exportMBps: number }> {
+  const { manifest, chunks } = syntheticCheckpoint(n)
+  const totalBytes = chunks.reduce((s, c) => s + c.length, 0)
+  const store = await tempStore(dirs)
+  let started = performance.now()
+  await store.importCheckpoint(manifest, { chunk: async i => chunks[i]! })
+  const importMBps = totalBytes / 1e6 / ((performance.now() - started) / 1000)
+  // Root update cost: heights of 1,000 overwrites of random existing keys (trie rewrite + batch).
+  const heights = 20
+  let round = 1
+  let state = 12345
+  const next = (): number => { state = (state * 1103515245 + 12345) & 0x7fffffff; return state % n }
+  await commit(store, Array.from({ length: 1000 }, () => { const k = next(); return { actor, key: keyOf(k), value: valueOf(k, round) } })) // warm the node cache
+  started = performance.now()
+  for (let h = 0; h < heights; h++) {
+    round++
+    await commit(store, Array.from({ length: 1000 }, () => { const k = next(); return { actor, key: keyOf(k), value: valueOf(k, round) } }))
+  }
+  const usPerWrite = (performance.now() - started) * 1000 / (heights * 1000)
+  let proofBytes = 0
+  let proofSteps = 0
+  for (let i = 0; i < 100; i++) {
+    const proof = await store.prove(actor, keyOf(next()))
+    proofBytes += encodeStateProof(proof).length
+    proofSteps += proof.steps.length
+  }
+  started = performance.now()
+  const exported = await store.checkpoint()
+  const exportMBps = exported.chunks.reduce((s, c) => s + c.bytes, 0) / 1e6 / ((performance.now() - started) / 1000)
+  await store.close()
+  return { n, usPerWrite, proofBytes: proofBytes / 100, proofSteps: proofSteps / 100, importMBps, exportMBps }
+}
+
+export default async function (args: string[]): Promise<void> {
+  const sizes = args.includes('--quick') ? [1_000, 10_000, 100_000] : [1_000, 100_000, 1_000_000]
+  const dirs: string[] = []
+  try {
+    await heightsPerSecond(dirs)
+    process.stdout.write(`\nroot update cost (heights of 1,000 overwrites, synced) and proofs, by state size (${valueBytes}-byte values)\n`)
+    process.stdout.write('keys        µs/write   log2 n   µs/write ÷ log2 n   proof bytes   proof steps   import MB/s   export MB/s\n')
+    for (const n of sizes) {
+      const r = await atSize(n, dirs)
+      const log2 = Math.log2(n)
+      process.stdout.write(`${String(n).padEnd(10)}  ${r.usPerWrite.toFixed(1).padStart(8)}   ${log2.toFixed(1).padStart(6)}   ${(r.usPerWrite / log2).toFixed(2).padStart(17)}   ${r.proofBytes.toFixed(0).padStart(11)}   ${r.proofSteps.toFixed(1).padStart(11)}   ${r.importMBps.toFixed(1).padStart(11)}   ${r.exportMBps.toFixed(1).padStart(11)}\n`)
+    }
+    process.stdout.write('\nA flat µs/write ÷ log2 n column means the update cost grows with log n, not n.\n')
+  } finally {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true })
+  }
+}
