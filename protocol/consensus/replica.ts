@@ -133,7 +133,14 @@ export interface StepResult { state: ReplicaState, actions: Action[] }
 
 // ── Construction and recovery ───────────────────────────────────────────────────────────────────
 
-export function createReplica (config: ReplicaConfig, tip?: FinalizedTip, finalizedCertificate?: Certificate): ReplicaState {
+/** Where a (re)started replica stands: the store's last finalized block and its certificate. */
+export interface ReplicaStart {
+  /** @default genesis (height 0, view 0) */
+  tip?: FinalizedTip
+  finalizedCertificate?: Certificate
+}
+
+export function createReplica (config: ReplicaConfig, { tip, finalizedCertificate }: ReplicaStart = {}): ReplicaState {
   const { membership, self, signer, deltaMs } = config
   assert(self >= 0 && self < membership.members.length, `self ${self} is not a member index`)
   assert(signer.id === membership.members[self], 'signer must be the member at index self')
@@ -162,8 +169,8 @@ export function createReplica (config: ReplicaConfig, tip?: FinalizedTip, finali
  * the store's finalized tip. Every own vote in the WAL is restored as "sent", so the replica never
  * signs a second, different vote for a view it voted in. Records are trusted (own disk).
  */
-export function recover (config: ReplicaConfig, records: readonly WalRecord[], tip?: FinalizedTip, finalizedCertificate?: Certificate): ReplicaState {
-  const s = createReplica(config, tip, finalizedCertificate)
+export function recover (config: ReplicaConfig, records: readonly WalRecord[], start: ReplicaStart = {}): ReplicaState {
+  const s = createReplica(config, start)
   for (const record of records) {
     const view = walRecordView(record)
     // A vote in view v puts us in v; a finalize vote or any certificate means v was settled.
@@ -399,7 +406,7 @@ function tryNotarize (s: ReplicaState, out: Action[]): void {
 
 function maybePropose (s: ReplicaState, out: Action[]): void {
   const vs = s.views.get(s.view)
-  if (vs === undefined || vs.proposeRequested || vs.sentNullify !== undefined) return
+  if (vs === undefined || vs.proposeRequested || vs.proposal !== undefined || vs.sentNotarize !== undefined || vs.sentNullify !== undefined) return
   if (leaderOf(s.config.membership, vs.view) !== s.config.self) return
   const parent = selectParent(s, vs.view)
   if (!parent.ok) {

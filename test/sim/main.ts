@@ -42,7 +42,7 @@ function main (): number {
   }
   const seeds = args.seed !== undefined ? [args.seed] : Array.from({ length: args.seeds }, (_, i) => i + 1)
   const failures: SimResult[] = []
-  const totals = { steps: 0, finalized: 0, verified: 0, crashes: 0, torn: 0, evidence: 0, ops: 0, completed: 0, runs: 0 }
+  const totals = { steps: 0, finalized: 0, verified: 0, crashes: 0, torn: 0, evidence: 0, ops: 0, completed: 0, runs: 0, fetches: 0, lookups: 0, badSignatures: 0 }
   const started = performance.now()
   for (const seed of seeds) {
     // Without --replicas, every fifth seed runs 7 replicas, the others 4 (a seed names one scenario).
@@ -53,6 +53,9 @@ function main (): number {
     totals.finalized += result.finalizedHeight
     totals.verified += result.signaturesVerified
     totals.crashes += result.crashes
+    totals.fetches += result.fetches
+    totals.lookups += result.lookups
+    totals.badSignatures += result.badSignaturesDropped
     totals.torn += result.tornRecords
     totals.evidence += result.evidence
     totals.ops += result.operations
@@ -78,6 +81,9 @@ function main (): number {
     blocksFinalized: totals.finalized,
     signaturesVerifiedPerBlock: Number((totals.verified / Math.max(1, totals.finalized)).toFixed(1)),
     crashes: totals.crashes,
+    catchUpFetches: totals.fetches,
+    servedFromStore: totals.lookups,
+    forgedSignaturesDropped: totals.badSignatures,
     tornWalRecords: totals.torn,
     evidenceRecorded: totals.evidence,
     clientOperations: totals.ops,

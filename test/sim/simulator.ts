@@ -50,6 +50,9 @@ export interface SimResult {
   messagesSent: number
   messagesDropped: number
   crashes: number
+  /** Catch-up requests sent, and requests answered from the store (blocks no longer in memory). */
+  fetches: number
+  lookups: number
   tornRecords: number
   lostRecords: number
   evidence: number
@@ -194,7 +197,7 @@ class Simulation {
   healAt: number
   deadline: number
   progressTarget = 0n
-  stats = { verified: 0, signed: 0, sent: 0, dropped: 0, crashes: 0, evidence: 0, cryptoMs: 0 }
+  stats = { verified: 0, signed: 0, sent: 0, dropped: 0, crashes: 0, evidence: 0, cryptoMs: 0, fetches: 0, lookups: 0 }
   readonly dropP: number
   readonly dupP: number
   readonly slowP: number
@@ -391,7 +394,7 @@ class Simulation {
     const last = r.log[r.log.length - 1]
     const tip = last === undefined ? undefined : { height: last.block.height, view: last.block.view, hash: last.hash }
     if (!restart) {
-      r.state = createReplica(config, tip)
+      r.state = createReplica(config, tip === undefined ? {} : { tip })
     } else {
       const records: WalRecord[] = []
       const raw = r.disk.read()
@@ -401,7 +404,7 @@ class Simulation {
         records.push(decoded.value)
       }
       if (records.length < raw.length) r.disk.truncate(records.length)
-      r.state = recover(config, records, tip, r.lastCertificate)
+      r.state = recover(config, records, { ...(tip === undefined ? {} : { tip }), ...(r.lastCertificate === undefined ? {} : { finalizedCertificate: r.lastCertificate }) })
     }
     this.trace.update(`boot${this.now}|${r.index}|${r.incarnation}\n`)
     this.apply(r, { type: 'start' })
@@ -481,11 +484,13 @@ class Simulation {
         return
       case 'finalized': return this.onFinalized(r, action.height, action.hash, action.block, action.certificate)
       case 'fetch': {
+        this.stats.fetches++
         const peers = this.rng.shuffle([...action.peers]).slice(0, 2)
         for (const peer of peers) this.send(r, peer, action.request)
         return
       }
       case 'lookup': {
+        this.stats.lookups++
         // The store serves each block and its ancestors (child first), like the core does from memory.
         const blocks: Block[] = []
         for (const h of action.hashes) {
@@ -674,6 +679,8 @@ class Simulation {
       messagesSent: this.stats.sent,
       messagesDropped: this.stats.dropped,
       crashes: this.stats.crashes,
+      fetches: this.stats.fetches,
+      lookups: this.stats.lookups,
       tornRecords: this.replicas.reduce((a, r) => a + r.disk.torn, 0),
       lostRecords: this.replicas.reduce((a, r) => a + r.disk.lostOnCrash, 0),
       evidence: this.stats.evidence,
