@@ -1,4 +1,5 @@
 import test from 'ava'
+import fc from 'fast-check'
 import { encode } from '../../../../protocol/codec.ts'
 import { consensusFetchItemsMax, consensusMembersMax, consensusMessageBytesMax, consensusPayloadBytesMax } from '../../../../protocol/limits.ts'
 import { membershipOf, verifyCertificate, verifyVote, leaderOf } from '../../../../protocol/consensus/certificate.ts'
@@ -124,4 +125,22 @@ test('decodeWalRecord round-trips records and refuses a torn one', t => {
   for (let cut = 0; cut < bytes.length; cut += 7) t.false(decodeWalRecord(bytes.subarray(0, cut)).ok)
   const cert = { kind: 'certificate' as const, certificate: certificate('nullification', 2n, undefined, [0, 1, 2]) }
   t.true(decodeWalRecord(encodeWalRecord(cert)).ok)
+})
+
+test('decodeMessage and decodeWalRecord never throw on random or mutated bytes', t => {
+  const b = block(3n, 2n, genesis, Uint8Array.of(1, 2, 3))
+  const valid = [encodeMessage(proposal(b)), encodeMessage(certificate('finalization', 3n, blockHash(b), [0, 1, 2])), encodeMessage({ kind: 'request', blocks: [blockHash(b)], views: [1n] })]
+  let refused = 0
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 512 }), bytes => {
+    if (!decodeMessage(bytes).ok) refused++
+    decodeWalRecord(bytes)
+  }), { numRuns: 2000 })
+  fc.assert(fc.property(fc.nat(valid.length - 1), fc.nat(), fc.integer({ min: 0, max: 255 }), (which, at, value) => {
+    const bytes = valid[which]!.slice()
+    bytes[at % bytes.length] = value
+    const result = decodeMessage(bytes)
+    // Whatever survives decoding re-encodes; nothing throws.
+    if (result.ok) encodeMessage(result.value)
+  }), { numRuns: 2000 })
+  t.true(refused > 1900, `random bytes decoded as messages ${2000 - refused} times`)
 })
