@@ -15,7 +15,11 @@ import { SimDisk } from './disk.ts'
 import { checkLinearizable, kvModel, type KvInput, type KvOutput, type Operation } from './linearizability.ts'
 import { Prng } from './prng.ts'
 
-export type Byzantine = 'silent' | 'equivocator' | 'double-voter' | 'bad-signature'
+/**
+ * Byzantine behaviours. 'twin' (after Twins, Bano et al.): two unmodified honest copies share one
+ * key, each talking to its own half of the subnet, so equivocation arises from honest code.
+ */
+export type Byzantine = 'silent' | 'equivocator' | 'double-voter' | 'bad-signature' | 'twin'
 
 export interface SimOptions {
   seed: number
@@ -53,6 +57,8 @@ export interface SimResult {
   /** Catch-up requests sent, and requests answered from the store (blocks no longer in memory). */
   fetches: number
   lookups: number
+  /** Messages corrupted on the wire that the codec refused (the rest fail signature checks). */
+  corruptRefused: number
   tornRecords: number
   lostRecords: number
   evidence: number
@@ -82,7 +88,12 @@ class SimFailure extends Error {}
 interface Op { id: string, client: number, input: KvInput, via: number }
 
 interface SimReplica {
+  /** Position in the simulator (timers, deliveries); equals `index` except for a twin's copy. */
+  slot: number
+  /** Member index: the key it signs with and the `from` its peers see. */
   index: number
+  /** A twin's copy talks only to these members (undefined: to everyone). */
+  group?: Set<number>
   byzantine?: Byzantine
   state?: ReplicaState
   incarnation: number
@@ -100,7 +111,7 @@ interface SimReplica {
 }
 
 type QueueItem =
-  | { type: 'deliver', to: number, from: number, bytes: Uint8Array }
+  | { type: 'deliver', to: number, from: number, bytes: Uint8Array, corrupted: boolean }
   | { type: 'timer', replica: number, incarnation: number, view: bigint, timer: 'leader' | 'advance' | 'retry' }
   | { type: 'payload', replica: number, incarnation: number, view: bigint }
   | { type: 'restart', replica: number }
@@ -197,11 +208,12 @@ class Simulation {
   healAt: number
   deadline: number
   progressTarget = 0n
-  stats = { verified: 0, signed: 0, sent: 0, dropped: 0, crashes: 0, evidence: 0, cryptoMs: 0, fetches: 0, lookups: 0 }
+  stats = { verified: 0, signed: 0, sent: 0, dropped: 0, crashes: 0, evidence: 0, cryptoMs: 0, fetches: 0, lookups: 0, corruptRefused: 0 }
   readonly dropP: number
   readonly dupP: number
   readonly slowP: number
   readonly midCrashP: number
+  readonly corruptP: number
   readonly clients = 3
   readonly progressBlocks: number
   readonly verify: Verifier
@@ -219,6 +231,7 @@ class Simulation {
     this.dupP = calm ? 0 : rng.pick([0, 0.02, 0.1])
     this.slowP = calm ? 0 : rng.pick([0, 0.03, 0.1])
     this.midCrashP = calm ? 0 : rng.pick([0, 0.002, 0.01])
+    this.corruptP = calm ? 0 : rng.pick([0, 0, 0.005, 0.02])
     this.healAt = options.faultMs ?? 600
     this.deadline = this.healAt + (options.livenessMs ?? 2000)
     this.progressBlocks = options.progressBlocks ?? 3
@@ -239,11 +252,22 @@ class Simulation {
     const byzantineCount = calm ? 0 : rng.int(f + 1)
     const byzantine = rng.shuffle([...Array(this.n).keys()]).slice(0, byzantineCount)
     for (let i = 0; i < this.n; i++) {
-      const behaviour = byzantine.includes(i) ? rng.pick<Byzantine>(['silent', 'equivocator', 'double-voter', 'bad-signature']) : undefined
+      const behaviour = byzantine.includes(i) ? rng.pick<Byzantine>(['silent', 'equivocator', 'double-voter', 'bad-signature', 'twin']) : undefined
       this.replicas.push({
-        index: i, incarnation: 0, disk: new SimDisk(), log: [], byHash: new Map(), kv: new Map(), applied: new Set(), mempool: [], signed: new Map(),
+        slot: i, index: i, incarnation: 0, disk: new SimDisk(), log: [], byHash: new Map(), kv: new Map(), applied: new Set(), mempool: [], signed: new Map(),
         ...(behaviour === undefined ? {} : { byzantine: behaviour })
       })
+    }
+    for (const primary of this.replicas.filter(r => r.byzantine === 'twin')) {
+      const others = rng.shuffle([...Array(this.n).keys()].filter(i => i !== primary.index))
+      const half = new Set(others.slice(0, Math.ceil(others.length / 2)))
+      primary.group = new Set(others.filter(i => !half.has(i)))
+      const copy: SimReplica = {
+        slot: this.replicas.length, index: primary.index, group: half, byzantine: 'twin', incarnation: 0, disk: new SimDisk(),
+        log: [], byHash: new Map(), kv: new Map(), applied: new Set(), mempool: [], signed: new Map()
+      }
+      this.replicas.push(copy)
+      this.twinOf.set(primary.index, copy)
     }
     if (calm) {
       this.queue.push(this.healAt, { type: 'heal' })
@@ -261,6 +285,9 @@ class Simulation {
     this.stats.verified++
     return valid
   }
+
+  /** Members whose key is shared by a second copy (Twins), keyed by member index. */
+  readonly twinOf = new Map<number, SimReplica>()
 
   /** The replica being stepped (for per-replica verification caches). */
   current = -1
@@ -311,7 +338,7 @@ class Simulation {
 
   private handle (item: QueueItem): void {
     switch (item.type) {
-      case 'deliver': return this.deliver(item.to, item.from, item.bytes)
+      case 'deliver': return this.deliver(item)
       case 'timer': {
         const r = this.replicas[item.replica]!
         if (r.state === undefined || r.incarnation !== item.incarnation) return
@@ -406,7 +433,7 @@ class Simulation {
       if (records.length < raw.length) r.disk.truncate(records.length)
       r.state = recover(config, records, { ...(tip === undefined ? {} : { tip }), ...(r.lastCertificate === undefined ? {} : { finalizedCertificate: r.lastCertificate }) })
     }
-    this.trace.update(`boot${this.now}|${r.index}|${r.incarnation}\n`)
+    this.trace.update(`boot${this.now}|${r.slot}|${r.incarnation}\n`)
     this.apply(r, { type: 'start' })
   }
 
@@ -418,8 +445,8 @@ class Simulation {
     r.mempool = []
     r.disk.crash(this.rng)
     r.restartAt = this.healed ? this.now + 1 : Math.min(restartAt, this.healAt)
-    this.queue.push(r.restartAt, { type: 'restart', replica: r.index })
-    this.trace.update(`crash${this.now}|${r.index}\n`)
+    this.queue.push(r.restartAt, { type: 'restart', replica: r.slot })
+    this.trace.update(`crash${this.now}|${r.slot}\n`)
   }
 
   private heal (): void {
@@ -428,7 +455,7 @@ class Simulation {
     for (const r of this.replicas) {
       if (r.state === undefined) {
         r.restartAt = this.now
-        this.queue.push(this.now, { type: 'restart', replica: r.index })
+        this.queue.push(this.now, { type: 'restart', replica: r.slot })
       }
     }
     const best = Math.max(...this.replicas.map(r => r.log.length))
@@ -454,10 +481,10 @@ class Simulation {
   // ── Stepping a replica and performing its actions in order ────────────────────────────────────
 
   private apply (r: SimReplica, event: Event): void {
-    this.current = r.index
+    this.current = r.slot
     const { state, actions } = step(r.state!, event)
     r.state = state
-    if (debug) process.stderr.write(`${this.now} r${r.index} ${event.type === 'message' ? 'msg ' + event.message.kind + ' v' + String((event.message as { view?: bigint }).view) + ' from ' + event.from : event.type === 'timeout' ? 'timeout ' + event.timer + ' v' + event.view : event.type} -> ${actions.map(a => a.type === 'send' ? 'send:' + a.message.kind : a.type === 'setTimer' ? 'timer:' + a.timer + a.view : a.type).join(',')}\n`)
+    if (debug) process.stderr.write(`${this.now} r${r.slot} ${event.type === 'message' ? 'msg ' + event.message.kind + ' v' + String((event.message as { view?: bigint }).view) + ' from ' + event.from : event.type === 'timeout' ? 'timeout ' + event.timer + ' v' + event.view : event.type} -> ${actions.map(a => a.type === 'send' ? 'send:' + a.message.kind : a.type === 'setTimer' ? 'timer:' + a.timer + a.view : a.type).join(',')}\n`)
     const incarnation = r.incarnation
     for (const action of actions) {
       if (r.incarnation !== incarnation) return // crashed while performing actions: the rest is lost
@@ -477,10 +504,10 @@ class Simulation {
       }
       case 'send': return this.send(r, action.to, action.message)
       case 'setTimer':
-        this.queue.push(this.now + action.delayMs, { type: 'timer', replica: r.index, incarnation: r.incarnation, view: action.view, timer: action.timer })
+        this.queue.push(this.now + action.delayMs, { type: 'timer', replica: r.slot, incarnation: r.incarnation, view: action.view, timer: action.timer })
         return
       case 'propose':
-        this.queue.push(this.now, { type: 'payload', replica: r.index, incarnation: r.incarnation, view: action.view })
+        this.queue.push(this.now, { type: 'payload', replica: r.slot, incarnation: r.incarnation, view: action.view })
         return
       case 'finalized': return this.onFinalized(r, action.height, action.hash, action.block, action.certificate)
       case 'fetch': {
@@ -522,8 +549,15 @@ class Simulation {
         if (vote.signer === r.index) this.recordVote(r, vote)
       }
     }
-    const targets = to === 'all' ? [...Array(this.n).keys()].filter(i => i !== r.index) : [to]
+    const members = to === 'all' ? [...Array(this.n).keys()].filter(i => i !== r.index) : [to]
+    const targets = members.filter(m => r.group === undefined || r.group.has(m))
     for (const [target, m] of this.byzantineRewrite(r, targets, message)) this.transmit(r.index, target, encodeMessage(m))
+  }
+
+  /** The simulated node that receives what `from` sends to member `to` (a twin's copy, or `to`). */
+  private slotFor (from: number, to: number): number {
+    const copy = this.twinOf.get(to)
+    return copy !== undefined && copy.group!.has(from) ? copy.slot : to
   }
 
   private transmit (from: number, to: number, bytes: Uint8Array): void {
@@ -536,17 +570,29 @@ class Simulation {
     for (let i = 0; i < copies; i++) {
       const slow = !this.healed && this.rng.chance(this.slowP)
       const delay = slow ? this.rng.range(deltaMs, 6 * deltaMs) : this.rng.range(1, Math.floor(deltaMs / 2))
-      this.queue.push(this.now + delay, { type: 'deliver', to, from, bytes })
+      let payload = bytes
+      const corrupted = !this.healed && this.rng.chance(this.corruptP)
+      if (corrupted) {
+        // A flipped bit on the wire: the codec or a signature check must refuse it.
+        payload = new Uint8Array(bytes) // a copy: the codec may hand out Buffers, whose slice() aliases
+        const at = this.rng.int(payload.length)
+        payload[at] = payload[at]! ^ (1 << this.rng.int(8))
+      }
+      this.queue.push(this.now + delay, { type: 'deliver', to: this.slotFor(from, to), from, bytes: payload, corrupted })
     }
   }
 
-  private deliver (to: number, from: number, bytes: Uint8Array): void {
-    const r = this.replicas[to]!
+  private deliver (item: Extract<QueueItem, { type: 'deliver' }>): void {
+    const r = this.replicas[item.to]!
     if (r.state === undefined) return
-    const decoded = decodeMessage(bytes)
-    if (!decoded.ok) this.fail(`replica ${from} sent an undecodable message: ${decoded.error}`)
-    this.trace.update(`d${this.now}|${from}>${to}|${hex(sha256Bytes(bytes)).slice(0, 16)}\n`)
-    this.apply(r, { type: 'message', from, message: decoded.value })
+    const decoded = decodeMessage(item.bytes)
+    if (!decoded.ok) {
+      if (!item.corrupted) this.fail(`replica ${item.from} sent an undecodable message: ${decoded.error}`)
+      this.stats.corruptRefused++
+      return
+    }
+    this.trace.update(`d${this.now}|${item.from}>${item.to}|${hex(sha256Bytes(item.bytes)).slice(0, 16)}\n`)
+    this.apply(r, { type: 'message', from: item.from, message: decoded.value })
   }
 
   /** Byzantine replicas run the honest core and then lie on the wire. */
@@ -556,6 +602,7 @@ class Simulation {
     switch (r.byzantine) {
       case undefined: return plain
       case 'silent': return []
+      case 'twin': return plain
       case 'equivocator': {
         if (message.kind !== 'proposal') return plain
         // A second block for the same view, sent to half of the peers.
@@ -577,7 +624,7 @@ class Simulation {
       }
       case 'bad-signature': {
         if (message.kind !== 'notarize' && message.kind !== 'nullify' && message.kind !== 'finalize') return plain
-        const corrupt = message.signature.slice()
+        const corrupt = new Uint8Array(message.signature)
         corrupt[0] = corrupt[0]! ^ 0x01
         const impostor = { ...message, signer: (r.index + 1) % this.n } // our signature, someone else's index
         return targets.flatMap((t): Array<[number, Message]> => [[t, { ...message, signature: corrupt }], [t, impostor], ...(this.rng.chance(0.5) ? [[t, message] as [number, Message]] : [])])
@@ -614,7 +661,7 @@ class Simulation {
     const seenRoot = this.rootAt.get(height)
     if (seenRoot !== undefined && seenRoot !== root) this.fail(`state roots differ at height ${height} (replica ${r.index})`)
     this.rootAt.set(height, root)
-    this.trace.update(`f${this.now}|${r.index}|${height}|${key.slice(0, 16)}\n`)
+    this.trace.update(`f${this.now}|${r.slot}|${height}|${key.slice(0, 16)}\n`)
   }
 
   private applyPayload (r: SimReplica, block: Block): void {
@@ -681,6 +728,7 @@ class Simulation {
       crashes: this.stats.crashes,
       fetches: this.stats.fetches,
       lookups: this.stats.lookups,
+      corruptRefused: this.stats.corruptRefused,
       tornRecords: this.replicas.reduce((a, r) => a + r.disk.torn, 0),
       lostRecords: this.replicas.reduce((a, r) => a + r.disk.lostOnCrash, 0),
       evidence: this.stats.evidence,
