@@ -14,8 +14,9 @@
 //   checkpoints  0x00 ‖ u64 height → manifest; 0x01 ‖ u64 height ‖ u32 index → chunk
 //   staging      u32 index → chunk bytes of an import being verified
 
+import { sha256 } from '../../protocol/state/sha256.ts'
 import { createHash } from 'node:crypto'
-import { CID, encode, decode, sha256Bytes } from '../../protocol/codec.ts'
+import { CID, encode, decode } from '../../protocol/codec.ts'
 import { height as toHeight, type ActorId, type Height } from '../../protocol/ids.ts'
 import {
   checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, receiptBytesMax, receiptsPerHeightMax,
@@ -29,9 +30,9 @@ import { provePath, type StateProof } from '../../protocol/state/state-proof.ts'
 import { actorPrefix, bytesEqual, checkKey, parseRowKey, rowKey } from '../../protocol/state/state-key.ts'
 import { TrieBuilder } from '../../protocol/state/trie-builder.ts'
 import { assert } from '../core/assert.ts'
-import { BoundedMap } from '../core/bounded-map.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import type { KvOp, OrderedKv } from './_kv.ts'
+import { NodeCache } from './_node-cache.ts'
 import {
   CheckpointError, StoreError, type ChunkSource, type CommitResult, type HeightCommit, type HeightRecord, type RangeOptions,
   type Store, type VerifyReport, type WalEntry
@@ -57,7 +58,7 @@ export class KvStore implements Store {
   readonly #kv: OrderedKv
   readonly #interval: number
   readonly #logger: Logger
-  readonly #cache = new BoundedMap<string, Uint8Array>(storeNodeCacheEntriesMax)
+  readonly #cache = new NodeCache(storeNodeCacheEntriesMax)
   readonly #nodes: TrieNodeSource
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
@@ -137,11 +138,11 @@ export class KvStore implements Store {
   async prove (actor: ActorId, key: Uint8Array): Promise<StateProof> {
     // Under the commit lock so that the root and the rows read belong to the same height.
     return await this.#exclusive(async () => {
-      const path = sha256Bytes(rowKey(actor, this.#key(key)))
+      const path = sha256(rowKey(actor, this.#key(key)))
       const { leaf, steps } = await provePath(this.#nodes, this.stateRoot, path)
       if (leaf === null || !bytesEqual(leaf.path, path)) return { value: null, leaf, steps }
       const value = await this.#kv.get('state', rowKey(actor, key))
-      if (value === undefined || !bytesEqual(sha256Bytes(value), leaf.valueHash)) throw new StoreError('store/corrupt', `state row of ${actor} disagrees with its trie leaf; run pylon store verify`)
+      if (value === undefined || !bytesEqual(sha256(value), leaf.valueHash)) throw new StoreError('store/corrupt', `state row of ${actor} disagrees with its trie leaf; run pylon store verify`)
       return { value, leaf, steps }
     })
   }
@@ -177,14 +178,14 @@ export class KvStore implements Store {
   }
 
   async #applyWrite (update: TrieUpdate, write: { row: Uint8Array, value: Uint8Array | null }, ops: KvOp[]): Promise<void> {
-    const path = sha256Bytes(write.row)
+    const path = sha256(write.row)
     if (write.value === null) {
       if (await update.delete(path) === 'deleted') {
         ops.push({ type: 'del', space: 'state', key: write.row }, { type: 'del', space: 'leaves', key: path })
       }
       return
     }
-    const outcome = await update.set(path, sha256Bytes(write.value))
+    const outcome = await update.set(path, sha256(write.value))
     if (outcome === 'unchanged') return
     ops.push({ type: 'put', space: 'state', key: write.row, value: write.value })
     if (outcome === 'created') ops.push({ type: 'put', space: 'leaves', key: path, value: write.row })
@@ -300,15 +301,15 @@ export class KvStore implements Store {
     const addChunk = async (chunk: CheckpointChunk): Promise<void> => {
       const bytes = encodeChunk(chunk)
       await writer.put({ type: 'put', space: 'checkpoints', key: chunkKey(h, chunks.length), value: bytes })
-      chunks.push({ hash: sha256Bytes(bytes), bytes: bytes.length })
+      chunks.push({ hash: sha256(bytes), bytes: bytes.length })
     }
     const builder = new TrieBuilder()
     let entries: StateEntry[] = []
     let size = 0
     for await (const { path, row, value } of this.#leafRows()) {
       const parsed = parseRowKey(row)
-      if (!parsed.ok || value === undefined || !bytesEqual(sha256Bytes(row), path)) throw new StoreError('store/corrupt', `state row for trie path ${toHex(path)} is missing or malformed; run pylon store verify`)
-      builder.add(path, sha256Bytes(value))
+      if (!parsed.ok || value === undefined || !bytesEqual(sha256(row), path)) throw new StoreError('store/corrupt', `state row for trie path ${toHex(path)} is missing or malformed; run pylon store verify`)
+      builder.add(path, sha256(value))
       entries.push({ ...parsed.value, value })
       size += row.length + value.length + 16 // 16 covers the entry's cbor framing
       if (size >= checkpointChunkBytesTarget) {
@@ -377,9 +378,9 @@ export class KvStore implements Store {
       if (chunk.kind === 'state') {
         if (code.started) throw new CheckpointError('checkpoint/chunk-order', `chunk ${i} of ${total}: state chunk after a code chunk`)
         for (const entry of chunk.entries) {
-          const path = sha256Bytes(rowKey(entry.actor, entry.key))
+          const path = sha256(rowKey(entry.actor, entry.key))
           try {
-            builder.add(path, sha256Bytes(entry.value))
+            builder.add(path, sha256(entry.value))
           } catch {
             throw new CheckpointError('checkpoint/chunk-order', `chunk ${i} of ${total}: entries are not in increasing trie-path order`)
           }
@@ -412,8 +413,8 @@ export class KvStore implements Store {
       if (chunk.kind === 'state') {
         for (const entry of chunk.entries) {
           const row = rowKey(entry.actor, entry.key)
-          const path = sha256Bytes(row)
-          builder.add(path, sha256Bytes(entry.value))
+          const path = sha256(row)
+          builder.add(path, sha256(entry.value))
           writer.push({ type: 'put', space: 'state', key: row, value: entry.value }, { type: 'put', space: 'leaves', key: path, value: row })
         }
       }
@@ -456,9 +457,9 @@ export class KvStore implements Store {
       let leafCount = 0
       for await (const { path, row, value } of this.#leafRows()) {
         const parsed = parseRowKey(row)
-        if (!parsed.ok || !bytesEqual(sha256Bytes(row), path)) return { ...base, ok: false, computedRoot: builder.finish(), entries: leafCount, firstDifference: `trie path ${toHex(path)} indexes a malformed row key` }
+        if (!parsed.ok || !bytesEqual(sha256(row), path)) return { ...base, ok: false, computedRoot: builder.finish(), entries: leafCount, firstDifference: `trie path ${toHex(path)} indexes a malformed row key` }
         if (value === undefined) return { ...base, ok: false, computedRoot: builder.finish(), entries: leafCount, firstDifference: `${describe(parsed.value)}: in the trie index but its state row is missing` }
-        builder.add(path, sha256Bytes(value))
+        builder.add(path, sha256(value))
         leafCount++
       }
       const computedRoot = builder.finish()
@@ -477,7 +478,7 @@ export class KvStore implements Store {
   async #firstOrphanRow (): Promise<string | undefined> {
     const page: Uint8Array[] = []
     const check = async (): Promise<string | undefined> => {
-      const found = await this.#kv.getMany('leaves', page.map(row => sha256Bytes(row)))
+      const found = await this.#kv.getMany('leaves', page.map(row => sha256(row)))
       const index = found.findIndex(v => v === undefined)
       const row = page[index]
       page.length = 0
@@ -510,7 +511,7 @@ export class KvStore implements Store {
       if (rLeaf === undefined) return `${name(sRow!.row)}: stored, but absent from the recorded trie`
       if (sRow === undefined || toHex(rLeaf.path) < toHex(sRow.path)) return `trie path ${toHex(rLeaf.path)}: in the recorded trie, but no state row`
       if (toHex(rLeaf.path) > toHex(sRow.path)) return `${name(sRow.row)}: stored, but absent from the recorded trie`
-      if (sRow.value === undefined || !bytesEqual(sha256Bytes(sRow.value), rLeaf.valueHash)) return `${name(sRow.row)}: recorded value hash ${toHex(rLeaf.valueHash)}, stored value hashes to ${sRow.value === undefined ? 'nothing' : toHex(sha256Bytes(sRow.value))}`
+      if (sRow.value === undefined || !bytesEqual(sha256(sRow.value), rLeaf.valueHash)) return `${name(sRow.row)}: recorded value hash ${toHex(rLeaf.valueHash)}, stored value hashes to ${sRow.value === undefined ? 'nothing' : toHex(sha256(sRow.value))}`
     }
   }
 
@@ -522,7 +523,7 @@ export class KvStore implements Store {
       const hash = stack.pop()!
       const bytes = await this.#kv.get('nodes', hash)
       const node = bytes === undefined ? undefined : decodeNode(bytes)
-      if (bytes === undefined || node === undefined || !bytesEqual(sha256Bytes(bytes), hash)) {
+      if (bytes === undefined || node === undefined || !bytesEqual(sha256(bytes), hash)) {
         yield { error: `trie node ${toHex(hash)} is missing or does not match its hash` }
         return
       }
@@ -712,7 +713,7 @@ function checkChunk (manifest: CheckpointManifest, index: number, bytes: Uint8Ar
   const total = manifest.chunks.length
   if (expected === undefined) throw new CheckpointError('checkpoint/chunk', `chunk ${index} is not in the manifest (${total} chunks)`)
   if (bytes.length !== expected.bytes) throw new CheckpointError('checkpoint/chunk-corrupt', `chunk ${index} of ${total} is corrupt: ${bytes.length} bytes, manifest says ${expected.bytes}`)
-  const hash = sha256Bytes(bytes)
+  const hash = sha256(bytes)
   if (!bytesEqual(hash, expected.hash)) throw new CheckpointError('checkpoint/chunk-corrupt', `chunk ${index} of ${total} is corrupt: sha256 ${toHex(hash)}, manifest says ${toHex(expected.hash)}`)
   const chunk = decodeChunk(bytes)
   if (!chunk.ok) throw new CheckpointError('checkpoint/chunk-corrupt', `chunk ${index} of ${total}: ${chunk.error}`)
@@ -732,7 +733,7 @@ function cidDigestError (cid: string, digest: Uint8Array): string | undefined {
 
 function checkCode (cid: string, bytes: Uint8Array): void {
   if (!(bytes instanceof Uint8Array) || bytes.length > storeCodeBytesMax) throw new StoreError('store/limit', `code too large: ${bytes?.length} > ${storeCodeBytesMax} bytes`)
-  const error = cidDigestError(cid, sha256Bytes(bytes))
+  const error = cidDigestError(cid, sha256(bytes))
   if (error !== undefined) throw new StoreError('store/code', error)
 }
 

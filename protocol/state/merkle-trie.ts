@@ -18,21 +18,13 @@
 //   leaf  = 0x00 ‖ path (32) ‖ sha256(value) (32)           65 bytes
 //   inner = 0x01 ‖ bit (u8)  ‖ left hash (32) ‖ right hash (32)  66 bytes   (left = bit 0)
 //   empty root = sha256(0x02)
-// Receipts use 0x10..0x12 (receipts-root.ts), so no state node can pass for a receipts node.
+// Receipts use 0x10..0x13 (receipts-root.ts), so no state node can pass for a receipts node.
 
-import { hash as nodeHash } from 'node:crypto'
+import { sha256 } from './sha256.ts'
 import { bitAt, bytesEqual, firstDifferingBit, pathBits, pathBytes } from './state-key.ts'
 
 export const hashBytes = 32
 
-/**
- * SHA-256, the same function as codec.ts sha256Bytes, through node:crypto's one-shot hash: ~1.8×
- * faster for 65-byte nodes (no multihash wrapper), and the trie hashes a node per level per write.
- */
-export function sha256 (bytes: Uint8Array): Uint8Array {
-  const digest = nodeHash('sha256', bytes, 'buffer')
-  return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength)
-}
 export const leafTag = 0x00
 export const innerTag = 0x01
 export const leafNodeBytes = 1 + pathBytes + hashBytes

@@ -9,19 +9,20 @@
 // The root commits to the count: an RFC 9162 path alone fits several tree sizes, and a client
 // should learn exactly how many receipts the height has.
 
-import { decode, encode, sha256Bytes } from '../codec.ts'
+import { sha256 } from './sha256.ts'
+import { decode, encode } from '../codec.ts'
 import { receiptProofBytesMax, receiptProofStepsMax, receiptsPerHeightMax } from '../limits.ts'
 import { err, ok, type Result } from '../result.ts'
 import { bytesEqual } from './state-key.ts'
 
-const emptyTree = sha256Bytes(Uint8Array.of(0x12))
+const emptyTree = sha256(Uint8Array.of(0x12))
 
 function withCount (count: number, tree: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(5 + tree.length)
   bytes[0] = 0x13
   new DataView(bytes.buffer).setUint32(1, count)
   bytes.set(tree, 5)
-  return sha256Bytes(bytes)
+  return sha256(bytes)
 }
 
 export const emptyReceiptsRoot: Uint8Array = withCount(0, emptyTree)
@@ -38,7 +39,7 @@ export function receiptLeafHash (receipt: Uint8Array): Uint8Array {
   const bytes = new Uint8Array(1 + receipt.length)
   bytes[0] = 0x10
   bytes.set(receipt, 1)
-  return sha256Bytes(bytes)
+  return sha256(bytes)
 }
 
 function node (left: Uint8Array, right: Uint8Array): Uint8Array {
@@ -46,7 +47,7 @@ function node (left: Uint8Array, right: Uint8Array): Uint8Array {
   bytes[0] = 0x11
   bytes.set(left, 1)
   bytes.set(right, 33)
-  return sha256Bytes(bytes)
+  return sha256(bytes)
 }
 
 function largestPowerOfTwoBelow (n: number): number {

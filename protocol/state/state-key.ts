@@ -1,7 +1,7 @@
 // Where an (actor, key) pair lives: its row key in the store and its 256-bit path in the Merkle
 // trie. Pure; never touches storage. Both encodings are injective, so two pairs never collide.
 
-import { sha256Bytes } from '../codec.ts'
+import { sha256 } from './sha256.ts'
 import type { ActorId } from '../ids.ts'
 import { actorIdCharsMax, stateKeyBytesMax } from '../limits.ts'
 import { err, ok, type Result } from '../result.ts'
@@ -50,7 +50,7 @@ export function parseRowKey (row: Uint8Array): Result<{ actor: ActorId, key: Uin
 
 /** The trie path of (actor, key): sha256 of its row key, so paths spread evenly (depth ≈ log2 n). */
 export function statePath (actor: ActorId, key: Uint8Array): Uint8Array {
-  return sha256Bytes(rowKey(actor, key))
+  return sha256(rowKey(actor, key))
 }
 
 /** Bit i (0 = most significant bit of byte 0) of a path. */

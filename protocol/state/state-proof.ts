@@ -2,7 +2,8 @@
 // source, verifying one with the root alone, and their canonical encoding. Verification is pure and
 // needs nothing but the root: a client that trusts a certified root can check a query answer.
 
-import { decode, encode, sha256Bytes } from '../codec.ts'
+import { sha256 } from './sha256.ts'
+import { decode, encode } from '../codec.ts'
 import type { ActorId } from '../ids.ts'
 import { stateProofBytesMax, stateProofStepsMax, stateValueBytesMax } from '../limits.ts'
 import { err, ok, type Result } from '../result.ts'
@@ -68,7 +69,7 @@ export function verifyStateProof (root: Uint8Array, actor: ActorId, key: Uint8Ar
   const present = bytesEqual(leaf.path, path)
   if (proof.value === null) return present ? err('proof claims absence but the key is present') : ok(null)
   if (!present) return err('proof claims a value but the key is absent')
-  if (!bytesEqual(sha256Bytes(proof.value), leaf.valueHash)) return err('proof value does not match the leaf')
+  if (!bytesEqual(sha256(proof.value), leaf.valueHash)) return err('proof value does not match the leaf')
   return ok(proof.value)
 }
 

@@ -3,7 +3,8 @@
 // checkpoint on import. Pure: emits each node it makes to a callback and never stores anything.
 
 import { compareBytes, firstDifferingBit } from './state-key.ts'
-import { emptyRoot, encodeInner, encodeLeaf, sha256 } from './merkle-trie.ts'
+import { emptyRoot, encodeInner, encodeLeaf } from './merkle-trie.ts'
+import { sha256 } from './sha256.ts'
 
 /**
  * The trie's inner node between two neighbouring paths splits at their first differing bit, so the
