@@ -1,7 +1,8 @@
 // Rewrites one core wasm module so that it can only run deterministically bounded: a fuel check at
-// every function entry, loop iteration and return, and memory/table maxima capped. It never runs
-// the module; it refuses (Result) modules it cannot bound: shared or 64-bit memory, an initial
-// size over the cap, unparsable bytes.
+// every function entry, loop iteration and return, NaNs canonicalized where their bits escape
+// (see _nan.ts), and memory/table maxima capped. It never runs the module; it refuses (Result)
+// modules it cannot bound: shared or 64-bit memory, an initial size over the cap, float or relaxed
+// SIMD, unknown expression kinds, unparsable bytes.
 //
 // Fuel lives in ONE imported mutable i64 global, `pylon:fuel`.`remaining`, shared by every core
 // module of a component (a JS actor has three), so all of them draw on the same budget. A check
@@ -19,6 +20,7 @@
 import binaryen from 'binaryen'
 import { actorMemoryPagesMax, actorTableElementsMax } from '../../protocol/limits.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
+import { canonicalizeNaNs } from './_nan.ts'
 
 export const fuelImportModule = 'pylon:fuel'
 export const fuelImportName = 'remaining'
@@ -47,6 +49,8 @@ function addFuelChecks (bytes: Uint8Array): Result<Uint8Array> {
     return err(`core module does not parse: ${(error as Error).message}`)
   }
   try {
+    const canonical = canonicalizeNaNs(module)
+    if (!canonical.ok) return canonical
     const before = importedFunctionNames(module)
     module.runPasses(['log-execution'])
     const added = [...importedFunctionNames(module)].filter(name => !before.has(name))

@@ -29,7 +29,7 @@ export const allowedImports: Readonly<Record<string, readonly string[]>> = {
 }
 
 /** Bumped whenever instrumentation or transpile options change, so stale caches are not reused. */
-const cacheFormat = 'v1'
+const cacheFormat = 'v2'
 
 /** The host side of the three interfaces, as jco's glue expects them (camelCase names). */
 export interface HostImports {

@@ -67,3 +67,35 @@ test('capLimits caps tables', t => {
   t.true(capped.ok)
   t.deepEqual(capLimits(wasm('(module (table 1000000 funcref))'), 4), { ok: false, error: 'initial table too large: 1000000 > 100000 elements' })
 })
+
+const nanProbe = wasm(`(module
+  (memory (export "m") 1)
+  (func $nan (param $z f64) (result f64) (f64.div (local.get $z) (local.get $z)))
+  (func (export "stored") (param $z f64) (result i64)
+    (f64.store (i32.const 8) (call $nan (local.get $z)))
+    (i64.load (i32.const 8)))
+  (func (export "reinterpreted") (param $z f64) (result i64)
+    (i64.reinterpret_f64 (call $nan (local.get $z))))
+  (func (export "sign") (param $z f64) (result f64)
+    (f64.copysign (f64.const 1) (f64.neg (call $nan (local.get $z)))))
+  (func (export "stored32") (param $z f32) (result i32)
+    (f32.store (i32.const 16) (f32.div (local.get $z) (local.get $z)))
+    (i32.load (i32.const 16))))`)
+
+test('instrumentCoreModule canonicalizes NaN bits wherever they escape (store, reinterpret, copysign)', t => {
+  const metered = instrumentCoreModule(nanProbe)
+  if (!metered.ok) return t.fail(metered.error)
+  const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 1_000_000n)
+  const e = new WebAssembly.Instance(new WebAssembly.Module(metered.value), { 'pylon:fuel': { remaining: fuel } }).exports as Record<string, (z: number) => number | bigint>
+  t.is(e.stored!(0), 0x7ff8000000000000n)
+  t.is(e.reinterpreted!(0), 0x7ff8000000000000n)
+  t.is(e.sign!(0), 1, 'a NaN lends the canonical (positive) sign, whatever the CPU produced or negation did')
+  t.is(e.stored32!(0), 0x7fc00000)
+})
+
+test('instrumentCoreModule refuses float SIMD arithmetic (its NaNs differ by CPU)', t => {
+  const simd = wasm('(module (func (export "f") (param v128 v128) (result v128) (f32x4.add (local.get 0) (local.get 1))))')
+  const refused = instrumentCoreModule(simd)
+  t.false(refused.ok)
+  if (!refused.ok) t.regex(refused.error, /float SIMD or relaxed-SIMD binary operation \d+ is refused/)
+})
