@@ -4,17 +4,14 @@
 // It never decides anything: consensus says what is final, the executor says what changed.
 
 import type { ActorId, Height } from '../../protocol/ids.ts'
+import type { StateWrite } from '../../protocol/receipt.ts'
 import type { CheckpointManifest } from '../../protocol/state/checkpoint.ts'
 import type { ReceiptProof } from '../../protocol/state/receipts-root.ts'
 import type { StateProof } from '../../protocol/state/state-proof.ts'
 import { PylonError } from '../core/errors.ts'
 
-/** One storage write of the executor. `value: null` deletes the key. */
-export interface StateWrite {
-  actor: ActorId
-  key: Uint8Array
-  value: Uint8Array | null
-}
+/** One storage write of the executor ({ actor, key, value }; `value: null` deletes the key). */
+export type { StateWrite } from '../../protocol/receipt.ts'
 
 /** A code blob named by its CID (a raw or dag-cbor sha2-256 CID of exactly these bytes). */
 export interface CodeBlob {

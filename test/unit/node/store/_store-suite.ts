@@ -41,7 +41,7 @@ export function sourceOf (store: Store, manifest: CheckpointManifest, alter: (in
 export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
   test(`${name}: a fresh store is at height 0 with the empty root`, async t => {
     const store = await open(t)
-    t.is(store.height, 0n)
+    t.is(BigInt(store.height), 0n)
     t.is(hex(store.stateRoot), hex(emptyRoot))
     t.is(await store.get(actor, b('x')), undefined)
     t.is(await store.getHeight(height(0)), undefined)
@@ -51,8 +51,8 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     const store = await open(t)
     const receipts = [b('r0'), b('r1'), b('r2')]
     const result = await store.commitHeight({ height: height(1), writes: [put('a', '1'), put('b', '2')], receipts, block: b('block-1'), certificate: b('cert-1') })
-    t.is(result.height, 1n)
-    t.is(store.height, 1n)
+    t.is(BigInt(result.height), 1n)
+    t.is(BigInt(store.height), 1n)
     t.is(hex(store.stateRoot), hex(result.stateRoot))
     t.is(hex(result.receiptsRoot), hex(receiptsRoot(receipts)))
     t.deepEqual(await store.get(actor, b('a')), b('1'))
@@ -78,7 +78,7 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     for (const h of [1, 3, 0]) {
       await t.throwsAsync(store.commitHeight({ height: height(h), writes: [put('a', '2')], receipts: [] }), { instanceOf: StoreError, message: new RegExp(`commit of height ${h} refused: the store is at 1, next is 2`) })
     }
-    t.is(store.height, 1n)
+    t.is(BigInt(store.height), 1n)
     t.is(hex(store.stateRoot), root)
     t.deepEqual(await store.get(actor, b('a')), b('1'))
   })
@@ -94,7 +94,7 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     for (const [i, writes] of bad.entries()) {
       await t.throwsAsync(store.commitHeight({ height: height(1), writes, receipts: [] }), { instanceOf: StoreError, message: messages[i] })
     }
-    t.is(store.height, 0n)
+    t.is(BigInt(store.height), 0n)
     t.is(await store.get(actor, b('ok')), undefined)
     // Exactly at the limits is fine.
     await commitWrites(store, [{ actor, key: new Uint8Array(stateKeyBytesMax), value: new Uint8Array(stateValueBytesMax) }])
@@ -158,7 +158,7 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     await store.commitHeight({ height: height(1), writes: [], receipts: [], code: [{ cid: rawCidOf(code2).toString(), bytes: code2 }] })
     t.deepEqual(await store.getCode(rawCidOf(code2).toString()), code2)
     await t.throwsAsync(store.commitHeight({ height: height(2), writes: [put('a', '1')], receipts: [], code: [{ cid, bytes: code2 }] }), { instanceOf: StoreError })
-    t.is(store.height, 1n)
+    t.is(BigInt(store.height), 1n)
   })
 
   test(`${name}: the WAL appends in order, truncates a prefix and refuses empty records`, async t => {
@@ -187,7 +187,7 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     await source.commitHeight({ height: height(1), writes: Array.from({ length: 300 }, (_, i) => put(`k${i}`, `v${i}`.repeat(i % 7))), receipts: [], code: [{ cid: rawCidOf(code).toString(), bytes: code }] })
     await commitWrites(source, [put('k5', 'changed'), { actor, key: b('k6'), value: null }, put('q', 'r', other)])
     const manifest = await source.checkpoint()
-    t.is(manifest.height, 2n)
+    t.is(BigInt(manifest.height), 2n)
     t.is(hex(manifest.stateRoot), hex(source.stateRoot))
     t.is(manifest.entries, 300)
     t.deepEqual((await source.checkpoints()).map(m => m.height), [2n])
@@ -195,7 +195,7 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
 
     const target = await open(t)
     await target.importCheckpoint(manifest, sourceOf(source, manifest))
-    t.is(target.height, 2n)
+    t.is(BigInt(target.height), 2n)
     t.is(hex(target.stateRoot), hex(source.stateRoot))
     t.deepEqual(await target.get(actor, b('k5')), b('changed'))
     t.is(await target.get(actor, b('k6')), undefined)
@@ -219,7 +219,7 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     await t.throwsAsync(target.importCheckpoint(manifest, sourceOf(source, manifest, (_i, bytes) => bytes.subarray(1))), { instanceOf: CheckpointError, message: /bytes, manifest says/ })
     await t.throwsAsync(target.importCheckpoint({ ...manifest, stateRoot: new Uint8Array(32) }, sourceOf(source, manifest)), { instanceOf: CheckpointError, message: /rebuild state root [0-9a-f]{64}, manifest says 0{64}/ })
     await t.throwsAsync(target.importCheckpoint({ ...manifest, entries: 49 }, sourceOf(source, manifest)), { instanceOf: CheckpointError, message: /hold 50 entries, manifest says 49/ })
-    t.is(target.height, 0n)
+    t.is(BigInt(target.height), 0n)
     t.is(hex(target.stateRoot), hex(emptyRoot))
     t.deepEqual(await target.range(actor), [])
     t.deepEqual(await target.checkpoints(), [])

@@ -23,11 +23,12 @@ async function tempDir (t: ExecutionContext): Promise<string> {
 }
 
 /** Opens the raw LevelDB under a store to plant corruption. */
-async function raw (dir: string, edit: (sub: (name: string) => ReturnType<Level<Uint8Array, Uint8Array>['sublevel']>) => Promise<void>): Promise<void> {
+interface RawSpace { put: (key: Uint8Array, value: Uint8Array) => Promise<void>, del: (key: Uint8Array) => Promise<void> }
+async function raw (dir: string, edit: (sub: (name: string) => RawSpace) => Promise<void>): Promise<void> {
   const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
   await db.open()
   try {
-    await edit(name => db.sublevel<Uint8Array, Uint8Array>(name, { keyEncoding: 'view', valueEncoding: 'view' }))
+    await edit(name => db.sublevel<Uint8Array, Uint8Array>(name, { keyEncoding: 'view', valueEncoding: 'view' }) as unknown as RawSpace)
   } finally {
     await db.close()
   }
@@ -43,7 +44,7 @@ test('openStore keeps height, root, state and WAL sequence across a reopen', asy
   await store.close()
   const again = await openStore(dir)
   t.teardown(async () => { await again.close() })
-  t.is(again.height, 2n)
+  t.is(BigInt(again.height), 2n)
   t.is(toHex(again.stateRoot), root)
   t.deepEqual(await again.get(actor, b('c')), b('3'))
   t.is(await again.walAppend(b('w1')), 1n)
@@ -108,12 +109,12 @@ test('openStore undoes an import that crashed after its marker, leaving an empty
   })
   const store = await openStore(dir)
   t.teardown(async () => { await store.close() })
-  t.is(store.height, 0n)
+  t.is(BigInt(store.height), 0n)
   t.is(toHex(store.stateRoot), toHex(emptyRoot))
   t.is(await store.get(actor, b('half')), undefined)
   t.true((await store.verify()).ok)
   await commitWrites(store, [put('a', '1')])
-  t.is(store.height, 1n)
+  t.is(BigInt(store.height), 1n)
 })
 
 test('openStore makes the checkpoint a crash skipped at a checkpoint height, and drops chunks without a manifest', async t => {
@@ -131,4 +132,17 @@ test('openStore makes the checkpoint a crash skipped at a checkpoint height, and
   t.teardown(async () => { await reopened.close() })
   t.deepEqual((await reopened.checkpoints()).map(m => m.height), [4n])
   t.is(await reopened.checkpointChunk(height(2), 0), undefined)
+})
+
+test('NodeCache never holds more than its bound and keeps recently used entries', async t => {
+  const { NodeCache } = await import('../../../../node/store/_node-cache.ts')
+  const cache = new NodeCache(100)
+  for (let i = 0; i < 1000; i++) {
+    cache.set(`k${i}`, Uint8Array.of(i & 0xff))
+    cache.get('k0') // kept alive by use
+    t.true(cache.size <= 100, `size ${cache.size} at ${i}`)
+  }
+  t.deepEqual(cache.get('k0'), Uint8Array.of(0))
+  t.deepEqual(cache.get('k999'), Uint8Array.of(999 & 0xff))
+  t.is(cache.get('k500'), undefined)
 })
