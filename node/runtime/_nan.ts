@@ -11,7 +11,7 @@ import binaryen from 'binaryen'
 import { err, ok, type Result } from '../../protocol/result.ts'
 
 type Expr = number
-type AnyClass = Record<string, (...args: any[]) => any>
+type AnyClass = Record<string, ((...args: number[]) => number) | undefined>
 
 /** Child fields per expression kind: single children by name, lists by their accessor stem. */
 const children: Record<string, { one?: string[], many?: 'Child' | 'Operand' | 'CatchBody' }> = {
@@ -66,6 +66,13 @@ const children: Record<string, { one?: string[], many?: 'Child' | 'Operand' | 'C
   Pop: {}
 }
 
+/** Calls binaryen.js's per-kind accessor (Store.getValue, Binary.setRight…), untyped in its typings. */
+function access (kind: string, accessor: string, ...args: number[]): number {
+  const fn = (binaryen as unknown as Record<string, AnyClass | undefined>)[kind]?.[accessor]
+  if (fn === undefined) throw new Error(`binaryen has no ${kind}.${accessor}`)
+  return fn(...args)
+}
+
 const idNames = new Map<number, string>()
 for (const name of Object.keys(children)) {
   const id = (binaryen as unknown as Record<string, unknown>)[`${name}Id`]
@@ -108,18 +115,18 @@ export function canonicalizeNaNs (module: binaryen.Module): Result<{ sites: numb
     }
     const walked = walk(info.body, (expr, kind) => {
       if (kind === 'Store') {
-        const value = binaryen.Store.getValue(expr)
+        const value = access('Store', 'getValue', expr)
         const type = binaryen.getExpressionType(value)
-        if (type === binaryen.f32 || type === binaryen.f64) binaryen.Store.setValue(expr, canon(value))
+        if (type === binaryen.f32 || type === binaryen.f64) access('Store', 'setValue', expr, canon(value))
       } else if (kind === 'Unary') {
-        const op = binaryen.Unary.getOp(expr)
+        const op = access('Unary', 'getOp', expr)
         if (refusedUnary.has(op)) return `float SIMD or relaxed-SIMD unary operation ${op} is refused: its NaNs or results differ by CPU`
-        if (reinterpretOps.has(op)) binaryen.Unary.setValue(expr, canon(binaryen.Unary.getValue(expr)))
+        if (reinterpretOps.has(op)) access('Unary', 'setValue', expr, canon(access('Unary', 'getValue', expr)))
       } else if (kind === 'Binary') {
-        const op = binaryen.Binary.getOp(expr)
+        const op = access('Binary', 'getOp', expr)
         if (refusedBinary.has(op)) return `float SIMD or relaxed-SIMD binary operation ${op} is refused: its NaNs or results differ by CPU`
-        if (copySignOps.has(op)) binaryen.Binary.setRight(expr, canon(binaryen.Binary.getRight(expr)))
-      } else if (kind === 'SIMDTernary' && refusedTernary.has(binaryen.SIMDTernary.getOp(expr))) {
+        if (copySignOps.has(op)) access('Binary', 'setRight', expr, canon(access('Binary', 'getRight', expr)))
+      } else if (kind === 'SIMDTernary' && refusedTernary.has(access('SIMDTernary', 'getOp', expr))) {
         return 'relaxed-SIMD operation is refused: its results differ by CPU'
       }
       return undefined
@@ -145,11 +152,10 @@ function walk (root: Expr, visit: (expr: Expr, kind: string) => string | undefin
     const refusal = visit(expr, kind)
     if (refusal !== undefined) return err(refusal)
     const shape = children[kind]!
-    const cls = (binaryen as unknown as Record<string, AnyClass>)[kind]!
-    for (const field of shape.one ?? []) stack.push(cls[`get${field}`]!(expr) as Expr)
+    for (const field of shape.one ?? []) stack.push(access(kind, `get${field}`, expr))
     if (shape.many !== undefined) {
-      const count = cls[`getNum${shape.many === 'Child' ? 'Children' : shape.many === 'Operand' ? 'Operands' : 'CatchBodies'}`]!(expr) as number
-      for (let i = 0; i < count; i++) stack.push(cls[`get${shape.many}At`]!(expr, i) as Expr)
+      const count = access(kind, `getNum${shape.many === 'Child' ? 'Children' : shape.many === 'Operand' ? 'Operands' : 'CatchBodies'}`, expr)
+      for (let i = 0; i < count; i++) stack.push(access(kind, `get${shape.many}At`, expr, i))
     }
   }
   return ok(undefined)
