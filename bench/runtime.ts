@@ -93,7 +93,7 @@ async function callCosts (work: string): Promise<string[]> {
   ]
   if (latest !== undefined) {
     const latestNs = nsPerOp(200_000, loop(latest))
-    lines.push(`   jco ${latestVersion} glue          ${latestNs.toFixed(1).padStart(8)} ns   ${(latestNs / rawNs).toFixed(1)}× raw`)
+    lines.push(`   ${`jco ${latestVersion} glue`.padEnd(30)}${latestNs.toFixed(1).padStart(8)} ns   ${(latestNs / rawNs).toFixed(1)}× raw`)
   } else {
     lines.push(`   jco latest: ${latestVersion}`)
   }
