@@ -6,6 +6,20 @@
 // One instance per (block, actor), created at the actor's first message in the block. After a
 // message fails (trap, fuel, limit) its instance is dropped and the next message of that actor gets
 // a fresh one: a trapped instance's memory is in an unknown state, and every replica drops it alike.
+//
+// Determinism rules this relies on (each enforced elsewhere in node/runtime):
+//  - Only storage persists; time is block.timeNs, randomness is seeded from block.seed, the actor
+//    and the message index (host.ts); no WASI import exists to reach anything else (loader.ts).
+//  - Fuel, not time, bounds work: checks at function entry, loop iterations and returns, host
+//    calls charged by bytes (instrument.ts, host.ts); out of fuel charges the whole limit.
+//  - NaNs are canonicalized where their bits escape, float/relaxed SIMD is refused (_nan.ts): we
+//    canonicalize rather than refuse floats because JS actors are a float-heavy engine.
+//  - Storage is synchronous inside wasm while LevelDB is async, so the caller PRELOADS each touched
+//    actor's entries (bounded by actorStorageBytesMax) into a StateView before the block; writes
+//    stay in per-message layers here and leave as one sorted write set (actor-storage.ts).
+// Known gap: wasm stack exhaustion ("Maximum call stack size exceeded") depends on V8's frame
+// sizes, which differ between its tiers, so very deep recursion may fail on one replica and not
+// another. A call-depth bound in the instrumentation is the fix; it is not done yet.
 
 import type { ActorId } from '../../protocol/ids.ts'
 import {

@@ -9,6 +9,16 @@
 // imports. JS actors built by `pylon build` (componentize-js with every WASI feature disabled:
 // stdio, random, clocks, http, fetch-event) import only these, so no WASI shim is needed at all,
 // deterministic or otherwise; a JS actor built with any WASI feature left on is refused.
+// (With those features off, StarlingMonkey's Date.now() is frozen at build time and Math.random()
+// is a fixed-seed generator: deterministic, but actors should use context.now/random.)
+//
+// jco version, chosen by benchmark (`npm run bench -- runtime`, Node 24, x64, 2 shared cores):
+//   add(u32,u32) raw wasm 4.1 ns; jco 1.10.2 glue 10.6–14.6 ns (2.5–3.5× raw);
+//   jco 1.35.0 glue 2,870–3,760 ns (690–910× raw: every call goes through async-task bookkeeping).
+// So jco is pinned at 1.10.2 (exact version in package.json); 1.35.0 is installed only as the
+// devDependency `jco-latest` for that comparison. jco 1.10.2 transpiles componentize-js 0.23
+// output correctly (the example actors are built that way and tested). Transpile options:
+// instantiation 'sync' (instances are created inside the synchronous executor), no WASI shim map.
 
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
