@@ -2,6 +2,7 @@
 // directories, in both layouts (daemon DATA_DIR/store and an exec state dir opened directly).
 import test from 'ava'
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -76,7 +77,12 @@ test('pylon store: verify, export and import across layouts; corruption is named
   const missing = await pylon('store', 'import', '--data-dir', join(base, 'node-b'), '--from', out, '--json')
   t.is(missing.code, 1)
   t.regex(JSON.parse(missing.stdout).error, new RegExp(`chunk 1 of ${summary.chunks} is missing: .*chunk-000001.cbor not found`))
-  const untouched = await openStore(join(base, 'node-b', 'store'), { createIfMissing: false })
+  t.false(existsSync(join(base, 'node-b', 'store')), 'a refused import left a store behind')
+  // Into an existing empty store: refused, and the store stays empty.
+  await (await openStore(join(base, 'node-c', 'store'))).close()
+  const refused = await pylon('store', 'import', '--data-dir', join(base, 'node-c'), '--from', out)
+  t.is(refused.code, 1)
+  const untouched = await openStore(join(base, 'node-c', 'store'), { createIfMissing: false })
   t.is(BigInt(untouched.height), 0n)
   t.deepEqual(await untouched.range(actor, { limit: 1 }), [])
   await untouched.close()

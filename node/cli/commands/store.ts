@@ -4,7 +4,8 @@
 
 import type { Command } from 'commander'
 import { constants } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { resolveDataDir } from '../../config/config.ts'
 import { checkpointChunkBytesMax, checkpointManifestBytesMax } from '../../../protocol/limits.ts'
@@ -83,6 +84,7 @@ export function register (program: Command): void {
         throw new CliError(`manifest state root ${toHex(manifest.stateRoot)} is not the expected ${flags.expectRoot}`, 'checkpoint/root')
       }
       const dir = importStoreDir(flags)
+      const existed = existsSync(dir)
       await withStore(dir, async store => {
         const started = performance.now()
         let bytes = 0
@@ -95,6 +97,10 @@ export function register (program: Command): void {
         })
         const value = { ...summary(manifest, bytes, from, performance.now() - started), storeDir: dir }
         emit(flags.json, value, () => `imported height ${value.height}: ${value.entries} entries, ${value.chunks} chunks checked, into ${dir}\nstate root ${value.stateRoot}\nmanifest   ${value.manifest}`)
+      }).catch(async (error: unknown) => {
+        // A refused import leaves no trace: not even the empty store it had to open to stage in.
+        if (!existed) await rm(dir, { recursive: true, force: true })
+        throw error
       })
     })
 }
