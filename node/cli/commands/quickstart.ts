@@ -22,7 +22,9 @@ export function register (program: Command): void {
       const fresh = !existsSync(join(dataDir, nodeKeyFile))
       // Port 0: a newcomer may already run something on 7373, or a second quickstart.
       if (fresh) await initDataDir({ dataDir, network: 'local', api: '127.0.0.1:0', rack: 'dev', region: 'local', operator: 'me' })
-      const config = resolveConfig(await readConfigFile(dataDir), { network: 'local' })
+      const file = await readConfigFile(dataDir)
+      // Warnings only, unless the config file asks for more: the newcomer's terminal shows the table.
+      const config = resolveConfig(file, { network: 'local', logLevel: file.logLevel ?? 'warn' })
       await runDaemon(dataDir, config, (daemon) => {
         const adverts = daemon.book.list().map(advertJson) as unknown as AdvertView[]
         const value = { nodeId: daemon.nodeId, api: daemon.apiUrl, dataDir, capacity: adverts }
