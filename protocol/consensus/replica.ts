@@ -44,6 +44,12 @@ export interface ReplicaConfig {
   deltaMs: number
   /** @default verifyMember — a driver may pass a memoized one. */
   verify?: Verifier
+  /**
+   * Ask the application to check each proposed payload (a `verify` action answered by a `verified`
+   * event) before voting for it. A node driver sets this; unit tests of the voting rules need not.
+   * @default false
+   */
+  verifyPayloads?: boolean
 }
 
 /** The last finalized block as the store knows it (genesis: height 0, view 0, hash = genesis). */
@@ -58,6 +64,8 @@ export type Event =
   | { type: 'timeout', view: bigint, timer: TimerKind }
   /** The application's answer to a `propose` action. */
   | { type: 'payload', view: bigint, payload: Uint8Array }
+  /** The application's answer to a `verify` action: may this block's payload be executed? */
+  | { type: 'verified', view: bigint, block: Uint8Array, valid: boolean }
 
 /** Two signed votes of one replica that no honest replica would sign together. */
 export interface Evidence { signer: number, view: bigint, first: Vote, second: Vote }
@@ -66,6 +74,11 @@ export type Action =
   | { type: 'persist', record: WalRecord, sync: boolean }
   | { type: 'send', to: number | 'all', message: Message }
   | { type: 'setTimer', view: bigint, timer: TimerKind, delayMs: number }
+  /**
+   * Ask the application whether a proposal's payload is valid (deterministically: every honest
+   * replica must reach the same verdict); answer with a `verified` event.
+   */
+  | { type: 'verify', view: bigint, hash: Uint8Array, block: Block }
   /** Ask the application for a payload extending `parent`; answer with a `payload` event. */
   | { type: 'propose', view: bigint, parent: Uint8Array, height: bigint }
   /** Emitted once per height, in height order. `certificate` finalizes this block or a descendant. */
@@ -89,6 +102,7 @@ export interface Counters {
   unsolicitedBlock: number
   blocksFull: number
   badPayload: number
+  invalidPayload: number
 }
 
 interface ViewState {
@@ -105,6 +119,9 @@ interface ViewState {
   nullification?: Certificate
   finalization?: Certificate
   proposeRequested: boolean
+  verifyRequested: boolean
+  /** The application's verdict on the proposal's payload (verifyPayloads only). */
+  verdict?: boolean
 }
 
 export interface ReplicaState {
@@ -160,7 +177,7 @@ export function createReplica (config: ReplicaConfig, { tip, finalizedCertificat
     wantedViews: new Set(),
     wantedNew: false,
     evidence: [],
-    counters: { badSignature: 0, nonMember: 0, stale: 0, future: 0, duplicate: 0, invalidProposal: 0, invalidCertificate: 0, unsolicitedBlock: 0, blocksFull: 0, badPayload: 0 }
+    counters: { badSignature: 0, nonMember: 0, stale: 0, future: 0, duplicate: 0, invalidProposal: 0, invalidCertificate: 0, unsolicitedBlock: 0, blocksFull: 0, badPayload: 0, invalidPayload: 0 }
   }
 }
 
@@ -226,6 +243,9 @@ export function step (state: ReplicaState, event: Event): StepResult {
     case 'payload':
       if (state.started) onPayload(state, event.view, event.payload, out)
       break
+    case 'verified':
+      if (state.started) onVerified(state, event, out)
+      break
   }
   if (state.started) settle(state, out)
   return { state, actions: out }
@@ -267,7 +287,7 @@ function viewState (s: ReplicaState, view: bigint): ViewState | undefined {
   const existing = s.views.get(view)
   if (existing !== undefined) return existing
   if (view < floorView(s) || view > s.view + BigInt(consensusViewsAheadMax)) return undefined
-  const vs: ViewState = { view, notarizes: new Map(), nullifies: new Map(), finalizes: new Map(), proposeRequested: false }
+  const vs: ViewState = { view, notarizes: new Map(), nullifies: new Map(), finalizes: new Map(), proposeRequested: false, verifyRequested: false }
   s.views.set(view, vs)
   return vs
 }
@@ -397,6 +417,13 @@ function tryNotarize (s: ReplicaState, out: Action[]): void {
     requestMissing(s, out, false)
     return
   }
+  if (s.config.verifyPayloads === true && vs.proposal.vote.signer !== s.config.self) {
+    if (vs.verdict === undefined && !vs.verifyRequested) {
+      vs.verifyRequested = true
+      out.push({ type: 'verify', view: vs.view, hash: vs.proposal.vote.block!, block: vs.proposal.block })
+    }
+    if (vs.verdict !== true) return
+  }
   const vote = signVote(s, 'notarize', vs.view, vs.proposal.vote.block)
   vs.sentNotarize = vote
   castVote(s, vs, vote, out)
@@ -417,6 +444,16 @@ function maybePropose (s: ReplicaState, out: Action[]): void {
   }
   vs.proposeRequested = true
   out.push({ type: 'propose', view: vs.view, parent: parent.hash, height: parent.height + 1n })
+}
+
+/** An invalid payload is the leader's fault: nullify at once instead of waiting for the timer. */
+function onVerified (s: ReplicaState, event: Extract<Event, { type: 'verified' }>, out: Action[]): void {
+  const vs = s.views.get(event.view)
+  if (vs?.proposal === undefined || vs.proposal.hash !== hex(event.block) || vs.verdict !== undefined) return
+  vs.verdict = event.valid === true
+  if (vs.verdict) return
+  s.counters.invalidPayload++
+  if (vs.view === s.view && vs.sentNotarize === undefined && vs.sentNullify === undefined) nullify(s, vs, out)
 }
 
 function onPayload (s: ReplicaState, view: bigint, payload: Uint8Array, out: Action[]): void {

@@ -114,6 +114,7 @@ type QueueItem =
   | { type: 'deliver', to: number, from: number, bytes: Uint8Array, corrupted: boolean }
   | { type: 'timer', replica: number, incarnation: number, view: bigint, timer: 'leader' | 'advance' | 'retry' }
   | { type: 'payload', replica: number, incarnation: number, view: bigint }
+  | { type: 'verified', replica: number, incarnation: number, view: bigint, block: Uint8Array, valid: boolean }
   | { type: 'restart', replica: number }
   | { type: 'crash', replica: number }
   | { type: 'partition' }
@@ -350,6 +351,11 @@ class Simulation {
         if (r.state === undefined || r.incarnation !== item.incarnation) return
         return this.apply(r, { type: 'payload', view: item.view, payload: this.payloadFor(r) })
       }
+      case 'verified': {
+        const r = this.replicas[item.replica]!
+        if (r.state === undefined || r.incarnation !== item.incarnation) return
+        return this.apply(r, { type: 'verified', view: item.view, block: item.block, valid: item.valid })
+      }
       case 'crash': return this.crash(this.replicas[item.replica]!, this.now + this.rng.range(10, 400))
       case 'restart': {
         const r = this.replicas[item.replica]!
@@ -395,7 +401,7 @@ class Simulation {
         return signature
       }
     }
-    return { membership: this.membership, self: r.index, signer, genesis, deltaMs, verify: this.verify }
+    return { membership: this.membership, self: r.index, signer, genesis, deltaMs, verify: this.verify, verifyPayloads: true }
   }
 
   /**
@@ -505,6 +511,10 @@ class Simulation {
       case 'send': return this.send(r, action.to, action.message)
       case 'setTimer':
         this.queue.push(this.now + action.delayMs, { type: 'timer', replica: r.slot, incarnation: r.incarnation, view: action.view, timer: action.timer })
+        return
+      case 'verify':
+        // The kv application accepts a payload that decodes to a list of operations.
+        this.queue.push(this.now + 1, { type: 'verified', replica: r.slot, incarnation: r.incarnation, view: action.view, block: action.hash, valid: Array.isArray(decodeOps(action.block.payload)) })
         return
       case 'propose':
         this.queue.push(this.now, { type: 'payload', replica: r.slot, incarnation: r.incarnation, view: action.view })

@@ -233,3 +233,22 @@ test('recover after a finalize vote resumes in the next view', t => {
   const back = recover(config(0), wal)
   t.is(back.view, 2n)
 })
+
+test('step with verifyPayloads votes only after the application accepts the payload, and nullifies on refusal', t => {
+  const withVerify = () => started(0, createReplica({ ...config(0), verifyPayloads: true }))
+  const b1 = block(1n, 1n, genesis)
+  const h1 = blockHash(b1)
+  const r = withVerify()
+  const asked = r.run(msg(1, proposal(b1)))
+  t.like(asked.find(a => a.type === 'verify'), { type: 'verify', view: 1n })
+  t.deepEqual(sends(asked, 'notarize'), [], 'no vote before the verdict')
+  // A verdict for another block is ignored; the right one releases the vote.
+  t.deepEqual(sends(r.run({ type: 'verified', view: 1n, block: new Uint8Array(32), valid: true }), 'notarize'), [])
+  t.is(sends(r.run({ type: 'verified', view: 1n, block: h1, valid: true }), 'notarize').length, 1)
+  const refused = withVerify()
+  refused.run(msg(1, proposal(b1)))
+  const actions = refused.run({ type: 'verified', view: 1n, block: h1, valid: false })
+  t.deepEqual(sends(actions, 'notarize'), [])
+  t.is(sends(actions, 'nullify').length, 1)
+  t.is(refused.state.counters.invalidPayload, 1)
+})
