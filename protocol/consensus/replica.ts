@@ -225,6 +225,33 @@ function restoreCertificate (s: ReplicaState, vs: ViewState, cert: Certificate):
   }
 }
 
+/** What a driver reports (metrics, `pylon status`): where the replica is and what it refused. */
+export interface ReplicaStatus {
+  view: bigint
+  finalizedHeight: bigint
+  finalizedView: bigint
+  viewsHeld: number
+  blocksHeld: number
+  blockBytesHeld: number
+  wanted: number
+  evidence: number
+  counters: Counters
+}
+
+export function replicaStatus (state: ReplicaState): ReplicaStatus {
+  return {
+    view: state.view,
+    finalizedHeight: state.finalized.height,
+    finalizedView: state.finalized.view,
+    viewsHeld: state.views.size,
+    blocksHeld: state.blocks.size,
+    blockBytesHeld: state.blockBytes,
+    wanted: state.wanted.size + state.wantedViews.size,
+    evidence: state.evidence.length,
+    counters: { ...state.counters }
+  }
+}
+
 // ── The step function ───────────────────────────────────────────────────────────────────────────
 
 export function step (state: ReplicaState, event: Event): StepResult {

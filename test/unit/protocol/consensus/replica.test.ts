@@ -1,6 +1,6 @@
 import test from 'ava'
 import { blockHash, bytesEqual, type Block } from '../../../../protocol/consensus/messages.ts'
-import { createReplica, recover, step, type Action } from '../../../../protocol/consensus/replica.ts'
+import { createReplica, recover, replicaStatus, step, type Action } from '../../../../protocol/consensus/replica.ts'
 import type { WalRecord } from '../../../../protocol/consensus/wal.ts'
 import { block, certificate, config, deltaMs, genesis, proposal, sends, started, vote } from './_fixture.ts'
 
@@ -87,6 +87,7 @@ test('step finalizes at 2f+1 finalize votes and emits the block with its certifi
   t.like(finalized[0], { type: 'finalized', height: 1n, certificate: { kind: 'finalization', view: 1n } })
   t.is(r.state.finalized.height, 1n)
   t.true(actions.some(a => a.type === 'prune' && a.belowView === 1n))
+  t.like(replicaStatus(r.state), { view: 2n, finalizedHeight: 1n, finalizedView: 1n, blocksHeld: 0 })
 })
 
 test('step drops a vote with a bad signature, from a non-member, or signed by someone else', t => {
