@@ -593,7 +593,8 @@ function onProposal (s: ReplicaState, proposal: Proposal, out: Action[]): void {
     s.counters.invalidProposal++
     return
   }
-  if (vs.proposal !== undefined && vs.proposal.hash === hex(hash)) {
+  if (vs.proposal !== undefined && (vs.proposal.hash === hex(hash) || hasEvidence(s, vs.proposal.vote, vote))) {
+    // A repeat, or yet another block from a leader already proven to equivocate: no verification.
     s.counters.duplicate++
     return
   }
