@@ -311,7 +311,7 @@ class Simulation {
       this.now = next.at
       if (this.now > this.deadline) {
         const heights = this.honest().map(r => r.log.length).join(',')
-        throw new SimFailure(`liveness: honest replicas did not all reach height ${this.progressTarget} within ${this.deadline - this.healAt} ms after healing (heights ${heights})\n${this.describe()}`)
+        this.fail(`liveness: honest replicas did not all reach height ${this.progressTarget} within ${this.deadline - this.healAt} ms after healing (heights ${heights})`)
       }
       this.steps++
       this.handle(next.item)
@@ -716,7 +716,7 @@ class Simulation {
   }
 
   private fail (message: string): never {
-    throw new SimFailure(`${message} at t=${this.now} ms, step ${this.steps}`)
+    throw new SimFailure(`${message} at t=${this.now} ms, step ${this.steps}\n${this.describe()}`)
   }
 
   result (error: string | undefined): SimResult {
