@@ -61,3 +61,46 @@ test('Libp2pNet serves a registered protocol, gossips on a topic, and reports id
   t.is(received[0]!.from, b.nodeId)
   t.true(b.connections().some(c => c.nodeId === a.nodeId))
 })
+
+test('Libp2pNet refuses connections its gate denies, and admits the peer once the gate is removed', async t => {
+  const a = await newNet()
+  let denied = 0
+  const removeGate = a.addGate({ deny: (_peer, direction) => { if (direction === 'inbound') denied++; return direction === 'inbound' } })
+  a.handle('/pylon/x/1.0.0', async (stream) => { await stream.close() }, { inboundStreamsMax: 1, outboundStreamsMax: 1 })
+  await a.start()
+  t.teardown(async () => { await a.stop() })
+  const b = await newNet([a.multiaddrs()[0]!])
+  await b.start()
+  t.teardown(async () => { await b.stop() })
+  // b dials its bootstrap peer a at start; a's gate turns it away after the handshake.
+  await until('the gate to refuse b', () => denied > 0)
+  await t.throwsAsync(b.dial(a.nodeId, '/pylon/x/1.0.0', { signal: AbortSignal.timeout(5_000) }))
+  t.false(a.connections().some(c => c.nodeId === b.nodeId))
+  removeGate()
+  const stream = await b.dial(a.nodeId, '/pylon/x/1.0.0', { signal: AbortSignal.timeout(5_000) })
+  t.is(stream.protocol, '/pylon/x/1.0.0', 'once the gate is removed the peer is admitted')
+})
+
+test('Libp2pNet stores and finds a DHT record under a registered namespace, and refuses one that fails validation', async t => {
+  const type = {
+    validate: (_key: Uint8Array, value: Uint8Array) => { if (value[0] !== 1) throw new Error('bad record') },
+    select: () => 0
+  }
+  const a = await newNet()
+  a.registerRecordType('pylon-test', type)
+  await a.start()
+  t.teardown(async () => { await a.stop() })
+  const b = await newNet([a.multiaddrs()[0]!])
+  b.registerRecordType('pylon-test', type)
+  const identified: string[] = []
+  b.onPeerIdentified(peer => { identified.push(peer) })
+  await b.start()
+  t.teardown(async () => { await b.stop() })
+  await until('identify', () => identified.includes(a.nodeId))
+  const key = new TextEncoder().encode(`/pylon-test/${b.nodeId}`)
+  await b.putRecord(key, Uint8Array.of(1, 2, 3), { signal: AbortSignal.timeout(15_000) })
+  t.deepEqual(await a.getRecord(key, { signal: AbortSignal.timeout(15_000) }), Uint8Array.of(1, 2, 3))
+  const badKey = new TextEncoder().encode(`/pylon-test/bad-${b.nodeId}`)
+  await b.putRecord(badKey, Uint8Array.of(9), { signal: AbortSignal.timeout(15_000) }).catch(() => {})
+  t.is(await a.getRecord(badKey, { signal: AbortSignal.timeout(15_000) }).catch(() => undefined), undefined)
+})
