@@ -223,7 +223,13 @@ export class Libp2pNet implements Net, Startable {
   async dial (peer: NodeId, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Stream> {
     const node = this.#node
     if (node === undefined) throw new Error('net is not started')
-    return await node.dialProtocol(peerIdFromString(peer), protocol, { signal: options.signal })
+    try {
+      return await node.dialProtocol(peerIdFromString(peer), protocol, { signal: options.signal })
+    } catch (error) {
+      // libp2p sometimes rejects with a stream 'close' event rather than an Error; callers get an Error.
+      if (error instanceof Error) throw error
+      throw new Error(`dial ${peer} ${protocol} failed: the connection closed during negotiation`)
+    }
   }
 
   subscribe (topic: string, validator: GossipValidator): void {
