@@ -51,6 +51,7 @@ const reservedMetaPrefix = 'store/'
 const metaNameCharsMax = 128
 const pageRows = 512 // rows read per getMany while walking leaves: bounds memory of a walk
 const flushOps = 4096 // ops per unsynced batch when writing a large import or checkpoint
+const prefetchWritesMin = 16 // below this, reading nodes one by one costs less than a level-by-level walk
 
 export class KvStore implements Store {
   height: Height = toHeight(0)
@@ -70,7 +71,7 @@ export class KvStore implements Store {
     this.#interval = init.checkpointIntervalHeights ?? checkpointIntervalHeights
     this.#logger = init.logger ?? silentLogger
     assert(Number.isInteger(this.#interval) && this.#interval >= 0, `checkpointIntervalHeights must be a non-negative integer, got ${this.#interval}`)
-    this.#nodes = { getNode: async hash => await this.#getNode(hash) }
+    this.#nodes = { getNode: async hash => await this.#getNode(hash), getNodes: async hashes => await this.#getNodes(hashes) }
   }
 
   /** Opens a store over `kv`, finishing or undoing whatever a crash interrupted. */
@@ -157,7 +158,9 @@ export class KvStore implements Store {
       this.#checkCommit(commit)
       const ops: KvOp[] = []
       const update = new TrieUpdate(this.#nodes, this.stateRoot)
-      for (const write of lastWriteWins(commit.writes)) await this.#applyWrite(update, write, ops)
+      const writes = lastWriteWins(commit.writes)
+      if (writes.length >= prefetchWritesMin) await update.prefetch(writes.map(w => w.path))
+      for (const write of writes) await this.#applyWrite(update, write, ops)
       for (const { hash, bytes } of update.created) ops.push({ type: 'put', space: 'nodes', key: hash, value: bytes })
       for (const hash of update.deleted) ops.push({ type: 'del', space: 'nodes', key: hash })
       const rRoot = receiptsRoot(commit.receipts)
@@ -177,8 +180,8 @@ export class KvStore implements Store {
     })
   }
 
-  async #applyWrite (update: TrieUpdate, write: { row: Uint8Array, value: Uint8Array | null }, ops: KvOp[]): Promise<void> {
-    const path = sha256(write.row)
+  async #applyWrite (update: TrieUpdate, write: { row: Uint8Array, path: Uint8Array, value: Uint8Array | null }, ops: KvOp[]): Promise<void> {
+    const path = write.path
     if (write.value === null) {
       if (await update.delete(path) === 'deleted') {
         ops.push({ type: 'del', space: 'state', key: write.row }, { type: 'del', space: 'leaves', key: path })
@@ -598,6 +601,18 @@ export class KvStore implements Store {
     return false
   }
 
+  async #getNodes (hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    const out = hashes.map(hash => this.#cache.get(cacheKey(hash)))
+    const missing = out.flatMap((bytes, i) => bytes === undefined ? [i] : [])
+    const found = await this.#kv.getMany('nodes', missing.map(i => hashes[i]!))
+    missing.forEach((index, j) => {
+      const bytes = found[j]
+      out[index] = bytes
+      if (bytes !== undefined) this.#cache.set(cacheKey(hashes[index]!), bytes)
+    })
+    return out
+  }
+
   async #getNode (hash: Uint8Array): Promise<Uint8Array | undefined> {
     const key = cacheKey(hash)
     const cached = this.#cache.get(key)
@@ -744,15 +759,15 @@ function checkMetaName (name: string): string {
 }
 
 /** The last write to each (actor, key) wins; the trie sees each row once. */
-function lastWriteWins (writes: HeightCommit['writes']): Array<{ row: Uint8Array, value: Uint8Array | null }> {
+function lastWriteWins (writes: HeightCommit['writes']): Array<{ row: Uint8Array, path: Uint8Array, value: Uint8Array | null }> {
   const byRow = new Map<string, { row: Uint8Array, value: Uint8Array | null }>()
   for (const write of writes) {
     const row = rowKey(write.actor, write.key)
-    const key = toHex(row)
+    const key = cacheKey(row)
     byRow.delete(key)
     byRow.set(key, { row, value: write.value })
   }
-  return [...byRow.values()]
+  return [...byRow.values()].map(w => ({ ...w, path: sha256(w.row) }))
 }
 
 function headOps (h: Height, root: Uint8Array): KvOp[] {

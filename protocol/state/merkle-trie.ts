@@ -43,6 +43,8 @@ export type TrieNode = LeafNode | InnerNode
  */
 export interface TrieNodeSource {
   getNode (hash: Uint8Array): Uint8Array | undefined | Promise<Uint8Array | undefined>
+  /** Optional: many nodes in one read (LevelDB getMany), same answers as getNode. Used by prefetch. */
+  getNodes? (hashes: Uint8Array[]): Promise<Array<Uint8Array | undefined>>
 }
 
 export function encodeLeaf (path: Uint8Array, valueHash: Uint8Array): Uint8Array {
@@ -123,6 +125,35 @@ export class TrieUpdate {
   /** Old nodes to delete with this batch. */
   get deleted (): Iterable<Uint8Array> { return this.#finish().deleted }
 
+  /**
+   * Loads every node the given paths will walk through, one level at a time with one getNodes
+   * read per level, instead of one awaited read per node per write. Optional: set/delete load
+   * whatever is still missing. Pays off when the nodes are on disk and the batch is large.
+   */
+  async prefetch (paths: Uint8Array[]): Promise<void> {
+    this.#checkOpen()
+    const getNodes = this.#source.getNodes?.bind(this.#source)
+    if (getNodes === undefined || this.#root === null) return
+    let frontier: Array<{ ref: Ref, paths: Uint8Array[] }> = [{ ref: this.#root, paths }]
+    while (frontier.length > 0) {
+      const missing = frontier.filter(f => f.ref.node === null)
+      if (missing.length > 0) {
+        const found = await getNodes(missing.map(f => f.ref.hash!))
+        missing.forEach((f, i) => { this.#adopt(f.ref, found[i]) })
+      }
+      const next: typeof frontier = []
+      for (const { ref, paths: here } of frontier) {
+        const node = ref.node!
+        if (node.kind === 'leaf') continue
+        const left = here.filter(path => bitAt(path, node.bit) === 0)
+        const right = here.length === left.length ? [] : here.filter(path => bitAt(path, node.bit) === 1)
+        if (left.length > 0) next.push({ ref: node.left, paths: left })
+        if (right.length > 0) next.push({ ref: node.right, paths: right })
+      }
+      frontier = next
+    }
+  }
+
   /** Sets the leaf at `path` to `valueHash` (sha256 of the value). */
   async set (path: Uint8Array, valueHash: Uint8Array): Promise<WriteOutcome> {
     this.#checkOpen()
@@ -188,10 +219,12 @@ export class TrieUpdate {
   }
 
   async #load (ref: Ref): Promise<MemNode> {
-    const hash = ref.hash!
-    const bytes = await this.#source.getNode(hash)
+    return this.#adopt(ref, await this.#source.getNode(ref.hash!))
+  }
+
+  #adopt (ref: Ref, bytes: Uint8Array | undefined): MemNode {
     const node = bytes === undefined ? undefined : decodeNode(bytes)
-    if (node === undefined) throw new TrieNodeMissingError(`trie node ${toHex(hash)} is missing or malformed`)
+    if (node === undefined) throw new TrieNodeMissingError(`trie node ${toHex(ref.hash!)} is missing or malformed`)
     ref.node = node.kind === 'leaf'
       ? { kind: 'leaf', path: node.path, valueHash: node.valueHash }
       : { kind: 'inner', bit: node.bit, left: { hash: node.left, node: null }, right: { hash: node.right, node: null } }

@@ -2,7 +2,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import { sha256Bytes } from '../../../../protocol/codec.ts'
 import type { ActorId } from '../../../../protocol/ids.ts'
-import { decodeNode, emptyRoot, encodeInner, encodeLeaf, leafHash, toHex } from '../../../../protocol/state/merkle-trie.ts'
+import { decodeNode, emptyRoot, encodeInner, encodeLeaf, leafHash, toHex, TrieUpdate } from '../../../../protocol/state/merkle-trie.ts'
 import { bitAt, compareBytes, firstDifferingBit, statePath } from '../../../../protocol/state/state-key.ts'
 import { TrieBuilder } from '../../../../protocol/state/trie-builder.ts'
 import { actorA, actorB, applyWrites, MapNodes, trieOf, type Write } from './_trie.ts'
@@ -114,4 +114,37 @@ test('TrieBuilder refuses paths out of order', t => {
 
 test('statePath separates actors from keys (length-prefixed row keys)', t => {
   t.not(toHex(statePath('ab' as ActorId, Uint8Array.of(0x63))), toHex(statePath('a' as ActorId, Uint8Array.of(0x62, 0x63))))
+})
+
+test('TrieUpdate.prefetch loads nodes level by level and changes no result', async t => {
+  const base: Write[] = Array.from({ length: 300 }, (_, i) => ({ actor: actorA, key: Uint8Array.of(i & 0xff, i >> 8), value: Uint8Array.of(1) }))
+  const batch: Write[] = Array.from({ length: 120 }, (_, i) => ({ actor: i % 2 === 0 ? actorA : actorB, key: Uint8Array.of((i * 7) & 0xff, 0), value: i % 5 === 0 ? null : Uint8Array.of(2, i) }))
+  const plain = await trieOf(base)
+  const expected = await applyWrites(plain.nodes, plain.root, batch)
+  const fetched = await trieOf(base)
+  let reads = 0
+  let singleReads = 0
+  const source = {
+    getNode: (hash: Uint8Array) => { singleReads++; return fetched.nodes.getNode(hash) },
+    getNodes: async (hashes: Uint8Array[]) => { reads++; return hashes.map(h => fetched.nodes.getNode(h)) }
+  }
+  const update = new TrieUpdate(source, fetched.root)
+  await update.prefetch(batch.map(w => statePath(w.actor, w.key)))
+  for (const w of batch) {
+    if (w.value === null) await update.delete(statePath(w.actor, w.key))
+    else await update.set(statePath(w.actor, w.key), sha256Bytes(w.value))
+  }
+  t.is(toHex(update.root), toHex(expected))
+  // Only nodes that a delete exposed (a removed leaf's sibling subtree, now on other paths) are
+  // read one by one afterwards; without prefetch, every node on every path is.
+  let baseline = 0
+  const counting = new TrieUpdate({ getNode: (hash: Uint8Array) => { baseline++; return fetched.nodes.getNode(hash) } }, fetched.root)
+  for (const w of batch) {
+    if (w.value === null) await counting.delete(statePath(w.actor, w.key))
+    else await counting.set(statePath(w.actor, w.key), sha256Bytes(w.value))
+  }
+  t.is(toHex(counting.root), toHex(expected))
+  t.true(singleReads * 10 < baseline, `${singleReads} single reads after prefetch, ${baseline} without`)
+  t.true(reads > 0 && reads <= 30, `${reads} level reads`)
+  await t.throwsAsync(update.set(new Uint8Array(32), new Uint8Array(32)), { message: /finished/ })
 })
