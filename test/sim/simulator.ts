@@ -94,6 +94,8 @@ interface SimReplica {
   index: number
   /** A twin's copy talks only to these members (undefined: to everyone). */
   group?: Set<number>
+  /** Its clock's rate: timers of a fast or slow clock fire early or late (skew between replicas). */
+  clockRate: number
   byzantine?: Byzantine
   state?: ReplicaState
   incarnation: number
@@ -255,7 +257,7 @@ class Simulation {
     for (let i = 0; i < this.n; i++) {
       const behaviour = byzantine.includes(i) ? rng.pick<Byzantine>(['silent', 'equivocator', 'double-voter', 'bad-signature', 'twin']) : undefined
       this.replicas.push({
-        slot: i, index: i, incarnation: 0, disk: new SimDisk(), log: [], byHash: new Map(), kv: new Map(), applied: new Set(), mempool: [], signed: new Map(),
+        slot: i, index: i, clockRate: calm ? 1 : rng.pick([1, 1, 0.7, 1.5]), incarnation: 0, disk: new SimDisk(), log: [], byHash: new Map(), kv: new Map(), applied: new Set(), mempool: [], signed: new Map(),
         ...(behaviour === undefined ? {} : { byzantine: behaviour })
       })
     }
@@ -264,7 +266,7 @@ class Simulation {
       const half = new Set(others.slice(0, Math.ceil(others.length / 2)))
       primary.group = new Set(others.filter(i => !half.has(i)))
       const copy: SimReplica = {
-        slot: this.replicas.length, index: primary.index, group: half, byzantine: 'twin', incarnation: 0, disk: new SimDisk(),
+        slot: this.replicas.length, index: primary.index, group: half, byzantine: 'twin', clockRate: primary.clockRate, incarnation: 0, disk: new SimDisk(),
         log: [], byHash: new Map(), kv: new Map(), applied: new Set(), mempool: [], signed: new Map()
       }
       this.replicas.push(copy)
@@ -510,7 +512,7 @@ class Simulation {
       }
       case 'send': return this.send(r, action.to, action.message)
       case 'setTimer':
-        this.queue.push(this.now + action.delayMs, { type: 'timer', replica: r.slot, incarnation: r.incarnation, view: action.view, timer: action.timer })
+        this.queue.push(this.now + Math.round(action.delayMs * r.clockRate), { type: 'timer', replica: r.slot, incarnation: r.incarnation, view: action.view, timer: action.timer })
         return
       case 'verify':
         // The kv application accepts a payload that decodes to a list of operations.
