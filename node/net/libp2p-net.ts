@@ -6,6 +6,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
+import { createTopicScoreParams, type PeerScoreParams } from '@libp2p/gossipsub/score'
 import { identify, identifyPush } from '@libp2p/identify'
 import type { PeerDiscovery, PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
@@ -188,7 +189,8 @@ export class Libp2pNet implements Net, Startable {
         nodeId: id.value,
         remoteAddr: connection.remoteAddr.toString(),
         direction: connection.direction,
-        openedAtMs: connection.timeline.open
+        openedAtMs: connection.timeline.open,
+        gossipScore: (node.services.pubsub as unknown as { getScore: (peer: string) => number }).getScore(connection.remotePeer.toString())
       }]
     })
   }
@@ -240,6 +242,19 @@ export class Libp2pNet implements Net, Startable {
 
   #subscribeOn (node: Libp2p<Services>, topic: string, validator: GossipValidator): void {
     const pubsub = node.services.pubsub
+    // Score only invalid messages (P4): a 'reject' verdict then costs the forwarder, so a peer that
+    // keeps sending forged or malformed messages is pruned from the mesh and finally graylisted.
+    // Delivery-rate penalties stay off: Pylon topics are quiet by design.
+    const score = (pubsub as unknown as { score: { params: PeerScoreParams } }).score
+    score.params.topics[topic] = createTopicScoreParams({
+      topicWeight: 1,
+      timeInMeshWeight: 0,
+      firstMessageDeliveriesWeight: 0,
+      meshMessageDeliveriesWeight: 0,
+      meshFailurePenaltyWeight: 0,
+      invalidMessageDeliveriesWeight: -100,
+      invalidMessageDeliveriesDecay: 0.9
+    })
     pubsub.topicValidators.set(topic, async (from, message) => {
       const peer = parseNodeId(from.toString())
       if (!peer.ok) return TopicValidatorResult.Reject

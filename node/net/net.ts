@@ -35,6 +35,8 @@ export interface PeerConnection {
   remoteAddr: string
   direction: 'inbound' | 'outbound'
   openedAtMs: number
+  /** gossipsub's score of the peer: negative after it forwarded messages our validators rejected. */
+  gossipScore: number
 }
 
 /** A DHT record namespace (`/<namespace>/<key>`): validate throws for a bad record; select picks the best index. */

@@ -29,7 +29,7 @@ export class FakeNet implements Net {
   multiaddrs (): string[] { return this.addresses.map(a => `${a}/p2p/${this.nodeId}`) }
   connections (): PeerConnection[] {
     return [...this.network.nets.keys()].filter(id => id !== this.nodeId)
-      .map(nodeId => ({ nodeId, remoteAddr: '/ip4/127.0.0.1/tcp/1', direction: 'outbound' as const, openedAtMs: 0 }))
+      .map(nodeId => ({ nodeId, remoteAddr: '/ip4/127.0.0.1/tcp/1', direction: 'outbound' as const, openedAtMs: 0, gossipScore: 0 }))
   }
 
   handle (protocol: string, handler: ProtocolHandler, _options: ProtocolOptions): void { this.handlers.set(protocol, handler) }

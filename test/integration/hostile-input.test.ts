@@ -100,6 +100,11 @@ test('a daemon fed garbage on /pylon/capacity/1.0.0, the gossip topic and its HT
   for (const reason of ['malformed', 'forged', 'expired', 'replayed']) {
     await eventually(`a ${reason} gossip advert counted`, async () => await rejectedCount(daemon, reason, 'gossip') >= 1, 15_000)
   }
+  // Forged and malformed messages were rejected, which costs the forwarder its gossip score.
+  await eventually('the daemon to score the attacker below zero', async () => {
+    const peers = await getJson<Array<{ nodeId: string, gossipScore: number }>>(`${daemon.api}/v1/peers`)
+    return (peers.find(p => p.nodeId === attacker.nodeId)?.gossipScore ?? 0) < 0
+  }, 15_000)
   const adverts = await getJson<Array<{ nodeId: string, cores: number }>>(`${daemon.api}/v1/capacity`)
   t.false(adverts.some(a => a.nodeId === mallory.id), 'the forged advert never reached the book')
 
