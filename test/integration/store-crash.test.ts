@@ -60,6 +60,13 @@ test('store survives SIGKILL at random moments: always a complete height with a 
         t.is(new TextDecoder().decode(await store.get(crashActor, new TextEncoder().encode('last'))), String(h))
         t.is(await store.getHeight(height(h + 1n)), undefined)
       }
+      // The WAL holds one synced record per attempted height, in order, never behind the store:
+      // records for h, or h + 1 when the kill came between the WAL append and the commit.
+      const wal: string[] = []
+      for await (const entry of store.walEntries()) wal.push(new TextDecoder().decode(entry.record))
+      const last = wal.at(-1)
+      t.true(h === 0n ? wal.length <= 1 : last === `vote ${h}` || last === `vote ${h + 1n}`, `kill ${i}: WAL ends at ${last}, store at ${h}`)
+      t.true(wal.every((record, k) => k === 0 || Number(record.split(' ')[1]) >= Number(wal[k - 1]!.split(' ')[1])), `kill ${i}: WAL out of order`)
       for (const manifest of await store.checkpoints()) {
         for (const [index, chunk] of manifest.chunks.entries()) {
           const bytes = await store.checkpointChunk(manifest.height, index)
