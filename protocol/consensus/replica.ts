@@ -90,6 +90,11 @@ export type Action =
   /** WAL records of views below this one are redundant (the finalized tip covers them). */
   | { type: 'prune', belowView: bigint }
   | { type: 'evidence', evidence: Evidence }
+  /**
+   * The replica is further behind `target` than consensusBlocksMax blocks: it must restore a
+   * certified checkpoint (state sync, node/subnet) and restart from it with recover().
+   */
+  | { type: 'stateSyncNeeded', finalizedHeight: bigint, target: Certificate }
 
 export interface Counters {
   badSignature: number
@@ -142,6 +147,8 @@ export interface ReplicaState {
   wantedViews: Set<bigint>
   /** A want appeared since the last fetch action. */
   wantedNew: boolean
+  /** View of the finalization for which stateSyncNeeded was emitted. */
+  syncNeeded?: bigint
   evidence: Evidence[]
   counters: Counters
 }
@@ -702,6 +709,12 @@ function finalizeChain (s: ReplicaState, out: Action[]): void {
   for (let i = 0; i <= consensusBlocksMax; i++) {
     const block = s.blocks.get(hex(hash))
     if (block === undefined) {
+      if (s.blocks.size >= consensusBlocksMax || s.blockBytes >= consensusBlocksBytesMax) {
+        // The gap is wider than memory may hold: walking back cannot finish. Say so once.
+        if (s.syncNeeded !== target.view) out.push({ type: 'stateSyncNeeded', finalizedHeight: s.finalized.height, target })
+        s.syncNeeded = target.view
+        return
+      }
       want(s, hash)
       requestMissing(s, out, false)
       return

@@ -549,6 +549,13 @@ class Simulation {
         if (accused.byzantine === undefined) this.fail(`replica ${r.index} holds equivocation evidence against honest replica ${accused.index}`)
         return
       }
+      case 'stateSyncNeeded':
+        // The simulator has no checkpoints: outages are kept shorter than consensusBlocksMax blocks.
+        return this.fail(`replica ${r.index} needs state sync at height ${action.finalizedHeight}`)
+      default: {
+        const unknown: never = action
+        throw new Error(`unknown action ${JSON.stringify(unknown)}`)
+      }
     }
   }
 

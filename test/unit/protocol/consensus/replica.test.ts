@@ -1,4 +1,5 @@
 import test from 'ava'
+import { consensusBlocksMax } from '../../../../protocol/limits.ts'
 import { blockHash, bytesEqual, type Block } from '../../../../protocol/consensus/messages.ts'
 import { createReplica, recover, replicaStatus, step, type Action } from '../../../../protocol/consensus/replica.ts'
 import type { WalRecord } from '../../../../protocol/consensus/wal.ts'
@@ -252,4 +253,27 @@ test('step with verifyPayloads votes only after the application accepts the payl
   t.deepEqual(sends(actions, 'notarize'), [])
   t.is(sends(actions, 'nullify').length, 1)
   t.is(refused.state.counters.invalidPayload, 1)
+})
+
+test('step asks for state sync when the certified chain is longer than memory may hold', t => {
+  const r = started(0)
+  const chain: Block[] = []
+  let parent = genesis
+  for (let v = 1n; v <= BigInt(consensusBlocksMax) + 40n; v++) {
+    const b = block(v, v, parent)
+    chain.push(b)
+    parent = blockHash(b)
+  }
+  const top = chain[chain.length - 1]!
+  r.run(msg(1, certificate('finalization', top.view, parent, [1, 2, 3])))
+  let syncs: Action[] = []
+  // Answer every fetch with up to 32 ancestors, child first, as peers do.
+  for (let i = chain.length; i > 0 && syncs.length === 0; i -= 32) {
+    const actions = r.run(msg(2, { kind: 'blocks', blocks: chain.slice(Math.max(0, i - 32), i).reverse() }))
+    syncs = actions.filter(a => a.type === 'stateSyncNeeded')
+  }
+  t.is(syncs.length, 1)
+  t.like(syncs[0], { type: 'stateSyncNeeded', finalizedHeight: 0n, target: { view: top.view } })
+  t.is(r.state.blocks.size, consensusBlocksMax)
+  t.is(r.state.finalized.height, 0n, 'nothing is finalized from an incomplete chain')
 })
