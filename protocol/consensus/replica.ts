@@ -379,16 +379,21 @@ function signVote (s: ReplicaState, kind: VoteKind, view: bigint, block: Uint8Ar
   return { kind, view, ...(block === undefined ? {} : { block }), signer: self, signature }
 }
 
-function castVote (s: ReplicaState, vs: ViewState, vote: Vote, out: Action[], block?: Block): void {
+/**
+ * Counts an own vote, makes it durable, then sends it: the one place where the WAL-before-send rule
+ * is expressed. A leader's notarize travels inside its proposal, and its WAL record keeps the block.
+ */
+function castVote (vs: ViewState, vote: Vote, out: Action[], proposal?: Proposal): void {
   votesOf(vs, vote.kind).set(vote.signer, vote)
-  out.push({ type: 'persist', record: block === undefined ? { kind: 'vote', vote } : { kind: 'vote', vote, block }, sync: true })
+  const record: WalRecord = proposal === undefined ? { kind: 'vote', vote } : { kind: 'vote', vote, block: proposal.block }
+  out.push({ type: 'persist', record, sync: true })
+  out.push({ type: 'send', to: 'all', message: proposal ?? vote })
 }
 
 function nullify (s: ReplicaState, vs: ViewState, out: Action[]): void {
   const vote = signVote(s, 'nullify', vs.view, undefined)
   vs.sentNullify = vote
-  castVote(s, vs, vote, out)
-  out.push({ type: 'send', to: 'all', message: vote })
+  castVote(vs, vote, out)
   out.push({ type: 'setTimer', view: vs.view, timer: 'retry', delayMs: 4 * s.config.deltaMs })
   checkQuorum(s, vs, 'nullify', undefined, out)
 }
@@ -460,8 +465,7 @@ function tryNotarize (s: ReplicaState, out: Action[]): void {
   }
   const vote = signVote(s, 'notarize', vs.view, vs.proposal.vote.block)
   vs.sentNotarize = vote
-  castVote(s, vs, vote, out)
-  out.push({ type: 'send', to: 'all', message: vote })
+  castVote(vs, vote, out)
   checkQuorum(s, vs, 'notarize', vote.block, out)
 }
 
@@ -506,8 +510,7 @@ function onPayload (s: ReplicaState, view: bigint, payload: Uint8Array, out: Act
   vs.proposal = { hash: hex(hash), block, vote }
   vs.sentNotarize = vote
   storeBlock(s, hash, block)
-  castVote(s, vs, vote, out, block)
-  out.push({ type: 'send', to: 'all', message: { kind: 'proposal', block, vote } })
+  castVote(vs, vote, out, { kind: 'proposal', block, vote })
   checkQuorum(s, vs, 'notarize', hash, out)
 }
 
@@ -672,8 +675,7 @@ function acceptCertificate (s: ReplicaState, vs: ViewState, cert: Certificate, o
   if (vs.sentNullify === undefined && vs.sentFinalize === undefined) {
     const vote = signVote(s, 'finalize', vs.view, cert.block)
     vs.sentFinalize = vote
-    castVote(s, vs, vote, out)
-    out.push({ type: 'send', to: 'all', message: vote })
+    castVote(vs, vote, out)
     checkQuorum(s, vs, 'finalize', cert.block, out)
   }
 }
