@@ -12,7 +12,9 @@
 //   this is how an own vote reaches the WAL before it is sent. A `finalized` action must be
 //   committed (block + certificate, synced) before later actions, since a later `prune` drops the
 //   WAL records that the finalized tip makes redundant. Timers are one-shot; a `timeout` event for
-//   a view the replica has left is ignored, so the driver need not cancel timers.
+//   a view the replica has left is ignored, so the driver need not cancel timers. `propose` and
+//   `verify` are answered later by `payload` and `verified` events; answers for a view the
+//   replica has left, or for another block, are ignored.
 // - Bad input (forged or non-member votes, malformed proposals, unsolicited blocks) changes
 //   nothing but a counter in `state.counters`; it never throws. A thrown AssertionError is a bug
 //   (or more than f Byzantine replicas: two finalized blocks at one height).
