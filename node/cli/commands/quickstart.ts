@@ -7,9 +7,7 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { readConfigFile, resolveConfig } from '../../config/config.ts'
 import { nodeKeyFile } from '../../config/node-key.ts'
-import { advertJson } from '../../capacity/advert-json.ts'
 import { emit } from '../output.ts'
-import { runDaemon } from '../run-daemon.ts'
 import { initDataDir } from './init.ts'
 import { capacityTable, type AdvertView } from './capacity.ts'
 
@@ -25,6 +23,8 @@ export function register (program: Command): void {
       const file = await readConfigFile(dataDir)
       // Warnings only, unless the config file asks for more: the newcomer's terminal shows the table.
       const config = resolveConfig(file, { network: 'local', logLevel: file.logLevel ?? 'warn' })
+      const { runDaemon } = await import('../run-daemon.ts')
+      const { advertJson } = await import('../../capacity/advert-json.ts')
       await runDaemon(dataDir, config, (daemon) => {
         const adverts = daemon.book.list().map(advertJson) as unknown as AdvertView[]
         const value = { nodeId: daemon.nodeId, api: daemon.apiUrl, dataDir, capacity: adverts }
