@@ -65,6 +65,11 @@ test('pylon exec stops a spinning actor by fuel and refuses bad arguments clearl
   const refused = await pylon(['exec', garbage, 'go', '--state-dir', dir])
   t.is(refused.code, 1)
   t.regex(refused.stderr, /^pylon: .*garbage\.wasm: not a valid component/)
+  const broken = join(dir, 'broken.js')
+  await writeFile(broken, 'export function update( {\n')
+  const build = await pylon(['build', broken, '--quiet'])
+  t.is(build.code, 1)
+  t.is(build.stderr, 'pylon: build failed: broken.js:2:1 SyntaxError: expected property name, got end of script\n')
 })
 
 test('pylon build turns a JS module into an actor that pylon exec runs (UTF-8 payloads, hex results)', async t => {

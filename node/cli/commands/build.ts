@@ -33,7 +33,7 @@ export function register (program: Command): void {
           ? await buildWatActor(await readFile(entry, 'utf8'))
           : await buildJsActor(entry, { onStage: detail => { stage(1, detail) } })
       } catch (error) {
-        throw new CliError(`build failed: ${(error as Error).message.split('\n')[0]}`, 'build/failed')
+        throw new CliError(`build failed: ${buildError(error)}`, 'build/failed')
       }
       stage(2, stages[1]!)
       if (code.length > actorCodeBytesMax) throw new CliError(`component too large: ${code.length} > ${actorCodeBytesMax} bytes`, 'build/too-large')
@@ -45,6 +45,12 @@ export function register (program: Command): void {
       const value = { output, bytes: code.length, cid: rawCidOf(code).toString(), imports: imports.value, elapsedMs }
       emit(flags.json, value, () => `built ${output}: ${code.length} bytes in ${(elapsedMs / 1000).toFixed(1)} s\ncid ${value.cid}`)
     })
+}
+
+/** The line of a build error a person needs: the JS error (file:line), not wizer's preamble. */
+function buildError (error: unknown): string {
+  const lines = (error instanceof Error ? error.message : String(error)).split('\n').map(l => l.trim()).filter(l => l !== '')
+  return lines.find(l => /\b\w*Error\b/.test(l) && !l.startsWith('Failed to initialize')) ?? lines.at(-1) ?? 'unknown error'
 }
 
 /** A stage indicator on stderr: "[2/3] check imports (12.1 s)". Silent when asked. */

@@ -99,6 +99,12 @@ test('the storage quota per actor is enforced through a real actor', async t => 
   t.true(state.storage.storageBytes(actorA) <= actorStorageBytesMax)
 })
 
+test('executeBlock accepts a payload of exactly the limit', async t => {
+  const state = stateWith({ [actorA]: await loadExample('counter-wat') })
+  const outcome = executeBlock(state, [update(actorA, 'inc', new Uint8Array(actorPayloadBytesMax))], blockAt(1))
+  t.true(outcome.receipts[0]!.ok, outcome.receipts[0]!.error ?? '')
+})
+
 test('executeBlock refuses bad messages before running them', async t => {
   const state = stateWith({ [actorA]: await loadExample('counter-wat') })
   const outcome = executeBlock(state, [
