@@ -15,6 +15,26 @@ export interface StateView {
   storageBytes (actor: ActorId): number
 }
 
+/** Where preloading reads an actor's entries from: the Store satisfies it (node/store). */
+export interface EntrySource {
+  actorEntries (actor: ActorId): AsyncIterable<{ key: Uint8Array, value: Uint8Array }>
+}
+
+/**
+ * The synchronous view a block executes against: every entry of each named actor, read before
+ * execution. Bounded: each actor holds at most actorStorageBytesMax (the quota), so this is too.
+ */
+export async function preloadState (source: EntrySource, actors: Iterable<ActorId>, options: { signal?: AbortSignal } = {}): Promise<MemoryState> {
+  const state = new MemoryState()
+  for (const actor of new Set(actors)) {
+    for await (const { key, value } of source.actorEntries(actor)) {
+      options.signal?.throwIfAborted()
+      state.set(actor, key, value)
+    }
+  }
+  return state
+}
+
 /** Keys as latin1 strings: one char per byte, so string order is byte order and Maps can hold them. */
 export function keyString (key: Uint8Array): string {
   return Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')

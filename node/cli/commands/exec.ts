@@ -15,7 +15,7 @@ import { PylonError } from '../../core/errors.ts'
 import { createLogger } from '../../core/logger.ts'
 import { executeBlock, executeQuery } from '../../runtime/executor.ts'
 import { ActorLoader, type CompiledActor } from '../../runtime/loader.ts'
-import { MemoryState } from '../../runtime/state-view.ts'
+import { preloadState } from '../../runtime/state-view.ts'
 import { openStore } from '../../store/level-store.ts'
 import { storeDirIn } from '../../store/store-dir.ts'
 import type { Store } from '../../store/store.ts'
@@ -101,7 +101,7 @@ async function runOnStore (store: Store, input: RunInput): Promise<Outcome> {
   const { actor, known } = await resolveActor(store, input.name)
   const installed = known === undefined
   const upgraded = known !== undefined && known.cid !== input.compiled.cid
-  const storage = MemoryState.from([[actor, await entriesOf(store, actor)]])
+  const storage = await preloadState(store, [actor])
   const state = { storage, code: (id: ActorId) => (id === actor ? input.compiled : undefined) }
   const next = BigInt(store.height) + 1n
   const block: BlockContext = {
@@ -151,12 +151,6 @@ async function resolveActor (store: Store, name: string): Promise<{ actor: Actor
   const count = await store.metaGet(countKey)
   const index = (count === undefined ? 0n : BigInt(new TextDecoder().decode(count))) + 1n
   return { actor: actorIdOf(subnet.value, index), known: undefined }
-}
-
-async function entriesOf (store: Store, actor: ActorId): Promise<Array<[Uint8Array, Uint8Array]>> {
-  const entries: Array<[Uint8Array, Uint8Array]> = []
-  for await (const { key, value } of store.actorEntries(actor)) entries.push([key, value])
-  return entries
 }
 
 function indexOf (actor: ActorId): bigint {

@@ -5,7 +5,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import { ActorStorage } from '../../../../node/runtime/actor-storage.ts'
 import { ActorTrap } from '../../../../node/runtime/actor-trap.ts'
-import { MemoryState, keyString } from '../../../../node/runtime/state-view.ts'
+import { MemoryState, keyString, preloadState } from '../../../../node/runtime/state-view.ts'
 import { actorKeyBytesMax } from '../../../../protocol/limits.ts'
 import { actorA } from './_fixtures.ts'
 
@@ -69,4 +69,14 @@ test('ActorStorage.writes omits keys set back to their base value', t => {
   storage.delete(Uint8Array.of(2))
   storage.commitMessage()
   t.deepEqual(storage.writes(), [])
+})
+
+test('preloadState reads every entry of each named actor once, from any entry source', async t => {
+  const source = MemoryState.from([[actorA, [[Uint8Array.of(2), Uint8Array.of(20)], [Uint8Array.of(1), Uint8Array.of(10)]]]])
+  const entriesOf = async function * (actor: typeof actorA): AsyncIterable<{ key: Uint8Array, value: Uint8Array }> {
+    for (const [key, value] of source.range(actor, new Uint8Array(0), new Uint8Array(0), 100)) yield { key, value }
+  }
+  const state = await preloadState({ actorEntries: entriesOf }, [actorA, actorA])
+  t.deepEqual(state.dump(), source.dump())
+  t.is(state.storageBytes(actorA), 4)
 })
