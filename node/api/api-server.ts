@@ -1,8 +1,9 @@
-// The local HTTP API (node:http): /v1/node, /v1/peers, /v1/capacity and Prometheus /metrics.
-// Read-only for now. It bounds bodies, headers, connections and request time, answers every bad
-// request with a JSON error, and never lets a request crash the daemon.
+// The local HTTP API (node:http): /v1/node, /v1/peers, /v1/capacity, Prometheus /metrics, and the
+// routes other components mount (ApiRoute, handed in by daemon.ts). It bounds bodies, headers,
+// connections and request time, answers every bad request with a JSON error, and never lets a
+// request crash the daemon.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { rm, writeFile } from 'node:fs/promises'
 import type { Registry } from 'prom-client'
@@ -19,6 +20,36 @@ export interface ApiServerComponents {
   peers: () => unknown[]
   /** GET /v1/capacity */
   capacity: () => unknown[]
+  /** Routes of other components (subnets, ingress, directory…), matched after the built-in ones. */
+  routes?: ApiRoute[]
+}
+
+/** What a mounted route sees: the body is already read and bounded by apiBodyBytesMax. */
+export interface ApiRequest {
+  method: string
+  path: string
+  /** Values of the route's `:name` segments, URI-decoded. */
+  params: Record<string, string>
+  query: URLSearchParams
+  headers: IncomingHttpHeaders
+  body: Uint8Array
+  /** Aborted when the client goes away. */
+  signal: AbortSignal
+}
+
+/** `json` is sent as JSON (bigints as strings, bytes as hex); else `raw` with `type`. */
+export interface ApiAnswer {
+  status: number
+  json?: unknown
+  raw?: string | Uint8Array
+  type?: string
+}
+
+/** A route another component mounts: `path` has literal segments and `:name` captures (`/v1/subnets/:id`). */
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  path: string
+  handle (request: ApiRequest): Promise<ApiAnswer>
 }
 
 export interface ApiServerInit {
@@ -114,6 +145,7 @@ export class ApiServer implements Startable {
     }
     const path = (req.url ?? '/').split('?')[0] ?? '/'
     const route = this.#routes.get(path)
+    if (route === undefined && await this.#serveMounted(req, res, path, body)) return
     if (route === undefined) {
       send(res, 404, { ok: false, error: `no such route: ${req.method} ${path.slice(0, 200)}` })
       return
@@ -127,6 +159,52 @@ export class ApiServer implements Startable {
     res.writeHead(answer.status, { 'Content-Type': answer.type, 'Cache-Control': 'no-store' })
     res.end(req.method === 'HEAD' ? undefined : answer.body)
   }
+
+  /** Serves a mounted route; false when no mounted route has this path. */
+  async #serveMounted (req: IncomingMessage, res: ServerResponse, path: string, body: Uint8Array): Promise<boolean> {
+    const matching = (this.#c.routes ?? []).flatMap(route => {
+      const params = matchPath(route.path, path)
+      return params === undefined ? [] : [{ route, params }]
+    })
+    if (matching.length === 0) return false
+    const method = req.method === 'HEAD' ? 'GET' : req.method
+    const found = matching.find(m => m.route.method === method)
+    if (found === undefined) {
+      res.setHeader('Allow', matching.map(m => m.route.method).join(', '))
+      send(res, 405, { ok: false, error: `${path.slice(0, 200)} answers ${matching.map(m => m.route.method).join(', ')}, got ${req.method}` })
+      return true
+    }
+    const gone = new AbortController()
+    res.once('close', () => { if (!res.writableFinished) gone.abort(new Error('client went away')) })
+    const answer = await found.route.handle({
+      method: method ?? 'GET', path, params: found.params, query: new URLSearchParams((req.url ?? '').split('?')[1] ?? ''),
+      headers: req.headers, body, signal: gone.signal
+    })
+    const type = answer.json !== undefined || answer.raw === undefined ? 'application/json' : (answer.type ?? 'application/octet-stream')
+    res.writeHead(answer.status, { 'Content-Type': type, 'Cache-Control': 'no-store' })
+    res.end(req.method === 'HEAD' ? undefined : (answer.raw ?? toJson(answer.json ?? null)))
+    return true
+  }
+}
+
+/** The `:name` captures when `pattern` matches `path` segment for segment, else undefined. */
+function matchPath (pattern: string, path: string): Record<string, string> | undefined {
+  const want = pattern.split('/')
+  const got = path.split('/')
+  if (want.length !== got.length) return undefined
+  const params: Record<string, string> = {}
+  for (let i = 0; i < want.length; i++) {
+    const segment = want[i]!
+    if (segment.startsWith(':')) {
+      if (got[i] === '') return undefined
+      try {
+        params[segment.slice(1)] = decodeURIComponent(got[i]!)
+      } catch {
+        return undefined
+      }
+    } else if (segment !== got[i]) return undefined
+  }
+  return params
 }
 
 /** The body, or undefined once it passes apiBodyBytesMax (chunked bodies have no content-length). */

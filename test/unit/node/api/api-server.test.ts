@@ -65,3 +65,23 @@ test('ApiServer.stop removes api.json and closes the port', async t => {
   t.false(existsSync(apiFile))
   await t.throwsAsync(fetch(`${url}/v1/node`))
 })
+
+test('ApiServer serves mounted routes with :params and bodies, and answers 405 naming their methods', async t => {
+  const api = new ApiServer({
+    logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
+    routes: [
+      { method: 'GET', path: '/v1/things/:id', handle: async r => ({ status: 200, json: { id: r.params.id, q: r.query.get('q') } }) },
+      { method: 'POST', path: '/v1/things', handle: async r => ({ status: 201, json: { got: Buffer.from(r.body).toString() } }) }
+    ]
+  }, { host: '127.0.0.1', port: 0 })
+  await api.start()
+  t.teardown(async () => { await api.stop() })
+  t.deepEqual(await (await fetch(`${api.url}/v1/things/a%20b?q=1`)).json(), { id: 'a b', q: '1' })
+  const created = await fetch(`${api.url}/v1/things`, { method: 'POST', body: 'hello' })
+  t.is(created.status, 201)
+  t.deepEqual(await created.json(), { got: 'hello' })
+  const wrong = await fetch(`${api.url}/v1/things`)
+  t.is(wrong.status, 405)
+  t.is(wrong.headers.get('allow'), 'POST')
+  t.is((await fetch(`${api.url}/v1/things/`)).status, 404)
+})
