@@ -91,7 +91,10 @@ export interface Store {
   /** The state root after `height` (emptyRoot for a fresh store). */
   readonly stateRoot: Uint8Array
 
-  /** The value of `key` in `actor`'s storage at the latest height, or undefined. */
+  /**
+   * The value of `key` in `actor`'s storage at the latest committed batch, or undefined. Reads do
+   * not wait for a commit in progress; prove() does, so its value and root belong together.
+   */
   get (actor: ActorId, key: Uint8Array): Promise<Uint8Array | undefined>
   /** Entries of `actor` with start <= key < end in key order, at most `limit`. */
   range (actor: ActorId, options?: RangeOptions): Promise<Array<{ key: Uint8Array, value: Uint8Array }>>
