@@ -274,3 +274,98 @@ assert(ingressExpiryDriftMs < ingressTtlMaxMs, 'drift allowance is small beside 
 assert(subnetMembersMax >= 4 && (subnetMembersMax - 1) % 3 === 0, 'subnetMembersMax is 3f+1 for some f ≥ 1')
 assert(subnetDeltaMinMs < subnetDeltaMaxMs, 'Δ range is not empty')
 assert(actorIdCharsMax >= cidCharsMax + 21, 'an ActorId holds a subnet CID and a u64 index')
+
+// ── Local devnet and API clients (node/cli/commands/devnet|deploy|call|query, node/cli/client.ts) ─
+/** Most nodes `pylon devnet up` starts: each is a whole daemon process; a laptop runs a few dozen at most. */
+export const devnetNodesMax = 31
+/** Wait for every devnet daemon's API to answer: ~1 s to load the stack each, many sharing few cores. */
+export const devnetReadyTimeoutMs = 90_000
+/** Wait for devnet daemons to exit after SIGTERM before SIGKILL: above the daemon's own 8 s stop deadline. */
+export const devnetStopTimeoutMs = 12_000
+/** Default Simplex Δ of a devnet subnet: loopback is fast, but a loaded laptop stalls a process for 100s of ms. */
+export const devnetDeltaMs = 500
+/** One HTTP request from a CLI client to a daemon (not counting an update's wait for certification). */
+export const clientRequestTimeoutMs = 10_000
+/** How long `pylon call`/`deploy` wait for the certified response: a few views of a loaded subnet. */
+export const clientCertifyWaitMs = 30_000
+/** Lifetime a client gives its envelopes: long enough to cross a busy mempool, well under the TTL bound. */
+export const clientIngressTtlMs = 2 * 60_000
+
+assert(devnetNodesMax <= subnetMembersMax, 'a devnet subnet holds every devnet node')
+assert(devnetDeltaMs >= subnetDeltaMinMs && devnetDeltaMs <= subnetDeltaMaxMs, 'the devnet Δ is a valid subnet Δ')
+assert(clientIngressTtlMs < ingressTtlMaxMs, 'client envelopes must be accepted by the expiry rule')
+
+// ── Subnet service (node/subnet, node/api subnet routes) ──────────────────────────────────────
+/** Envelopes one block payload carries: ~a second of a busy subnet; keeps one block's execution to seconds. */
+export const subnetBlockIngressMax = 2_000
+/** A block payload (time + envelopes): what consensus carries, with room for its own framing. */
+export const subnetBlockPayloadBytesMax = consensusPayloadBytesMax
+/** How far a proposed block time may be from the verifier's clock: a leader cannot push time far ahead (expiring every message and replay entry) or hold it back. */
+export const subnetBlockTimeDriftMs = 30_000
+/** Outbox messages delivered per block: bounds the extra work a block inherits from earlier ones. */
+export const subnetOutboxDeliverPerBlockMax = 1_000
+/** Outbox messages queued in replicated state: beyond it new sends are dropped (and logged in the receipt's logs). */
+export const subnetOutboxQueueMax = 100_000
+/** Expired executed-request entries removed per block: pruning cost per block stays bounded. */
+export const subnetHistoryPrunePerBlockMax = 10_000
+/** Heights whose certification shares are buffered while they await quorum or the local commit. */
+export const subnetCertifyHeightsMax = 256
+/** Clients waiting (HTTP ?wait=1) for a result per subnet. */
+export const subnetWaitersMax = 10_000
+/** Finalized results remembered per subnet for GET /v1/ingress/:id and late waiters. */
+export const subnetResultsMax = 20_000
+/** Longest an HTTP client waits for a certified result before getting "pending". */
+export const apiIngressWaitMs = 30_000
+/** Largest code upload over HTTP: the largest component the runtime loads. */
+export const apiCodeBytesMax = actorCodeBytesMax
+/** Longest a code fetch from one member may take (32 MiB over a slow link). */
+export const subnetCodeFetchTimeoutMs = 60_000
+/** Concurrent code-fetch streams per connection, each way. */
+export const subnetCodeStreamsMax = 2
+/** A code-fetch request: { subnet, cid } as dag-cbor. */
+export const subnetCodeRequestBytesMax = 512
+/** Subnets one node serves at once: each has its own store, replica and mempool. */
+export const subnetsServedMax = 64
+/** Largest genesis.cbor read at start (a signed genesis is at most subnetRecordBytesMax). */
+export const subnetGenesisFileBytesMax = subnetRecordBytesMax
+
+assert(subnetBlockIngressMax * 64 <= subnetBlockPayloadBytesMax, 'a block can hold its envelope count of small envelopes')
+assert(ingressBytesMax < subnetBlockPayloadBytesMax, 'a block can hold one full envelope')
+assert(subnetOutboxDeliverPerBlockMax <= actorMessagesPerBlockMax, 'deliveries fit the executor bound')
+
+// ── Placement and subnet formation (protocol/placement.ts, node/subnet-formation) ───────────────
+/** Least memory a node must advertise to be placed in a subnet: a store, a replica and a few actor instances. */
+export const placementMemoryBytesMinDefault = 256n * BigInt(MiB)
+/** Least free disk a node must advertise to be placed: room for a subnet's LevelDB store and WAL to grow. */
+export const placementDiskFreeBytesMinDefault = 1024n * BigInt(MiB)
+/** Subnets one node serves at once: each runs a replica, a store and an executor; beyond it the node refuses proposals. */
+export const nodeSubnetsMax = 16
+/** Label constraints one placement request may carry: adverts have three labels, a few more keys are typos to report. */
+export const placementLabelsMax = 8
+/** A proposal or commit frame on /pylon/subnet-propose/1.0.0: one genesis record plus a small envelope. */
+export const subnetProposalBytesMax = subnetRecordBytesMax + 1 * KiB
+/** One proposal exchange with one member (dial, ask, read the answer): a member checks and signs in milliseconds. */
+export const subnetProposalTimeoutMs = 10_000
+/** A member commit exchange: includes starting the subnet's store and replica on the member. */
+export const subnetCommitTimeoutMs = 20_000
+/** Concurrent /pylon/subnet-propose/1.0.0 streams per connection and direction: a proposer asks once per subnet. */
+export const subnetProposalStreamsMax = 2
+/** How far a proposal's createdMs may lie from the member's clock: tolerates unsynchronized racks, refuses stale replays. */
+export const subnetProposalClockSkewMs = 5 * 60_000
+/** Signed-but-uncommitted proposals a node holds capacity for: bounds what a flood of proposals can reserve. */
+export const subnetReservationsMax = 32
+/** How long a signature reserves a subnet slot awaiting its commit; after it the slot is free again. */
+export const subnetReservationTtlMs = 60_000
+/** Subnets a node's directory knows (id → genesis): the whole network's subnets up to this size; the oldest learned are evicted. */
+export const subnetDirectoryEntriesMax = 10_000
+/** Geneses in one /pylon/subnets/1.0.0 answer: seeds a newcomer; more arrive over gossip and the DHT. */
+export const subnetDirectoryExchangeMax = 256
+/** One /pylon/subnets/1.0.0 answer frame: a 4-member genesis is ~1.5 KiB; the sender stops adding before this. */
+export const subnetDirectoryExchangeBytesMax = 2 * MiB
+/** A directory exchange or DHT lookup of one subnet must finish in this time. */
+export const subnetDirectoryTimeoutMs = 10_000
+
+assert(nodeSubnetsMax <= advertSubnetsMax, 'a node can advertise every subnet it serves')
+assert(subnetProposalBytesMax <= gossipMessageBytesMax && subnetRecordBytesMax <= gossipMessageBytesMax, 'a signed genesis fits one gossip message')
+assert(subnetDirectoryExchangeBytesMax >= subnetRecordBytesMax, 'one answer holds at least the largest genesis')
+assert(subnetCommitTimeoutMs >= subnetProposalTimeoutMs, 'a commit does more than a proposal')

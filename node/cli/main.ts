@@ -7,6 +7,7 @@ import { failAndExit } from './output.ts'
 import * as build from './commands/build.ts'
 import * as capacity from './commands/capacity.ts'
 import * as daemon from './commands/daemon.ts'
+import * as devnet from './commands/devnet.ts'
 import * as exec from './commands/exec.ts'
 import * as id from './commands/id.ts'
 import * as identity from './commands/identity.ts'
@@ -28,6 +29,7 @@ const groups: Array<{ register: (program: Command) => void }> = [
   identity,
   store,
   build, exec,
+  devnet,
 ]
 for (const group of groups) group.register(program)
 
