@@ -2,8 +2,7 @@
 // addresses or labels change; on gossip, into its own book, and into the DHT. It never signs an
 // advert whose seq is not greater than every earlier one (SequenceSource persists it).
 
-import { encodeCapacityAdvert, signCapacityAdvert, type CapacityAdvert, type CapacityLabels } from '../../protocol/capacity.ts'
-import { capacityTopic } from '../../protocol/capacity.ts'
+import { capacityTopic, encodeCapacityAdvert, signCapacityAdvert, type CapacityAdvert, type CapacityLabels } from '../../protocol/capacity.ts'
 import type { NodeId } from '../../protocol/ids.ts'
 import { advertChangeCheckMs, advertMultiaddrsMax, dhtOperationTimeoutMs, multiaddrCharsMax } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'

@@ -17,7 +17,7 @@ import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
 import type { GossipVerdict, Net, Stream } from '../net/net.ts'
 import type { AdvertBook } from './advert-book.ts'
-import type { AdvertSource, CapacityMetrics } from './capacity-metrics.ts'
+import type { CapacityMetrics } from './capacity-metrics.ts'
 
 export const capacityRecordNamespace = 'pylon-capacity'
 
@@ -151,7 +151,7 @@ export class CapacitySync implements Startable {
   #validateRecord (key: Uint8Array, value: Uint8Array): void {
     const decoded = decodeCapacityAdvert(value, { nowMs: this.#c.clock.now() })
     if (!decoded.ok) {
-      this.#count(decoded.error.reason, 'dht')
+      this.#c.metrics.reject(decoded.error.reason, 'dht')
       throw new Error(decoded.error.message)
     }
     const expected = new TextDecoder().decode(capacityRecordKey(decoded.value.advert.nodeId))
@@ -169,10 +169,6 @@ export class CapacitySync implements Startable {
       }
     })
     return best
-  }
-
-  #count (reason: Parameters<CapacityMetrics['reject']>[0], source: AdvertSource): void {
-    this.#c.metrics.reject(reason, source)
   }
 }
 

@@ -8,7 +8,7 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
 import { createTopicScoreParams, type PeerScoreParams } from '@libp2p/gossipsub/score'
 import { identify, identifyPush } from '@libp2p/identify'
-import type { PeerDiscovery, PeerId, PrivateKey, Stream } from '@libp2p/interface'
+import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -117,7 +117,7 @@ export class Libp2pNet implements Net, Startable {
       validators[namespace] = async (key, value) => { await type.validate(key, value) }
       selectors[namespace] = (key, values) => type.select(key, values)
     }
-    const peerDiscovery: Array<(components: any) => PeerDiscovery> = []
+    const peerDiscovery: Array<ReturnType<typeof bootstrap> | ReturnType<typeof mdns>> = []
     if (init.bootstrap.length > 0) peerDiscovery.push(bootstrap({ list: init.bootstrap, timeout: 100 }))
     if (init.mdns) peerDiscovery.push(mdns())
     return await createLibp2p({
