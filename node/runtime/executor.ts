@@ -17,9 +17,13 @@
 //  - Storage is synchronous inside wasm while LevelDB is async, so the caller PRELOADS each touched
 //    actor's entries (bounded by actorStorageBytesMax) into a StateView before the block; writes
 //    stay in per-message layers here and leave as one sorted write set (actor-storage.ts).
-// Known gap: wasm stack exhaustion ("Maximum call stack size exceeded") depends on V8's frame
-// sizes, which differ between its tiers, so very deep recursion may fail on one replica and not
-// another. A call-depth bound in the instrumentation is the fix; it is not done yet.
+//  - Native stack exhaustion (deep wasm recursion) happens at a depth that depends on V8's frame
+//    sizes, which differ between its tiers; such a message fails with "call stack exhausted",
+//    charged its whole fuel limit and keeping no logs, so every replica that overflows agrees.
+//    (JS actors hit SpiderMonkey's own "too much recursion" first, which is deterministic.)
+// Known gap: a program whose depth lies right at V8's limit may overflow on one replica and not
+// on another. Closing it needs a call-depth bound in the instrumentation plus a V8 stack large
+// enough for the deepest frames (e.g. executing in a worker with resourceLimits.stackSizeMb).
 
 import type { ActorId } from '../../protocol/ids.ts'
 import {
@@ -144,7 +148,14 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
     session.slot.current = undefined
   }
   const left = session.fuel.value as bigint
-  const fuelUsed = left < 0n ? limit : limit - left
+  let fuelUsed = left < 0n ? limit : limit - left
+  if (error === stackExhausted) {
+    // Where V8's native stack runs out depends on frame sizes that differ between its compiler
+    // tiers, so the fuel and logs reached before it differ between replicas: charge the whole
+    // limit and keep no logs, so that every replica that overflows writes the same receipt.
+    fuelUsed = limit
+    call.logs.length = 0
+  }
   if (result !== undefined && result.length > actorResultBytesMax) error = `result too large: ${result.length} > ${actorResultBytesMax} bytes`
   if (error !== undefined || result === undefined) {
     session.storage.rollbackMessage()
@@ -175,9 +186,13 @@ function describeError (error: unknown, fuel: WebAssembly.Global): string {
   if (error instanceof ActorTrap) return error.message
   if (error instanceof Error && 'payload' in error) return String((error as Error & { payload: unknown }).payload)
   if (error instanceof WebAssembly.RuntimeError) return `trap: ${error.message}`
+  if (error instanceof RangeError && /call stack/i.test(error.message)) return stackExhausted
   if (error instanceof RangeError) return `trap: ${error.message}`
   return `trap: ${error instanceof Error ? error.message : String(error)}`
 }
+
+/** The error text of a native stack overflow (deep wasm recursion). */
+const stackExhausted = 'call stack exhausted'
 
 function min (a: bigint, b: bigint): bigint {
   return a < b ? a : b

@@ -25,7 +25,7 @@ const blocks = [
   [update(chat!, 'post', json({ text: 'hi' }), 'bob'), { ...update(spin!, 'spin'), fuelLimit: 100_000n }, update(counter, 'inc'),
     update(ledger!, 'transfer', json({ to: 'bob', amount: '20' }), 'alice'), update(ledger!, 'transfer', json({ to: 'bob', amount: '99' }), 'alice'),
     update(probe!, 'write-then-trap'), update(probe!, 'rand'), update(kv!, 'delete', json({ key: 'a' }))],
-  [update(counter, 'inc'), update(chat!, 'post', json({ text: 'again' }), 'carol'), update(probe!, 'grow'), update(kv!, 'put', json({ key: 'b', value: '2' }))]
+  [update(counter, 'inc'), update(chat!, 'post', json({ text: 'again' }), 'carol'), update(probe!, 'grow'), update(probe!, 'deep'), update(kv!, 'put', json({ key: 'b', value: '2' }))]
 ]
 for (const [i, messages] of blocks.entries()) {
   const outcome = executeBlock(state, messages, blockAt(i + 1, i))

@@ -8,6 +8,7 @@ import { buildWatActor } from '../../../../node/runtime/builder.ts'
  *   w… writes k=v then traps          x… writes k=v and succeeds
  *   s… sends payload[0] outbox messages to `target`
  *   r… returns random(16) ‖ now (u64 LE)
+ *   d… recurses without end (native stack exhaustion)
  *   g… grows memory 16 pages at a time, then 1, until refused; returns memory.size (u32 LE)
  * query: writes k=v (must be refused).
  */
@@ -34,6 +35,8 @@ export function probeWat (target: string): string {
     (i32.store (i32.const 20) (local.get $ptr))
     (i32.store (i32.const 24) (local.get $len))
     (i32.const 16))
+  (func $deep (param $n i32) (result i32)
+    (call $deep (i32.add (local.get $n) (i32.const 1))))
   (func (export "init") (param i32 i32) (result i32) (call $ok (i32.const 0) (i32.const 0)))
   (func (export "update") (param $m i32) (param $ml i32) (param $p i32) (param $pl i32) (result i32)
     (local $op i32) (local $i i32)
@@ -56,6 +59,8 @@ export function probeWat (target: string): string {
       (memory.copy (i32.const 1000) (i32.load (i32.const 32)) (i32.const 16))
       (i64.store (i32.const 1016) (call $now))
       (return (call $ok (i32.const 1000) (i32.const 24)))))
+    (if (i32.eq (local.get $op) (i32.const 100)) (then
+      (return (call $deep (i32.const 0)))))
     (if (i32.eq (local.get $op) (i32.const 103)) (then
       (loop $grow (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
       (loop $one (br_if $one (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))

@@ -60,6 +60,16 @@ test('a memory bomb is stopped at the page cap and the node keeps running', asyn
   t.true(outcome.receipts[1]!.ok)
 })
 
+test('endless wasm recursion fails with "call stack exhausted" and the whole fuel limit, identically every time', async t => {
+  const state = stateWith({ [actorA]: await loadCode(await buildProbe(actorB)) })
+  const limit = 100_000_000n
+  const runs = [1, 2].map(() => executeBlock(state, [{ ...update(actorA, 'deep'), fuelLimit: limit }, update(actorA, 'x-write')], blockAt(1)))
+  for (const outcome of runs) {
+    t.deepEqual(outcome.receipts.map(r => [r.ok, r.error, r.fuelUsed, r.logs]), [[false, 'call stack exhausted', limit, []], [true, null, outcome.receipts[1]!.fuelUsed, []]])
+  }
+  t.deepEqual(runs[0]!.receipts.map(encodeReceipt), runs[1]!.receipts.map(encodeReceipt))
+})
+
 test('a query that writes fails; queries see committed state only', async t => {
   const state = stateWith({ [actorA]: await loadCode(await buildProbe(actorB)) })
   const receipt = executeQuery(state, { actor: actorA, caller: 'alice', method: 'peek', payload: new Uint8Array(0) }, blockAt(1))
