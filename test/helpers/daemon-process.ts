@@ -36,7 +36,7 @@ export function runCli (args: string[], options: { env?: Record<string, string> 
 export interface SpawnDaemonOptions {
   /** Extra `pylon daemon` flags, e.g. ['--bootstrap', addr]. */
   args?: string[]
-  /** Time to wait for the daemon to be ready. @default 60_000 */
+  /** Time to wait for the daemon to be ready (a loaded 2-core CI box is slow to start node). @default 75_000 */
   readyTimeoutMs?: number
 }
 
@@ -58,7 +58,7 @@ export async function spawnDaemon (options: SpawnDaemonOptions = {}): Promise<Da
     rmSync(dataDir, { recursive: true, force: true })
   }
   const ready = await new Promise<{ nodeId: string, api: string, multiaddrs: string[] }>((resolve, reject) => {
-    const timer = setTimeout(() => { destroy(); reject(new Error(`daemon not ready in time; logs:\n${stderr.slice(-4000)}`)) }, options.readyTimeoutMs ?? 60_000)
+    const timer = setTimeout(() => { destroy(); reject(new Error(`daemon not ready in time; logs:\n${stderr.slice(-4000)}`)) }, options.readyTimeoutMs ?? 75_000)
     const check = (): void => {
       try {
         const value = JSON.parse(stdout)

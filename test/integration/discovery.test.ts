@@ -7,7 +7,7 @@ import { eventually, getJson, runCli, spawnDaemon, type DaemonProcess } from '..
 interface Advert { nodeId: string, multiaddrs: string[], cores: number, memoryBytes: string, diskFreeBytes: string, score: string, labels: { rack: string, region: string, operator: string }, expiresAt: string }
 
 test('five daemons bootstrapped to the first each list all five adverts, and stop with exit code 0 on SIGTERM', async t => {
-  t.timeout(110_000)
+  t.timeout(118_000)
   const daemons: DaemonProcess[] = []
   t.teardown(() => { for (const d of daemons) d.destroy() })
   const first = await spawnDaemon({ args: ['--advert-interval', '2000', '--rack', 'rack-0', '--region', 'test', '--operator', 'op-0'] })
@@ -24,7 +24,7 @@ test('five daemons bootstrapped to the first each list all five adverts, and sto
   await eventually('every book to hold every advert', async () => {
     const books = await Promise.all(daemons.map(async d => (await getJson<Advert[]>(`${d.api}/v1/capacity`)).map(a => a.nodeId).sort()))
     return books.every(book => JSON.stringify(book) === JSON.stringify(ids))
-  }, 60_000, 500)
+  }, 30_000, 500) // measured ~0.6 s; the bound only keeps a broken build from hanging
   t.log(`all 5 books complete ${Date.now() - started} ms after the last daemon was ready`)
 
   // The CLI shows the same, with the documented fields.
