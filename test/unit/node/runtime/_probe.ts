@@ -7,6 +7,7 @@ import { buildWatActor } from '../../../../node/runtime/builder.ts'
  * update methods (first byte of the name decides):
  *   w… writes k=v then traps          x… writes k=v and succeeds
  *   s… sends payload[0] outbox messages to `target`
+ *   S… schedules "ping" to itself 1000 ns after the block time
  *   r… returns random(16) ‖ now (u64 LE)
  *   d… recurses without end (native stack exhaustion)
  *   g… grows memory 16 pages at a time, then 1, until refused; returns memory.size (u32 LE)
@@ -19,6 +20,7 @@ export function probeWat (target: string): string {
   (import "pylon:actor/context@0.1.0" "random" (func $random (param i32 i32)))
   (import "pylon:actor/context@0.1.0" "now" (func $now (result i64)))
   (import "pylon:actor/outbox@0.1.0" "send" (func $send (param i32 i32 i32 i32 i32 i32)))
+  (import "pylon:actor/outbox@0.1.0" "schedule" (func $schedule (param i64 i32 i32 i32 i32)))
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 4096))
   (data (i32.const 256) "k")
@@ -59,6 +61,9 @@ export function probeWat (target: string): string {
       (memory.copy (i32.const 1000) (i32.load (i32.const 32)) (i32.const 16))
       (i64.store (i32.const 1016) (call $now))
       (return (call $ok (i32.const 1000) (i32.const 24)))))
+    (if (i32.eq (local.get $op) (i32.const 83)) (then
+      (call $schedule (i64.add (call $now) (i64.const 1000)) (i32.const 300) (i32.const 4) (i32.const 260) (i32.const 1))
+      (return (call $ok (i32.const 0) (i32.const 0)))))
     (if (i32.eq (local.get $op) (i32.const 100)) (then
       (return (call $deep (i32.const 0)))))
     (if (i32.eq (local.get $op) (i32.const 103)) (then

@@ -43,6 +43,13 @@ test('a failed message discards its writes and outbox; a later message runs on a
   t.deepEqual(kept.writes, [{ actor: actorA, key: text('k'), value: text('v') }])
 })
 
+test('outbox.schedule queues a message to the actor itself at the given consensus time', async t => {
+  const state = stateWith({ [actorA]: await loadCode(await buildProbe(actorB)) })
+  const outcome = executeBlock(state, [update(actorA, 'Schedule')], blockAt(4))
+  t.true(outcome.receipts[0]!.ok, outcome.receipts[0]!.error ?? '')
+  t.deepEqual(outcome.outbox, [{ from: actorA, to: actorA, method: 'ping', payload: text('v'), atNs: blockAt(4).timeNs + 1000n }])
+})
+
 test('outbox messages per call are bounded', async t => {
   const state = stateWith({ [actorA]: await loadCode(await buildProbe(actorB)) })
   const outcome = executeBlock(state, [update(actorA, 'send', Uint8Array.of(actorOutboxPerCallMax)), update(actorA, 'send', Uint8Array.of(actorOutboxPerCallMax + 1))], blockAt(1))
