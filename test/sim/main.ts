@@ -1,13 +1,13 @@
-// The seed runner: `npm run test:sim -- --seeds N [--seed S] [--replicas 4|7] [--json]`. Runs each
+// The seed runner: `npm run test:sim -- --seeds N [--from S] [--seed S] [--replicas 4|7] [--json]`. Runs each
 // seed of the deterministic simulation, prints progress and a summary, and for every failure the
 // seed and the command that replays it. Exits 1 if any seed fails.
 
 import { runSimulation, type SimResult } from './simulator.ts'
 
-interface Args { seeds: number, seed?: number, replicas?: 4 | 7, faultMs?: number, livenessMs?: number, json: boolean, verbose: boolean }
+interface Args { seeds: number, from: number, seed?: number, replicas?: 4 | 7, faultMs?: number, livenessMs?: number, json: boolean, verbose: boolean }
 
 function parseArgs (argv: string[]): Args {
-  const args: Args = { seeds: 100, json: false, verbose: false }
+  const args: Args = { seeds: 100, from: 1, json: false, verbose: false }
   for (let i = 0; i < argv.length; i++) {
     const name = argv[i]
     const value = argv[i + 1]
@@ -18,6 +18,7 @@ function parseArgs (argv: string[]): Args {
       return n
     }
     if (name === '--seeds') args.seeds = number()
+    else if (name === '--from') args.from = number()
     else if (name === '--seed') args.seed = number()
     else if (name === '--replicas') {
       const n = number()
@@ -27,7 +28,7 @@ function parseArgs (argv: string[]): Args {
     else if (name === '--liveness-ms') args.livenessMs = number()
     else if (name === '--json') args.json = true
     else if (name === '--verbose') args.verbose = true
-    else throw new Error(`unknown option ${name}; usage: --seeds N [--seed S] [--replicas 4|7] [--fault-ms MS] [--liveness-ms MS] [--json] [--verbose]`)
+    else throw new Error(`unknown option ${name}; usage: --seeds N [--from S] [--seed S] [--replicas 4|7] [--fault-ms MS] [--liveness-ms MS] [--json] [--verbose]`)
   }
   return args
 }
@@ -40,7 +41,7 @@ function main (): number {
     process.stderr.write(`${(e as Error).message}\n`)
     return 2
   }
-  const seeds = args.seed !== undefined ? [args.seed] : Array.from({ length: args.seeds }, (_, i) => i + 1)
+  const seeds = args.seed !== undefined ? [args.seed] : Array.from({ length: args.seeds }, (_, i) => i + args.from)
   const failures: SimResult[] = []
   const totals = { steps: 0, finalized: 0, verified: 0, crashes: 0, torn: 0, evidence: 0, ops: 0, completed: 0, runs: 0, fetches: 0, lookups: 0, badSignatures: 0 }
   const started = performance.now()
