@@ -211,6 +211,36 @@ assert(consensusDeltaMsMin >= 1 && consensusDeltaMsMin < consensusDeltaMsMax, '�
 assert(consensusBlocksMax >= consensusViewsAheadMax + consensusViewsBehindMax, 'every retained view can hold its block')
 assert(consensusWantedMax >= consensusFetchItemsMax, 'one request never names more than we may wait for')
 
+// ── Consensus driver (node/consensus) ───────────────────────────────────────────────────────────
+/** Peer messages waiting to be stepped into the replica: ~a few views of n = 64 all-to-all votes. */
+export const consensusInboundQueueMax = 4_096
+/** Of those, from one member: a flooding member fills only its own share, never the others'. */
+export const consensusInboundPerPeerMax = 256
+/** Local events waiting (timeouts, application answers): a handful per view; more is a bug. */
+export const consensusLocalQueueMax = 1_024
+/** Frames queued to one member while its stream is down or slow; the oldest are dropped first (timers resend). */
+export const consensusOutboxFramesMax = 512
+/** Bytes queued to one member: two full proposals, so a dead peer never holds much memory. */
+export const consensusOutboxBytesMax = 2 * consensusMessageBytesMax
+/** Wait before re-dialling a member whose dial or stream failed: retries stay cheap while it is down. */
+export const consensusRedialMs = 1_000
+/** Members a catch-up request goes to at once: two answers cover one slow or lying peer. */
+export const consensusFetchPeers = 2
+/** Lookups (blocks served from the store to a peer) waiting; more are dropped (the asker retries). */
+export const consensusLookupQueueMax = 16
+/** Finalized heights scanned back from the store to find a requested hash: the replica never walks further. */
+export const consensusLookupDepthMax = consensusBlocksMax
+/** Prunable WAL records before truncating: one synced delete per this many, not one per height. */
+export const consensusWalPruneRecordsMin = 64
+/** Positive signature checks remembered: certificates repeat signatures already seen as votes. */
+export const consensusVerifyCacheEntriesMax = 8_192
+/** Concurrent consensus streams per connection each way: one long-lived stream, one while it is replaced. */
+export const consensusStreamsMax = 4
+
+assert(consensusInboundPerPeerMax * 2 <= consensusInboundQueueMax, 'one member cannot fill the inbound queue')
+assert(consensusOutboxBytesMax >= consensusMessageBytesMax, 'one whole message fits an outbox')
+assert(consensusWalPruneRecordsMin < walRecordsMax, 'the WAL is pruned long before it is full')
+
 // ── Ingress, subnets and certification (protocol/ingress.ts, protocol/subnet.ts) ────────────────
 /** Whole signed envelope: 1 MiB fits one gossip message and ~8 per block (IC caps ingress at 2 MB and warns bigger ones let a bad leader stall finalization). */
 export const ingressBytesMax = 1 * MiB
