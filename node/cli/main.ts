@@ -5,14 +5,17 @@
 import { Command, CommanderError } from 'commander'
 import { failAndExit } from './output.ts'
 import * as build from './commands/build.ts'
+import * as call from './commands/call.ts'
 import * as capacity from './commands/capacity.ts'
 import * as daemon from './commands/daemon.ts'
+import * as deploy from './commands/deploy.ts'
 import * as devnet from './commands/devnet.ts'
 import * as exec from './commands/exec.ts'
 import * as id from './commands/id.ts'
 import * as identity from './commands/identity.ts'
 import * as init from './commands/init.ts'
 import * as peers from './commands/peers.ts'
+import * as query from './commands/query.ts'
 import * as quickstart from './commands/quickstart.ts'
 import * as status from './commands/status.ts'
 import * as store from './commands/store.ts'
@@ -29,7 +32,7 @@ const groups: Array<{ register: (program: Command) => void }> = [
   identity,
   store,
   build, exec,
-  devnet,
+  devnet, deploy, call, query,
 ]
 for (const group of groups) group.register(program)
 

@@ -1,0 +1,97 @@
+// `pylon deploy ACTOR.wasm`: uploads a component to a node of a subnet and installs it through
+// consensus with a signed envelope; prints the new ActorId taken from the CERTIFIED install receipt.
+// It never prints an id a node merely claims.
+
+import { readFile, stat } from 'node:fs/promises'
+import { basename } from 'node:path'
+import type { Command } from 'commander'
+import { parseSubnetId, type ActorId, type SubnetId } from '../../../protocol/ids.ts'
+import { actorCodeBytesMax, ingressActorNameCharsMax } from '../../../protocol/limits.ts'
+import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, verifyIngressResult } from '../client.ts'
+import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
+import { CliError, emit } from '../output.ts'
+import { settled } from './call.ts'
+
+interface DeployFlags extends ClientOptions {
+  subnet?: string
+  init: string
+  name?: string
+  identity?: string
+}
+
+export interface DeployOutcome {
+  actor: ActorId
+  subnet: SubnetId
+  name: string
+  codeCid: string
+  codeBytes: number
+  height: string
+  certified: true
+  signers: number
+  members: number
+}
+
+export function register (program: Command): void {
+  clientOptions(program.command('deploy')
+    .description('install an actor component on a subnet (through consensus) and print its ActorId')
+    .argument('<file>', 'the actor component (.wasm, e.g. contracts/build/counter.wasm)')
+    .option('--subnet <id>', 'subnet to install on (default: the node\'s only subnet)')
+    .option('--init <arg>', 'argument (UTF-8) for the actor\'s init', '')
+    .option('--name <name>', 'actor name (default: the file name without .wasm)')
+    .option('--identity <file>', 'client key (default: $PYLON_IDENTITY or ~/.pylon/identity, created if missing)'))
+    .action(async (file: string, flags: DeployFlags) => {
+      const outcome = await deploy(file, flags)
+      emit(flags.json, outcome, () => [
+        `actor      ${outcome.actor}`,
+        `name       ${outcome.name}`,
+        `code       ${outcome.codeCid} (${outcome.codeBytes} bytes)`,
+        `height     ${outcome.height}`,
+        `certified  yes: ${outcome.signers} of ${outcome.members} member signatures verified`,
+        '',
+        `try:  pylon call ${outcome.actor} METHOD [PAYLOAD] --api ${flags.api ?? '<url>'}`
+      ].join('\n'))
+    })
+}
+
+export async function deploy (file: string, flags: DeployFlags): Promise<DeployOutcome> {
+  const code = await readComponent(file)
+  const arg = payloadOf(flags.init, 'init argument')
+  const name = flags.name ?? basename(file).replace(/\.wasm$/, '')
+  if (name.length === 0 || name.length > ingressActorNameCharsMax) throw new CliError(`actor name must be 1..${ingressActorNameCharsMax} characters, got ${name.length}`)
+  const client = new ApiClient(await resolveApiUrl(flags))
+  const subnetId = await chooseSubnet(client, flags.subnet)
+  const { subnet } = await client.subnet(subnetId)
+  const identity = await clientIdentity(flags.identity)
+  noteCreatedIdentity(identity)
+  const cid = await client.uploadCode(subnetId, code)
+  const ingress = signEnvelope({ kind: 'install', subnet: subnetId, code: cid, arg, name, controllers: [] }, identity.signer)
+  const verified = verifyIngressResult(settled(await client.submit(ingress)), subnet)
+  if (!verified.ok) throw new CliError(`install of ${file} failed on subnet ${subnetId} at height ${verified.height}: ${verified.error ?? 'unknown error'}`, 'actor/refused')
+  return { actor: verified.actor, subnet: subnetId, name, codeCid: cid.toString(), codeBytes: code.length, height: verified.height.toString(), certified: true, signers: verified.signers, members: subnet.memberIds.length }
+}
+
+async function readComponent (file: string): Promise<Uint8Array> {
+  let size: number
+  try {
+    size = (await stat(file)).size
+  } catch {
+    throw new CliError(`cannot read ${file}: no such file`, 'usage')
+  }
+  if (size > actorCodeBytesMax) throw new CliError(`${file} too large: ${size} > ${actorCodeBytesMax} bytes`, 'too-large')
+  const code = new Uint8Array(await readFile(file))
+  // Catch the common slip (a .wat, a .js) here; the subnet checks the component itself at install.
+  if (code.length < 8 || code[0] !== 0 || code[1] !== 0x61 || code[2] !== 0x73 || code[3] !== 0x6d) throw new CliError(`${file} is not WebAssembly (no \\0asm header): build it first, e.g. \`pylon build\``, 'usage')
+  return code
+}
+
+async function chooseSubnet (client: ApiClient, flag: string | undefined): Promise<SubnetId> {
+  if (flag !== undefined) {
+    const id = parseSubnetId(flag)
+    if (!id.ok) throw new CliError(`--subnet: ${id.error}`)
+    return id.value
+  }
+  const served = await client.subnets()
+  if (served.length === 1) return served[0]!.id
+  if (served.length === 0) throw new CliError(`${client.url} serves no subnet: start a devnet (\`pylon devnet up --dir D\`) or pass --api of a subnet member`, 'no-subnet')
+  throw new CliError(`${client.url} serves ${served.length} subnets: pick one with --subnet (${served.map(s => s.id).join(', ')})`)
+}
