@@ -148,7 +148,8 @@ export function validateGenesis (value: unknown): Result<Subnet> {
   return ok({ ...signed, id, memberIds: members.map(m => m.nodeId), quorum: quorum(n) })
 }
 
-function parseGenesis (value: unknown): Result<Genesis> {
+/** Checks an unsigned genesis given as a decoded value (a proposal a member is asked to sign): shape, n = 3f + 1, sorted members, bounds. */
+export function parseGenesis (value: unknown): Result<Genesis> {
   if (!isRecord(value) || !hasOnlyKeys(value, ['name', 'members', 'f', 'n', 'createdMs', 'params'])) return err('genesis must be a map of exactly { name, members, f, n, createdMs, params }')
   const { name, members, f, n, createdMs, params } = value
   if (typeof name !== 'string' || name.length === 0 || name.length > subnetNameCharsMax) return err(`subnet name must be 1..${subnetNameCharsMax} characters`)
