@@ -1,0 +1,718 @@
+// One subnet as one replicated computer: the ConsensusApplication the driver calls (mempool batch →
+// proposal; payload check; finalized block → install/update/upgrade/delete → executeBlock → one
+// store commit), then certification (sign the roots, gather 2f+1 member shares, store the
+// certificate) and certified answers to waiting clients; plus read-only queries on committed state.
+// Everything that decides state is a function of the block and the committed store alone; the
+// local clock is read only to propose and to bound a proposal's time in verify. It never touches
+// the network itself: the manager hands in how to publish shares and fetch code.
+
+import { rawCidOf } from '../../protocol/codec.ts'
+import { actorIdOf, actorIndexOf, height as toHeight, parseActorId, subnetOfActorId, type ActorId, type Height, type NodeId, type SubnetId } from '../../protocol/ids.ts'
+import { decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
+import {
+  actorCodeBytesMax, subnetBlockIngressMax, subnetBlockPayloadBytesMax, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
+  subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetOutboxQueueMax, subnetResultsMax, subnetWaitersMax
+} from '../../protocol/limits.ts'
+import { encodeReceipt, type ActorMessage, type BlockContext, type OutboxMessage, type Receipt, type StateWrite } from '../../protocol/receipt.ts'
+import { err, ok, type Result } from '../../protocol/result.ts'
+import type { Signer } from '../../protocol/signature.ts'
+import type { Subnet } from '../../protocol/subnet.ts'
+import {
+  certificateOf, decodeCertificate, encodeCertificate, signCertification, verifyCertificationShare,
+  type CertificationShare, type CertifiedResponse, type CertifiedState, type StateCertificate
+} from '../../protocol/certification.ts'
+import { decode, encode, sha256Bytes } from '../../protocol/codec.ts'
+import type { Block, Certificate } from '../../protocol/consensus/messages.ts'
+import { assert } from '../core/assert.ts'
+import { BoundedMap } from '../core/bounded-map.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import { encodeStoredBlock, encodeStoredCertificate, genesisHashOf, tipFromStore, type ApplicationTip, type ConsensusApplication } from '../consensus/application.ts'
+import { Mempool, type MempoolRefusal } from '../ingress/mempool.ts'
+import { executeBlock, executeQuery, type ExecutionState } from '../runtime/executor.ts'
+import type { ActorLoader, CompiledActor } from '../runtime/loader.ts'
+import { MemoryState, preloadState } from '../runtime/state-view.ts'
+import type { Store } from '../store/store.ts'
+import { decodePayload, encodePayload } from './payload.ts'
+import {
+  decodeActorRecord, decodeQueued, decodeU64, encodeActorRecord, encodeQueued, encodeU64, expiringEnd, requestIdOfExpiringKey,
+  systemActorOf, systemKeys, type ActorRecord, type QueuedMessage
+} from './system-state.ts'
+
+/** How the service reaches other members; the manager implements it over Net, tests with fakes. */
+export interface SubnetTransport {
+  /** Sends this replica's certification share to the other members (best effort). */
+  publishShare (share: Uint8Array): Promise<void>
+  /** Code bytes by raw CID from `peer`, or undefined; the service checks the CID itself. */
+  fetchCode? (peer: NodeId, cid: string, options: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
+}
+
+export interface SubnetServiceComponents {
+  store: Store
+  loader: ActorLoader
+  signer: Signer
+  clock: Clock
+  logger: Logger
+  transport: SubnetTransport
+  /** The subnet's mempool; made here when absent. */
+  mempool?: Mempool
+}
+
+/** What a finalized envelope came to: the answer a waiting client gets. */
+export interface IngressResult {
+  status: 'certified' | 'skipped'
+  ingressId: IngressId
+  requestId: RequestId
+  subnet: SubnetId
+  height: Height
+  /** Receipt index within the height (certified only). */
+  index?: number
+  actor?: ActorId
+  receipt?: Receipt
+  /** The certified response (certified only). */
+  certified?: CertifiedResponse
+  /** Why the block left it out (skipped only). */
+  reason?: string
+}
+
+export interface QueryAnswer {
+  receipt: Receipt
+  height: Height
+}
+
+export type SubmitRefusal = MempoolRefusal
+export interface SubnetInfo {
+  id: SubnetId
+  name: string
+  members: readonly NodeId[]
+  n: number
+  f: number
+  quorum: number
+  height: Height
+  stateRoot: Uint8Array
+  certifiedHeight: Height
+}
+
+/** An actor as the API shows it. */
+export interface ActorInfo extends ActorRecord {
+  actor: ActorId
+  subnet: SubnetId
+}
+
+interface PendingResult {
+  height: Height
+  index: number
+  actor: ActorId
+  receipt: Receipt
+  ingressId: IngressId
+  requestId: RequestId
+}
+
+type Step =
+  | { kind: 'deliver', message: QueuedMessage }
+  | { kind: 'ingress', ingress: Ingress }
+
+export class SubnetService implements ConsensusApplication {
+  readonly subnet: Subnet
+  readonly mempool: Mempool
+  readonly #c: SubnetServiceComponents
+  readonly #system: ActorId
+  readonly #memberIndex: number
+  readonly #genesisHash: Uint8Array
+  /** Envelopes in proposed/verified blocks not yet finalized → that block's height: left out of new proposals. */
+  readonly #inFlight = new Map<IngressId, bigint>()
+  /** Certification shares by height, then signer. */
+  readonly #shares = new Map<bigint, Map<number, CertificationShare>>()
+  readonly #results = new BoundedMap<IngressId, PendingResult | IngressResult>(subnetResultsMax)
+  readonly #waiters = new Map<IngressId, Set<(result: IngressResult) => void>>()
+  #waiterCount = 0
+  #certifiedHeight = 0n
+  #stopped = new AbortController()
+
+  constructor (subnet: Subnet, components: SubnetServiceComponents) {
+    this.subnet = subnet
+    this.#c = components
+    this.#system = systemActorOf(subnet.id)
+    this.#memberIndex = subnet.memberIds.indexOf(components.signer.id as NodeId)
+    assert(this.#memberIndex >= 0, `${components.signer.id} is not a member of subnet ${subnet.id}`)
+    this.#genesisHash = genesisHashOf(subnet)
+    this.mempool = components.mempool ?? new Mempool({ clock: components.clock, logger: components.logger.child('mempool') }, { subnet: subnet.id })
+  }
+
+  get store (): Store { return this.#c.store }
+
+  /** Reads where certification stands (after a restart). */
+  async start (): Promise<void> {
+    this.#stopped = new AbortController()
+    for (let h = this.#c.store.height; h > 0n; h--) {
+      const record = await this.#c.store.getHeight(toHeight(h))
+      if (record?.certification != null) {
+        this.#certifiedHeight = h
+        break
+      }
+      if (this.#c.store.height - h >= BigInt(subnetCertifyHeightsMax)) break
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.#stopped.abort()
+    for (const [id, set] of this.#waiters) for (const resolve of set) resolve({ status: 'skipped', ingressId: id, requestId: '' as RequestId, subnet: this.subnet.id, height: toHeight(0n), reason: 'node stopping' })
+    this.#waiters.clear()
+    this.#waiterCount = 0
+  }
+
+  info (): SubnetInfo {
+    const { genesis } = this.subnet
+    return {
+      id: this.subnet.id, name: genesis.name, members: this.subnet.memberIds, n: genesis.n, f: genesis.f, quorum: this.subnet.quorum,
+      height: this.#c.store.height, stateRoot: this.#c.store.stateRoot, certifiedHeight: toHeight(this.#certifiedHeight)
+    }
+  }
+
+  // ── Client side ────────────────────────────────────────────────────────────────────────────
+
+  /** Admits a client envelope into the mempool (listeners gossip it to the other members). */
+  submit (bytes: Uint8Array): Result<Ingress, IngressError<SubmitRefusal>> {
+    const added = this.mempool.add(bytes)
+    if (added.ok) this.#wantCode(added.value, [])
+    return added
+  }
+
+  /** Stores uploaded code so installs can name it; other members fetch it from here. */
+  async putCode (bytes: Uint8Array): Promise<Result<string>> {
+    if (bytes.length === 0) return err('code is empty')
+    if (bytes.length > actorCodeBytesMax) return err(`code too large: ${bytes.length} > ${actorCodeBytesMax} bytes`)
+    const cid = rawCidOf(bytes).toString()
+    await this.#c.store.putCode(cid, bytes)
+    return ok(cid)
+  }
+
+  async getCode (cid: string): Promise<Uint8Array | undefined> {
+    return await this.#c.store.getCode(cid)
+  }
+
+  /** The result of a finalized envelope, if this node remembers it (certified ones with their proof). */
+  async result (id: IngressId): Promise<IngressResult | 'pending' | undefined> {
+    const known = this.#results.get(id)
+    if (known === undefined) return this.mempool.has(id) || this.#inFlight.has(id) ? 'pending' : undefined
+    if ('status' in known) return known
+    if (known.height > this.#certifiedHeight) return 'pending'
+    return await this.#certifiedResult(known)
+  }
+
+  /** Waits up to `ms` for the envelope's result; undefined on timeout. */
+  async wait (id: IngressId, ms: number, signal?: AbortSignal): Promise<IngressResult | undefined> {
+    const now = await this.result(id)
+    if (now !== undefined && now !== 'pending') return now
+    if (this.#waiterCount >= subnetWaitersMax) return undefined
+    return await new Promise<IngressResult | undefined>(resolve => {
+      let set = this.#waiters.get(id)
+      if (set === undefined) this.#waiters.set(id, set = new Set())
+      const done = (result: IngressResult | undefined): void => {
+        cancel()
+        signal?.removeEventListener('abort', onAbort)
+        if (set.delete(settle)) this.#waiterCount--
+        if (set.size === 0 && this.#waiters.get(id) === set) this.#waiters.delete(id)
+        resolve(result)
+      }
+      const settle = (result: IngressResult): void => done(result)
+      const onAbort = (): void => done(undefined)
+      set.add(settle)
+      this.#waiterCount++
+      const cancel = this.#c.clock.setTimer(ms, () => done(undefined))
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** Runs a signed query envelope against the latest committed state (no consensus). */
+  async query (bytes: Uint8Array): Promise<Result<QueryAnswer, { reason: string, message: string }>> {
+    const decoded = decodeIngress(bytes, this.#c.clock.now())
+    if (!decoded.ok) return decoded
+    const { content } = decoded.value
+    if (content.kind !== 'query') return err({ reason: 'malformed', message: `a query envelope must have kind "query", got "${content.kind}" (send updates to /v1/ingress)` })
+    if (subnetOfIngress(content) !== this.subnet.id) return err({ reason: 'wrong-subnet', message: `actor ${content.actor} is on subnet ${subnetOfIngress(content)}, not ${this.subnet.id}` })
+    const height = this.#c.store.height
+    const record = await this.#record(content.actor)
+    if (record === undefined) return err({ reason: 'unknown-actor', message: `actor not installed: ${content.actor}` })
+    const code = await this.#load(record.code, [])
+    if (!code.ok) return err({ reason: 'unknown-actor', message: `actor ${content.actor}: code ${record.code}: ${code.error}` })
+    const storage = await preloadState(this.#c.store, [content.actor])
+    const lastTimeMs = decodeU64(await this.#c.store.get(this.#system, systemKeys.lastTimeMs), 0n)
+    const block: BlockContext = { height, timeNs: lastTimeMs * 1_000_000n, seed: new Uint8Array(32) }
+    const state: ExecutionState = { storage, code: actor => actor === content.actor ? code.value : undefined }
+    const receipt = executeQuery(state, { actor: content.actor, caller: content.sender, method: content.method, payload: content.payload }, block)
+    return ok({ receipt, height })
+  }
+
+  /** An installed actor's record, or undefined. */
+  async actor (actor: ActorId): Promise<ActorInfo | undefined> {
+    const record = await this.#record(actor)
+    return record === undefined ? undefined : { actor, subnet: this.subnet.id, ...record }
+  }
+
+  // ── ConsensusApplication ───────────────────────────────────────────────────────────────────
+
+  async tip (): Promise<ApplicationTip> {
+    return await tipFromStore(this.#c.store, this.#genesisHash)
+  }
+
+  async propose (_parent: Uint8Array, height: bigint, _options: { signal?: AbortSignal }): Promise<Uint8Array> {
+    const finalized = this.#c.store.height
+    for (const [id, h] of this.#inFlight) if (h <= finalized) this.#inFlight.delete(id)
+    // Room for the map around the envelopes: a few bytes per entry plus the time.
+    const room = subnetBlockPayloadBytesMax - 16 - subnetBlockIngressMax * 5
+    const taken = this.mempool.take(subnetBlockIngressMax, room, { exclude: id => this.#inFlight.has(id) })
+    const batch: Ingress[] = []
+    for (const ingress of taken) {
+      const code = codeOf(ingress)
+      // An install whose code this node lacks waits in the pool until the code arrives.
+      if (code !== undefined && await this.#c.store.getCode(code) === undefined) {
+        this.#wantCode(ingress, [])
+        continue
+      }
+      batch.push(ingress)
+    }
+    for (const ingress of batch) this.#inFlight.set(ingress.id, height)
+    return encodePayload({ timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes) })
+  }
+
+  async verify (block: Block, options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    if (block.payload.length === 0) return true
+    const payload = decodePayload(block.payload)
+    if (!payload.ok) return this.#refuseBlock(block, payload.error)
+    const skew = Number(payload.value.timeMs) - this.#c.clock.now()
+    // The one clock-dependent check: it keeps a faulty leader from moving time far ahead (which
+    // would expire every message and the replay history) or back; Simplex nullifies on refusal.
+    if (Math.abs(skew) > subnetBlockTimeDriftMs) return this.#refuseBlock(block, `block time is ${skew} ms from this replica's clock (allowed ±${subnetBlockTimeDriftMs} ms)`)
+    const blockTimeMs = Number(payload.value.timeMs)
+    const codes = new Set<string>()
+    for (const [i, bytes] of payload.value.ingress.entries()) {
+      const decoded = decodeIngress(bytes, blockTimeMs)
+      if (!decoded.ok) return this.#refuseBlock(block, `envelope ${i}: ${decoded.error.message}`)
+      const { content } = decoded.value
+      if (content.kind === 'query') return this.#refuseBlock(block, `envelope ${i} is a query`)
+      if (subnetOfIngress(content) !== this.subnet.id) return this.#refuseBlock(block, `envelope ${i} is for subnet ${subnetOfIngress(content)}`)
+      const code = codeOf(decoded.value)
+      if (code !== undefined) codes.add(code)
+    }
+    // Every voter holds the code its block installs, so f+1 honest members can serve it at finalize.
+    for (const cid of codes) {
+      if (await this.#c.store.getCode(cid) !== undefined) continue
+      const fetched = await this.#fetchCode(cid, [block.proposer as NodeId, ...this.subnet.memberIds], options.signal)
+      if (!fetched) return this.#refuseBlock(block, `code ${cid} is not available from the proposer or any member`)
+    }
+    for (const bytes of payload.value.ingress) {
+      const decoded = decodeIngress(bytes, blockTimeMs)
+      if (decoded.ok) this.#inFlight.set(decoded.value.id, block.height)
+    }
+    return true
+  }
+
+  async finalize (heightIn: bigint, block: Block, certificate: Certificate): Promise<void> {
+    const store = this.#c.store
+    if (heightIn <= store.height) return // already committed before a restart
+    assert(heightIn === store.height + 1n, `finalize height ${heightIn} is not the next (store at ${store.height})`)
+    const height = toHeight(heightIn)
+    const executed = await this.#execute(height, block)
+    const commit = await store.commitHeight({
+      height,
+      block: encodeStoredBlock(block),
+      certificate: encodeStoredCertificate(certificate),
+      writes: executed.writes,
+      receipts: executed.receipts.map(encodeReceipt)
+    })
+    this.mempool.markFinalized(executed.ingress)
+    for (const [id, h] of this.#inFlight) if (h <= heightIn) this.#inFlight.delete(id)
+    for (const pending of executed.results) this.#results.set(pending.ingressId, pending)
+    for (const skipped of executed.skipped) {
+      this.#results.set(skipped.ingressId, skipped)
+      this.#notify(skipped)
+    }
+    const state: CertifiedState = { subnet: this.subnet.id, height, stateRoot: commit.stateRoot, receiptsRoot: commit.receiptsRoot }
+    const share: CertificationShare = { state, signer: this.#memberIndex, signature: signCertification(state, this.#c.signer) }
+    // Certification runs after finalize returns: it waits for other members, which consensus must not.
+    void this.#c.transport.publishShare(encodeShare(share)).catch(error => { this.#c.logger.debug('share not published', { height, error }) })
+    this.#addShare(share)
+    await this.#tryCertify(height)
+  }
+
+  // ── Certification ──────────────────────────────────────────────────────────────────────────
+
+  /** A share from another member (gossip). Returns false for a share that is not a valid member signature. */
+  async receiveShare (bytes: Uint8Array): Promise<boolean> {
+    const share = decodeShare(bytes)
+    if (share === undefined || !verifyCertificationShare(this.subnet, share)) return false
+    const h = share.state.height
+    if (h <= this.#certifiedHeight) return true
+    if (h > this.#c.store.height + BigInt(subnetCertifyHeightsMax)) return true // too far ahead to buffer; ignore
+    this.#addShare(share)
+    if (h <= this.#c.store.height) await this.#tryCertify(toHeight(h))
+    return true
+  }
+
+  #addShare (share: CertificationShare): void {
+    const h = share.state.height
+    let byHeight = this.#shares.get(h)
+    if (byHeight === undefined) {
+      if (this.#shares.size >= subnetCertifyHeightsMax) {
+        const lowest = [...this.#shares.keys()].reduce((a, b) => (a < b ? a : b))
+        this.#shares.delete(lowest)
+      }
+      this.#shares.set(h, byHeight = new Map())
+    }
+    if (!byHeight.has(share.signer)) byHeight.set(share.signer, share)
+  }
+
+  async #tryCertify (height: Height): Promise<void> {
+    const byHeight = this.#shares.get(height)
+    if (byHeight === undefined || height <= this.#certifiedHeight) return
+    const record = await this.#c.store.getHeight(height)
+    if (record === undefined) return
+    if (record.certification !== null) return
+    const state: CertifiedState = { subnet: this.subnet.id, height, stateRoot: record.stateRoot, receiptsRoot: record.receiptsRoot }
+    const matching = new Map<number, Uint8Array>()
+    for (const share of byHeight.values()) {
+      if (Buffer.from(share.state.stateRoot).equals(state.stateRoot) && Buffer.from(share.state.receiptsRoot).equals(state.receiptsRoot)) matching.set(share.signer, share.signature)
+    }
+    if (matching.size < this.subnet.quorum) {
+      if (byHeight.size - matching.size > this.subnet.genesis.f) this.#c.logger.error('members disagree on the state of a height', { height, agreeing: matching.size, differing: byHeight.size - matching.size })
+      return
+    }
+    const cert = certificateOf(this.subnet, { state, shares: matching })
+    if (!cert.ok) return
+    await this.#c.store.putCertification(height, encodeCertificate(cert.value))
+    if (height > this.#certifiedHeight) this.#certifiedHeight = height
+    for (const h of [...this.#shares.keys()]) if (h <= height) this.#shares.delete(h)
+    for (const [id, known] of this.#results.entries()) {
+      if ('status' in known || known.height !== height || !this.#waiters.has(id)) continue
+      this.#notify(await this.#certifiedResult(known, cert.value))
+    }
+  }
+
+  async #certifiedResult (pending: PendingResult, known?: StateCertificate): Promise<IngressResult> {
+    let certificate = known
+    if (certificate === undefined) {
+      const record = await this.#c.store.getHeight(pending.height)
+      const decoded = record?.certification == null ? undefined : decodeCertificate(record.certification)
+      assert(decoded?.ok === true, `height ${pending.height} is certified but its certificate is unreadable`)
+      certificate = decoded.value
+    }
+    const proof = await this.#c.store.proveReceipt(pending.height, pending.index)
+    assert(proof !== undefined, `no receipt ${pending.index} at height ${pending.height}`)
+    return {
+      status: 'certified', ingressId: pending.ingressId, requestId: pending.requestId, subnet: this.subnet.id, height: pending.height,
+      index: pending.index, actor: pending.actor, receipt: pending.receipt,
+      certified: { receipt: encodeReceipt(pending.receipt), proof, certificate }
+    }
+  }
+
+  #notify (result: IngressResult): void {
+    const set = this.#waiters.get(result.ingressId)
+    if (set === undefined) return
+    for (const resolve of [...set]) resolve(result)
+  }
+
+  // ── Execution ──────────────────────────────────────────────────────────────────────────────
+
+  /** Executes a finalized block against the committed store: a function of the two alone. */
+  async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[] }> {
+    const store = this.#c.store
+    const sys = this.#system
+    const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [] } : unwrapPayload(block.payload, this.#c.logger)
+    const lastTimeMs = decodeU64(await store.get(sys, systemKeys.lastTimeMs), 0n)
+    const timeMs = payload.timeMs > lastTimeMs ? payload.timeMs : lastTimeMs
+    const system = new SystemWrites(sys)
+    system.set(systemKeys.lastTimeMs, encodeU64(timeMs))
+
+    // Replay history: read the entries of every request the block names, then select.
+    const history = new Set<RequestId>()
+    for (const bytes of payload.ingress) {
+      const decoded = decodeIngress(bytes, Number(timeMs))
+      if (decoded.ok && await store.get(sys, systemKeys.executed(decoded.value.requestId)) !== undefined) history.add(decoded.value.requestId)
+    }
+    const selection = selectBlockIngress(payload.ingress, { subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id) })
+
+    // Prune expired history in bounded steps, then record this block's requests.
+    const expired = await store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax })
+    for (const { key } of expired) {
+      system.delete(key)
+      system.delete(systemKeys.executed(requestIdOfExpiringKey(key)))
+    }
+    for (const ingress of selection.execute) {
+      system.set(systemKeys.executed(ingress.requestId), encodeU64(ingress.content.expiryMs))
+      system.set(systemKeys.expiring(ingress.content.expiryMs, ingress.requestId), new Uint8Array(0))
+    }
+
+    // Outbox deliveries due now come first, in queue order; the queue stops at the first not due.
+    const steps: Step[] = []
+    let head = decodeU64(await store.get(sys, systemKeys.outboxHead), 0n)
+    let tail = decodeU64(await store.get(sys, systemKeys.outboxTail), 0n)
+    const timeNs = timeMs * 1_000_000n
+    while (head < tail && steps.length < subnetOutboxDeliverPerBlockMax) {
+      const bytes = await store.get(sys, systemKeys.outbox(head))
+      const queued = bytes === undefined ? undefined : decodeQueued(bytes)
+      if (queued?.ok === true && queued.value.atNs > timeNs) break
+      if (queued?.ok === true) steps.push({ kind: 'deliver', message: queued.value })
+      system.delete(systemKeys.outbox(head))
+      head++
+    }
+    system.set(systemKeys.outboxHead, encodeU64(head))
+    for (const ingress of selection.execute) steps.push({ kind: 'ingress', ingress })
+
+    // Everything execution needs, read before it starts (execution itself is synchronous).
+    const records = new Map<ActorId, ActorRecord | undefined>()
+    const touched = new Set<ActorId>()
+    const codeCids = new Set<string>()
+    for (const step of steps) {
+      const content = step.kind === 'ingress' ? step.ingress.content : undefined
+      const target = step.kind === 'deliver' ? step.message.to : content !== undefined && content.kind !== 'install' ? content.actor : undefined
+      if (target !== undefined) {
+        touched.add(target)
+        if (!records.has(target)) records.set(target, await this.#record(target))
+        const record = records.get(target)
+        if (record !== undefined) codeCids.add(record.code)
+      }
+      if (content?.kind === 'install' || content?.kind === 'upgrade') codeCids.add(content.code.toString())
+    }
+    const compiled = new Map<string, Result<CompiledActor>>()
+    for (const cid of codeCids) compiled.set(cid, await this.#load(cid, this.subnet.memberIds, true))
+    const storage = await preloadState(store, touched)
+
+    let nextIndex = decodeU64(await store.get(sys, systemKeys.nextIndex), 1n)
+    const seedBase = block.parent
+    const actorWrites: StateWrite[] = []
+    const receipts: Receipt[] = []
+    const results: PendingResult[] = []
+    const outbox: OutboxMessage[] = []
+    let segment: Array<{ message: ActorMessage, ingress?: Ingress }> = []
+    let segmentNo = 0
+    const codeOfActor = (actor: ActorId): CompiledActor | undefined => {
+      const record = records.get(actor)
+      const code = record === undefined ? undefined : compiled.get(record.code)
+      return code?.ok === true ? code.value : undefined
+    }
+    const pushReceipt = (receipt: Receipt, ingress?: Ingress): void => {
+      const index = receipts.length
+      const numbered = { ...receipt, index }
+      receipts.push(numbered)
+      if (ingress !== undefined) results.push({ height, index, actor: numbered.actor, receipt: numbered, ingressId: ingress.id, requestId: ingress.requestId })
+    }
+    // Messages run in segments between system operations, so an upgrade or install is seen by
+    // every later message of the block and never by an earlier one.
+    const flush = (): void => {
+      if (segment.length === 0) return
+      const context: BlockContext = { height, timeNs, seed: sha256Bytes(encode([seedBase, segmentNo++])) }
+      const outcome = executeBlock({ storage, code: codeOfActor }, segment.map(s => s.message), context)
+      storage.apply(outcome.writes)
+      actorWrites.push(...outcome.writes)
+      outbox.push(...outcome.outbox)
+      for (const [i, receipt] of outcome.receipts.entries()) pushReceipt(receipt, segment[i]!.ingress)
+      segment = []
+    }
+    const systemReceipt = (ingress: Ingress, actor: ActorId, method: string, error: string | null): void => {
+      flush()
+      pushReceipt({ index: 0, actor, method, ok: error === null, result: error === null ? new Uint8Array(0) : null, error, fuelUsed: 0n, logs: [] }, ingress)
+    }
+
+    for (const step of steps) {
+      if (step.kind === 'deliver') {
+        const { message } = step
+        segment.push({ message: { kind: 'update', actor: message.to, caller: message.from, method: message.method, payload: message.payload } })
+        continue
+      }
+      const { ingress } = step
+      const content = ingress.content
+      if (content.kind === 'update') {
+        segment.push({ message: { kind: 'update', actor: content.actor, caller: content.sender, method: content.method, payload: content.payload }, ingress })
+      } else if (content.kind === 'install') {
+        const actor = actorIdOf(this.subnet.id, nextIndex++)
+        const code = compiled.get(content.code.toString())
+        if (code?.ok !== true) {
+          systemReceipt(ingress, actor, '$install', `code ${content.code.toString()} does not load: ${code?.ok === false ? code.error : 'unavailable'}`)
+          continue
+        }
+        flush()
+        const controllers = [content.sender, ...content.controllers.filter(c => c !== content.sender)]
+        records.set(actor, { name: content.name, code: content.code.toString(), installer: content.sender, controllers, installedAt: height, upgradedAt: null })
+        segment.push({ message: { kind: 'init', actor, caller: '', method: '', payload: content.arg }, ingress })
+        flush()
+        const receipt = receipts.at(-1)!
+        if (receipt.ok) system.set(systemKeys.actor(actorIndexOf(actor)), encodeActorRecord(records.get(actor)!))
+        else records.set(actor, undefined) // a failed init installs nothing; its index stays used
+      } else if (content.kind === 'query') {
+        continue // selectBlockIngress never lets one through
+      } else {
+        const record = records.get(content.actor)
+        const verb = content.kind
+        if (record === undefined) {
+          systemReceipt(ingress, content.actor, `$${verb}`, `actor not installed: ${content.actor}`)
+        } else if (!record.controllers.includes(content.sender)) {
+          systemReceipt(ingress, content.actor, `$${verb}`, `not a controller: ${content.sender} may not ${verb} ${content.actor} (controllers: ${record.controllers.join(', ')})`)
+        } else if (content.kind === 'upgrade') {
+          const code = compiled.get(content.code.toString())
+          if (code?.ok !== true) {
+            systemReceipt(ingress, content.actor, '$upgrade', `code ${content.code.toString()} does not load: ${code?.ok === false ? code.error : 'unavailable'}`)
+            continue
+          }
+          flush()
+          const upgraded = { ...record, code: content.code.toString(), upgradedAt: height as bigint }
+          records.set(content.actor, upgraded)
+          system.set(systemKeys.actor(actorIndexOf(content.actor)), encodeActorRecord(upgraded))
+          systemReceipt(ingress, content.actor, '$upgrade', null)
+        } else {
+          flush()
+          for (const [key] of storage.range(content.actor, new Uint8Array(0), new Uint8Array(0), Number.MAX_SAFE_INTEGER)) {
+            actorWrites.push({ actor: content.actor, key, value: null })
+            storage.delete(content.actor, key)
+          }
+          records.set(content.actor, undefined)
+          system.delete(systemKeys.actor(actorIndexOf(content.actor)))
+          systemReceipt(ingress, content.actor, '$delete', null)
+        }
+      }
+    }
+    flush()
+    system.set(systemKeys.nextIndex, encodeU64(nextIndex))
+
+    // Sends of this block wait in replicated state for a later block (same subnet only for now).
+    for (const message of outbox) {
+      const to = parseActorId(message.to)
+      if (!to.ok || subnetOfActorId(to.value) !== this.subnet.id) {
+        this.#c.logger.warn('outbox message to another subnet dropped: cross-subnet delivery is not implemented', { from: message.from, to: message.to })
+        continue
+      }
+      if (tail - head >= BigInt(subnetOutboxQueueMax)) {
+        this.#c.logger.warn('outbox queue full; message dropped', { from: message.from, to: message.to, queued: tail - head })
+        continue
+      }
+      system.set(systemKeys.outbox(tail), encodeQueued({ from: message.from, to: to.value, method: message.method, payload: message.payload, atNs: message.atNs ?? 0n }))
+      tail++
+    }
+    system.set(systemKeys.outboxTail, encodeU64(tail))
+
+    const skipped: IngressResult[] = []
+    for (const entry of selection.skipped) {
+      const bytes = payload.ingress[entry.index]!
+      skipped.push({ status: 'skipped', ingressId: ingressIdOf(bytes), requestId: '' as RequestId, subnet: this.subnet.id, height, reason: `${entry.reason}: ${entry.message}` })
+    }
+    return { writes: [...actorWrites, ...system.writes()], receipts, ingress: selection.execute, results, skipped }
+  }
+
+  /** The record of an installed actor of this subnet, or undefined. */
+  async #record (actor: ActorId): Promise<ActorRecord | undefined> {
+    if (subnetOfActorId(actor) !== this.subnet.id) return undefined
+    const index = actorIndexOf(actor)
+    if (index < 1n) return undefined
+    const bytes = await this.#c.store.get(this.#system, systemKeys.actor(index))
+    if (bytes === undefined) return undefined
+    const record = decodeActorRecord(bytes)
+    assert(record.ok, `corrupt actor record for ${actor}`)
+    return record.value
+  }
+
+  /**
+   * Compiled code by CID. `persist` (finalize): the bytes MUST be obtained, so it keeps asking
+   * members until one answers or the service stops; whether code loads is then a function of its
+   * bytes alone, the same on every replica.
+   */
+  async #load (cid: string, sources: readonly NodeId[], persist = false): Promise<Result<CompiledActor>> {
+    let bytes = await this.#c.store.getCode(cid)
+    for (let attempt = 0; bytes === undefined && sources.length > 0; attempt++) {
+      if (await this.#fetchCode(cid, sources, this.#stopped.signal)) bytes = await this.#c.store.getCode(cid)
+      if (bytes !== undefined || !persist) break
+      if (this.#stopped.signal.aborted) throw new Error(`subnet ${this.subnet.id} stopped while fetching code ${cid}`)
+      this.#c.logger.warn('code of a finalized block not available yet; retrying', { cid, attempt })
+      await new Promise<void>(resolve => this.#c.clock.setTimer(Math.min(1000 * 2 ** attempt, 30_000), resolve))
+    }
+    if (bytes === undefined) {
+      assert(!persist || sources.length === 0, 'unreachable')
+      return err(`code ${cid} is not available`)
+    }
+    return await this.#c.loader.load(bytes)
+  }
+
+  /** Fetches code from the first source that has it; true once the store holds it. */
+  async #fetchCode (cid: string, sources: readonly NodeId[], signal?: AbortSignal): Promise<boolean> {
+    const fetch = this.#c.transport.fetchCode
+    if (fetch === undefined) return false
+    for (const peer of new Set(sources)) {
+      if (peer === this.#c.signer.id) continue
+      try {
+        const bytes = await fetch(peer, cid, { signal })
+        if (bytes === undefined) continue
+        if (rawCidOf(bytes).toString() !== cid) {
+          this.#c.logger.warn('peer sent code that does not match its CID', { peer, cid })
+          continue
+        }
+        await this.#c.store.putCode(cid, bytes)
+        return true
+      } catch (error) {
+        if (signal?.aborted === true) return false
+        this.#c.logger.debug('code fetch failed', { peer, cid, error })
+      }
+    }
+    return false
+  }
+
+  /** Starts fetching an install's code in the background when this node lacks it. */
+  #wantCode (ingress: Ingress, from: readonly NodeId[]): void {
+    const code = codeOf(ingress)
+    if (code === undefined || this.#c.transport.fetchCode === undefined) return
+    void (async () => {
+      if (await this.#c.store.getCode(code) !== undefined) return
+      await this.#fetchCode(code, [...from, ...this.subnet.memberIds], this.#stopped.signal)
+    })().catch(error => { this.#c.logger.debug('background code fetch failed', { code, error }) })
+  }
+
+  /** Called by the manager for envelopes gossiped in: fetch their code from the sender first. */
+  gossiped (ingress: Ingress, from: string | undefined): void {
+    this.#wantCode(ingress, from === undefined ? [] : [from as NodeId])
+  }
+
+  #refuseBlock (block: Block, why: string): false {
+    this.#c.logger.warn('block payload refused', { height: block.height, view: block.view, proposer: block.proposer, why })
+    return false
+  }
+}
+
+/** System writes of one block, one per key (a later set or delete wins). */
+class SystemWrites {
+  readonly #actor: ActorId
+  readonly #writes = new Map<string, StateWrite>()
+  constructor (actor: ActorId) { this.#actor = actor }
+  set (key: Uint8Array, value: Uint8Array): void { this.#writes.set(Buffer.from(key).toString('latin1'), { actor: this.#actor, key, value }) }
+  delete (key: Uint8Array): void { this.#writes.set(Buffer.from(key).toString('latin1'), { actor: this.#actor, key, value: null }) }
+  writes (): StateWrite[] { return [...this.#writes.values()] }
+}
+
+function codeOf (ingress: Ingress): string | undefined {
+  const { content } = ingress
+  return content.kind === 'install' || content.kind === 'upgrade' ? content.code.toString() : undefined
+}
+
+/** A finalized payload that does not decode executes as empty: every replica decides alike. */
+function unwrapPayload (bytes: Uint8Array, logger: Logger): { timeMs: bigint, ingress: Uint8Array[] } {
+  const payload = decodePayload(bytes)
+  if (payload.ok) return payload.value
+  logger.error('finalized block has an undecodable payload; executing it as empty', { error: payload.error })
+  return { timeMs: 0n, ingress: [] }
+}
+
+export function encodeShare (share: CertificationShare): Uint8Array {
+  return encode({ state: share.state, signer: share.signer, signature: share.signature })
+}
+
+/** Decodes an untrusted share (shape only; the caller verifies the signature). */
+export function decodeShare (bytes: Uint8Array): CertificationShare | undefined {
+  const value = decode(bytes, { bytesMax: 1024 })
+  if (!value.ok) return undefined
+  const v = value.value as Record<string, unknown>
+  if (typeof v !== 'object' || v === null || !Number.isSafeInteger(v.signer) || !(v.signature instanceof Uint8Array)) return undefined
+  const s = v.state as Record<string, unknown>
+  if (typeof s !== 'object' || s === null || typeof s.subnet !== 'string' || !(typeof s.height === 'bigint' || Number.isSafeInteger(s.height)) ||
+    !(s.stateRoot instanceof Uint8Array) || !(s.receiptsRoot instanceof Uint8Array)) return undefined
+  const h = BigInt(s.height as number | bigint)
+  if (h < 1n) return undefined
+  return { state: { subnet: s.subnet as SubnetId, height: toHeight(h), stateRoot: s.stateRoot, receiptsRoot: s.receiptsRoot }, signer: v.signer as number, signature: v.signature }
+}
+

@@ -1,0 +1,102 @@
+// Test harness for SubnetService: real genesis signed by real node keys, real client envelopes, the
+// real counter actor, a store of choice, and a fake driver that walks propose → verify → finalize.
+
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { rawCidOf } from '../../../../protocol/codec.ts'
+import { blockHash, type Block, type Certificate } from '../../../../protocol/consensus/messages.ts'
+import { peerIdOfPublicKey, type ActorId, type NodeId, type Principal } from '../../../../protocol/ids.ts'
+import { signIngress, type Ingress, type IngressContent } from '../../../../protocol/ingress.ts'
+import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
+import { assembleGenesis, genesisOf, signGenesis, type Subnet } from '../../../../protocol/subnet.ts'
+import { ManualClock } from '../../../../node/core/clock.ts'
+import { silentLogger } from '../../../../node/core/logger.ts'
+import { ActorLoader } from '../../../../node/runtime/loader.ts'
+import type { Store } from '../../../../node/store/store.ts'
+import { SubnetService, type SubnetTransport } from '../../../../node/subnet/subnet-service.ts'
+
+const buildDir = fileURLToPath(new URL('../../../../contracts/build/', import.meta.url))
+export const loader = new ActorLoader({ cacheDir: join(buildDir, '.transpiled'), logger: silentLogger })
+
+export async function exampleCode (name: string): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await readFile(join(buildDir, `${name}.wasm`)))
+  } catch {
+    throw new Error(`contracts/build/${name}.wasm is missing: run npm run build:contracts`)
+  }
+}
+
+export const newSigner = (): Signer => signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+
+/** A validated subnet of `n` fresh node keys, every member's signature included. */
+export function makeSubnet (n: number, clock: ManualClock): { subnet: Subnet, nodes: Signer[] } {
+  const nodes = Array.from({ length: n }, newSigner)
+  const genesis = genesisOf({ name: 'test', members: nodes.map(s => ({ nodeId: s.id as NodeId })), createdMs: BigInt(clock.now()), params: { deltaMs: 100 } })
+  const signatures = new Map(nodes.map(s => [s.id, signGenesis(genesis, s)]))
+  const subnet = assembleGenesis(genesis, signatures)
+  if (!subnet.ok) throw new Error(subnet.error)
+  nodes.sort((a, b) => subnet.value.memberIds.indexOf(a.id as NodeId) - subnet.value.memberIds.indexOf(b.id as NodeId))
+  return { subnet: subnet.value, nodes }
+}
+
+export interface Replica {
+  service: SubnetService
+  shares: Uint8Array[]
+}
+
+export function makeReplica (subnet: Subnet, signer: Signer, store: Store, clock: ManualClock, transport: Partial<SubnetTransport> = {}): Replica {
+  const shares: Uint8Array[] = []
+  const service = new SubnetService(subnet, {
+    store, loader, signer, clock, logger: silentLogger,
+    transport: { publishShare: async share => { shares.push(share) }, ...transport }
+  })
+  return { service, shares }
+}
+
+/** Drives one height the way the consensus driver does: leader proposes, everyone verifies, then finalizes. */
+export async function runHeight (leader: SubnetService, replicas: SubnetService[], options: { payload?: Uint8Array } = {}): Promise<Block> {
+  const height = leader.store.height + 1n
+  const tip = await leader.tip()
+  const payload = options.payload ?? await leader.propose(tip.tip.hash, height, {})
+  const block: Block = { subnet: leader.subnet.id, view: height, height, parent: tip.tip.hash, payload, proposer: leader.subnet.memberIds[0]! }
+  for (const replica of replicas) {
+    if (!await replica.verify(block, {})) throw new Error(`replica refused block ${height}`)
+  }
+  const certificate: Certificate = { kind: 'finalization', view: height, block: blockHash(block), signers: [0], signatures: [new Uint8Array(64)] }
+  for (const replica of replicas) await replica.finalize(height, block, certificate)
+  return block
+}
+
+export class Client {
+  readonly signer = newSigner()
+  readonly clock: ManualClock
+  #nonce = 0
+  constructor (clock: ManualClock) { this.clock = clock }
+  get id (): Principal { return this.signer.id as Principal }
+
+  sign (content: Record<string, unknown>): Ingress {
+    return signIngress({ expiryMs: BigInt(this.clock.now() + 60_000), nonce: Uint8Array.of(this.#nonce++ & 0xff, this.#nonce >> 8), sender: this.id, ...content } as unknown as IngressContent, this.signer)
+  }
+
+  install (subnet: Subnet, code: Uint8Array, controllers: Principal[] = []): Ingress {
+    return this.sign({ kind: 'install', subnet: subnet.id, code: rawCidOf(code), arg: new Uint8Array(0), name: 'counter', controllers })
+  }
+
+  update (actor: ActorId, method = 'inc', payload = new Uint8Array(0)): Ingress {
+    return this.sign({ kind: 'update', actor, method, payload })
+  }
+
+  query (actor: ActorId, method = 'get'): Ingress {
+    return this.sign({ kind: 'query', actor, method, payload: new Uint8Array(0) })
+  }
+}
+
+export async function tempDir (): Promise<{ dir: string, remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'pylon-subnet-'))
+  return { dir, remove: async () => { await rm(dir, { recursive: true, force: true }) } }
+}
+
+export const utf8 = (bytes: Uint8Array | null | undefined): string => new TextDecoder().decode(bytes ?? new Uint8Array(0))

@@ -1,0 +1,219 @@
+import test from 'ava'
+import { encode } from '../../../../protocol/codec.ts'
+import { decodeCertifiedResponse, encodeCertifiedResponse, verifyCertifiedResponse } from '../../../../protocol/certification.ts'
+import { actorIdOf, type ActorId } from '../../../../protocol/ids.ts'
+import { decode } from '../../../../protocol/codec.ts'
+import { ManualClock } from '../../../../node/core/clock.ts'
+import { memoryStore } from '../../../../node/store/memory-store.ts'
+import { openStore } from '../../../../node/store/level-store.ts'
+import { encodePayload } from '../../../../node/subnet/payload.ts'
+import { Client, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
+
+test('install then updates: certified responses verify against the genesis', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  const client = new Client(clock)
+  const code = await exampleCode('counter-wat')
+  t.true((await service.putCode(code)).ok)
+
+  const install = client.install(subnet, code)
+  t.true(service.submit(install.bytes).ok)
+  await runHeight(service, [service])
+  const installed = await service.result(install.id)
+  if (installed === undefined || installed === 'pending') return t.fail('no install result')
+  t.is(installed.status, 'certified')
+  const actor = actorIdOf(subnet.id, 1n)
+  t.is(installed.actor, actor)
+  t.true(installed.receipt?.ok, installed.receipt?.error ?? '')
+  const info = await service.actor(actor)
+  t.deepEqual(info?.controllers, [client.id])
+  t.is(info?.installedAt, 1n)
+
+  const updates = [client.update(actor), client.update(actor), client.update(actor)]
+  const waits = updates.map(u => service.wait(u.id, 5_000))
+  for (const u of updates) t.true(service.submit(u.bytes).ok)
+  await runHeight(service, [service])
+  const results = await Promise.all(waits)
+  t.deepEqual(results.map(r => utf8(r?.receipt?.result)), ['1', '2', '3'])
+  for (const result of results) {
+    // Through the wire encoding, as a client sees it.
+    const certified = decodeCertifiedResponse(encodeCertifiedResponse(result!.certified!))
+    if (!certified.ok) return t.fail(certified.error)
+    const verified = verifyCertifiedResponse(certified.value, subnet)
+    t.true(verified.ok, verified.ok ? '' : verified.error)
+    if (verified.ok) t.is(verified.value.height, 2n)
+    const receipt = decode(certified.value.receipt)
+    t.true(receipt.ok && (receipt.value as { index: number }).index === result!.index)
+  }
+
+  const query = await service.query(client.query(actor).bytes)
+  if (!query.ok) return t.fail(query.error.message)
+  t.is(utf8(query.value.receipt.result), '3')
+  t.is(query.value.height, 2n)
+})
+
+test('a replayed envelope runs once, even when a leader proposes it again', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  const client = new Client(clock)
+  const code = await exampleCode('counter-wat')
+  await service.putCode(code)
+  service.submit(client.install(subnet, code).bytes)
+  await runHeight(service, [service])
+  const actor = actorIdOf(subnet.id, 1n)
+  const inc = client.update(actor)
+  service.submit(inc.bytes)
+  await runHeight(service, [service])
+  t.is(service.submit(inc.bytes).ok, false, 'the mempool refuses the replay')
+  // A faulty leader includes it anyway, twice in one block and again later.
+  const payload = encodePayload({ timeMs: BigInt(clock.now()), ingress: [inc.bytes, inc.bytes] })
+  await runHeight(service, [service], { payload })
+  clock.advance(1000)
+  await runHeight(service, [service], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [inc.bytes] }) })
+  const query = await service.query(client.query(actor).bytes)
+  t.true(query.ok)
+  if (query.ok) t.is(utf8(query.value.receipt.result), '1')
+  t.is((await service.store.receipts(3n as never)).length, 0, 'the replays produced no receipt')
+})
+
+test('upgrade and delete by a non-controller are refused with a certified receipt; a controller may', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  const owner = new Client(clock)
+  const stranger = new Client(clock)
+  const code = await exampleCode('counter-wat')
+  const other = await exampleCode('counter')
+  await service.putCode(code)
+  await service.putCode(other)
+  service.submit(owner.install(subnet, code).bytes)
+  await runHeight(service, [service])
+  const actor = actorIdOf(subnet.id, 1n)
+  service.submit(owner.update(actor).bytes)
+  await runHeight(service, [service])
+
+  const { rawCidOf } = await import('../../../../protocol/codec.ts')
+  const badUpgrade = stranger.sign({ kind: 'upgrade', actor, code: rawCidOf(other), arg: new Uint8Array(0) })
+  const badDelete = stranger.sign({ kind: 'delete', actor })
+  service.submit(badUpgrade.bytes)
+  service.submit(badDelete.bytes)
+  await runHeight(service, [service])
+  for (const id of [badUpgrade.id, badDelete.id]) {
+    const result = await service.result(id)
+    if (result === undefined || result === 'pending') return t.fail('no result')
+    t.false(result.receipt!.ok)
+    t.regex(result.receipt!.error!, /^not a controller: /)
+  }
+  t.is((await service.actor(actor))?.code, rawCidOf(code).toString(), 'code unchanged')
+
+  // The owner upgrades to the JS counter (another CID): the record changes and storage stays.
+  const upgrade = owner.sign({ kind: 'upgrade', actor, code: rawCidOf(other), arg: new Uint8Array(0) })
+  service.submit(upgrade.bytes)
+  await runHeight(service, [service])
+  const upgraded = await service.actor(actor)
+  t.is(upgraded?.code, rawCidOf(other).toString())
+  t.is(upgraded?.upgradedAt, 4n)
+  t.not(await service.store.get(actor, new TextEncoder().encode('count')), undefined, 'upgrade keeps storage')
+
+  const del = owner.sign({ kind: 'delete', actor })
+  service.submit(del.bytes)
+  await runHeight(service, [service])
+  t.is(await service.actor(actor), undefined)
+  t.is(await service.store.get(actor, new TextEncoder().encode('count')), undefined, 'delete removes storage')
+  const after = owner.update(actor)
+  service.submit(after.bytes)
+  await runHeight(service, [service])
+  const result = await service.result(after.id)
+  if (result === undefined || result === 'pending') return t.fail('no result')
+  t.is(result.receipt!.error, `actor not installed: ${actor}`)
+})
+
+test('four replicas certify only with a quorum of matching shares', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const replicas = await Promise.all(nodes.map(async node => makeReplica(subnet, node, await memoryStore(), clock)))
+  const services = replicas.map(r => r.service)
+  for (const s of services) await s.start()
+  const code = await exampleCode('counter-wat')
+  for (const s of services) await s.putCode(code)
+  const client = new Client(clock)
+  const install = client.install(subnet, code)
+  services[0]!.submit(install.bytes)
+  await runHeight(services[0]!, services)
+  t.is(services[0]!.info().certifiedHeight, 0n, 'one share is not a certificate')
+  // Exchange shares: a forged one is refused, two more make the quorum of 3.
+  const share1 = replicas[1]!.shares[0]!
+  const forged = decode(share1) as { ok: true, value: Record<string, unknown> }
+  const tampered = encode({ ...(forged.value), signature: new Uint8Array(64) })
+  t.false(await services[0]!.receiveShare(tampered))
+  t.false(await services[0]!.receiveShare(new Uint8Array([1, 2, 3])))
+  t.true(await services[0]!.receiveShare(share1))
+  t.is(services[0]!.info().certifiedHeight, 0n)
+  t.true(await services[0]!.receiveShare(replicas[2]!.shares[0]!))
+  t.is(services[0]!.info().certifiedHeight, 1n)
+  const result = await services[0]!.result(install.id)
+  if (result === undefined || result === 'pending') return t.fail('no result')
+  t.is(result.certified!.certificate.signers.length, 3)
+  t.true(verifyCertifiedResponse(result.certified!, subnet).ok)
+  t.deepEqual(services.map(s => Buffer.from(s.info().stateRoot).toString('hex')), Array(4).fill(Buffer.from(services[0]!.info().stateRoot).toString('hex')))
+})
+
+test('the executed-request history survives a restart from the LevelDB store', async t => {
+  const { dir, remove } = await tempDir()
+  t.teardown(remove)
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const client = new Client(clock)
+  const code = await exampleCode('counter-wat')
+  const actor: ActorId = actorIdOf(subnet.id, 1n)
+  const inc = client.update(actor)
+  {
+    const store = await openStore(dir)
+    const { service } = makeReplica(subnet, nodes[0]!, store, clock)
+    await service.start()
+    await service.putCode(code)
+    service.submit(client.install(subnet, code).bytes)
+    await runHeight(service, [service])
+    service.submit(inc.bytes)
+    await runHeight(service, [service])
+    await service.stop()
+    await store.close()
+  }
+  const store = await openStore(dir)
+  t.teardown(async () => { await store.close() })
+  const { service } = makeReplica(subnet, nodes[0]!, store, clock)
+  await service.start()
+  t.is(service.info().height, 2n)
+  t.is(service.info().certifiedHeight, 2n)
+  // A fresh mempool accepts the replay; the replicated history still refuses to run it.
+  t.true(service.submit(inc.bytes).ok)
+  await runHeight(service, [service])
+  const result = await service.result(inc.id)
+  t.is(result !== undefined && result !== 'pending' ? result.status : undefined, 'skipped')
+  const query = await service.query(client.query(actor).bytes)
+  t.true(query.ok)
+  if (query.ok) t.is(utf8(query.value.receipt.result), '1')
+})
+
+test('verify refuses garbage payloads, foreign envelopes and a far-off block time', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  const other = makeSubnet(1, clock).subnet
+  const client = new Client(clock)
+  const block = (payload: Uint8Array) => ({ subnet: subnet.id, view: 1n, height: 1n, parent: new Uint8Array(32), payload, proposer: nodes[0]!.id })
+  t.false(await service.verify(block(new Uint8Array([0xff, 0x00])), {}))
+  t.false(await service.verify(block(encode({ timeMs: 1n, ingress: [], extra: 1 })), {}))
+  t.false(await service.verify(block(encodePayload({ timeMs: BigInt(clock.now() + 120_000), ingress: [] })), {}))
+  t.false(await service.verify(block(encodePayload({ timeMs: BigInt(clock.now()), ingress: [client.install(other, new Uint8Array([1])).bytes] })), {}))
+  t.false(await service.verify(block(encodePayload({ timeMs: BigInt(clock.now()), ingress: [client.query(actorIdOf(subnet.id, 1n)).bytes] })), {}))
+  t.false(await service.verify(block(encodePayload({ timeMs: BigInt(clock.now()), ingress: [new Uint8Array([1, 2, 3])] })), {}))
+  t.false(await service.verify(block(encodePayload({ timeMs: BigInt(clock.now()), ingress: [client.install(subnet, new Uint8Array([9, 9])).bytes] })), {}), 'code nobody has')
+  t.true(await service.verify(block(encodePayload({ timeMs: BigInt(clock.now()), ingress: [client.update(actorIdOf(subnet.id, 1n)).bytes] })), {}))
+  t.true(await service.verify(block(new Uint8Array(0)), {}), 'an empty payload is an empty block')
+})
