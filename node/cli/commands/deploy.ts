@@ -12,7 +12,7 @@ import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-clie
 import { CliError, emit } from '../output.ts'
 import { settled } from './call.ts'
 
-interface DeployFlags extends ClientOptions {
+export interface DeployFlags extends ClientOptions {
   subnet?: string
   init: string
   name?: string

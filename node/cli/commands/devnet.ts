@@ -282,7 +282,8 @@ export async function devnetDown (dir: string): Promise<StopOutcome[]> {
   return outcomes
 }
 
-async function stopNodes (nodes: DevnetNode[], timeoutMs = devnetStopTimeoutMs): Promise<StopOutcome[]> {
+/** SIGTERM to each live node, a bounded wait, SIGKILL to stragglers; never signals a pid that is not the node's daemon. */
+export async function stopNodes (nodes: DevnetNode[], timeoutMs = devnetStopTimeoutMs): Promise<StopOutcome[]> {
   const live = nodes.filter(n => isOurDaemon(n))
   for (const node of live) signal(node.pid!, 'SIGTERM')
   const deadline = Date.now() + timeoutMs

@@ -1,0 +1,128 @@
+// A devnet of 4 real daemon processes forming one subnet: deploy the counter, send updates over the
+// HTTP API, SIGKILL a replica, keep going on the other three, restart it from its data dir, and check
+// it catches up: same height, same state root, the exact count. Every process is stopped in teardown.
+
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ActorId } from '../../protocol/ids.ts'
+import { ApiClient, signEnvelope, type SubnetInfo } from '../../node/cli/client.ts'
+import { devnetUp, isOurDaemon, startDevnetNode, stopNodes, type DevnetFile } from '../../node/cli/commands/devnet.ts'
+import { cliPath, eventually, repoRoot } from '../helpers/daemon-process.ts'
+import { clientSigners, sendUpdates } from './_devnet-load.ts'
+
+// The full run (500 + 500 updates) is `npm run test:integration:full`; npm test runs a smaller one
+// with the same steps, so the whole suite stays within its time budget on a shared 2-core machine.
+const full = process.env.PYLON_DEVNET_FULL === '1'
+const perPhase = full ? 500 : 150
+const counterWasm = join(repoRoot, 'contracts/build', process.env.PYLON_DEVNET_COUNTER ?? 'counter.wasm')
+
+interface CliRun { status: number | null, stdout: string, stderr: string }
+
+/** Runs the CLI without blocking this process (the devnet's clients share the event loop). */
+async function cli (args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const status = await new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
+  clearTimeout(timer)
+  return { status, stdout, stderr }
+}
+
+async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefined> {
+  try {
+    const response = await fetch(`${api}/v1/subnets/${id}`, { signal: AbortSignal.timeout(3_000) })
+    return response.ok ? await response.json() as SubnetInfo : undefined
+  } catch {
+    return undefined
+  }
+}
+
+test('a 4-process devnet finalizes every update across a SIGKILL and restart, and all replicas agree', async t => {
+  t.timeout(full ? 600_000 : 240_000)
+  if (!existsSync(counterWasm)) t.fail(`${counterWasm} is missing: run npm run build:contracts`)
+  const dir = mkdtempSync(join(tmpdir(), 'pylon-devnet-'))
+  const home = join(dir, 'home')
+  let file: DevnetFile | undefined
+  // Detached daemons outlive a crashed test worker, so kill them on exit as well as in teardown.
+  const killAll = (): void => { for (const node of file?.nodes ?? []) if (isOurDaemon(node)) process.kill(node.pid!, 'SIGKILL') }
+  process.once('exit', killAll)
+  t.teardown(async () => {
+    if (file !== undefined) await stopNodes(file.nodes, 5_000)
+    process.off('exit', killAll)
+    if (t.passed) rmSync(dir, { recursive: true, force: true })
+    else t.log(`devnet left in ${dir} (logs in node-*/daemon.log)`)
+  })
+
+  file = await devnetUp({ nodes: 4, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn' })
+  const subnetId = file.subnet!
+  t.truthy(subnetId)
+  const apis = file.nodes.map(n => new ApiClient(n.api))
+  const { subnet } = await apis[0]!.subnet(subnetId)
+  t.deepEqual([...subnet.memberIds].sort(), file.nodes.map(n => n.nodeId).sort(), 'the genesis lists every devnet node')
+
+  // Deploy through the CLI, with no identity yet: it creates one at the default path and says so.
+  const deployed = await cli(['deploy', counterWasm, '--api', file.nodes[0]!.api, '--json'], { HOME: home, PYLON_IDENTITY: '' })
+  t.is(deployed.status, 0, deployed.stderr + deployed.stdout)
+  t.regex(deployed.stderr, /created a client identity at .*home\/\.pylon\/identity/)
+  const { actor, certified } = JSON.parse(deployed.stdout) as { actor: ActorId, certified: boolean }
+  t.true(certified)
+  t.true(actor.startsWith(`${subnetId}.`), actor)
+
+  // Phase 1: concurrent updates to all four nodes; every result certified, each count seen once.
+  const signers = clientSigners(20)
+  const first = await sendUpdates({ apis, signers, actor, method: 'inc', count: perPhase, concurrency: 50, subnet })
+  t.deepEqual(first.failures.slice(0, 5), [], `phase 1: ${first.failures.length} failures`)
+  t.is(first.ok, perPhase)
+
+  // SIGKILL one replica (the last: a member that is not node 0, which others bootstrap to first).
+  const victim = file.nodes[3]!
+  process.kill(victim.pid!, 'SIGKILL')
+  await eventually('the killed replica to be gone', () => !isOurDaemon(victim), 10_000)
+
+  // Phase 2: the remaining three (a quorum of 2f+1 = 3) keep finalizing.
+  const second = await sendUpdates({ apis: apis.slice(0, 3), signers, actor, method: 'inc', count: perPhase, concurrency: 50, subnet })
+  t.deepEqual(second.failures.slice(0, 5), [], `phase 2: ${second.failures.length} failures`)
+  t.is(second.ok, perPhase)
+  const counts = [...first.results, ...second.results].map(Number).sort((a, b) => a - b)
+  t.deepEqual(counts, Array.from({ length: 2 * perPhase }, (_, i) => i + 1), 'each increment saw a distinct count: 1..N, none lost, none twice')
+
+  // Restart it from its data dir: it recovers from its WAL and store and catches up.
+  victim.pid = startDevnetNode(victim)
+  let agreed: SubnetInfo[] = []
+  await eventually('all four replicas at the same height and state root', async () => {
+    const infos = await Promise.all(file!.nodes.map(async n => await subnetInfo(n.api, subnetId)))
+    if (infos.some(i => i === undefined)) return false
+    agreed = infos as SubnetInfo[]
+    return agreed.every(i => i.height === agreed[0]!.height && i.stateRoot === agreed[0]!.stateRoot) && BigInt(agreed[0]!.height) >= 2n
+  }, 120_000, 500)
+  t.log(`all 4 replicas at height ${agreed[0]!.height}, state root ${agreed[0]!.stateRoot.slice(0, 16)}…`)
+
+  // The count is exact on every replica, including the restarted one.
+  const [querier] = clientSigners(1)
+  for (const api of apis) {
+    const answer = await api.query(signEnvelope({ kind: 'query', actor, method: 'get', payload: new Uint8Array() }, querier!))
+    t.is(answer.resultUtf8, String(2 * perPhase), `count on ${api.url}`)
+  }
+
+  // The CLI's view of the same devnet: call verifies the certificate; errors are one clear line.
+  const env = { HOME: home, PYLON_IDENTITY: '' }
+  const call = await cli(['call', actor, 'inc', '--api', file.nodes[3]!.api, '--json'], env)
+  t.is(call.status, 0, call.stderr)
+  t.like(JSON.parse(call.stdout), { ok: true, result: String(2 * perPhase + 1), certified: true })
+  const query = await cli(['query', actor, 'get', '--api', file.nodes[1]!.api], env)
+  t.is(query.status, 0, query.stderr)
+  t.regex(query.stdout, new RegExp(`^ok      true\\nresult  ${2 * perPhase + 1}\\n`))
+  const actorError = await cli(['call', actor, 'nope', '--api', file.nodes[0]!.api, '--json'], env)
+  t.is(actorError.status, 1, 'an actor error is a non-zero exit')
+  t.like(JSON.parse(actorError.stdout), { ok: false, certified: true })
+  t.regex((JSON.parse(actorError.stdout) as { error: string }).error, /unknown update method: nope/)
+  const unknown = await cli(['call', `${subnetId}.999`, 'inc', '--api', file.nodes[0]!.api], env)
+  t.is(unknown.status, 1)
+  t.is(unknown.stderr, `pylon: unknown actor ${subnetId}.999 (never installed on its subnet, or deleted)\n`)
+})
