@@ -43,7 +43,7 @@ test('install then updates: certified responses verify against the genesis', asy
     if (!certified.ok) return t.fail(certified.error)
     const verified = verifyCertifiedResponse(certified.value, subnet)
     t.true(verified.ok, verified.ok ? '' : verified.error)
-    if (verified.ok) t.is(verified.value.height, 2n)
+    if (verified.ok) t.is(BigInt(verified.value.height), 2n)
     const receipt = decode(certified.value.receipt)
     t.true(receipt.ok && (receipt.value as { index: number }).index === result!.index)
   }
@@ -51,7 +51,7 @@ test('install then updates: certified responses verify against the genesis', asy
   const query = await service.query(client.query(actor).bytes)
   if (!query.ok) return t.fail(query.error.message)
   t.is(utf8(query.value.receipt.result), '3')
-  t.is(query.value.height, 2n)
+  t.is(BigInt(query.value.height), 2n)
 })
 
 test('a replayed envelope runs once, even when a leader proposes it again', async t => {
@@ -145,7 +145,7 @@ test('four replicas certify only with a quorum of matching shares', async t => {
   const install = client.install(subnet, code)
   services[0]!.submit(install.bytes)
   await runHeight(services[0]!, services)
-  t.is(services[0]!.info().certifiedHeight, 0n, 'one share is not a certificate')
+  t.is(BigInt(services[0]!.info().certifiedHeight), 0n, 'one share is not a certificate')
   // Exchange shares: a forged one is refused, two more make the quorum of 3.
   const share1 = replicas[1]!.shares[0]!
   const forged = decode(share1) as { ok: true, value: Record<string, unknown> }
@@ -153,9 +153,9 @@ test('four replicas certify only with a quorum of matching shares', async t => {
   t.false(await services[0]!.receiveShare(tampered))
   t.false(await services[0]!.receiveShare(new Uint8Array([1, 2, 3])))
   t.true(await services[0]!.receiveShare(share1))
-  t.is(services[0]!.info().certifiedHeight, 0n)
+  t.is(BigInt(services[0]!.info().certifiedHeight), 0n)
   t.true(await services[0]!.receiveShare(replicas[2]!.shares[0]!))
-  t.is(services[0]!.info().certifiedHeight, 1n)
+  t.is(BigInt(services[0]!.info().certifiedHeight), 1n)
   const result = await services[0]!.result(install.id)
   if (result === undefined || result === 'pending') return t.fail('no result')
   t.is(result.certified!.certificate.signers.length, 3)
@@ -188,8 +188,8 @@ test('the executed-request history survives a restart from the LevelDB store', a
   t.teardown(async () => { await store.close() })
   const { service } = makeReplica(subnet, nodes[0]!, store, clock)
   await service.start()
-  t.is(service.info().height, 2n)
-  t.is(service.info().certifiedHeight, 2n)
+  t.is(BigInt(service.info().height), 2n)
+  t.is(BigInt(service.info().certifiedHeight), 2n)
   // A fresh mempool accepts the replay; the replicated history still refuses to run it.
   t.true(service.submit(inc.bytes).ok)
   await runHeight(service, [service])

@@ -1,0 +1,323 @@
+// The subnets this node serves: loads every DATA_DIR/subnets/<id>/genesis.cbor naming this node,
+// joins new ones at run time (file written atomically), and per subnet runs a Store, a
+// SubnetService and a ConsensusDriver, wired to the network (ingress and certification gossip,
+// code fetch and ingress forwarding streams). It keeps a directory of known subnets for routing.
+// It never executes or orders anything itself, and a bad genesis file is skipped, never fatal.
+
+import { lpStream } from '@libp2p/utils'
+import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { decode, encode } from '../../protocol/codec.ts'
+import type { NodeId, SubnetId } from '../../protocol/ids.ts'
+import { ingressBytesMax, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax, subnetCodeStreamsMax, subnetGenesisFileBytesMax, subnetsServedMax, actorCodeBytesMax } from '../../protocol/limits.ts'
+import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
+import { err, ok, type Result } from '../../protocol/result.ts'
+import type { Signer } from '../../protocol/signature.ts'
+import { decodeGenesis, encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/startable.ts'
+import type { Net, Stream } from '../net/net.ts'
+import type { ActorLoader } from '../runtime/loader.ts'
+import type { Store } from '../store/store.ts'
+import { SubnetService, type SubmitRefusal } from './subnet-service.ts'
+
+export const codeProtocol = '/pylon/code/1.0.0'
+export const ingressProtocol = '/pylon/ingress/1.0.0'
+export const ingressTopicOf = (subnet: SubnetId): string => `pylon/ingress/1/${subnet}`
+export const certifyTopicOf = (subnet: SubnetId): string => `pylon/certify/1/${subnet}`
+export const subnetsDirIn = (dataDir: string): string => join(dataDir, 'subnets')
+
+/** What the manager needs to order blocks for one subnet: the daemon builds a ConsensusDriver. */
+export type DriverFactory = (subnet: Subnet, store: Store, service: SubnetService) => Startable
+
+export interface SubnetManagerComponents {
+  net: Net
+  signer: Signer
+  clock: Clock
+  logger: Logger
+  loader: ActorLoader
+  openStore: (dir: string) => Promise<Store>
+  createDriver: DriverFactory
+}
+
+export interface SubnetManagerInit {
+  dataDir: string
+}
+
+interface Served {
+  subnet: Subnet
+  store: Store
+  service: SubnetService
+  driver: Startable
+  unsubscribe: () => void
+}
+
+/** The answer of a forwarded submission. */
+export type ForwardAnswer = { ok: true, ingressId: IngressId } | { ok: false, reason: SubmitRefusal | 'not-member' | 'unreachable', error: string }
+
+export class SubnetManager implements Startable {
+  readonly #c: SubnetManagerComponents
+  readonly #dir: string
+  readonly #served = new Map<SubnetId, Served>()
+  /** Subnets known for routing (served ones and any the placement layer announced). */
+  readonly #known = new Map<SubnetId, Subnet>()
+  #running = false
+  #joining: Promise<unknown> = Promise.resolve()
+
+  constructor (components: SubnetManagerComponents, init: SubnetManagerInit) {
+    this.#c = components
+    this.#dir = subnetsDirIn(init.dataDir)
+    components.net.handle(codeProtocol, async (stream) => { await this.#serveCode(stream) }, { inboundStreamsMax: subnetCodeStreamsMax, outboundStreamsMax: subnetCodeStreamsMax })
+    components.net.handle(ingressProtocol, async (stream) => { await this.#serveIngress(stream) }, { inboundStreamsMax: subnetCodeStreamsMax, outboundStreamsMax: subnetCodeStreamsMax })
+  }
+
+  async start (): Promise<void> {
+    this.#running = true
+    await mkdir(this.#dir, { recursive: true })
+    for (const entry of (await readdir(this.#dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+      if (!entry.isDirectory()) continue
+      const file = join(this.#dir, entry.name, 'genesis.cbor')
+      const loaded = await readGenesisFile(file)
+      if (!loaded.ok) {
+        this.#c.logger.error('subnet genesis skipped', { file, error: loaded.error })
+        continue
+      }
+      const subnet = loaded.value
+      if (subnet.id !== entry.name) {
+        this.#c.logger.error('subnet genesis skipped: its directory is not named by its SubnetId', { file, id: subnet.id })
+        continue
+      }
+      if (!subnet.memberIds.includes(this.#c.net.nodeId)) {
+        this.#known.set(subnet.id, subnet)
+        this.#c.logger.info('subnet genesis names other members only; known for routing, not served', { subnet: subnet.id })
+        continue
+      }
+      try {
+        await this.#serve(subnet)
+      } catch (error) {
+        this.#c.logger.error('subnet failed to start; skipped', { subnet: subnet.id, error })
+      }
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.#running = false
+    await this.#joining.catch(() => {})
+    for (const [id, served] of [...this.#served].reverse()) {
+      try {
+        await served.driver.stop()
+        await served.service.stop()
+        served.unsubscribe()
+      } finally {
+        await served.store.close()
+        this.#served.delete(id)
+      }
+    }
+  }
+
+  /**
+   * Joins a subnet: validates the signed genesis, requires this node to be a member, writes
+   * DATA_DIR/subnets/<id>/genesis.cbor (tmp + fsync + rename) and starts serving it. Idempotent.
+   */
+  async join (genesis: Uint8Array | Subnet): Promise<Result<Subnet>> {
+    const subnet = genesis instanceof Uint8Array ? decodeGenesis(genesis) : ok(genesis)
+    if (!subnet.ok) return subnet
+    const { id } = subnet.value
+    if (!subnet.value.memberIds.includes(this.#c.net.nodeId)) return err(`node ${this.#c.net.nodeId} is not a member of subnet ${id}`)
+    if (this.#served.has(id)) return subnet
+    if (!this.#running) return err('subnet manager is not running')
+    if (this.#served.size >= subnetsServedMax) return err(`this node already serves ${this.#served.size} subnets (limit ${subnetsServedMax})`)
+    const joined = this.#joining.then(async () => {
+      if (this.#served.has(id)) return
+      const folder = join(this.#dir, id)
+      await mkdir(folder, { recursive: true })
+      await writeFileAtomic(join(folder, 'genesis.cbor'), encodeGenesis(subnet.value))
+      await this.#serve(subnet.value)
+    })
+    this.#joining = joined.catch(() => {})
+    try {
+      await joined
+    } catch (error) {
+      return err(`cannot join subnet ${id}: ${(error as Error).message}`)
+    }
+    return subnet
+  }
+
+  /** Records a subnet this node does not serve, for routing clients to its members. */
+  learn (subnet: Subnet): void {
+    if (!this.#served.has(subnet.id)) this.#known.set(subnet.id, subnet)
+  }
+
+  list (): SubnetService[] {
+    return [...this.#served.values()].map(s => s.service)
+  }
+
+  get (id: SubnetId): SubnetService | undefined {
+    return this.#served.get(id)?.service
+  }
+
+  /** Every subnet known to this node (served first), for routing. */
+  directory (): Subnet[] {
+    return [...[...this.#served.values()].map(s => s.subnet), ...this.#known.values()]
+  }
+
+  known (id: SubnetId): Subnet | undefined {
+    return this.#served.get(id)?.subnet ?? this.#known.get(id)
+  }
+
+  /** Sends an envelope to a member of its subnet over `/pylon/ingress/1.0.0`, trying members in order. */
+  async forward (bytes: Uint8Array, subnet: Subnet, signal?: AbortSignal): Promise<ForwardAnswer> {
+    let last = 'no member reachable'
+    for (const member of subnet.memberIds) {
+      if (member === this.#c.net.nodeId) continue
+      let stream: Stream | undefined
+      try {
+        const timeout = AbortSignal.any([AbortSignal.timeout(subnetCodeFetchTimeoutMs / 4), ...(signal === undefined ? [] : [signal])])
+        stream = await this.#c.net.dial(member, ingressProtocol, { signal: timeout })
+        const lp = lpStream(stream, { maxDataLength: ingressBytesMax + 1024 })
+        await lp.write(bytes, { signal: timeout })
+        const answer = decode((await lp.read({ signal: timeout })).subarray(), { bytesMax: 4096 })
+        await stream.close({ signal: timeout }).catch(() => {})
+        if (answer.ok && typeof answer.value === 'object' && answer.value !== null) {
+          const a = answer.value as Record<string, unknown>
+          if (a.ok === true && typeof a.ingressId === 'string') return { ok: true, ingressId: a.ingressId as IngressId }
+          if (a.ok === false && typeof a.reason === 'string' && typeof a.error === 'string') {
+            if (a.reason !== 'not-member') return { ok: false, reason: a.reason as SubmitRefusal, error: `member ${member}: ${a.error}` }
+          }
+        }
+        last = `member ${member} gave no usable answer`
+      } catch (error) {
+        stream?.abort(error as Error)
+        last = `member ${member}: ${(error as Error).message}`
+      }
+    }
+    return { ok: false, reason: 'unreachable', error: `could not forward to any member of subnet ${subnet.id}: ${last}` }
+  }
+
+  async #serve (subnet: Subnet): Promise<void> {
+    const { net, clock, logger, loader, signer } = this.#c
+    const log = logger.child(`subnet:${subnet.id.slice(-8)}`)
+    const store = await this.#c.openStore(join(this.#dir, subnet.id, 'store'))
+    try {
+      const ingressTopic = ingressTopicOf(subnet.id)
+      const certifyTopic = certifyTopicOf(subnet.id)
+      const service = new SubnetService(subnet, {
+        store, loader, signer, clock, logger: log,
+        transport: {
+          publishShare: async share => { await net.publish(certifyTopic, share) },
+          fetchCode: async (peer, cid, options) => await fetchCode(net, peer, subnet.id, cid, options.signal)
+        }
+      })
+      let live = true
+      const unlisten = service.mempool.onAccepted((ingress, from) => {
+        if (from === undefined) net.publish(ingressTopic, ingress.bytes).catch(error => { log.debug('ingress gossip failed', { error }) })
+      })
+      net.subscribe(ingressTopic, message => {
+        if (!live) return 'ignore'
+        const added = service.mempool.add(message.data, message.from)
+        if (added.ok) {
+          service.gossiped(added.value, message.from)
+          return 'accept'
+        }
+        // Bytes no honest relay would forward are penalized; late, repeated or throttled ones are not.
+        return ['malformed', 'bad-signature', 'too-large', 'query', 'wrong-subnet'].includes(added.error.reason) ? 'reject' : 'ignore'
+      })
+      net.subscribe(certifyTopic, async message => {
+        if (!live) return 'ignore'
+        return await service.receiveShare(message.data) ? 'accept' : 'reject'
+      })
+      await service.start()
+      const driver = this.#c.createDriver(subnet, store, service)
+      await driver.start()
+      this.#served.set(subnet.id, { subnet, store, service, driver, unsubscribe: () => { live = false; unlisten() } })
+      this.#known.delete(subnet.id)
+      log.info('serving subnet', { subnet: subnet.id, members: subnet.memberIds.length, height: store.height })
+    } catch (error) {
+      await store.close()
+      throw error
+    }
+  }
+
+  /** Serves code by CID to a peer: request { subnet, cid }, answer the bytes (empty when unknown). */
+  async #serveCode (stream: Stream): Promise<void> {
+    const signal = AbortSignal.timeout(subnetCodeFetchTimeoutMs)
+    const lp = lpStream(stream, { maxDataLength: actorCodeBytesMax })
+    const request = decode((await lp.read({ signal })).subarray(), { bytesMax: subnetCodeRequestBytesMax })
+    const r = request.ok ? request.value as Record<string, unknown> : undefined
+    if (r === undefined || typeof r !== 'object' || r === null || typeof r.subnet !== 'string' || typeof r.cid !== 'string') {
+      stream.abort(new Error('bad code request'))
+      return
+    }
+    const service = this.#served.get(r.subnet as SubnetId)?.service
+    const bytes = service === undefined ? undefined : await service.getCode(r.cid)
+    await lp.write(bytes ?? new Uint8Array(0), { signal })
+    await stream.close({ signal })
+  }
+
+  /** Accepts an envelope forwarded by a non-member node into the right subnet's mempool. */
+  async #serveIngress (stream: Stream): Promise<void> {
+    const signal = AbortSignal.timeout(subnetCodeFetchTimeoutMs / 4)
+    const lp = lpStream(stream, { maxDataLength: ingressBytesMax })
+    const bytes = (await lp.read({ signal })).subarray()
+    const decoded = decodeIngress(bytes, this.#c.clock.now())
+    let answer: Record<string, unknown>
+    if (!decoded.ok) answer = { ok: false, reason: decoded.error.reason, error: decoded.error.message }
+    else {
+      const service = this.#served.get(subnetOfIngress(decoded.value.content))?.service
+      if (service === undefined) answer = { ok: false, reason: 'not-member', error: `not a member of subnet ${subnetOfIngress(decoded.value.content)}` }
+      else {
+        const added = service.submit(bytes)
+        answer = added.ok ? { ok: true, ingressId: added.value.id } : { ok: false, reason: added.error.reason, error: added.error.message }
+      }
+    }
+    await lp.write(encode(answer), { signal })
+    await stream.close({ signal })
+  }
+}
+
+/** Asks `peer` for code `cid` of `subnet`; undefined when it has none. */
+async function fetchCode (net: Net, peer: NodeId, subnet: SubnetId, cid: string, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  const timeout = AbortSignal.any([AbortSignal.timeout(subnetCodeFetchTimeoutMs), ...(signal === undefined ? [] : [signal])])
+  const stream = await net.dial(peer, codeProtocol, { signal: timeout })
+  try {
+    const lp = lpStream(stream, { maxDataLength: actorCodeBytesMax })
+    await lp.write(encode({ subnet, cid }), { signal: timeout })
+    const bytes = (await lp.read({ signal: timeout })).subarray()
+    await stream.close({ signal: timeout }).catch(() => {})
+    return bytes.length === 0 ? undefined : bytes
+  } catch (error) {
+    stream.abort(error as Error)
+    throw error
+  }
+}
+
+/** Reads and validates a genesis file, bounded in size; never throws. */
+export async function readGenesisFile (file: string): Promise<Result<Subnet>> {
+  try {
+    const info = await stat(file)
+    if (info.size > subnetGenesisFileBytesMax) return err(`${file} is ${info.size} bytes > ${subnetGenesisFileBytesMax}`)
+    return decodeGenesis(new Uint8Array(await readFile(file)))
+  } catch (error) {
+    return err(`cannot read ${file}: ${(error as Error).message}`)
+  }
+}
+
+/** Writes a file so a crash leaves the old or the new content, never a torn one. */
+async function writeFileAtomic (file: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`
+  const handle = await open(tmp, 'w', 0o644)
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(tmp, file)
+  const dir = await open(join(file, '..'), 'r')
+  try {
+    await dir.sync()
+  } finally {
+    await dir.close()
+  }
+}
