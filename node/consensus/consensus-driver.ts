@@ -63,11 +63,17 @@ export interface ConsensusDriverStatus extends ReplicaStatus {
   dropped: number
   walRecords: number
   walSyncs: number
+  /** Catch-up requests sent, and answers served from the store. */
+  fetches: number
+  lookupsServed: number
   inboundQueued: number
   stateSyncNeeded?: bigint
 }
 
 interface Inbound { from: number, message: Message }
+
+/** Longest the pump runs before yielding to the event loop (a scheduling quantum, not a protocol bound). */
+const pumpSliceMs = 20
 
 export class ConsensusDriver implements Startable {
   readonly subnetId: SubnetId
@@ -88,12 +94,15 @@ export class ConsensusDriver implements Startable {
   readonly #inbound = new BoundedQueue<Inbound>(consensusInboundQueueMax)
   readonly #pendingFrom: number[]
   #pumping = false
+  #scheduled = false
   readonly #timers = new Set<() => void>()
   readonly #links = new Map<number, PeerLink>()
   readonly #streams = new Set<Stream>()
   /** (seq, view) of each WAL record still stored, in append order: prune maps views to seqs. */
   #wal: Array<{ seq: bigint, view: bigint }> = []
   #walSyncs = 0
+  #fetches = 0
+  #lookupsServed = 0
   readonly #refused: Record<ConsensusRefusal, number> = { 'non-member': 0, oversized: 0, malformed: 0, 'queue-full': 0 }
   #dropped = 0
   #stateSyncNeeded: bigint | undefined
@@ -179,6 +188,8 @@ export class ConsensusDriver implements Startable {
       dropped: this.#dropped,
       walRecords: this.#wal.length,
       walSyncs: this.#walSyncs,
+      fetches: this.#fetches,
+      lookupsServed: this.#lookupsServed,
       inboundQueued: this.#inbound.length,
       ...(this.#stateSyncNeeded === undefined ? {} : { stateSyncNeeded: this.#stateSyncNeeded })
     }
@@ -219,7 +230,7 @@ export class ConsensusDriver implements Startable {
     if (!this.#running) return
     // Local events are a few per view; a full queue means the loop is wedged, which is a bug.
     assert(this.#local.push(event), `consensus local event queue full (${consensusLocalQueueMax})`)
-    void this.#pump()
+    this.#schedule()
   }
 
   #pushInbound (from: number, message: Message): void {
@@ -228,14 +239,33 @@ export class ConsensusDriver implements Startable {
       return
     }
     this.#pendingFrom[from]!++
-    void this.#pump()
+    this.#schedule()
+  }
+
+  /**
+   * Runs the pump from the macrotask queue, never inline: replicas talking over in-process streams
+   * (or a fast loopback) would otherwise chain microtasks forever and starve timers and sockets.
+   */
+  #schedule (): void {
+    if (this.#pumping || this.#scheduled) return
+    this.#scheduled = true
+    setImmediate(() => {
+      this.#scheduled = false
+      void this.#pump()
+    })
   }
 
   async #pump (): Promise<void> {
     if (this.#pumping) return
     this.#pumping = true
     try {
+      let sliceStart = performance.now()
       while (this.#running && this.#halted === undefined) {
+        if (performance.now() - sliceStart > pumpSliceMs) {
+          // A long burst of events: let sockets and timers run between slices.
+          await new Promise(resolve => setImmediate(resolve))
+          sliceStart = performance.now()
+        }
         let event = this.#local.shift()
         if (event === undefined) {
           const inbound = this.#inbound.shift()
@@ -289,6 +319,7 @@ export class ConsensusDriver implements Startable {
         return
       }
       case 'fetch': {
+        this.#fetches++
         const frame = encodeMessage(action.request)
         const peers = [...action.peers].sort(() => Math.random() - 0.5).slice(0, consensusFetchPeers)
         for (const peer of peers) this.#send(peer, frame)
@@ -384,7 +415,9 @@ export class ConsensusDriver implements Startable {
     try {
       for (let item = this.#lookups.shift(); item !== undefined && this.#running; item = this.#lookups.shift()) {
         const blocks = await this.#storedBlocks(item.hashes)
-        if (blocks.length > 0 && this.#running) this.#send(item.to, encodeMessage({ kind: 'blocks', blocks }))
+        if (blocks.length === 0 || !this.#running) continue
+        this.#lookupsServed++
+        this.#send(item.to, encodeMessage({ kind: 'blocks', blocks }))
       }
     } catch (error) {
       this.#log.warn('could not serve blocks from the store', { subnet: this.subnetId, error: (error as Error).message })

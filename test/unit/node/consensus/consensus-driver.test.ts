@@ -1,0 +1,166 @@
+// ConsensusDriver over an in-memory Net: agreement and progress, recovery from the WAL after a
+// crash without double voting, catch-up from peers' stores, and refusal of non-member or garbage input.
+
+import test from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { lpStream } from '@libp2p/utils'
+import { encode } from '../../../../protocol/codec.ts'
+import { blockHash, encodeMessage, hex } from '../../../../protocol/consensus/messages.ts'
+import { decodeWalRecord } from '../../../../protocol/consensus/wal.ts'
+import type { NodeId } from '../../../../protocol/ids.ts'
+import { consensusMessageBytesMax } from '../../../../protocol/limits.ts'
+import { systemClock } from '../../../../node/core/clock.ts'
+import { silentLogger } from '../../../../node/core/logger.ts'
+import { ConsensusDriver, consensusProtocolOf } from '../../../../node/consensus/consensus-driver.ts'
+import { openStore } from '../../../../node/store/level-store.ts'
+import { memoryStore } from '../../../../node/store/memory-store.ts'
+import type { Store } from '../../../../node/store/store.ts'
+import { FakeNet, FakeNetwork } from '../../../helpers/fake-net.ts'
+import { CounterApplication, signers, subnetOf, waitFor } from './_harness.ts'
+
+const deltaMs = 40
+
+interface Node { driver: ConsensusDriver, app: CounterApplication, store: Store, net: FakeNet }
+
+function startNode (network: FakeNetwork, key: ReturnType<typeof signers>[number], subnet: ReturnType<typeof subnetOf>, store: Store): Node {
+  const net = new FakeNet(key.id as NodeId, network)
+  const app = new CounterApplication(store, subnet)
+  const driver = new ConsensusDriver({ net, store, clock: systemClock, logger: silentLogger, signer: key, application: app }, { subnet })
+  return { driver, app, store, net }
+}
+
+function heights (nodes: Node[]): string {
+  return nodes.map(n => `${n.store.height}`).join(',')
+}
+
+test('ConsensusDriver: 4 drivers over an in-memory net finalize 20 heights with one chain', async t => {
+  const keys = signers(4)
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const nodes = await Promise.all(keys.map(async k => startNode(network, k, subnet, await memoryStore({ checkpointIntervalHeights: 0 }))))
+  t.teardown(async () => { for (const n of nodes) await n.driver.stop() })
+  for (const n of nodes) await n.driver.start()
+  await waitFor(() => nodes.every(n => n.store.height >= 20n), 20_000, () => `height 20 everywhere (heights ${heights(nodes)})`)
+  for (let h = 0; h < 20; h++) {
+    const hashes = new Set(nodes.map(n => hex(blockHash(n.app.finalized[h]!.block))))
+    t.is(hashes.size, 1, `one block at height ${h + 1}`)
+    t.is(nodes[0]!.app.finalized[h]!.height, BigInt(h + 1))
+  }
+  for (const n of nodes) {
+    const status = n.driver.status()
+    t.is(status.evidence, 0)
+    t.is(status.counters.badSignature, 0)
+    t.true(status.walRecords < 64 + 8 * 4, `the WAL is pruned (${status.walRecords} records)`)
+  }
+})
+
+test('ConsensusDriver: a replica killed mid-run restarts from its LevelDB WAL, never signs a conflicting vote, and catches up', async t => {
+  const keys = signers(4, 'restart')
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const dir = await mkdtemp(join(tmpdir(), 'pylon-driver-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const nodes: Node[] = []
+  for (const k of keys.slice(0, 3)) nodes.push(startNode(network, k, subnet, await memoryStore({ checkpointIntervalHeights: 0 })))
+  // Every own vote the victim ever persisted, across both lives (persisted before sent: a superset of what it sent).
+  const signed: Array<{ kind: string, view: bigint, block: string }> = []
+  const spy = (store: Store): Store => {
+    const append = store.walAppend.bind(store)
+    store.walAppend = async (record: Uint8Array) => {
+      const decoded = decodeWalRecord(record)
+      if (decoded.ok && decoded.value.kind === 'vote') {
+        const v = decoded.value.vote
+        signed.push({ kind: v.kind, view: v.view, block: v.block === undefined ? '-' : hex(v.block) })
+      }
+      return await append(record)
+    }
+    return store
+  }
+  let victim = startNode(network, keys[3]!, subnet, spy(await openStore(dir, { checkpointIntervalHeights: 0 })))
+  nodes.push(victim)
+  t.teardown(async () => {
+    for (const n of nodes) await n.driver.stop()
+    await victim.store.close()
+  })
+  for (const n of nodes) await n.driver.start()
+  await waitFor(() => victim.store.height >= 6n, 20_000, () => `victim height 6 (heights ${heights(nodes)})`)
+
+  // Kill: close the store under the running driver. Its next WAL append fails, it halts, and every
+  // action after that append is lost, as in a SIGKILL between write and send.
+  let halted: Error | undefined
+  const crashed = victim.driver
+  await victim.store.close()
+  await waitFor(() => crashed.status().running === false, 5_000, () => 'the victim to halt')
+  halted = new Error(crashed.status().halted ?? 'stopped')
+  t.truthy(halted)
+  const crashedAt = victim.store.height
+  const others = nodes.slice(0, 3)
+  await waitFor(() => others.every(n => n.store.height >= crashedAt + 10n), 20_000, () => `three replicas progress without the fourth (heights ${heights(others)})`)
+
+  const store = spy(await openStore(dir, { checkpointIntervalHeights: 0 }))
+  t.is(store.height, crashedAt, 'the store kept every committed height')
+  victim = startNode(network, keys[3]!, subnet, store)
+  nodes[3] = victim
+  await victim.driver.start()
+  const target = others[0]!.store.height + 3n
+  await waitFor(() => victim.store.height >= target, 20_000, () => `the restarted replica to catch up to ${target} (heights ${heights(nodes)})`)
+
+  const seen = new Map<string, string>()
+  for (const v of signed) {
+    const key = `${v.kind}|${v.view}`
+    const previous = seen.get(key)
+    t.true(previous === undefined || previous === v.block, `one ${v.kind} per view (view ${v.view})`)
+    seen.set(key, v.block)
+    if (v.kind === 'finalize') t.false(seen.has(`nullify|${v.view}`), `no finalize after nullify in view ${v.view}`)
+  }
+  for (const n of nodes) t.is(n.driver.status().evidence, 0, 'no replica holds evidence against anyone')
+  t.true(victim.driver.status().fetches > 0, 'the restarted replica fetched what it missed')
+  t.log(`crashed at height ${crashedAt}, caught up to ${victim.store.height}; ${signed.length} own votes persisted; ` +
+    `fetches ${victim.driver.status().fetches}, blocks served from stores ${others.reduce((a, n) => a + n.driver.status().lookupsServed, 0)}`)
+  for (let h = 1n; h <= target; h++) {
+    const a = await others[0]!.store.getHeight(h as never)
+    const b = await victim.store.getHeight(h as never)
+    t.deepEqual(b?.block, a?.block, `same block at height ${h}`)
+  }
+})
+
+test('ConsensusDriver refuses streams from non-members and closes a member stream carrying garbage or an oversized frame', async t => {
+  const keys = signers(4, 'refuse')
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const node = startNode(network, keys[0]!, subnet, await memoryStore({ checkpointIntervalHeights: 0 }))
+  t.teardown(async () => { await node.driver.stop() })
+  await node.driver.start()
+  const protocol = consensusProtocolOf(subnet.id)
+  const vote = encodeMessage({ kind: 'nullify', view: 1n, signer: 1, signature: new Uint8Array(64) })
+
+  // A non-member (valid frame): refused before reading anything.
+  const outsider = new FakeNet(signers(1, 'outsider')[0]!.id as NodeId, network)
+  const stream = await outsider.dial(keys[0]!.id as NodeId, protocol)
+  await lpStream(stream).write(vote).catch(() => {})
+  await waitFor(() => node.driver.status().refused['non-member'] === 1, 2_000, () => 'the non-member refusal')
+
+  // A member sends a well-formed frame (counted by the replica: bad signature), then garbage.
+  const member = new FakeNet(keys[1]!.id as NodeId, network)
+  const garbage = await member.dial(keys[0]!.id as NodeId, protocol)
+  const lp = lpStream(garbage)
+  await lp.write(vote)
+  await waitFor(() => node.driver.status().counters.badSignature === 1, 2_000, () => 'the forged vote to reach the replica')
+  await lp.write(encode({ kind: 'notarize', view: 'one' }))
+  await lp.write(vote).catch(() => {})
+  await waitFor(() => node.driver.status().refused.malformed === 1, 2_000, () => 'the malformed refusal')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.is(node.driver.status().counters.badSignature, 1, 'nothing after the garbage frame was read')
+  t.is(garbage.status === 'open' ? 'open' : 'closed', 'closed', 'the stream was closed')
+
+  // An oversized length prefix: refused before the bytes are buffered.
+  const big = await member.dial(keys[0]!.id as NodeId, protocol)
+  const prefix = Uint8Array.from([0xff, 0xff, 0xff, 0x7f]) // varint 268435455 > consensusMessageBytesMax
+  t.true(268_435_455 > consensusMessageBytesMax)
+  big.send(prefix)
+  await waitFor(() => node.driver.status().refused.oversized === 1, 2_000, () => 'the oversized refusal')
+  t.true(node.driver.status().running, 'the driver still runs')
+  t.is(node.driver.status().refused['queue-full'], 0)
+})
