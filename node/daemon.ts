@@ -21,6 +21,12 @@ import { startAll, type NamedStartable } from './core/startable.ts'
 import type { NodeId } from '../protocol/ids.ts'
 import { Libp2pNet } from './net/libp2p-net.ts'
 import type { Net } from './net/net.ts'
+import { subnetRoutes } from './api/subnet-routes.ts'
+import { ConsensusDriver } from './consensus/consensus-driver.ts'
+import { PrometheusConsensusMetrics } from './consensus/consensus-metrics.ts'
+import { ActorLoader } from './runtime/loader.ts'
+import { openStore } from './store/level-store.ts'
+import { SubnetManager } from './subnet/subnet-manager.ts'
 
 export const softwareVersion: string = pkg.version
 export const apiFileName = 'api.json'
@@ -37,6 +43,8 @@ export interface Daemon {
   apiUrl: string
   net: Net
   book: AdvertBook
+  /** The subnets this node serves; join() starts one at run time (placement calls it). */
+  subnets: SubnetManager
   /** Stops every component in reverse start order. Idempotent. */
   stop (): Promise<void>
 }
@@ -70,6 +78,18 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     score: measureComputeScore(),
     intervalMs: config.advertIntervalMs
   })
+  const consensusMetrics = new PrometheusConsensusMetrics(registry)
+  const subnets = new SubnetManager({
+    net, signer: key.signer, clock, logger: logger.child('subnet'),
+    loader: new ActorLoader({ cacheDir: join(dataDir, 'transpiled'), logger: logger.child('runtime') }),
+    openStore: async dir => await openStore(dir),
+    createDriver: (subnet, store, service) => new ConsensusDriver({
+      net, store, clock, logger: logger.child(`consensus:${subnet.id.slice(-8)}`), signer: key.signer, application: service, metrics: consensusMetrics
+    }, {
+      subnet,
+      onFatal: error => { logger.error('consensus halted for a subnet', { subnet: subnet.id, error }) }
+    })
+  }, { dataDir })
   const [host, port] = splitHostPort(config.api)
   const api = new ApiServer({
     logger: logger.child('api'),
@@ -83,10 +103,15 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       adverts: book.list().length,
       labels: { rack: config.rack, region: config.region, operator: config.operator },
       startedAt: new Date(startedAtMs).toISOString(),
-      uptimeMs: clock.now() - startedAtMs
+      uptimeMs: clock.now() - startedAtMs,
+      subnets: subnets.list().map(s => {
+        const info = s.info()
+        return { id: info.id, members: info.members, height: info.height.toString(), stateRoot: Buffer.from(info.stateRoot).toString('hex') }
+      })
     }),
     peers: () => net.connections(),
-    capacity: () => book.list().map(advertJson)
+    capacity: () => book.list().map(advertJson),
+    routes: subnetRoutes(subnets, clock)
   }, { host, port, apiFile: join(dataDir, apiFileName) })
 
   // Start order. The book first (others write to it); capacity sync registers its topic, protocol
@@ -98,6 +123,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     { name: 'capacity-sync', component: sync },
     { name: 'net', component: net },
     { name: 'advertiser', component: advertiser },
+    // After the net (streams, gossip), before the API: clients see only subnets that are running.
+    { name: 'subnets', component: subnets },
     { name: 'api', component: api }
   ]
   const stopAll = await startAll(components, (name, error) => { logger.error('component failed to stop', { component: name, error }) })
@@ -108,6 +135,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     apiUrl: api.url,
     net,
     book,
+    subnets,
     stop: async () => {
       stopping ??= stopAll().then(() => { logger.info('node stopped') })
       await stopping

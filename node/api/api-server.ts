@@ -49,6 +49,8 @@ export interface ApiAnswer {
 export interface ApiRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   path: string
+  /** @default apiBodyBytesMax — larger only for routes that take envelopes or code (limits.ts). */
+  bodyBytesMax?: number
   handle (request: ApiRequest): Promise<ApiAnswer>
 }
 
@@ -130,16 +132,17 @@ export class ApiServer implements Startable {
 
   async #serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const declared = Number(req.headers['content-length'] ?? 0)
-    if (Number.isNaN(declared) || declared > apiBodyBytesMax) {
+    const bodyMax = this.#bodyBytesMaxOf(req)
+    if (Number.isNaN(declared) || declared > bodyMax) {
       res.setHeader('Connection', 'close')
-      send(res, 413, { ok: false, error: `request body too large: ${req.headers['content-length']} > ${apiBodyBytesMax} bytes` })
+      send(res, 413, { ok: false, error: `request body too large: ${req.headers['content-length']} > ${bodyMax} bytes` })
       req.destroy()
       return
     }
-    const body = await readBody(req)
+    const body = await readBody(req, bodyMax)
     if (body === undefined) {
       res.setHeader('Connection', 'close')
-      send(res, 413, { ok: false, error: `request body too large: > ${apiBodyBytesMax} bytes` })
+      send(res, 413, { ok: false, error: `request body too large: > ${bodyMax} bytes` })
       req.destroy()
       return
     }
@@ -158,6 +161,13 @@ export class ApiServer implements Startable {
     const answer = await route(req)
     res.writeHead(answer.status, { 'Content-Type': answer.type, 'Cache-Control': 'no-store' })
     res.end(req.method === 'HEAD' ? undefined : answer.body)
+  }
+
+  /** The body bound of the mounted route this request names (method and path), else apiBodyBytesMax. */
+  #bodyBytesMaxOf (req: IncomingMessage): number {
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const route = (this.#c.routes ?? []).find(r => r.method === req.method && matchPath(r.path, path) !== undefined)
+    return route?.bodyBytesMax ?? apiBodyBytesMax
   }
 
   /** Serves a mounted route; false when no mounted route has this path. */
@@ -208,12 +218,12 @@ function matchPath (pattern: string, path: string): Record<string, string> | und
 }
 
 /** The body, or undefined once it passes apiBodyBytesMax (chunked bodies have no content-length). */
-async function readBody (req: IncomingMessage): Promise<Uint8Array | undefined> {
+async function readBody (req: IncomingMessage, bytesMax: number): Promise<Uint8Array | undefined> {
   const chunks: Buffer[] = []
   let length = 0
   for await (const chunk of req) {
     length += (chunk as Buffer).length
-    if (length > apiBodyBytesMax) return undefined
+    if (length > bytesMax) return undefined
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)

@@ -1,0 +1,205 @@
+// The subnet part of the HTTP API (contract: /tmp/pylon-notes/API.md, README): code upload, ingress
+// submission with an optional wait for the certified result, queries, subnet and actor lookups.
+// It reads its own bodies under per-route bounds, answers every bad request with a JSON error
+// naming the value and the limit, and never decides anything a subnet decides.
+
+import { encodeCertifiedResponse } from '../../protocol/certification.ts'
+import { parseActorId, parseSubnetId, subnetOfActorId, type SubnetId } from '../../protocol/ids.ts'
+import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
+import { apiCodeBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
+import type { Receipt } from '../../protocol/receipt.ts'
+import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
+import type { Clock } from '../core/clock.ts'
+import type { ApiAnswer, ApiRequest, ApiRoute } from './api-server.ts'
+import type { IngressResult, SubnetService } from '../subnet/subnet-service.ts'
+import type { ForwardAnswer } from '../subnet/subnet-manager.ts'
+
+/** What the routes need from the subnet manager. */
+export interface SubnetDirectory {
+  list (): SubnetService[]
+  get (id: SubnetId): SubnetService | undefined
+  known (id: SubnetId): Subnet | undefined
+  forward (bytes: Uint8Array, subnet: Subnet, signal?: AbortSignal): Promise<ForwardAnswer>
+}
+
+const statusOfRefusal: Record<string, number> = {
+  'too-large': 413, malformed: 400, 'bad-signature': 400, expired: 400, 'expiry-too-far': 400, query: 400,
+  'wrong-subnet': 421, duplicate: 409, replay: 409, 'rate-limited': 429, full: 503, 'not-member': 421, unreachable: 502, 'unknown-actor': 404
+}
+
+class HttpError extends Error {
+  readonly status: number
+  readonly body: Record<string, unknown>
+  constructor (status: number, message: string, extra: Record<string, unknown> = {}) {
+    super(message)
+    this.status = status
+    this.body = { ok: false, error: message, ...extra }
+  }
+}
+
+/** The subnet routes, mounted on the ApiServer by daemon.ts. */
+export function subnetRoutes (directory: SubnetDirectory, clock: Clock): ApiRoute[] {
+  const h = new SubnetHandlers(directory, clock)
+  const wrap = (fn: (r: ApiRequest) => Promise<ApiAnswer>) => async (r: ApiRequest): Promise<ApiAnswer> => {
+    try {
+      return await fn(r)
+    } catch (error) {
+      if (error instanceof HttpError) return { status: error.status, json: error.body }
+      throw error
+    }
+  }
+  return [
+    { method: 'POST', path: '/v1/code', bodyBytesMax: apiCodeBytesMax, handle: wrap(async r => await h.code(r)) },
+    { method: 'POST', path: '/v1/ingress', bodyBytesMax: ingressBytesMax, handle: wrap(async r => await h.ingress(r)) },
+    { method: 'GET', path: '/v1/ingress/:id', handle: wrap(async r => await h.ingressStatus(r.params.id!)) },
+    { method: 'POST', path: '/v1/query', bodyBytesMax: ingressBytesMax, handle: wrap(async r => await h.query(r)) },
+    { method: 'GET', path: '/v1/subnets', handle: wrap(async () => ({ status: 200, json: directory.list().map(subnetJson) })) },
+    { method: 'GET', path: '/v1/subnets/:id', handle: wrap(async r => h.subnet(r.params.id!)) },
+    { method: 'GET', path: '/v1/actors/:actorId', handle: wrap(async r => await h.actor(r.params.actorId!)) }
+  ]
+}
+
+class SubnetHandlers {
+  readonly #dir: SubnetDirectory
+  readonly #clock: Clock
+
+  constructor (directory: SubnetDirectory, clock: Clock) {
+    this.#dir = directory
+    this.#clock = clock
+  }
+
+  subnet (raw: string): ApiAnswer {
+    const id = parseSubnetId(raw)
+    if (!id.ok) throw new HttpError(400, `not a subnet id: ${id.error}`)
+    const service = this.#dir.get(id.value)
+    if (service === undefined) throw new HttpError(404, `this node does not serve subnet ${id.value}`, { reason: 'unknown-subnet' })
+    return { status: 200, json: subnetJson(service) }
+  }
+
+  async actor (raw: string): Promise<ApiAnswer> {
+    const actor = parseActorId(raw)
+    if (!actor.ok) throw new HttpError(400, `not an actor id: ${actor.error}`)
+    const service = this.#serviceFor(subnetOfActorId(actor.value))
+    const info = await service.actor(actor.value)
+    if (info === undefined) throw new HttpError(404, `actor not installed: ${actor.value}`, { reason: 'unknown-actor' })
+    return {
+      status: 200,
+      json: {
+        actor: info.actor, subnet: info.subnet, name: info.name, codeCid: info.code, controllers: info.controllers,
+        installer: info.installer, installedAt: info.installedAt.toString(), upgradedAt: info.upgradedAt?.toString() ?? null
+      }
+    }
+  }
+
+  async code (r: ApiRequest): Promise<ApiAnswer> {
+    const id = parseSubnetId(r.query.get('subnet') ?? '')
+    if (!id.ok) throw new HttpError(400, `POST /v1/code needs ?subnet=<SubnetId>: ${id.error}`)
+    const service = this.#serviceFor(id.value)
+    const body = nonEmpty(r.body, 'code')
+    const stored = await service.putCode(body)
+    if (!stored.ok) throw new HttpError(400, stored.error)
+    return { status: 200, json: { ok: true, cid: stored.value, bytes: body.length, subnet: id.value } }
+  }
+
+  async ingress (r: ApiRequest): Promise<ApiAnswer> {
+    const body = nonEmpty(r.body, 'ingress envelope')
+    const decoded = decodeIngress(body, this.#clock.now())
+    if (!decoded.ok) throw new HttpError(statusOfRefusal[decoded.error.reason] ?? 400, decoded.error.message, { reason: decoded.error.reason })
+    const { content, id, requestId } = decoded.value
+    if (content.kind === 'query') throw new HttpError(400, 'queries do not go through consensus: POST them to /v1/query', { reason: 'query' })
+    const subnet = subnetOfIngress(content)
+    const service = this.#dir.get(subnet)
+    const pending = { ok: true, status: 'pending', ingressId: id, requestId, subnet }
+    const wait = r.query.get('wait') === '1'
+    if (service === undefined) {
+      const known = this.#dir.known(subnet)
+      if (known === undefined) throw new HttpError(404, `unknown subnet ${subnet}: this node neither serves nor knows it`, { reason: 'unknown-subnet', subnet })
+      // Not a member: hand it to one (the client then asks a member for the result).
+      const forwarded = await this.#dir.forward(body, known, r.signal)
+      if (!forwarded.ok) throw new HttpError(statusOfRefusal[forwarded.reason] ?? 502, forwarded.error, { reason: forwarded.reason, subnet, members: known.memberIds })
+      return { status: 202, json: { ...pending, forwarded: true, members: known.memberIds } }
+    }
+    const added = service.submit(body)
+    // Resubmitting a pooled or finished request while waiting is answered with its result.
+    const again = !added.ok && (added.error.reason === 'duplicate' || added.error.reason === 'replay')
+    if (!added.ok && !(again && wait)) throw new HttpError(statusOfRefusal[added.error.reason] ?? 400, added.error.message, { reason: added.error.reason })
+    if (!wait) return { status: 202, json: pending }
+    const result = await service.wait(id, apiIngressWaitMs, r.signal)
+    return result === undefined ? { status: 202, json: pending } : { status: 200, json: resultJson(result) }
+  }
+
+  async ingressStatus (raw: string): Promise<ApiAnswer> {
+    if (raw.length > 200) throw new HttpError(400, `not an ingress id: ${raw.length} characters`)
+    for (const service of this.#dir.list()) {
+      const result = await service.result(raw as IngressId)
+      if (result === 'pending') return { status: 202, json: { ok: true, status: 'pending', ingressId: raw, subnet: service.subnet.id } }
+      if (result !== undefined) return { status: 200, json: resultJson(result) }
+    }
+    throw new HttpError(404, `unknown ingress id ${raw}: not pooled or recently finalized here`, { reason: 'unknown-ingress' })
+  }
+
+  async query (r: ApiRequest): Promise<ApiAnswer> {
+    const body = nonEmpty(r.body, 'query envelope')
+    const decoded = decodeIngress(body, this.#clock.now())
+    if (!decoded.ok) throw new HttpError(statusOfRefusal[decoded.error.reason] ?? 400, decoded.error.message, { reason: decoded.error.reason })
+    if (decoded.value.content.kind !== 'query') throw new HttpError(400, `a query envelope must have kind "query", got "${decoded.value.content.kind}" (POST updates to /v1/ingress)`, { reason: 'malformed' })
+    const service = this.#serviceFor(subnetOfIngress(decoded.value.content))
+    const answer = await service.query(body)
+    if (!answer.ok) throw new HttpError(statusOfRefusal[answer.error.reason] ?? 400, answer.error.message, { reason: answer.error.reason })
+    const receipt = answer.value.receipt
+    return { status: 200, json: { ok: receipt.ok, actor: receipt.actor, method: receipt.method, ...resultFields(receipt.result), error: receipt.error, fuelUsed: receipt.fuelUsed.toString(), height: answer.value.height.toString() } }
+  }
+
+  #serviceFor (subnet: SubnetId): SubnetService {
+    const service = this.#dir.get(subnet)
+    if (service !== undefined) return service
+    const known = this.#dir.known(subnet)
+    if (known === undefined) throw new HttpError(404, `unknown subnet ${subnet}: this node neither serves nor knows it`, { reason: 'unknown-subnet', subnet })
+    throw new HttpError(421, `this node is not a member of subnet ${subnet}; ask one of its members`, { reason: 'not-member', subnet, members: known.memberIds })
+  }
+}
+
+function nonEmpty (body: Uint8Array, what: string): Uint8Array {
+  if (body.length === 0) throw new HttpError(400, `empty body: send the ${what} bytes`, { reason: 'malformed' })
+  return body
+}
+
+function subnetJson (service: SubnetService): Record<string, unknown> {
+  const info = service.info()
+  return {
+    id: info.id, name: info.name, members: info.members, n: info.n, f: info.f, quorum: info.quorum,
+    height: info.height.toString(), stateRoot: Buffer.from(info.stateRoot).toString('hex'), certifiedHeight: info.certifiedHeight.toString(),
+    genesis: Buffer.from(encodeGenesis(service.subnet)).toString('base64')
+  }
+}
+
+function resultFields (result: Uint8Array | null): { result: string | null, resultUtf8: string | null } {
+  if (result === null) return { result: null, resultUtf8: null }
+  let text: string | null
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(result)
+  } catch {
+    text = null
+  }
+  return { result: Buffer.from(result).toString('base64'), resultUtf8: text }
+}
+
+function receiptJson (r: Receipt): Record<string, unknown> {
+  return { ok: r.ok, method: r.method, ...resultFields(r.result), error: r.error, fuelUsed: r.fuelUsed.toString(), logs: r.logs }
+}
+
+export function resultJson (result: IngressResult): Record<string, unknown> {
+  return {
+    ok: true,
+    status: result.status,
+    ingressId: result.ingressId,
+    requestId: result.requestId,
+    subnet: result.subnet,
+    height: result.height.toString(),
+    ...(result.index === undefined ? {} : { index: result.index }),
+    ...(result.actor === undefined ? {} : { actor: result.actor }),
+    ...(result.receipt === undefined ? {} : { receipt: receiptJson(result.receipt) }),
+    ...(result.certified === undefined ? {} : { certified: Buffer.from(encodeCertifiedResponse(result.certified)).toString('base64') }),
+    ...(result.reason === undefined ? {} : { reason: result.reason })
+  }
+}
