@@ -3,6 +3,7 @@
 // against the subnet's genesis itself. It trusts nothing a node says that it can verify instead.
 
 import { randomBytes } from 'node:crypto'
+import { readFile, stat } from 'node:fs/promises'
 import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
 import { decodeCertifiedResponse, verifyCertifiedResponse } from '../../protocol/certification.ts'
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
@@ -250,4 +251,18 @@ export function payloadOf (text: string, what = 'payload'): Uint8Array {
 /** Says on stderr that a client identity was just created, so the user knows which key signs. */
 export function noteCreatedIdentity (identity: ClientIdentity): void {
   if (identity.created) process.stderr.write(`pylon: created a client identity at ${identity.path} (principal ${identity.signer.id})\n`)
+}
+
+/** The payload of a call: the PAYLOAD argument as UTF-8, or the bytes of --payload-file (not both). */
+export async function payloadFrom (text: string, file: string | undefined): Promise<Uint8Array> {
+  if (file === undefined) return payloadOf(text)
+  if (text !== '') throw new CliError('give the payload as an argument or with --payload-file, not both')
+  let size: number
+  try {
+    size = (await stat(file)).size
+  } catch {
+    throw new CliError(`cannot read --payload-file ${file}: no such file`)
+  }
+  if (size > ingressPayloadBytesMax) throw new CliError(`payload too large: ${size} > ${ingressPayloadBytesMax} bytes (${file})`, 'too-large')
+  return new Uint8Array(await readFile(file))
 }

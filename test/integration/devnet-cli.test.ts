@@ -3,9 +3,10 @@
 // and `up` again restarts the same nodes. Every process is stopped in teardown.
 
 import test from 'ava'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ingressPayloadBytesMax } from '../../protocol/limits.ts'
 import { decodeGenesis } from '../../protocol/subnet.ts'
 import { isOurDaemon, stopNodes, type DevnetFile } from '../../node/cli/commands/devnet.ts'
 import { runCli } from '../helpers/daemon-process.ts'
@@ -60,4 +61,22 @@ test('devnet up writes a signed genesis, refuses a second up, stops on down and 
   t.like(restarted.nodes[0], { nodeId: node.nodeId, api: node.api, dataDir: node.dataDir })
   t.is(restarted.subnet, file.subnet)
   t.not(restarted.nodes[0]!.pid, node.pid)
+})
+
+test('deploy, call and query refuse bad input in one line, before asking any daemon', t => {
+  const dir = mkdtempSync(join(tmpdir(), 'pylon-devnet-cli-'))
+  t.teardown(() => { rmSync(dir, { recursive: true, force: true }) })
+  const env = { HOME: dir, PYLON_IDENTITY: '' }
+  const badActor = runCli(['call', 'counter', 'inc', '--api', 'http://127.0.0.1:9'], { env })
+  t.is(badActor.stderr, 'pylon: actor id must be <subnet>.<index>: "counter" (an ActorId looks like <subnet>.<index>)\n')
+  const big = join(dir, 'big')
+  writeFileSync(big, new Uint8Array(ingressPayloadBytesMax + 1))
+  const actor = 'bafyreieo5oo7bwhr3w423ecnb7x6ursmnco5oagwnza7jkcgignspsprh4.1'
+  const tooBig = runCli(['query', actor, 'get', '--payload-file', big, '--api', 'http://127.0.0.1:9'], { env })
+  t.is(tooBig.status, 1)
+  t.is(tooBig.stderr, `pylon: payload too large: ${ingressPayloadBytesMax + 1} > ${ingressPayloadBytesMax} bytes (${big})\n`)
+  const notWasm = runCli(['deploy', big, '--api', 'http://127.0.0.1:9'], { env })
+  t.is(notWasm.stderr, `pylon: ${big} is not WebAssembly (no \\0asm header): build it first, e.g. \`pylon build\`\n`)
+  const noDaemon = runCli(['call', actor, 'inc', '--api', 'http://127.0.0.1:9', '--json'], { env })
+  t.deepEqual(JSON.parse(noDaemon.stdout), { ok: false, error: 'no daemon at http://127.0.0.1:9: is `pylon daemon` running?', code: 'no-daemon' })
 })

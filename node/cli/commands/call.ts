@@ -4,13 +4,14 @@
 
 import type { Command } from 'commander'
 import { parseActorId, subnetOfActorId, type ActorId } from '../../../protocol/ids.ts'
-import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, verifyIngressResult, type IngressResult } from '../client.ts'
+import { ApiClient, clientIdentity, noteCreatedIdentity, payloadFrom, signEnvelope, verifyIngressResult, type IngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit } from '../output.ts'
 import { printable } from './exec.ts'
 
 export interface CallFlags extends ClientOptions {
   identity?: string
+  payloadFile?: string
 }
 
 export function register (program: Command): void {
@@ -19,9 +20,10 @@ export function register (program: Command): void {
     .argument('<actor>', 'ActorId (<subnet>.<index>, as `pylon deploy` printed it)')
     .argument('<method>', 'update method')
     .argument('[payload]', 'payload as UTF-8 text', '')
+    .option('--payload-file <file>', 'payload bytes from a file instead of the PAYLOAD argument')
     .option('--identity <file>', 'client key (default: $PYLON_IDENTITY or ~/.pylon/identity, created if missing)'))
     .action(async (actor: string, method: string, payload: string, flags: CallFlags) => {
-      const outcome = await callActor(parseActor(actor), method, payloadOf(payload), flags)
+      const outcome = await callActor(parseActor(actor), method, await payloadFrom(payload, flags.payloadFile), flags)
       const result = outcome.result === null ? null : printable(outcome.result)
       emit(flags.json, { ...outcome, result: result?.text ?? null, resultEncoding: result?.encoding ?? null }, () => [
         `ok         ${outcome.ok}`,

@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander'
 import type { ActorId } from '../../../protocol/ids.ts'
-import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, type QueryResult } from '../client.ts'
+import { ApiClient, clientIdentity, noteCreatedIdentity, payloadFrom, signEnvelope, type QueryResult } from '../client.ts'
 import { clientOptions, resolveApiUrl } from '../daemon-client.ts'
 import { CliError, emit } from '../output.ts'
 import { parseActor, type CallFlags } from './call.ts'
@@ -15,9 +15,10 @@ export function register (program: Command): void {
     .argument('<actor>', 'ActorId (<subnet>.<index>)')
     .argument('<method>', 'query method')
     .argument('[payload]', 'payload as UTF-8 text', '')
+    .option('--payload-file <file>', 'payload bytes from a file instead of the PAYLOAD argument')
     .option('--identity <file>', 'client key (default: $PYLON_IDENTITY or ~/.pylon/identity, created if missing)'))
     .action(async (actor: string, method: string, payload: string, flags: CallFlags) => {
-      const answer = await queryActor(parseActor(actor), method, payloadOf(payload), flags)
+      const answer = await queryActor(parseActor(actor), method, await payloadFrom(payload, flags.payloadFile), flags)
       const bytes = answer.result === null ? null : Buffer.from(answer.result, 'base64')
       const result = bytes === null ? null : printable(bytes)
       const value = { ok: answer.ok, actor: answer.actor, method: answer.method, result: result?.text ?? null, resultEncoding: result?.encoding ?? null, error: answer.error, height: answer.height, certified: false }
