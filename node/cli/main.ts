@@ -19,6 +19,7 @@ import * as query from './commands/query.ts'
 import * as quickstart from './commands/quickstart.ts'
 import * as status from './commands/status.ts'
 import * as store from './commands/store.ts'
+import * as subnet from './commands/subnet.ts'
 
 const program = new Command('pylon')
   .description('Pylon: an open compute node. Replicated WebAssembly actors on BFT subnets over libp2p.')
@@ -33,6 +34,7 @@ const groups: Array<{ register: (program: Command) => void }> = [
   store,
   build, exec,
   devnet, deploy, call, query,
+  subnet,
 ]
 for (const group of groups) group.register(program)
 
