@@ -150,6 +150,11 @@ export class ConsensusDriver implements Startable {
     this.#state = recover(config, records, { tip, ...(certificate === undefined ? {} : { finalizedCertificate: certificate }) })
     this.#abort = new AbortController()
     this.#running = true
+    // Members are dialled by node id; the genesis addresses are hints (the transport authenticates
+    // the id), so a member can be reached without trusting the DHT.
+    for (const member of this.#init.subnet.genesis.members) {
+      if (member.nodeId !== this.#c.signer.id && member.multiaddrs !== undefined) this.#c.net.addPeerAddresses(member.nodeId, member.multiaddrs)
+    }
     if (!this.#registered) {
       // Membership is enforced per stream, not with a PeerGate: a gate refuses whole connections,
       // and a node needs connections to non-members for discovery, gossip and the DHT.

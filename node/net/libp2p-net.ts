@@ -12,6 +12,7 @@ import type { PeerId, PrivateKey, Stream } from '@libp2p/interface'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
@@ -67,6 +68,7 @@ export class Libp2pNet implements Net, Startable {
   readonly #recordTypes = new Map<string, DhtRecordType>()
   readonly #identifiedListeners = new Set<(peer: NodeId, protocols: string[]) => void>()
   readonly #gates = new Set<PeerGate>()
+  readonly #peerAddresses = new Map<NodeId, Multiaddr[]>()
 
   constructor (components: Libp2pNetComponents, init: Libp2pNetInit) {
     assert(!(init.mdns && init.network === 'public'), 'mDNS is only for local networks')
@@ -87,6 +89,7 @@ export class Libp2pNet implements Net, Startable {
         for (const listener of this.#identifiedListeners) listener(peer.value, event.detail.protocols)
       })
       await node.start()
+      for (const [peer, addrs] of this.#peerAddresses) this.#mergeAddresses(node, peer, addrs)
       // gossipsub accepts subscriptions only once started; messages cannot arrive before the
       // subscription is announced, so nothing is lost by subscribing here.
       for (const [topic, validator] of this.#topics) this.#subscribeOn(node, topic, validator)
@@ -220,6 +223,29 @@ export class Libp2pNet implements Net, Startable {
         stream.abort(error as Error)
       }
     }, { maxInboundStreams: options.inboundStreamsMax, maxOutboundStreams: options.outboundStreamsMax })
+  }
+
+  addPeerAddresses (peer: NodeId, multiaddrs: readonly string[]): void {
+    const addrs = multiaddrs.flatMap(text => {
+      try {
+        const ma = multiaddr(text)
+        // The peer store keys addresses by peer: keep the transport part only.
+        return [ma.getComponents().some(c => c.name === 'p2p') ? ma.decapsulateCode(421) : ma]
+      } catch {
+        this.#log.debug('ignoring a malformed peer address', { peer, address: text.slice(0, 200) })
+        return []
+      }
+    })
+    if (addrs.length === 0) return
+    this.#peerAddresses.set(peer, addrs)
+    const node = this.#node
+    if (node !== undefined) this.#mergeAddresses(node, peer, addrs)
+  }
+
+  #mergeAddresses (node: Libp2p<Services>, peer: NodeId, addrs: Multiaddr[]): void {
+    node.peerStore.merge(peerIdFromString(peer), { multiaddrs: addrs }).catch(error => {
+      this.#log.debug('could not store peer addresses', { peer, error: (error as Error).message })
+    })
   }
 
   async dial (peer: NodeId, protocol: string, options: { signal?: AbortSignal } = {}): Promise<Stream> {

@@ -61,6 +61,12 @@ export interface Net {
    * peer ever sees a half-configured node.
    */
   handle (protocol: string, handler: ProtocolHandler, options: ProtocolOptions): void
+  /**
+   * Remembers where a peer listens (multiaddrs, with or without /p2p/<id>), so dial() can reach it
+   * without a DHT lookup: e.g. subnet members from their genesis. Addresses are hints only — the
+   * transport authenticates the peer id. Before or after start.
+   */
+  addPeerAddresses (peer: NodeId, multiaddrs: readonly string[]): void
   /** Opens a stream to a peer (dialling it if needed). Honours the signal. */
   dial (peer: NodeId, protocol: string, options?: { signal?: AbortSignal }): Promise<Stream>
   /** Subscribes to a gossip topic; the validator sees each message once. Before or after start. */

@@ -34,6 +34,9 @@ export class FakeNet implements Net {
 
   handle (protocol: string, handler: ProtocolHandler, _options: ProtocolOptions): void { this.handlers.set(protocol, handler) }
 
+  readonly peerAddresses = new Map<NodeId, readonly string[]>()
+  addPeerAddresses (peer: NodeId, multiaddrs: readonly string[]): void { this.peerAddresses.set(peer, multiaddrs) }
+
   async dial (peer: NodeId, protocol: string): Promise<Stream> {
     const handler = this.network.nets.get(peer)?.handlers.get(protocol)
     if (handler === undefined) throw new Error(`${peer} does not handle ${protocol}`)
