@@ -1,4 +1,4 @@
-// `pylon store verify|export|import|info`: operator commands on a node's store (daemon data dir or
+// `pylon store verify|info|prove|export|import`: operator commands on a node's store (daemon data dir or
 // an exec state dir). They open the store exclusively, so they refuse a store a running node holds.
 // They never change a store except `import`, which fills an empty one only after checking it all.
 
@@ -11,6 +11,8 @@ import { resolveDataDir } from '../../config/config.ts'
 import { checkpointChunkBytesMax, checkpointManifestBytesMax } from '../../../protocol/limits.ts'
 import { decodeManifest, encodeManifest, manifestCid, type CheckpointManifest } from '../../../protocol/state/checkpoint.ts'
 import { toHex } from '../../../protocol/state/merkle-trie.ts'
+import { encodeStateProof, verifyStateProof } from '../../../protocol/state/state-proof.ts'
+import { parseActorId } from '../../../protocol/ids.ts'
 import { PylonError } from '../../core/errors.ts'
 import { openStore } from '../../store/level-store.ts'
 import { findStoreDir, isLevelDbDir, storeDirIn } from '../../store/store-dir.ts'
@@ -49,6 +51,24 @@ export function register (program: Command): void {
         const value = { storeDir: dir, height: store.height, stateRoot: toHex(store.stateRoot), checkpoints }
         emit(flags.json, value, () => [`store       ${dir}`, `height      ${value.height}`, `state root  ${value.stateRoot}`,
           ...checkpoints.map(c => `checkpoint  height ${c.height}, ${c.chunks} chunks, manifest ${c.manifest}`)].join('\n'))
+      })
+    })
+
+  common(group.command('prove').description('print a Merkle proof of one key (present or absent) against the current state root, checked'))
+    .requiredOption('--actor <id>', 'actor id')
+    .requiredOption('--key <key>', 'storage key: text, or hex with a 0x prefix')
+    .action(async (flags: StoreFlags & { actor: string, key: string }) => {
+      const actor = parseActorId(flags.actor)
+      if (!actor.ok) throw new CliError(actor.error)
+      const key = flags.key.startsWith('0x') ? parseHex(flags.key.slice(2)) : new TextEncoder().encode(flags.key)
+      await withStore(existingStoreDir(flags), async store => {
+        const proof = await store.prove(actor.value, key)
+        const checked = verifyStateProof(store.stateRoot, actor.value, key, proof)
+        if (!checked.ok) throw new CliError(`the store produced a proof that does not verify: ${checked.error}; run pylon store verify`, 'store/corrupt')
+        const encoded = encodeStateProof(proof)
+        const value = { height: store.height, stateRoot: toHex(store.stateRoot), present: proof.value !== null, value: proof.value, steps: proof.steps.length, proofBytes: encoded.length, proof: encoded }
+        emit(flags.json, value, () => `${value.present ? 'present' : 'absent'} at height ${value.height}, root ${value.stateRoot}\n` +
+          (proof.value === null ? '' : `value 0x${toHex(proof.value)}\n`) + `proof ${value.proofBytes} bytes, ${value.steps} steps, verified: 0x${toHex(encoded)}`)
       })
     })
 
@@ -103,6 +123,11 @@ export function register (program: Command): void {
         throw error
       })
     })
+}
+
+function parseHex (hex: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2})*$/.test(hex)) throw new CliError(`key is not hex: 0x${hex.slice(0, 32)}`)
+  return new Uint8Array(Buffer.from(hex, 'hex'))
 }
 
 function summary (manifest: CheckpointManifest, bytes: number, dir: string, elapsedMs: number): Record<string, unknown> & { height: bigint, entries: number, chunks: number, stateRoot: string, manifest: string } {
