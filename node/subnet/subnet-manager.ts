@@ -197,7 +197,7 @@ export class SubnetManager implements Startable {
 
   async #serve (subnet: Subnet): Promise<void> {
     const { net, clock, logger, loader, signer } = this.#c
-    const log = logger.child(`subnet:${subnet.id.slice(-8)}`)
+    const log = logger.child(subnet.id.slice(-8))
     const store = await this.#c.openStore(join(this.#dir, subnet.id, 'store'))
     try {
       const ingressTopic = ingressTopicOf(subnet.id)

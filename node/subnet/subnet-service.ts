@@ -128,6 +128,8 @@ export class SubnetService implements ConsensusApplication {
   #waiterCount = 0
   #certifiedHeight = 0n
   #stopped = new AbortController()
+  /** The finalize in progress, so stop() can let it settle before the store closes. */
+  #finalizing: Promise<void> = Promise.resolve()
 
   constructor (subnet: Subnet, components: SubnetServiceComponents) {
     this.subnet = subnet
@@ -154,8 +156,10 @@ export class SubnetService implements ConsensusApplication {
     }
   }
 
+  /** Post: no finalize is running (the store may be closed). */
   async stop (): Promise<void> {
     this.#stopped.abort()
+    await this.#finalizing
     for (const [id, set] of this.#waiters) for (const resolve of set) resolve({ status: 'skipped', ingressId: id, requestId: '' as RequestId, subnet: this.subnet.id, height: toHeight(0n), reason: 'node stopping' })
     this.#waiters.clear()
     this.#waiterCount = 0
@@ -309,6 +313,12 @@ export class SubnetService implements ConsensusApplication {
   }
 
   async finalize (heightIn: bigint, block: Block, certificate: Certificate): Promise<void> {
+    const running = this.#finalize(heightIn, block, certificate)
+    this.#finalizing = running.catch(() => {})
+    await running
+  }
+
+  async #finalize (heightIn: bigint, block: Block, certificate: Certificate): Promise<void> {
     const store = this.#c.store
     if (heightIn <= store.height) return // already committed before a restart
     assert(heightIn === store.height + 1n, `finalize height ${heightIn} is not the next (store at ${store.height})`)
