@@ -224,6 +224,8 @@ export const consensusOutboxFramesMax = 512
 export const consensusOutboxBytesMax = 2 * consensusMessageBytesMax
 /** Wait before re-dialling a member whose dial or stream failed: retries stay cheap while it is down. */
 export const consensusRedialMs = 1_000
+/** Finalized heights handed to the application but not yet committed: consensus runs ahead of execution by at most this. */
+export const consensusCommitsPendingMax = 16
 /** Members a catch-up request goes to at once: two answers cover one slow or lying peer. */
 export const consensusFetchPeers = 2
 /** Lookups (blocks served from the store to a peer) waiting; more are dropped (the asker retries). */

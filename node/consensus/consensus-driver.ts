@@ -6,12 +6,12 @@
 import { lpStream } from '@libp2p/utils'
 import { encode } from '../../protocol/codec.ts'
 import { verifyMember, membershipOf, type Membership, type Verifier } from '../../protocol/consensus/certificate.ts'
-import { decodeMessage, encodeMessage, hex, type Block, type Message } from '../../protocol/consensus/messages.ts'
+import { decodeMessage, encodeMessage, hex, type Block, type Certificate, type Message } from '../../protocol/consensus/messages.ts'
 import { recover, replicaStatus, step, type Action, type Event, type ReplicaState, type ReplicaStatus } from '../../protocol/consensus/replica.ts'
 import { decodeWalRecord, encodeWalRecord, walRecordView, type WalRecord } from '../../protocol/consensus/wal.ts'
 import type { Height, NodeId, SubnetId } from '../../protocol/ids.ts'
 import {
-  consensusFetchItemsMax, consensusFetchPeers, consensusInboundPerPeerMax, consensusInboundQueueMax, consensusLocalQueueMax,
+  consensusCommitsPendingMax, consensusFetchItemsMax, consensusFetchPeers, consensusInboundPerPeerMax, consensusInboundQueueMax, consensusLocalQueueMax,
   consensusLookupDepthMax, consensusLookupQueueMax, consensusMessageBytesMax, consensusPayloadBytesMax, consensusStreamsMax,
   consensusVerifyCacheEntriesMax, consensusWalPruneRecordsMin
 } from '../../protocol/limits.ts'
@@ -95,6 +95,9 @@ export class ConsensusDriver implements Startable {
   readonly #pendingFrom: number[]
   #pumping = false
   #scheduled = false
+  /** The chain of application commits (finalized heights in order); never rejects. */
+  #commits: Promise<void> = Promise.resolve()
+  #commitsPending = 0
   readonly #timers = new Set<() => void>()
   readonly #links = new Map<number, PeerLink>()
   readonly #streams = new Set<Stream>()
@@ -178,8 +181,9 @@ export class ConsensusDriver implements Startable {
     this.#local.take(this.#local.length)
     this.#inbound.take(this.#inbound.length)
     this.#pendingFrom.fill(0)
-    // Let an action in flight (a WAL append, a finalize) settle before the store may be closed.
+    // Let an action in flight (a WAL append, a commit) settle before the store may be closed.
     for (let i = 0; this.#pumping && i < 1000; i++) await new Promise(resolve => setImmediate(resolve))
+    await this.#commits
     this.#log.info('consensus stopped', { subnet: this.subnetId })
   }
 
@@ -303,7 +307,7 @@ export class ConsensusDriver implements Startable {
 
   async #perform (action: Action): Promise<void> {
     switch (action.type) {
-      case 'persist': return await this.#persist(action.record)
+      case 'persist': return await this.#persist(action.record, action.sync)
       case 'send': return this.#send(action.to, encodeMessage(action.message))
       case 'setTimer': {
         const { view, timer } = action
@@ -316,13 +320,7 @@ export class ConsensusDriver implements Startable {
       }
       case 'propose': return this.#propose(action.view, action.parent, action.height)
       case 'verify': return this.#verifyPayload(action.view, action.hash, action.block)
-      case 'finalized': {
-        // Awaited: a later prune drops WAL records that only this committed height makes redundant.
-        await this.#c.application.finalize(action.height, action.block, action.certificate)
-        this.#heightOf.set(hex(action.hash), action.height)
-        this.#metrics.finalized(this.subnetId, action.height)
-        return
-      }
+      case 'finalized': return await this.#finalize(action.height, action.hash, action.block, action.certificate)
       case 'fetch': {
         this.#fetches++
         const frame = encodeMessage(action.request)
@@ -352,18 +350,48 @@ export class ConsensusDriver implements Startable {
     }
   }
 
-  async #persist (record: WalRecord): Promise<void> {
+  /**
+   * Own votes are fsynced before the next action (the send). Certificates are written unsynced:
+   * LevelDB keeps the write order, so the next synced vote makes them durable too, and losing the
+   * last ones in a power cut costs only a re-fetch, never a second vote.
+   */
+  /**
+   * Hands a finalized block to the application in height order, without holding up the votes that
+   * follow it: commits run one at a time on their own chain, at most consensusCommitsPendingMax
+   * ahead. Only a prune (which drops WAL records the commit makes redundant) waits for the chain.
+   */
+  async #finalize (height: bigint, hash: Uint8Array, block: Block, certificate: Certificate): Promise<void> {
+    if (this.#commitsPending >= consensusCommitsPendingMax) await this.#commits
+    this.#commitsPending++
+    this.#commits = this.#commits.then(async () => {
+      if (this.#halted !== undefined) return
+      try {
+        await this.#c.application.finalize(height, block, certificate)
+      } catch (error) {
+        this.#fail(new Error(`the application could not commit finalized height ${height}: ${(error as Error).message}`, { cause: error }))
+        return
+      } finally {
+        this.#commitsPending--
+      }
+      this.#heightOf.set(hex(hash), height)
+      this.#metrics.finalized(this.subnetId, height)
+    })
+  }
+
+  async #persist (record: WalRecord, sync: boolean): Promise<void> {
     const started = performance.now()
-    // The store syncs every append; the replica needs it for own votes (sync: true) and we do not
-    // split the rest into unsynced writes, so the WAL order on disk is the action order.
-    const seq = await this.#c.store.walAppend(encodeWalRecord(record))
-    this.#walSyncs++
-    this.#metrics.walSynced(this.subnetId, (performance.now() - started) / 1000)
+    const seq = await this.#c.store.walAppend(encodeWalRecord(record), { sync })
+    if (sync) {
+      this.#walSyncs++
+      this.#metrics.walSynced(this.subnetId, (performance.now() - started) / 1000)
+    }
     this.#wal.push({ seq, view: walRecordView(record) })
   }
 
   /** Truncates the WAL prefix below `belowView`, once enough records are redundant to be worth a sync. */
   async #prune (belowView: bigint): Promise<void> {
+    await this.#commits
+    if (this.#halted !== undefined) return
     let keepFrom = this.#wal.findIndex(r => r.view >= belowView)
     if (keepFrom < 0) keepFrom = this.#wal.length
     if (keepFrom < consensusWalPruneRecordsMin) return

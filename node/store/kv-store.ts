@@ -229,12 +229,12 @@ export class KvStore implements Store {
 
   // ── WAL and metadata ───────────────────────────────────────────────────────────────────────────
 
-  async walAppend (record: Uint8Array): Promise<bigint> {
+  async walAppend (record: Uint8Array, options: { sync?: boolean } = {}): Promise<bigint> {
     return await this.#exclusive(async () => {
       if (!(record instanceof Uint8Array) || record.length === 0 || record.length > walRecordBytesMax) throw new StoreError('store/limit', `WAL record must be 1..${walRecordBytesMax} bytes, got ${record?.length}`)
       if (this.#walNext - this.#walFirst >= BigInt(walRecordsMax)) throw new StoreError('store/limit', `WAL full: ${walRecordsMax} records; truncate after each finalized height`)
       const seq = this.#walNext
-      await this.#kv.batch([{ type: 'put', space: 'wal', key: u64(seq), value: record }], { sync: true })
+      await this.#kv.batch([{ type: 'put', space: 'wal', key: u64(seq), value: record }], { sync: options.sync ?? true })
       this.#walNext = seq + 1n
       return seq
     })

@@ -122,8 +122,12 @@ export interface Store {
   putCode (cid: string, bytes: Uint8Array): Promise<void>
   getCode (cid: string): Promise<Uint8Array | undefined>
 
-  /** Appends a consensus WAL record with { sync: true }; resolves once it is on disk. Returns its seq. */
-  walAppend (record: Uint8Array): Promise<bigint>
+  /**
+   * Appends a consensus WAL record; returns its seq. With sync (the default) it resolves once the
+   * record and every earlier one are fsynced; with { sync: false } once written (it survives a
+   * process crash, not a power loss) — for records whose loss costs only a re-fetch.
+   */
+  walAppend (record: Uint8Array, options?: { sync?: boolean }): Promise<bigint>
   /** WAL records in append order. */
   walEntries (): AsyncIterable<WalEntry>
   /** Deletes WAL records with seq < beforeSeq (synced). */

@@ -68,13 +68,13 @@ test('ConsensusDriver: a replica killed mid-run restarts from its LevelDB WAL, n
   const signed: Array<{ kind: string, view: bigint, block: string }> = []
   const spy = (store: Store): Store => {
     const append = store.walAppend.bind(store)
-    store.walAppend = async (record: Uint8Array) => {
+    store.walAppend = async (record: Uint8Array, options?: { sync?: boolean }) => {
       const decoded = decodeWalRecord(record)
       if (decoded.ok && decoded.value.kind === 'vote') {
         const v = decoded.value.vote
         signed.push({ kind: v.kind, view: v.view, block: v.block === undefined ? '-' : hex(v.block) })
       }
-      return await append(record)
+      return await append(record, options)
     }
     return store
   }
