@@ -15,11 +15,11 @@ import { encodeStateProof, verifyStateProof } from '../../../protocol/state/stat
 import { parseActorId } from '../../../protocol/ids.ts'
 import { PylonError } from '../../core/errors.ts'
 import { openStore } from '../../store/level-store.ts'
-import { findStoreDir, isLevelDbDir, storeDirIn } from '../../store/store-dir.ts'
+import { isLevelDbDir, resolveStoreDir, storeDirIn, subnetStoreDirIn } from '../../store/store-dir.ts'
 import type { Store } from '../../store/store.ts'
 import { CliError, emit } from '../output.ts'
 
-interface StoreFlags { dataDir?: string, storeDir?: string, json?: boolean }
+interface StoreFlags { dataDir?: string, storeDir?: string, subnet?: string, json?: boolean }
 
 const manifestFile = 'manifest.cbor'
 const chunkFile = (index: number): string => `chunk-${String(index).padStart(6, '0')}.cbor`
@@ -29,6 +29,7 @@ export function register (program: Command): void {
   const common = (command: Command): Command => command
     .option('--data-dir <dir>', 'data directory (its store/ subfolder), or an exec --state-dir (default: $PYLON_DATA_DIR or ~/.pylon)')
     .option('--store-dir <dir>', 'the LevelDB directory itself (overrides --data-dir)')
+    .option('--subnet <id>', 'the store of this subnet in --data-dir (DATA_DIR/subnets/ID/store); default: the only one')
     .option('--json', 'print JSON')
 
   common(group.command('verify').description('recompute the state root from the stored entries and compare it with the recorded root'))
@@ -144,17 +145,18 @@ function existingStoreDir (flags: StoreFlags): string {
     if (!isLevelDbDir(dir)) throw new CliError(`no store in ${dir} (no LevelDB CURRENT file)`, 'store/missing')
     return dir
   }
-  const dataDir = resolveDataDir(flags.dataDir)
-  const dir = findStoreDir(dataDir)
-  if (dir === undefined) throw new CliError(`no store in ${dataDir} (looked for ${join(dataDir, 'CURRENT')} and ${join(storeDirIn(dataDir), 'CURRENT')})`, 'store/missing')
-  return dir
+  const found = resolveStoreDir(resolveDataDir(flags.dataDir), flags.subnet)
+  if (!found.ok) throw new CliError(found.error, 'store/missing')
+  return found.value
 }
 
 /** Import may create the store: --store-dir as given, an existing store, else DATA_DIR/store. */
 function importStoreDir (flags: StoreFlags): string {
   if (flags.storeDir !== undefined) return resolve(flags.storeDir)
   const dataDir = resolveDataDir(flags.dataDir)
-  return findStoreDir(dataDir) ?? storeDirIn(dataDir)
+  if (flags.subnet !== undefined) return subnetStoreDirIn(dataDir, flags.subnet)
+  const found = resolveStoreDir(dataDir)
+  return found.ok ? found.value : storeDirIn(dataDir)
 }
 
 async function withStore (dir: string, work: (store: Store) => Promise<void>): Promise<void> {
