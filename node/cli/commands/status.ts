@@ -14,6 +14,8 @@ interface NodeStatus {
   labels: { rack: string, region: string, operator: string }
   startedAt: string
   uptimeMs: number
+  /** Subnets the node serves (absent from daemons older than subnets). */
+  subnets?: Array<{ id: string, members: string[], height: string, stateRoot: string }>
 }
 
 export function register (program: Command): void {
@@ -29,7 +31,8 @@ export function register (program: Command): void {
         `peers    ${s.peers}`,
         `adverts  ${s.adverts}`,
         `labels   rack=${s.labels.rack || '-'} region=${s.labels.region || '-'} operator=${s.labels.operator || '-'}`,
-        ...s.multiaddrs.map(a => `addr     ${a}`)
+        ...s.multiaddrs.map(a => `addr     ${a}`),
+        ...(s.subnets ?? []).map(n => `subnet   ${n.id}  height ${n.height}  ${n.members.length} members  root ${n.stateRoot.slice(0, 16)}…`)
       ].join('\n'))
     })
 }
