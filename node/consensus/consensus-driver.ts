@@ -87,7 +87,6 @@ export class ConsensusDriver implements Startable {
   readonly #memberIndex = new Map<NodeId, number>()
   #state: ReplicaState | undefined
   #running = false
-  #registered = false
   #halted: Error | undefined
   #abort = new AbortController()
   readonly #local = new BoundedQueue<Event>(consensusLocalQueueMax)
@@ -132,6 +131,36 @@ export class ConsensusDriver implements Startable {
     this.#metrics = components.metrics ?? noConsensusMetrics
   }
 
+  /**
+   * Which driver serves a subnet's protocol on a Net. The Net cannot unregister a protocol, so it is
+   * registered once per (Net, subnet) and routed to the driver running now: a subnet's driver can
+   * be stopped and a new one started (restart from the WAL) in one process.
+   */
+  static readonly #routes = new WeakMap<Net, Map<string, ConsensusDriver>>()
+
+  static #route (net: Net, protocol: string, driver: ConsensusDriver): void {
+    let routes = ConsensusDriver.#routes.get(net)
+    if (routes === undefined) ConsensusDriver.#routes.set(net, routes = new Map())
+    const registered = routes.has(protocol) || ConsensusDriver.#handled.get(net)?.has(protocol) === true
+    routes.set(protocol, driver)
+    if (registered) return
+    let handled = ConsensusDriver.#handled.get(net)
+    if (handled === undefined) ConsensusDriver.#handled.set(net, handled = new Set())
+    handled.add(protocol)
+    // Membership is enforced per stream, not with a PeerGate: a gate refuses whole connections,
+    // and a node needs connections to non-members for discovery, gossip and the DHT.
+    net.handle(protocol, async (stream, peer) => {
+      const current = ConsensusDriver.#routes.get(net)?.get(protocol)
+      if (current === undefined) {
+        stream.abort(new Error(`no consensus driver runs for ${protocol}`))
+        return
+      }
+      await current.#serve(stream, peer)
+    }, { inboundStreamsMax: consensusStreamsMax, outboundStreamsMax: consensusStreamsMax })
+  }
+
+  static readonly #handled = new WeakMap<Net, Set<string>>()
+
   // ── Lifecycle ───────────────────────────────────────────────────────────────────────────────────
 
   async start (): Promise<void> {
@@ -158,12 +187,7 @@ export class ConsensusDriver implements Startable {
     for (const member of this.#init.subnet.genesis.members) {
       if (member.nodeId !== this.#c.signer.id && member.multiaddrs !== undefined) this.#c.net.addPeerAddresses(member.nodeId, member.multiaddrs)
     }
-    if (!this.#registered) {
-      // Membership is enforced per stream, not with a PeerGate: a gate refuses whole connections,
-      // and a node needs connections to non-members for discovery, gossip and the DHT.
-      this.#c.net.handle(this.protocol, async (stream, peer) => { await this.#serve(stream, peer) }, { inboundStreamsMax: consensusStreamsMax, outboundStreamsMax: consensusStreamsMax })
-      this.#registered = true
-    }
+    ConsensusDriver.#route(this.#c.net, this.protocol, this)
     this.#log.info('consensus started', { subnet: this.subnetId, self: this.self, members: this.membership.members.length, height: tip.height, view: this.#state.view, walRecords: records.length, storeHeight: store.height })
     this.#pushLocal({ type: 'start' })
   }
@@ -171,6 +195,7 @@ export class ConsensusDriver implements Startable {
   async stop (): Promise<void> {
     if (!this.#running) return
     this.#running = false
+    if (ConsensusDriver.#routes.get(this.#c.net)?.get(this.protocol) === this) ConsensusDriver.#routes.get(this.#c.net)!.delete(this.protocol)
     this.#abort.abort(new Error('consensus driver stopped'))
     for (const cancel of this.#timers) cancel()
     this.#timers.clear()

@@ -18,7 +18,7 @@ import { Libp2pNet } from '../../node/net/libp2p-net.ts'
 import { openStore } from '../../node/store/level-store.ts'
 import { CounterApplication, subnetOf, waitFor } from '../unit/node/consensus/_harness.ts'
 
-test('ConsensusDriver: 4 libp2p hosts on loopback with LevelDB stores finalize 10 heights', async t => {
+test('ConsensusDriver: 4 libp2p hosts on loopback with LevelDB stores finalize 10 heights, and one restarts in place', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'pylon-consensus-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const hosts = await Promise.all([0, 1, 2, 3].map(async () => {
@@ -47,9 +47,20 @@ test('ConsensusDriver: 4 libp2p hosts on loopback with LevelDB stores finalize 1
   })
   const started = performance.now()
   for (const n of nodes) await n.driver.start()
-  await waitFor(() => nodes.every(n => n.store.height >= 10n), 15_000, () => `height 10 everywhere (heights ${nodes.map(n => n.store.height).join(',')})`)
+  await waitFor(() => nodes.every(n => n.store.height >= 10n), 45_000, () => `height 10 everywhere (heights ${nodes.map(n => n.store.height).join(',')})`)
   const seconds = (performance.now() - started) / 1000
   for (let h = 0; h < 10; h++) t.is(new Set(nodes.map(n => hex(blockHash(n.app.finalized[h]!.block)))).size, 1, `one block at height ${h + 1}`)
+  // A graceful restart in the same process: a new driver on the same host and store takes over
+  // the subnet's protocol (libp2p cannot unregister it) and catches up from its WAL and peers.
+  const last = nodes[3]!
+  await last.driver.stop()
+  const app = new CounterApplication(last.store, subnet)
+  const driver = new ConsensusDriver({ net: hosts[3]!.net, store: last.store, clock: systemClock, logger: silentLogger, signer: hosts[3]!.signer, application: app, metrics }, { subnet })
+  nodes[3] = { driver, app, store: last.store }
+  await driver.start()
+  const target = nodes[0]!.store.height + 5n
+  await waitFor(() => nodes.every(n => n.store.height >= target), 45_000, () => `height ${target} everywhere after the restart (heights ${nodes.map(n => n.store.height).join(',')})`)
+  t.is(driver.status().evidence + nodes[0]!.driver.status().evidence, 0)
   const exported = await registry.metrics()
   t.regex(exported, /pylon_consensus_finalized_height\{subnet="[^"]+"\} (1\d|[2-9]\d)/)
   t.log(`10 heights in ${seconds.toFixed(2)} s over libp2p; WAL syncs on node 0: ${nodes[0]!.driver.status().walSyncs}`)

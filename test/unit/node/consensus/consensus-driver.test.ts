@@ -42,7 +42,7 @@ test('ConsensusDriver: 4 drivers over an in-memory net finalize 20 heights with 
   const nodes = await Promise.all(keys.map(async k => startNode(network, k, subnet, await memoryStore({ checkpointIntervalHeights: 0 }))))
   t.teardown(async () => { for (const n of nodes) await n.driver.stop() })
   for (const n of nodes) await n.driver.start()
-  await waitFor(() => nodes.every(n => n.store.height >= 20n), 20_000, () => `height 20 everywhere (heights ${heights(nodes)})`)
+  await waitFor(() => nodes.every(n => n.store.height >= 20n), 60_000, () => `height 20 everywhere (heights ${heights(nodes)})`)
   for (let h = 0; h < 20; h++) {
     const hashes = new Set(nodes.map(n => hex(blockHash(n.app.finalized[h]!.block))))
     t.is(hashes.size, 1, `one block at height ${h + 1}`)
@@ -85,7 +85,7 @@ test('ConsensusDriver: a replica killed mid-run restarts from its LevelDB WAL, n
     await victim.store.close()
   })
   for (const n of nodes) await n.driver.start()
-  await waitFor(() => victim.store.height >= 6n, 20_000, () => `victim height 6 (heights ${heights(nodes)})`)
+  await waitFor(() => victim.store.height >= 6n, 60_000, () => `victim height 6 (heights ${heights(nodes)})`)
 
   // Kill: close the store under the running driver. Its next WAL append fails, it halts, and every
   // action after that append is lost, as in a SIGKILL between write and send.
@@ -97,7 +97,7 @@ test('ConsensusDriver: a replica killed mid-run restarts from its LevelDB WAL, n
   t.truthy(halted)
   const crashedAt = victim.store.height
   const others = nodes.slice(0, 3)
-  await waitFor(() => others.every(n => n.store.height >= crashedAt + 10n), 20_000, () => `three replicas progress without the fourth (heights ${heights(others)})`)
+  await waitFor(() => others.every(n => n.store.height >= crashedAt + 10n), 60_000, () => `three replicas progress without the fourth (heights ${heights(others)})`)
 
   const store = spy(await openStore(dir, { checkpointIntervalHeights: 0 }))
   t.is(store.height, crashedAt, 'the store kept every committed height')
@@ -105,7 +105,7 @@ test('ConsensusDriver: a replica killed mid-run restarts from its LevelDB WAL, n
   nodes[3] = victim
   await victim.driver.start()
   const target = others[0]!.store.height + 3n
-  await waitFor(() => victim.store.height >= target, 20_000, () => `the restarted replica to catch up to ${target} (heights ${heights(nodes)})`)
+  await waitFor(() => victim.store.height >= target, 60_000, () => `the restarted replica to catch up to ${target} (heights ${heights(nodes)})`)
 
   const seen = new Map<string, string>()
   for (const v of signed) {
