@@ -18,7 +18,7 @@ import { loadNodeKey } from './config/node-key.ts'
 import { systemClock, type Clock } from './core/clock.ts'
 import type { Logger } from './core/logger.ts'
 import { startAll, type NamedStartable } from './core/startable.ts'
-import type { NodeId } from '../protocol/ids.ts'
+import type { NodeId, SubnetId } from '../protocol/ids.ts'
 import { Libp2pNet } from './net/libp2p-net.ts'
 import type { Net } from './net/net.ts'
 import { subnetRoutes } from './api/subnet-routes.ts'
@@ -27,6 +27,11 @@ import { PrometheusConsensusMetrics } from './consensus/consensus-metrics.ts'
 import { ActorLoader } from './runtime/loader.ts'
 import { openStore } from './store/level-store.ts'
 import { SubnetManager } from './subnet/subnet-manager.ts'
+import { DirectorySync } from './subnet-formation/directory-sync.ts'
+import { FormationMetrics } from './subnet-formation/formation-metrics.ts'
+import { formationRoutes } from './subnet-formation/formation-routes.ts'
+import { SubnetDirectory } from './subnet-formation/subnet-directory.ts'
+import { SubnetFormation } from './subnet-formation/subnet-formation.ts'
 
 export const softwareVersion: string = pkg.version
 export const apiFileName = 'api.json'
@@ -90,6 +95,25 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       onFatal: error => { logger.error('consensus halted for a subnet', { subnet: subnet.id, error }) }
     })
   }, { dataDir })
+  // Subnets on demand: the directory of every known subnet (fed by gossip, peer pulls, the DHT and
+  // this node's own formations) tells the manager where to route; formation joins through it.
+  const formationMetrics = new FormationMetrics(registry)
+  const directory = new SubnetDirectory({ clock, metrics: formationMetrics })
+  directory.onAdded(entry => { subnets.learn(entry.subnet) })
+  const directorySync = new DirectorySync({ net, directory, logger: logger.child('subnet-directory'), metrics: formationMetrics })
+  const served = (): SubnetId[] => subnets.list().map(s => s.subnet.id)
+  const formation = new SubnetFormation({
+    net, signer: key.signer, directory, clock, logger: logger.child('subnet-formation'), metrics: formationMetrics,
+    adverts: () => book.list().map(e => e.signed.advert),
+    announce: async entry => { await directorySync.announce(entry) },
+    host: {
+      join: async subnet => {
+        const joined = await subnets.join(subnet)
+        if (!joined.ok) throw new Error(joined.error)
+      },
+      served
+    }
+  })
   const [host, port] = splitHostPort(config.api)
   const api = new ApiServer({
     logger: logger.child('api'),
@@ -111,7 +135,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     }),
     peers: () => net.connections(),
     capacity: () => book.list().map(advertJson),
-    routes: subnetRoutes(subnets, clock)
+    routes: [
+      ...subnetRoutes(subnets, clock),
+      ...formationRoutes({ formation, directory, lookup: async (id, options) => await directorySync.lookup(id, options), nodeId: key.nodeId, served })
+    ]
   }, { host, port, apiFile: join(dataDir, apiFileName) })
 
   // Start order. The book first (others write to it); capacity sync registers its topic, protocol
@@ -121,10 +148,18 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const components: NamedStartable[] = [
     { name: 'capacity-book', component: book },
     { name: 'capacity-sync', component: sync },
+    // Registers the pylon-subnet DHT record type, which only works before the net starts.
+    { name: 'subnet-directory-sync', component: directorySync },
     { name: 'net', component: net },
     { name: 'advertiser', component: advertiser },
     // After the net (streams, gossip), before the API: clients see only subnets that are running.
     { name: 'subnets', component: subnets },
+    // After the manager: the subnets it serves enter the directory, and members can join at once.
+    {
+      name: 'subnet-directory',
+      component: { start: async () => { for (const subnet of subnets.directory()) directory.add(subnet, 'local') }, stop: async () => {} }
+    },
+    { name: 'subnet-formation', component: formation },
     { name: 'api', component: api }
   ]
   const stopAll = await startAll(components, (name, error) => { logger.error('component failed to stop', { component: name, error }) })

@@ -36,7 +36,7 @@ export interface PlacedNode {
   nodeId: NodeId
   labels: CapacityLabels
   score: bigint
-  /** score × (1 − load): the compute the node has to spare, the first ranking key. */
+  /** score / (1 + load): the compute the node has to spare, the first ranking key. */
   freeScore: bigint
   memoryBytes: bigint
   diskFreeBytes: bigint
@@ -180,10 +180,12 @@ function placedNode (advert: CapacityAdvert, rank: number, of: number): PlacedNo
   }
 }
 
-/** Spare compute: the measured score scaled by the idle share of the cores (load capped at 100 %). */
+/**
+ * Spare compute: the measured score shared with the load, score / (1 + load per core). Unlike an
+ * idle share it never reaches zero on an overloaded node, so speed still orders busy machines.
+ */
 export function freeScore (advert: CapacityAdvert): bigint {
-  const idle = 1000 - Math.min(advert.loadPermille, 1000)
-  return advert.score * BigInt(idle) / 1000n
+  return advert.score * 1000n / BigInt(1000 + advert.loadPermille)
 }
 
 function byRank (a: CapacityAdvert, b: CapacityAdvert): number {

@@ -36,7 +36,7 @@ test('place picks the nodes with the most spare compute, ties by memory then nod
     advert(0, { score: 500n }),
     advert(1, { score: 900n }),
     advert(2, { score: 900n, memoryBytes: 16n * GiB }),
-    advert(3, { score: 2000n, loadPermille: 600 }), // 800 spare
+    advert(3, { score: 2000n, loadPermille: 1500 }), // 2000 / 2.5 = 800 spare
     advert(4, { score: 700n }),
     advert(5, { score: 900n })
   ]
@@ -128,7 +128,8 @@ test('shortfalls is the member self-check: empty when the advert meets every req
   const requirements = requirementsOf({ labels: { rack: 'r1' } })
   t.deepEqual(shortfalls(advert(1), requirements, nowMs), [])
   t.deepEqual(shortfalls(advert(2), requirements, nowMs), ['missing label rack=r1 (has rack=r2)'])
-  t.is(freeScore(advert(1, { score: 1000n, loadPermille: 2500 })), 0n)
+  t.is(freeScore(advert(1, { score: 1000n, loadPermille: 0 })), 1000n)
+  t.is(freeScore(advert(1, { score: 1000n, loadPermille: 3000 })), 250n, 'an overloaded node keeps a share of its speed')
 })
 
 // ── Properties ──────────────────────────────────────────────────────────────────────────────────

@@ -42,7 +42,7 @@ async function cluster (t: import('ava').ExecutionContext, n: number, options: {
     const formation = new SubnetFormation({
       net, signer, adverts: () => adverts, directory, announce: async entry => { await sync.announce(entry) }, host, clock, logger: silentLogger, metrics
     }, { subnetsMax: options.subnetsMax?.(i) })
-    adverts.push(advertFor(signer, clock.now(), { labels: { rack: `r${i}`, region: 'eu', operator: 'acme' }, score: BigInt(1000 + i), ...options.advert?.(i) }))
+    adverts.push(advertFor(signer, clock.now(), { labels: { rack: `r${i}`, region: 'eu', operator: 'acme' }, score: BigInt(1000 + 100 * i), ...options.advert?.(i) }))
     await sync.start()
     await formation.start()
     t.teardown(async () => { await formation.stop(); await sync.stop() })
