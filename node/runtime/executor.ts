@@ -156,7 +156,8 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
     fuelUsed = limit
     call.logs.length = 0
   }
-  if (result !== undefined && result.length > actorResultBytesMax) error = `result too large: ${result.length} > ${actorResultBytesMax} bytes`
+  if (result !== undefined && !(result instanceof Uint8Array)) error = 'the actor returned something other than bytes'
+  else if (result !== undefined && result.length > actorResultBytesMax) error = `result too large: ${result.length} > ${actorResultBytesMax} bytes`
   if (error !== undefined || result === undefined) {
     session.storage.rollbackMessage()
     session.instance = undefined

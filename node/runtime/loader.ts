@@ -147,7 +147,7 @@ export class ActorLoader {
   }
 
   async #transpileToCache (cid: string, code: Uint8Array, folder: string): Promise<Result<Manifest>> {
-    const imports = await checkImports(code)
+    const imports = await checkWorld(code)
     if (!imports.ok) return imports
     let files: Record<string, Uint8Array>
     try {
@@ -195,10 +195,11 @@ async function readManifest (folder: string): Promise<Manifest | undefined> {
 }
 
 /**
- * The component's imports, from its WIT world, against the allowed list. Refuses with every
- * offending import named, e.g. `imports outside the Pylon world: wasi:clocks/wall-clock@0.2.3, …`.
+ * The component's imports, from its WIT world, against the allowed list, and its exports against
+ * the contract's. Refuses with every offending import named, e.g. `imports outside the Pylon
+ * world (2): wasi:clocks/wall-clock@0.2.3, …`, or each export that differs.
  */
-export async function checkImports (code: Uint8Array): Promise<Result<string[]>> {
+export async function checkWorld (code: Uint8Array): Promise<Result<string[]>> {
   let wit: string
   try {
     wit = await componentWit(code)
@@ -210,7 +211,23 @@ export async function checkImports (code: Uint8Array): Promise<Result<string[]>>
   const imports = [...world[1]!.matchAll(/^\s*import\s+([^;{]+?)\s*[;{]/gm)].map(m => m[1]!.replace(/\s+/g, ' '))
   const offending = imports.filter(name => !(name in allowedImports))
   if (offending.length > 0) return err(`imports outside the Pylon world (${offending.length}): ${offending.join(', ')}; allowed: ${Object.keys(allowedImports).join(', ')}`)
+  const exports = new Map([...world[1]!.matchAll(/^\s*export\s+([\w-]+):\s*(func[^;]*);/gm)].map(m => [m[1]!, withoutParamNames(m[2]!)]))
+  const wrong = Object.entries(requiredExports).filter(([name, signature]) => exports.get(name) !== signature)
+  if (wrong.length > 0) {
+    return err(`exports do not match the Pylon world: ${wrong.map(([name, signature]) => `${name} must be \`${signature}\`, found ${exports.has(name) ? `\`${exports.get(name)}\`` : 'none'}`).join('; ')}`)
+  }
   return ok(imports)
+}
+
+/** The exports every actor has, as types only (parameter names are the author's business). */
+const requiredExports: Readonly<Record<string, string>> = {
+  init: 'func(list<u8>) -> result<_, string>',
+  update: 'func(string, list<u8>) -> result<list<u8>, string>',
+  query: 'func(string, list<u8>) -> result<list<u8>, string>'
+}
+
+function withoutParamNames (signature: string): string {
+  return signature.replace(/\s+/g, ' ').replace(/([(,]\s*)[\w-]+:\s*/g, '$1').replace(/,\s*/g, ', ').trim()
 }
 
 /** The functions jco's glue takes from each interface must be ones we provide (same names). */

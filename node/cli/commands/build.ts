@@ -8,7 +8,7 @@ import type { Command } from 'commander'
 import { rawCidOf } from '../../../protocol/codec.ts'
 import { actorCodeBytesMax } from '../../../protocol/limits.ts'
 import { buildJsActor, buildWatActor } from '../../runtime/builder.ts'
-import { checkImports } from '../../runtime/loader.ts'
+import { checkWorld } from '../../runtime/loader.ts'
 import { CliError, emit } from '../output.ts'
 
 interface BuildFlags { output?: string, json?: boolean, quiet?: boolean }
@@ -37,7 +37,7 @@ export function register (program: Command): void {
       }
       stage(2, stages[1]!)
       if (code.length > actorCodeBytesMax) throw new CliError(`component too large: ${code.length} > ${actorCodeBytesMax} bytes`, 'build/too-large')
-      const imports = await checkImports(code)
+      const imports = await checkWorld(code)
       if (!imports.ok) throw new CliError(imports.error, 'build/imports')
       stage(3, `${stages[2]} ${output}`)
       await writeFile(output, code)

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { buildWatActor } from '../../../../node/runtime/builder.ts'
-import { ActorLoader, checkImports } from '../../../../node/runtime/loader.ts'
+import { ActorLoader, checkWorld } from '../../../../node/runtime/loader.ts'
 import { createLogger, silentLogger } from '../../../../node/core/logger.ts'
 import { rawCidOf } from '../../../../protocol/codec.ts'
 import { actorCodeBytesMax } from '../../../../protocol/limits.ts'
@@ -64,15 +64,38 @@ package pylon:actor@0.1.0 {
 }
 world sneaky {
   import pylon:actor/storage@0.1.0;
+  export init: func(arg: list<u8>) -> result<_, string>;
   export update: func(method: string, payload: list<u8>) -> result<list<u8>, string>;
+  export query: func(method: string, payload: list<u8>) -> result<list<u8>, string>;
 }`
   const core = `(module
   (import "pylon:actor/storage@0.1.0" "wipe-everything" (func))
   (memory (export "memory") 1)
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64))
-  (func (export "update") (param i32 i32 i32 i32) (result i32) (call 0) (i32.const 0)))`
+  (func (export "init") (param i32 i32) (result i32) (i32.const 0))
+  (func (export "update") (param i32 i32 i32 i32) (result i32) (call 0) (i32.const 0))
+  (func (export "query") (param i32 i32 i32 i32) (result i32) (i32.const 0)))`
   const loaded = await loader.load(await buildWatActor(core, { witSource, world: 'sneaky' }))
   t.deepEqual(loaded, { ok: false, error: 'imports outside the Pylon world (1): pylon:actor/storage#wipe-everything' })
+})
+
+test('ActorLoader refuses a component whose exports differ from the contract, naming each', async t => {
+  const witSource = `
+package test:odd;
+world odd {
+  export update: func(method: string, payload: list<u8>) -> u32;
+  export query: func(m: string, p: list<u8>) -> result<list<u8>, string>;
+}`
+  const core = `(module
+  (memory (export "memory") 1)
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32) (i32.const 64))
+  (func (export "update") (param i32 i32 i32 i32) (result i32) (i32.const 0))
+  (func (export "query") (param i32 i32 i32 i32) (result i32) (i32.const 0)))`
+  const loaded = await loader.load(await buildWatActor(core, { witSource, world: 'odd' }))
+  t.deepEqual(loaded, {
+    ok: false,
+    error: 'exports do not match the Pylon world: init must be `func(list<u8>) -> result<_, string>`, found none; update must be `func(string, list<u8>) -> result<list<u8>, string>`, found `func(string, list<u8>) -> u32`'
+  })
 })
 
 test('ActorLoader refuses garbage and oversize code with the value and the limit', async t => {
@@ -86,8 +109,8 @@ test('ActorLoader refuses garbage and oversize code with the value and the limit
   t.deepEqual(big, { ok: false, error: `component too large: ${actorCodeBytesMax + 1} > ${actorCodeBytesMax} bytes` })
 })
 
-test('checkImports accepts the JS examples: componentize-js with WASI features off imports only the Pylon world', async t => {
-  const imports = await checkImports(await exampleCode('chat'))
+test('checkWorld accepts the JS examples: componentize-js with WASI features off imports only the Pylon world', async t => {
+  const imports = await checkWorld(await exampleCode('chat'))
   t.deepEqual(imports, { ok: true, value: ['pylon:actor/storage@0.1.0', 'pylon:actor/context@0.1.0', 'pylon:actor/outbox@0.1.0'] })
 })
 
