@@ -1,6 +1,6 @@
-// `pylon quickstart` (what `npm start` runs): a first node for a newcomer. Initializes .pylon-dev/
-// if missing, runs a loopback daemon in the foreground, prints its id, API and capacity, and keeps
-// running until Ctrl-C.
+// `pylon quickstart` (what `npm start` runs): a local 4-node devnet with the counter deployed in
+// .pylon-dev/devnet (node/cli/commands/devnet.ts), until Ctrl-C. With --single: one loopback
+// daemon in the foreground in .pylon-dev/, printing its id, API and capacity.
 
 import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
@@ -12,10 +12,16 @@ import { initDataDir } from './init.ts'
 import { capacityTable, type AdvertView } from './capacity.ts'
 
 export function register (program: Command): void {
-  program.command('quickstart').description('start a local dev node in .pylon-dev/ and show its capacity (npm start)')
+  program.command('quickstart').description('start a local 4-node devnet with a counter actor in .pylon-dev/ (npm start)')
     .option('--data-dir <dir>', 'data directory', '.pylon-dev')
+    .option('--single', 'one node only, showing its capacity (no subnet)')
     .option('--json', 'print JSON')
-    .action(async (flags: { dataDir: string, json?: boolean }) => {
+    .action(async (flags: { dataDir: string, single?: boolean, json?: boolean }) => {
+      if (flags.single !== true) {
+        const { devnetQuickstart } = await import('./devnet.ts')
+        await devnetQuickstart(flags.dataDir, flags.json === true)
+        return
+      }
       const dataDir = resolve(flags.dataDir)
       const fresh = !existsSync(join(dataDir, nodeKeyFile))
       // Port 0: a newcomer may already run something on 7373, or a second quickstart.
