@@ -7,10 +7,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import { encode } from '../../../../protocol/codec.ts'
-import { blockHash, encodeMessage, hex } from '../../../../protocol/consensus/messages.ts'
-import { decodeWalRecord } from '../../../../protocol/consensus/wal.ts'
+import { blockHash, domains, encodeMessage, hex, voteSigningValue } from '../../../../protocol/consensus/messages.ts'
+import { decodeWalRecord, encodeWalRecord } from '../../../../protocol/consensus/wal.ts'
 import type { NodeId } from '../../../../protocol/ids.ts'
-import { consensusMessageBytesMax } from '../../../../protocol/limits.ts'
+import { consensusInboundPerPeerMax, consensusMessageBytesMax } from '../../../../protocol/limits.ts'
 import { systemClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { ConsensusDriver, consensusProtocolOf } from '../../../../node/consensus/consensus-driver.ts'
@@ -163,4 +163,38 @@ test('ConsensusDriver refuses streams from non-members and closes a member strea
   await waitFor(() => node.driver.status().refused.oversized === 1, 2_000, () => 'the oversized refusal')
   t.true(node.driver.status().running, 'the driver still runs')
   t.is(node.driver.status().refused['queue-full'], 0)
+})
+
+test('ConsensusDriver refuses a flooding member beyond its share of the inbound queue and keeps running', async t => {
+  const keys = signers(4, 'flood')
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const node = startNode(network, keys[0]!, subnet, await memoryStore({ checkpointIntervalHeights: 0 }))
+  t.teardown(async () => { await node.driver.stop() })
+  await node.driver.start()
+  const member = new FakeNet(keys[2]!.id as NodeId, network)
+  const stream = await member.dial(keys[0]!.id as NodeId, consensusProtocolOf(subnet.id))
+  const frames = Array.from({ length: consensusInboundPerPeerMax + 100 }, (_, i) => encodeMessage({ kind: 'nullify', view: BigInt(i + 1), signer: 2, signature: new Uint8Array(64) }))
+  await lpStream(stream).writeV(frames)
+  await waitFor(() => node.driver.status().refused['queue-full'] >= 100, 5_000, () => `queue-full refusals (${JSON.stringify(node.driver.status().refused)})`)
+  await waitFor(() => node.driver.status().inboundQueued === 0, 5_000, () => 'the queue to drain')
+  const status = node.driver.status()
+  t.true(status.running)
+  t.is(status.refused['queue-full'] + status.counters.badSignature + status.counters.future + status.counters.stale, frames.length, 'every frame was either refused at the queue or stepped and refused by the replica')
+})
+
+test('ConsensusDriver starts past an undecodable WAL record and keeps the own votes around it', async t => {
+  const keys = signers(4, 'corrupt-wal')
+  const subnet = subnetOf(keys, deltaMs)
+  const store = await memoryStore({ checkpointIntervalHeights: 0 })
+  const self = subnet.memberIds.indexOf(keys[0]!.id as NodeId)
+  const vote = { kind: 'nullify' as const, view: 3n, signer: self, signature: keys[0]!.sign(domains.nullify, voteSigningValue(subnet.id, 'nullify', 3n, undefined)) }
+  await store.walAppend(Uint8Array.from([0xa1, 0x01]))
+  await store.walAppend(encodeWalRecord({ kind: 'vote', vote }))
+  const node = startNode(new FakeNetwork(), keys[0]!, subnet, store)
+  t.teardown(async () => { await node.driver.stop() })
+  await node.driver.start()
+  const status = node.driver.status()
+  t.true(status.running)
+  t.is(status.view, 3n, 'the nullify vote in view 3 was recovered (the replica resumes in that view)')
 })
