@@ -1,3 +1,4 @@
+// Runs the one Store suite (_store-suite.ts) against the LevelDB store and the in-memory store.
 import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'

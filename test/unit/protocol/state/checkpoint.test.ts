@@ -1,3 +1,4 @@
+// Checkpoint manifest and chunk codecs against untrusted bytes: at the limit, one past it, garbage.
 import test from 'ava'
 import fc from 'fast-check'
 import { encode } from '../../../../protocol/codec.ts'

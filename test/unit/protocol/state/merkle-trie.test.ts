@@ -1,3 +1,4 @@
+// The state trie: order-independent roots, exact node pruning, log depth, encodings, prefetch.
 import test from 'ava'
 import fc from 'fast-check'
 import { sha256Bytes } from '../../../../protocol/codec.ts'

@@ -1,3 +1,4 @@
+// Receipts root and receipt proofs, and the receipt-proof decoder's limits.
 import test from 'ava'
 import fc from 'fast-check'
 import { encode } from '../../../../protocol/codec.ts'

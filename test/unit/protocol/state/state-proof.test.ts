@@ -1,3 +1,5 @@
+// State proofs: every inclusion and non-inclusion proof verifies, tampered ones do not, and the
+// decoder holds its limits against untrusted bytes.
 import test from 'ava'
 import fc from 'fast-check'
 import { encode } from '../../../../protocol/codec.ts'
