@@ -172,6 +172,12 @@ export const walRecordsMax = 100_000
 export const storeMetaBytesMax = 64 * KiB
 /** Trie nodes cached in memory: the top ~16 levels of a large tree, ~10 MB. */
 export const storeNodeCacheEntriesMax = 65_536
+/** Rows read per getMany while walking the state (checkpoint, verify): bounds a walk's memory. */
+export const storeReadPageRows = 512
+/** Ops per unsynced batch when writing a large import or checkpoint: bounds a batch's memory. */
+export const storeWriteBatchOps = 4096
+/** Longest metadata name: names are short identifiers, not data. */
+export const storeMetaNameCharsMax = 128
 
 assert(checkpointChunkBytesMax <= codecBytesMax, 'a checkpoint chunk must decode under the codec limit')
 assert(checkpointManifestBytesMax <= codecBytesMax, 'a checkpoint manifest must decode under the codec limit')

@@ -20,7 +20,8 @@ import { CID, encode, decode } from '../../protocol/codec.ts'
 import { height as toHeight, type ActorId, type Height } from '../../protocol/ids.ts'
 import {
   checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, receiptBytesMax, receiptsPerHeightMax,
-  stateRangeEntriesMax, stateValueBytesMax, stateWritesPerHeightMax, storeCodeBytesMax, storeMetaBytesMax, storeNodeCacheEntriesMax,
+  stateRangeEntriesMax, stateValueBytesMax, stateWritesPerHeightMax, storeCodeBytesMax, storeMetaBytesMax, storeMetaNameCharsMax, storeNodeCacheEntriesMax,
+  storeReadPageRows, storeWriteBatchOps,
   walRecordBytesMax, walRecordsMax
 } from '../../protocol/limits.ts'
 import { decodeChunk, encodeChunk, encodeManifest, decodeManifest, type CheckpointChunk, type CheckpointManifest, type StateEntry } from '../../protocol/state/checkpoint.ts'
@@ -48,9 +49,6 @@ const metaHeight = utf8('store/height')
 const metaRoot = utf8('store/root')
 const metaImporting = utf8('store/importing')
 const reservedMetaPrefix = 'store/'
-const metaNameCharsMax = 128
-const pageRows = 512 // rows read per getMany while walking leaves: bounds memory of a walk
-const flushOps = 4096 // ops per unsynced batch when writing a large import or checkpoint
 const prefetchWritesMin = 16 // below this, reading nodes one by one costs less than a level-by-level walk
 
 export class KvStore implements Store {
@@ -491,7 +489,7 @@ export class KvStore implements Store {
     }
     for await (const [row] of this.#kv.entries('state')) {
       page.push(row)
-      if (page.length >= pageRows) {
+      if (page.length >= storeReadPageRows) {
         const found = await check()
         if (found !== undefined) return found
       }
@@ -546,7 +544,7 @@ export class KvStore implements Store {
     }
     for await (const entry of this.#kv.entries('leaves')) {
       page.push(entry)
-      if (page.length >= pageRows) yield * await flush()
+      if (page.length >= storeReadPageRows) yield * await flush()
     }
     if (page.length > 0) yield * await flush()
   }
@@ -667,7 +665,7 @@ class BatchWriter {
   }
 
   async flushIfFull (): Promise<void> {
-    if (this.#ops.length >= flushOps || this.#bytes >= 8 * checkpointChunkBytesTarget) await this.flush()
+    if (this.#ops.length >= storeWriteBatchOps || this.#bytes >= 8 * checkpointChunkBytesTarget) await this.flush()
   }
 
   async flush (): Promise<void> {
@@ -753,7 +751,7 @@ function checkCode (cid: string, bytes: Uint8Array): void {
 }
 
 function checkMetaName (name: string): string {
-  if (typeof name !== 'string' || name.length === 0 || name.length > metaNameCharsMax) throw new StoreError('store/limit', `metadata name must be 1..${metaNameCharsMax} characters`)
+  if (typeof name !== 'string' || name.length === 0 || name.length > storeMetaNameCharsMax) throw new StoreError('store/limit', `metadata name must be 1..${storeMetaNameCharsMax} characters`)
   if (name.startsWith(reservedMetaPrefix)) throw new StoreError('store/limit', `metadata names starting with "${reservedMetaPrefix}" belong to the store: ${name}`)
   return name
 }
