@@ -1,7 +1,7 @@
 // `npm run bench -- consensus-driver [--seconds S]`: four ConsensusDrivers in one process on four
 // real libp2p hosts (TCP+Noise+Yamux on loopback), empty payloads. Finalized heights/s with LevelDB
-// stores (an fsync per WAL record and per height) beside in-memory stores (no fsync), with the time
-// spent in WAL syncs and signatures, so it shows where a height's time goes.
+// stores (fsyncs) beside in-memory stores (no fsync), and beside in-process streams (no libp2p),
+// with the time spent in WAL syncs, commits and signatures: where a height's time goes.
 
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -18,6 +18,8 @@ import type { ConsensusMetrics } from '../node/consensus/consensus-metrics.ts'
 import { systemClock } from '../node/core/clock.ts'
 import { silentLogger } from '../node/core/logger.ts'
 import { Libp2pNet } from '../node/net/libp2p-net.ts'
+import type { Net } from '../node/net/net.ts'
+import { FakeNet, FakeNetwork } from '../test/helpers/fake-net.ts'
 import { openStore } from '../node/store/level-store.ts'
 import { memoryStore } from '../node/store/memory-store.ts'
 import type { Store } from '../node/store/store.ts'
@@ -53,7 +55,7 @@ class WalTimer implements ConsensusMetrics {
 
 interface Run { heights: number, seconds: number, walSyncMs: number, walSyncs: number, finalizeMs: number, views: number, signMs: number, signs: number, verifyCalls: number }
 
-async function run (kind: 'leveldb' | 'memory', seconds: number): Promise<Run> {
+async function run (kind: 'leveldb' | 'memory', seconds: number, transport: 'libp2p' | 'in-process'): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'pylon-bench-driver-'))
   const hosts = await Promise.all([0, 1, 2, 3].map(async () => {
     const privateKey = await generateKeyPair('Ed25519')
@@ -74,6 +76,8 @@ async function run (kind: 'leveldb' | 'memory', seconds: number): Promise<Run> {
     }
   }))
   for (const h of hosts) await h.net.start()
+  const network = new FakeNetwork()
+  const nets: Net[] = hosts.map(h => transport === 'libp2p' ? h.net : new FakeNet(h.net.nodeId, network))
   const addrs = new Map(hosts.map(h => [h.net.nodeId as string, h.net.multiaddrs()]))
   const genesis = genesisOf({ name: 'bench', members: hosts.map(h => ({ nodeId: h.net.nodeId, multiaddrs: addrs.get(h.net.nodeId)! })), createdMs: 1n, params: { deltaMs } })
   const subnet = assembleGenesis(genesis, new Map(hosts.map(h => [h.raw.id, signGenesis(genesis, h.raw)])))
@@ -82,7 +86,7 @@ async function run (kind: 'leveldb' | 'memory', seconds: number): Promise<Run> {
   const nodes = await Promise.all(hosts.map(async (h, i) => {
     const store = kind === 'leveldb' ? await openStore(join(dir, `n${i}`), { checkpointIntervalHeights: 0 }) : await memoryStore({ checkpointIntervalHeights: 0 })
     const app = new EmptyApplication(store, subnet.value)
-    const driver = new ConsensusDriver({ net: h.net, store, clock: systemClock, logger: silentLogger, signer: signers[i]!, application: app, metrics: wal }, { subnet: subnet.value })
+    const driver = new ConsensusDriver({ net: nets[i]!, store, clock: systemClock, logger: silentLogger, signer: signers[i]!, application: app, metrics: wal }, { subnet: subnet.value })
     return { driver, store, app }
   }))
   for (const n of nodes) await n.driver.start()
@@ -127,10 +131,10 @@ function verifyCost (): number {
 export default async function consensusDriverBench (args: string[]): Promise<void> {
   const seconds = Number(args[args.indexOf('--seconds') + 1] ?? 5) || 5
   const lines: string[] = [`4 ConsensusDrivers in one process, libp2p TCP loopback, empty payloads, Δ = ${deltaMs} ms, ${seconds} s each`]
-  for (const kind of ['leveldb', 'memory'] as const) {
-    const r = await run(kind, seconds)
+  for (const [kind, transport] of [['leveldb', 'libp2p'], ['memory', 'libp2p'], ['memory', 'in-process']] as const) {
+    const r = await run(kind, seconds, transport)
     const perHeight = (ms: number): string => (r.heights > 0 ? ms / r.heights : NaN).toFixed(2)
-    lines.push(`${kind.padEnd(8)} ${(r.heights / r.seconds).toFixed(1)} heights/s (${r.heights} heights, ${r.views} views)` +
+    lines.push(`${kind.padEnd(8)} ${transport.padEnd(10)} ${(r.heights / r.seconds).toFixed(1)} heights/s (${r.heights} heights, ${r.views} views)` +
       ` | per height, summed over 4 nodes: WAL ${perHeight(r.walSyncMs)} ms in ${(r.walSyncs / Math.max(1, r.heights)).toFixed(1)} appends,` +
       ` commit ${perHeight(r.finalizeMs)} ms, signing ${perHeight(r.signMs)} ms in ${(r.signs / Math.max(1, r.heights)).toFixed(1)} signatures`)
     process.stdout.write(lines.at(-1)! + '\n')
