@@ -228,6 +228,8 @@ export const consensusLocalQueueMax = 1_024
 export const consensusOutboxFramesMax = 512
 /** Bytes queued to one member: two full proposals, so a dead peer never holds much memory. */
 export const consensusOutboxBytesMax = 2 * consensusMessageBytesMax
+/** One batched write to a member: a member that stops reading this long has its stream replaced (and the batch dropped). */
+export const consensusWriteTimeoutMs = 10_000
 /** Wait before re-dialling a member whose dial or stream failed: retries stay cheap while it is down. */
 export const consensusRedialMs = 1_000
 /** Finalized heights handed to the application but not yet committed: consensus runs ahead of execution by at most this. */

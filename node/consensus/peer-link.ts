@@ -5,7 +5,7 @@
 import { lpStream } from '@libp2p/utils'
 import type { NodeId } from '../../protocol/ids.ts'
 import {
-  consensusMessageBytesMax, consensusOutboxBytesMax, consensusOutboxFramesMax, consensusRedialMs, netDialTimeoutMs
+  consensusMessageBytesMax, consensusOutboxBytesMax, consensusOutboxFramesMax, consensusRedialMs, consensusWriteTimeoutMs, netDialTimeoutMs
 } from '../../protocol/limits.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -85,7 +85,8 @@ export class PeerLink {
         this.#frames = []
         this.#bytes = 0
         try {
-          await lp.writeV(batch, { signal: this.#abort.signal })
+          // A member that stops reading must not hold its link forever: replace the stream.
+          await lp.writeV(batch, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(consensusWriteTimeoutMs)]) })
           this.sent += batch.length
         } catch (error) {
           if (this.#closed) return
