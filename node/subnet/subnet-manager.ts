@@ -281,7 +281,8 @@ async function fetchCode (net: Net, peer: NodeId, subnet: SubnetId, cid: string,
   const timeout = AbortSignal.any([AbortSignal.timeout(subnetCodeFetchTimeoutMs), ...(signal === undefined ? [] : [signal])])
   const stream = await net.dial(peer, codeProtocol, { signal: timeout })
   try {
-    const lp = lpStream(stream, { maxDataLength: actorCodeBytesMax })
+    // The byte buffer must hold a whole component (its default, 4 MiB, is below the code bound).
+    const lp = lpStream(stream, { maxDataLength: actorCodeBytesMax, maxBufferSize: actorCodeBytesMax + 16 })
     await lp.write(encode({ subnet, cid }), { signal: timeout })
     const bytes = (await lp.read({ signal: timeout })).subarray()
     await stream.close({ signal: timeout }).catch(() => {})

@@ -130,6 +130,8 @@ export class SubnetService implements ConsensusApplication {
   #stopped = new AbortController()
   /** The finalize in progress, so stop() can let it settle before the store closes. */
   #finalizing: Promise<void> = Promise.resolve()
+  /** Code fetches in progress by CID. */
+  readonly #fetching = new Map<string, Promise<boolean>>()
 
   constructor (subnet: Subnet, components: SubnetServiceComponents) {
     this.subnet = subnet
@@ -641,8 +643,27 @@ export class SubnetService implements ConsensusApplication {
     return await this.#c.loader.load(bytes)
   }
 
-  /** Fetches code from the first source that has it; true once the store holds it. */
+  /**
+   * Fetches code from the first source that has it; true once the store holds it. One fetch per
+   * CID at a time, bound to the service's life, not the caller's: a large component takes longer
+   * than a view, and a verify aborted at the view's timeout must not throw the transfer away.
+   */
   async #fetchCode (cid: string, sources: readonly NodeId[], signal?: AbortSignal): Promise<boolean> {
+    let fetching = this.#fetching.get(cid)
+    if (fetching === undefined) {
+      fetching = this.#fetchFrom(cid, sources, this.#stopped.signal).finally(() => { this.#fetching.delete(cid) })
+      this.#fetching.set(cid, fetching)
+    }
+    if (signal === undefined) return await fetching
+    if (signal.aborted) return false
+    return await new Promise<boolean>(resolve => {
+      const onAbort = (): void => resolve(false)
+      signal.addEventListener('abort', onAbort, { once: true })
+      fetching.then(resolve, () => resolve(false)).finally(() => signal.removeEventListener('abort', onAbort))
+    })
+  }
+
+  async #fetchFrom (cid: string, sources: readonly NodeId[], signal: AbortSignal): Promise<boolean> {
     const fetch = this.#c.transport.fetchCode
     if (fetch === undefined) return false
     for (const peer of new Set(sources)) {
@@ -658,7 +679,7 @@ export class SubnetService implements ConsensusApplication {
         return true
       } catch (error) {
         if (signal?.aborted === true) return false
-        this.#c.logger.debug('code fetch failed', { peer, cid, error })
+        this.#c.logger.warn('code fetch from a member failed', { peer, cid, error: (error as Error).message })
       }
     }
     return false
