@@ -136,7 +136,9 @@ async function trieOnly (n: number, batchWrites: number, writes: number): Promis
 }
 
 export default async function (args: string[]): Promise<void> {
-  const sizes = args.includes('--quick') ? [1_000, 10_000, 100_000] : [1_000, 100_000, 1_000_000]
+  // --quick skips the 1M-key case; --sizes=N,N,… picks the state sizes.
+  const sizesArg = args.find(a => a.startsWith('--sizes='))
+  const sizes = sizesArg !== undefined ? sizesArg.slice(8).split(',').map(Number) : args.includes('--quick') ? [1_000, 10_000, 100_000] : [1_000, 100_000, 1_000_000]
   const dirs: string[] = []
   try {
     await heightsPerSecond(dirs)
