@@ -4,12 +4,12 @@
 // benchmarks never pay jco + instrumentation. It only writes under contracts/build/.
 
 import { createHash } from 'node:crypto'
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createLogger } from '../node/core/logger.ts'
 import { buildJsActor, buildWatActor, disabledFeatures } from '../node/runtime/builder.ts'
-import { ActorLoader } from '../node/runtime/loader.ts'
+import { ActorLoader, cacheFormat } from '../node/runtime/loader.ts'
 
 const root = fileURLToPath(new URL('./', import.meta.url))
 export const buildDir = join(root, 'build')
@@ -37,6 +37,52 @@ async function inputsHash (dir: string, files: string[], stamp: string): Promise
 
 export async function buildContracts (log: (line: string) => void): Promise<void> {
   await mkdir(buildDir, { recursive: true })
+  const release = await lock(log)
+  try {
+    await buildAll(log)
+  } finally {
+    await release()
+  }
+}
+
+/**
+ * One build at a time per checkout: several `npm test` runs may start together, and a second
+ * build would rewrite outputs and prune caches under the first. A lock directory names its
+ * holder's pid; a holder that no longer runs is presumed crashed and its lock is taken over.
+ */
+async function lock (log: (line: string) => void): Promise<() => Promise<void>> {
+  const dir = join(buildDir, '.lock')
+  const deadline = Date.now() + 20 * 60_000
+  for (let waited = false; ;) {
+    try {
+      await mkdir(dir)
+      await writeFile(join(dir, 'pid'), String(process.pid))
+      return async () => { await rm(dir, { recursive: true, force: true }) }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    }
+    const holder = Number(await readFile(join(dir, 'pid'), 'utf8').catch(() => '0'))
+    if (holder > 0 && !isRunning(holder)) {
+      await rm(dir, { recursive: true, force: true })
+      continue
+    }
+    if (Date.now() > deadline) throw new Error(`contracts/build is locked by pid ${holder} for over 20 minutes`)
+    if (!waited) log(`waiting for another build (pid ${holder || 'starting'})`)
+    waited = true
+    await new Promise(resolve => setTimeout(resolve, 1000))
+  }
+}
+
+function isRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+async function buildAll (log: (line: string) => void): Promise<void> {
   const stamp = await toolStamp()
   const loader = new ActorLoader({ cacheDir: transpileCacheDir, logger: createLogger('pylon:contracts', { level: 'warn' }) })
   const current = new Set<string>()
@@ -58,7 +104,9 @@ export async function buildContracts (log: (line: string) => void): Promise<void
       code = wat !== undefined
         ? await buildWatActor(await readFile(join(dir, wat), 'utf8'))
         : await buildJsActor(join(dir, entry))
-      await writeFile(out, code)
+      // Atomic: a test process reading the output sees the old or the new file, never half of one.
+      await writeFile(`${out}.tmp`, code)
+      await rename(`${out}.tmp`, out)
       await writeFile(hashFile, hash)
       log(`${name}: built ${code.length} bytes in ${((performance.now() - started) / 1000).toFixed(1)} s`)
     }
@@ -72,8 +120,13 @@ export async function buildContracts (log: (line: string) => void): Promise<void
 /** Drops cached transpilations of code no example builds any more, so rebuilds do not pile up. */
 async function pruneCache (current: Set<string>, log: (line: string) => void): Promise<void> {
   for (const format of await readdir(transpileCacheDir)) {
+    if (!format.startsWith(cacheFormat)) {
+      await rm(join(transpileCacheDir, format), { recursive: true, force: true })
+      log(`pruned old transpile cache format ${format}`)
+      continue
+    }
     for (const cid of await readdir(join(transpileCacheDir, format))) {
-      if (current.has(cid)) continue
+      if (current.has(cid) || cid.includes('.tmp-')) continue // a .tmp- folder is a loader at work
       await rm(join(transpileCacheDir, format, cid), { recursive: true, force: true })
       log(`pruned stale transpile cache ${format}/${cid}`)
     }

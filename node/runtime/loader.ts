@@ -38,8 +38,8 @@ export const allowedImports: Readonly<Record<string, readonly string[]>> = {
   'pylon:actor/outbox@0.1.0': ['send', 'schedule']
 }
 
-/** Bumped whenever instrumentation or transpile options change, so stale caches are not reused. */
-const cacheFormat = 'v2'
+/** Bumped whenever admission checks, instrumentation or transpile options change, so stale caches are not reused. */
+export const cacheFormat = 'v3'
 
 /** The host side of the three interfaces, as jco's glue expects them (camelCase names). */
 export interface HostImports {
