@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lpStream } from '@libp2p/utils'
 import { encode } from '../../../../protocol/codec.ts'
-import { blockHash, domains, encodeMessage, hex, voteSigningValue } from '../../../../protocol/consensus/messages.ts'
+import { blockHash, decodeMessage, domains, encodeMessage, hex, voteSigningValue, type Message } from '../../../../protocol/consensus/messages.ts'
 import { decodeWalRecord, encodeWalRecord } from '../../../../protocol/consensus/wal.ts'
 import type { NodeId } from '../../../../protocol/ids.ts'
 import { consensusInboundPerPeerMax, consensusMessageBytesMax } from '../../../../protocol/limits.ts'
@@ -197,4 +197,38 @@ test('ConsensusDriver starts past an undecodable WAL record and keeps the own vo
   const status = node.driver.status()
   t.true(status.running)
   t.is(status.view, 3n, 'the nullify vote in view 3 was recovered (the replica resumes in that view)')
+})
+
+test('ConsensusDriver restarted on a store serves old finalized blocks (and their ancestors) to a member asking by hash', async t => {
+  const keys = signers(4, 'lookup')
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const nodes = await Promise.all(keys.map(async k => startNode(network, k, subnet, await memoryStore({ checkpointIntervalHeights: 0 }))))
+  t.teardown(async () => { for (const n of nodes) await n.driver.stop() })
+  for (const n of nodes) await n.driver.start()
+  await waitFor(() => nodes.every(n => n.store.height >= 12n), 60_000, () => `height 12 everywhere (heights ${heights(nodes)})`)
+  for (const n of nodes) await n.driver.stop()
+
+  // A new driver on node 0's store knows nothing in memory: it must find the hash in the store.
+  const server = nodes[0]!
+  const restarted = new ConsensusDriver({ net: server.net, store: server.store, clock: systemClock, logger: silentLogger, signer: keys[0]!, application: new CounterApplication(server.store, subnet) }, { subnet })
+  nodes[0] = { ...server, driver: restarted }
+  await restarted.start()
+  const protocol = consensusProtocolOf(subnet.id)
+  const asker = new FakeNet(keys[1]!.id as NodeId, network)
+  const answers: Message[] = []
+  asker.handle(protocol, async stream => {
+    const lp = lpStream(stream)
+    for (;;) {
+      const decoded = decodeMessage((await lp.read()).subarray())
+      if (decoded.ok) answers.push(decoded.value)
+    }
+  }, { inboundStreamsMax: 4, outboundStreamsMax: 4 })
+  const wanted = server.app.finalized[4]!.block // height 5
+  const stream = await asker.dial(keys[0]!.id as NodeId, protocol)
+  await lpStream(stream).write(encodeMessage({ kind: 'request', blocks: [blockHash(wanted)], views: [] }))
+  await waitFor(() => answers.some(m => m.kind === 'blocks'), 10_000, () => `a blocks answer (got ${answers.map(m => m.kind).join(',')})`)
+  const blocks = answers.find(m => m.kind === 'blocks')!
+  t.true(blocks.kind === 'blocks' && blocks.blocks.map(b => b.height).join(',') === '5,4,3,2,1', 'the block and its ancestors, child first')
+  t.is(restarted.status().lookupsServed, 1)
 })
