@@ -4,8 +4,8 @@
 // beside this machine's Ed25519 verifications/s, the physical bound. Stops every process it starts.
 
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ActorId } from '../protocol/ids.ts'
 import type { Signer } from '../protocol/signature.ts'
@@ -18,6 +18,7 @@ import { clientSigners, percentile, sendUpdate, sendUpdates } from '../test/inte
 
 const repoRoot = join(import.meta.dirname, '..')
 const concurrencies = [16, 64, 128, 256]
+const cores = availableParallelism()
 /** Open-loop arrivals allowed to be outstanding before the run counts as overloaded. */
 const openLoopInFlightMax = 2_000
 
@@ -35,6 +36,7 @@ export default async function consensusBench (args: string[]): Promise<void> {
     const { subnet } = await apis[0]!.subnet(file.subnet!)
     const identity = join(dir, 'identity')
     await createIdentity(identity)
+    const idle = await idleCost(file, apis[0]!, subnet.id)
     const signers = clientSigners(400) // 400 principals × 50/s each: the mempool's per-principal rate is no bound here
     const lines: string[] = []
     for (const name of ['counter-wat', 'counter']) {
@@ -43,13 +45,21 @@ export default async function consensusBench (args: string[]): Promise<void> {
         lines.push(`${name.padEnd(12)} skipped: ${wasm} missing (npm run build:contracts)`)
         continue
       }
-      const { actor } = await deploy(wasm, { api: file.nodes[0]!.api, init: '', identity })
-      lines.push(await measureActor(name, { apis, signers, actor, subnet, seconds }))
+      let actor: ActorId
+      try {
+        actor = (await deploy(wasm, { api: file.nodes[0]!.api, init: '', identity })).actor
+      } catch (error) {
+        lines.push(`${name.padEnd(12)} not measured: deploy failed: ${(error as Error).message}`)
+        process.stdout.write(lines.at(-1)! + '\n')
+        continue
+      }
+      lines.push(await measureActor(name, { file, apis, signers, actor, subnet, seconds }))
       process.stdout.write(lines.at(-1)! + '\n')
     }
     process.stdout.write([
       '',
-      `consensus: 4 replicas (f=1) on one machine, ${apis.length} APIs, updates signed by ${signers.length} clients`,
+      `consensus: 4 replicas (f=1) on one machine (${cores} cores, load average ${loadavg()[0]!.toFixed(1)} at the end), ${apis.length} APIs, updates signed by ${signers.length} clients`,
+      `idle subnet: ${idle.heightsPerSecond.toFixed(1)} empty heights/s using ${idle.cores.toFixed(2)} cores`,
       ...lines,
       `ed25519 verify: ${Math.round(verifies)}/s on one core (each update is verified at ingress on every replica it reaches, in the block by all 4, plus certificate shares)`,
       'goal: ≥ 2,000 updates/s sustained, p50 ≤ 20 ms, p99 ≤ 100 ms at half load'
@@ -62,6 +72,7 @@ export default async function consensusBench (args: string[]): Promise<void> {
 }
 
 interface Target {
+  file: DevnetFile
   apis: ApiClient[]
   signers: Signer[]
   actor: ActorId
@@ -71,13 +82,15 @@ interface Target {
 
 async function measureActor (name: string, target: Target): Promise<string> {
   // Closed loop: C clients each waiting for its certified result, C rising until throughput stops growing.
-  let best = { rate: 0, concurrency: 0 }
+  let best = { rate: 0, concurrency: 0, cpuMsPerUpdate: Number.NaN, cpuShare: 0 }
   const steps: string[] = []
   for (const concurrency of concurrencies) {
-    const report = await sendUpdates({ ...target, method: 'inc', count: 1_000_000, concurrency, deadlineMs: target.seconds * 1000, waitMs: 30_000 })
+    const cpuBefore = daemonCpuMs(target.file)
+    const report = await sendUpdates({ ...target, subnet: undefined, method: 'inc', count: 1_000_000, concurrency, deadlineMs: target.seconds * 1000, waitMs: 30_000 })
+    const cpuMs = daemonCpuMs(target.file) - cpuBefore
     const rate = report.ok / (report.elapsedMs / 1000)
     steps.push(`C=${concurrency}: ${Math.round(rate)}/s${report.failures.length > 0 ? ` (${report.failures.length} failed: ${report.failures[0]!.slice(0, 80)})` : ''}`)
-    if (rate > best.rate) best = { rate, concurrency }
+    if (rate > best.rate) best = { rate, concurrency, cpuMsPerUpdate: report.ok > 0 ? cpuMs / report.ok : Number.NaN, cpuShare: cpuMs / report.elapsedMs }
     else if (rate < best.rate * 1.05) break
   }
   // Open loop at half the sustained rate: arrivals on a fixed schedule, whatever the answers do.
@@ -85,8 +98,20 @@ async function measureActor (name: string, target: Target): Promise<string> {
   const open = await openLoop(target, half, target.seconds * 1000)
   return [
     `${name.padEnd(12)} sustained ${Math.round(best.rate)} updates/s (closed loop; ${steps.join(', ')})`,
+    `${''.padEnd(12)} replicas used ${best.cpuMsPerUpdate.toFixed(2)} ms CPU per certified update (4 replicas together), ${best.cpuShare.toFixed(2)} cores busy: the daemons alone could do ≈ ${Math.round(cores * 1000 / best.cpuMsPerUpdate)}/s on ${cores} idle cores`,
     `${''.padEnd(12)} at ${Math.round(half)}/s offered: p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}`
   ].join('\n')
+}
+
+/** What an idle subnet costs: empty heights per second and the cores its replicas keep busy. */
+async function idleCost (file: DevnetFile, api: ApiClient, id: Subnet['id']): Promise<{ heightsPerSecond: number, cores: number }> {
+  const h0 = BigInt((await api.subnet(id)).info.height)
+  const cpu0 = daemonCpuMs(file)
+  const t0 = performance.now()
+  await new Promise(resolve => setTimeout(resolve, 3_000))
+  const h1 = BigInt((await api.subnet(id)).info.height)
+  const elapsed = performance.now() - t0
+  return { heightsPerSecond: Number(h1 - h0) / (elapsed / 1000), cores: (daemonCpuMs(file) - cpu0) / elapsed }
 }
 
 async function openLoop (target: Target, ratePerSecond: number, durationMs: number): Promise<{ p50: number, p99: number, ok: number, failed: number, overloaded: boolean }> {
@@ -106,7 +131,7 @@ async function openLoop (target: Target, ratePerSecond: number, durationMs: numb
       break
     }
     inFlight++
-    pending.push(sendUpdate(target.apis[i % target.apis.length]!, target.signers[i % target.signers.length]!, { ...target, method: 'inc', waitMs: 30_000 }).then(outcome => {
+    pending.push(sendUpdate(target.apis[i % target.apis.length]!, target.signers[i % target.signers.length]!, { ...target, subnet: undefined, method: 'inc', waitMs: 30_000 }).then(outcome => {
       inFlight--
       if (outcome.failure === undefined) latencies.push(outcome.latencyMs)
       else failed++
@@ -114,6 +139,18 @@ async function openLoop (target: Target, ratePerSecond: number, durationMs: numb
   }
   await Promise.all(pending)
   return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok: latencies.length, failed, overloaded }
+}
+
+/** CPU time (user + system, ms) the devnet's daemons have used so far, from /proc (Linux; 0 elsewhere). */
+function daemonCpuMs (file: DevnetFile): number {
+  let ticks = 0
+  for (const node of file.nodes) {
+    try {
+      const fields = readFileSync(`/proc/${node.pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+      ticks += Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14 and 15 of stat)
+    } catch {}
+  }
+  return ticks * 10 // USER_HZ is 100 on Linux
 }
 
 /** Ed25519 verifications per second on one core: the cost every signed update pays several times. */
