@@ -4,6 +4,7 @@
 // with the time spent in WAL syncs, commits and signatures: where a height's time goes.
 
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { lpStream } from '@libp2p/utils'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -118,6 +119,49 @@ async function run (kind: 'leveldb' | 'memory', seconds: number, transport: 'lib
   return result
 }
 
+/** Frames/s from one host to another: all on one long-lived stream, or a new stream per frame. */
+async function streamCost (): Promise<{ longLived: number, perMessage: number, failed: number }> {
+  const host = async (): Promise<Libp2pNet> => new Libp2pNet({ logger: silentLogger, metricsRegistry: new Registry() }, { privateKey: await generateKeyPair('Ed25519'), network: 'local', listen: ['/ip4/127.0.0.1/tcp/0'], bootstrap: [], mdns: false, agentVersion: 'pylon-bench' })
+  const a = await host()
+  const b = await host()
+  let got = 0
+  b.handle('/pylon/bench-frames/1', async stream => {
+    const lp = lpStream(stream)
+    try { for (;;) { await lp.read(); got++ } } catch {}
+  }, { inboundStreamsMax: 64, outboundStreamsMax: 64 })
+  await a.start()
+  await b.start()
+  a.addPeerAddresses(b.nodeId, b.multiaddrs())
+  const frame = new Uint8Array(150) // about one vote
+  const until = async (n: number): Promise<void> => { for (let i = 0; got < n && i < 100_000; i++) await new Promise(resolve => setImmediate(resolve)) }
+  const warm = await a.dial(b.nodeId, '/pylon/bench-frames/1')
+  await lpStream(warm).write(frame)
+  await until(1)
+  got = 0
+  let started = performance.now()
+  const lp = lpStream(await a.dial(b.nodeId, '/pylon/bench-frames/1'))
+  for (let i = 0; i < 2000; i++) await lp.write(frame)
+  await until(2000)
+  const longLived = 2000 / ((performance.now() - started) / 1000)
+  got = 0
+  started = performance.now()
+  let failed = 0
+  for (let i = 0; i < 300; i++) {
+    try {
+      const stream = await a.dial(b.nodeId, '/pylon/bench-frames/1')
+      await lpStream(stream).write(frame)
+      await stream.close()
+    } catch {
+      failed++ // e.g. the receiver's per-protocol inbound stream limit: one more cost of this pattern
+    }
+  }
+  await until(300 - failed)
+  const perMessage = (300 - failed) / ((performance.now() - started) / 1000)
+  await a.stop()
+  await b.stop()
+  return { longLived, perMessage, failed }
+}
+
 function verifyCost (): number {
   const signer = signerFromSeed(sha256Bytes(encode(['bench'])), peerIdOfPublicKey)
   const value = ['subnet', 1n, new Uint8Array(32)]
@@ -139,6 +183,9 @@ export default async function consensusDriverBench (args: string[]): Promise<voi
       ` commit ${perHeight(r.finalizeMs)} ms, signing ${perHeight(r.signMs)} ms in ${(r.signs / Math.max(1, r.heights)).toFixed(1)} signatures`)
     process.stdout.write(lines.at(-1)! + '\n')
   }
+  const streams = await streamCost()
+  lines.push(`frames of 150 B between two hosts: ${Math.round(streams.longLived)}/s on one long-lived stream, ${Math.round(streams.perMessage)}/s with a stream per frame (${streams.failed} of 300 refused; the driver keeps one stream per member)`)
+  process.stdout.write(lines.at(-1)! + '\n')
   lines.push(`ed25519 verify: ${verifyCost().toFixed(3)} ms each (each height verifies ~3 notarize + 3 finalize votes per node)`)
   process.stdout.write(lines.at(-1)! + '\n')
 }
