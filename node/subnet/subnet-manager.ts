@@ -169,8 +169,10 @@ export class SubnetManager implements Startable {
   /** Sends an envelope to a member of its subnet over `/pylon/ingress/1.0.0`, trying members in order. */
   async forward (bytes: Uint8Array, subnet: Subnet, signal?: AbortSignal): Promise<ForwardAnswer> {
     let last = 'no member reachable'
-    for (const member of subnet.memberIds) {
+    for (const { nodeId: member, multiaddrs } of subnet.genesis.members) {
       if (member === this.#c.net.nodeId) continue
+      // The genesis addresses are dialing hints; the transport authenticates the node id.
+      if (multiaddrs !== undefined) this.#c.net.addPeerAddresses(member, multiaddrs)
       let stream: Stream | undefined
       try {
         const timeout = AbortSignal.any([AbortSignal.timeout(subnetCodeFetchTimeoutMs / 4), ...(signal === undefined ? [] : [signal])])
