@@ -21,7 +21,7 @@ function pylon (args: string[]): Promise<Run> {
     let stderr = ''
     child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
     child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, 90_000)
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, 240_000) // generous: a JS build on a loaded 2-core machine
     child.on('error', reject)
     child.on('exit', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
   })
@@ -73,7 +73,7 @@ test('pylon exec stops a spinning actor by fuel and refuses bad arguments clearl
 })
 
 test('pylon build turns a JS module into an actor that pylon exec runs (UTF-8 payloads, hex results)', async t => {
-  t.timeout(240_000) // a JS build (~11 s) and a first transpile (~8 s) on a busy 2-core machine
+  t.timeout(400_000) // a JS build (~11 s) and a first transpile (~8 s), many times slower on a busy 2-core machine
   const dir = await tempDir(t)
   const entry = join(dir, 'echo.js')
   await writeFile(entry, `

@@ -15,7 +15,7 @@ function runChild (): Promise<string> {
     let errors = ''
     child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
     child.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, 90_000)
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, 240_000) // generous: other suites load the machine
     child.on('error', reject)
     child.on('exit', code => {
       clearTimeout(timer)
