@@ -328,12 +328,15 @@ export const devnetDeltaMs = 500
 export const clientRequestTimeoutMs = 10_000
 /** How long `pylon call`/`deploy` wait for the certified response: a few views of a loaded subnet. */
 export const clientCertifyWaitMs = 30_000
+/** How long `pylon deploy` waits for the certified install: every replica transpiles the component first (a 12 MB JS actor takes tens of seconds on a loaded machine). */
+export const clientDeployWaitMs = 110_000
 /** Lifetime a client gives its envelopes: long enough to cross a busy mempool, well under the TTL bound. */
 export const clientIngressTtlMs = 2 * 60_000
 
 assert(devnetNodesMax <= subnetMembersMax, 'a devnet subnet holds every devnet node')
 assert(devnetDeltaMs >= subnetDeltaMinMs && devnetDeltaMs <= subnetDeltaMaxMs, 'the devnet Δ is a valid subnet Δ')
 assert(clientIngressTtlMs < ingressTtlMaxMs, 'client envelopes must be accepted by the expiry rule')
+assert(clientDeployWaitMs < clientIngressTtlMs, 'a deploy stops waiting before its envelope could still run unseen')
 
 // ── Subnet service (node/subnet, node/api subnet routes) ──────────────────────────────────────
 /** Envelopes one block payload carries: ~a second of a busy subnet; keeps one block's execution to seconds. */

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
 import { decodeCertifiedResponse, verifyCertifiedResponse } from '../../protocol/certification.ts'
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
-import { signIngress, type Ingress, type IngressContent } from '../../protocol/ingress.ts'
+import { signIngress, subnetOfIngress, type Ingress, type IngressContent } from '../../protocol/ingress.ts'
 import { clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { decodeGenesis, type Subnet } from '../../protocol/subnet.ts'
@@ -145,16 +145,30 @@ export class ApiClient {
 
   /**
    * Submits an envelope and waits (bounded by `waitMs`) for its certified result: the node's own
-   * wait, then polling GET /v1/ingress/:id. Returns the last answer, `pending` when time ran out.
+   * wait, then polling GET /v1/ingress/:id. A node too busy to answer in time (an install
+   * transpiling a large component holds its event loop for seconds) is polled again, not given up
+   * on. Returns the last answer, `pending` when time ran out.
    */
   async submit (ingress: Ingress, options: { waitMs?: number, signal?: AbortSignal } = {}): Promise<IngressResult> {
     const deadline = Date.now() + (options.waitMs ?? clientCertifyWaitMs)
-    let result = await this.request<IngressResult>('POST', '/v1/ingress?wait=1', { body: ingress.bytes, type: 'application/cbor', timeoutMs: clientCertifyWaitMs + clientRequestTimeoutMs, signal: options.signal })
+    const pending: IngressResult = { ok: true, status: 'pending', ingressId: ingress.id, requestId: ingress.requestId, subnet: subnetOfIngress(ingress.content) }
+    let result = await this.#orPendingOnTimeout(pending, async () => await this.request<IngressResult>('POST', '/v1/ingress?wait=1', {
+      body: ingress.bytes, type: 'application/cbor', timeoutMs: Math.max(1, Math.min(deadline - Date.now(), clientCertifyWaitMs + clientRequestTimeoutMs)), signal: options.signal
+    }))
     while (result.status === 'pending' && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 200))
-      result = await this.request<IngressResult>('GET', `/v1/ingress/${encodeURIComponent(ingress.id)}`, { signal: options.signal, notFoundIsPending: true }) ?? result
+      await new Promise(resolve => setTimeout(resolve, 250))
+      result = await this.#orPendingOnTimeout(result, async () => await this.request<IngressResult | undefined>('GET', `/v1/ingress/${encodeURIComponent(ingress.id)}`, { signal: options.signal, notFoundIsPending: true }) ?? result)
     }
     return result
+  }
+
+  async #orPendingOnTimeout (pending: IngressResult, ask: () => Promise<IngressResult>): Promise<IngressResult> {
+    try {
+      return await ask()
+    } catch (error) {
+      if (error instanceof CliError && error.code === 'timeout') return pending
+      throw error
+    }
   }
 
   /** POST /v1/query with a signed query envelope. */

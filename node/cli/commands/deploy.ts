@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { Command } from 'commander'
 import { parseSubnetId, type ActorId, type SubnetId } from '../../../protocol/ids.ts'
-import { actorCodeBytesMax, ingressActorNameCharsMax } from '../../../protocol/limits.ts'
+import { actorCodeBytesMax, clientDeployWaitMs, ingressActorNameCharsMax } from '../../../protocol/limits.ts'
 import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, verifyIngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit } from '../output.ts'
@@ -65,7 +65,7 @@ export async function deploy (file: string, flags: DeployFlags): Promise<DeployO
   noteCreatedIdentity(identity)
   const cid = await client.uploadCode(subnetId, code)
   const ingress = signEnvelope({ kind: 'install', subnet: subnetId, code: cid, arg, name, controllers: [] }, identity.signer)
-  const verified = verifyIngressResult(settled(await client.submit(ingress)), subnet)
+  const verified = verifyIngressResult(settled(await client.submit(ingress, { waitMs: clientDeployWaitMs })), subnet)
   if (!verified.ok) throw new CliError(`install of ${file} failed on subnet ${subnetId} at height ${verified.height}: ${verified.error ?? 'unknown error'}`, 'actor/refused')
   return { actor: verified.actor, subnet: subnetId, name, codeCid: cid.toString(), codeBytes: code.length, height: verified.height.toString(), certified: true, signers: verified.signers, members: subnet.memberIds.length }
 }
