@@ -6,6 +6,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { initDataDir } from '../../node/cli/commands/init.ts'
 
 export const repoRoot = resolve(import.meta.dirname, '../..')
 export const cliPath = join(repoRoot, 'node/cli/main.ts')
@@ -29,7 +30,9 @@ process.on('exit', () => { for (const child of live) child.kill('SIGKILL') })
 
 /** Runs the CLI to completion; returns its exit code and output. */
 export function runCli (args: string[], options: { env?: Record<string, string> } = {}): { status: number | null, stdout: string, stderr: string } {
-  const result = spawnSync(process.execPath, [cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...options.env } })
+  // 90 s: the CLI imports every command group, which on a loaded 2-core CI box takes seconds.
+  const result = spawnSync(process.execPath, [cliPath, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 90_000, env: { ...process.env, ...options.env } })
+  if (result.error !== undefined) throw new Error(`pylon ${args.join(' ')}: ${result.error.message}`)
   return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
@@ -42,8 +45,8 @@ export interface SpawnDaemonOptions {
 
 export async function spawnDaemon (options: SpawnDaemonOptions = {}): Promise<DaemonProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pylon-test-'))
-  const init = runCli(['init', '--data-dir', dataDir, '--api', '127.0.0.1:0'])
-  if (init.status !== 0) throw new Error(`pylon init failed: ${init.stderr}`)
+  // In-process (the same code `pylon init` runs): one process less per daemon on a loaded box.
+  await initDataDir({ dataDir, api: '127.0.0.1:0' })
   const child = spawn(process.execPath, [cliPath, 'daemon', '--data-dir', dataDir, '--json', '--no-mdns', ...(options.args ?? [])], {
     cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe']
   })
@@ -63,7 +66,9 @@ export async function spawnDaemon (options: SpawnDaemonOptions = {}): Promise<Da
       try {
         const value = JSON.parse(stdout)
         clearTimeout(timer)
-        resolve(value)
+        // `pylon daemon --json` prints { ok: false, error } when it cannot start.
+        if (typeof value?.api !== 'string') reject(new Error(`daemon did not start: ${stdout.trim().slice(0, 500)}; logs:\n${stderr.slice(-4000)}`))
+        else resolve(value)
       } catch {}
     }
     child.stdout!.on('data', check)

@@ -3,7 +3,7 @@
 // proposals and signatures happen in the daemons.
 
 import type { Command } from 'commander'
-import { clientOptions, getJson, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
+import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit, table } from '../output.ts'
 
 /** Waits for placement, one proposal round and one commit round (each bounded in the daemon) and some slack. */
@@ -64,7 +64,7 @@ export function register (program: Command): void {
 
   clientOptions(subnet.command('list').description('every subnet this node knows (announced on gossip, pulled from peers, or its own)'))
     .action(async (flags: ClientOptions) => {
-      const subnets = await getJson<DirectoryView[]>(await resolveApiUrl(flags), '/v1/directory')
+      const subnets = await getDirectory<DirectoryView[]>(await resolveApiUrl(flags), '/v1/directory')
       emit(flags.json, subnets, () => subnets.length === 0
         ? 'no subnets known yet: create one with `pylon subnet create --size 4`'
         : table(['ID', 'NAME', 'N', 'F', 'SERVING', 'CREATED'], subnets.map(s => [s.id, s.name, String(s.n), String(s.f), s.serving ? 'yes' : 'no', isoOf(s.createdMs)])))
@@ -73,7 +73,7 @@ export function register (program: Command): void {
   clientOptions(subnet.command('show').description('one subnet: its members, fault bound and parameters').argument('<id>', 'the SubnetId'))
     .action(async (id: string, flags: ClientOptions) => {
       const url = await resolveApiUrl(flags)
-      const view = await getJson<DirectoryView>(url, `/v1/directory/${encodeURIComponent(id)}`)
+      const view = await getDirectory<DirectoryView>(url, `/v1/directory/${encodeURIComponent(id)}`)
       emit(flags.json, view, () => [
         `subnet   ${view.id}`,
         `name     ${view.name}`,
@@ -134,6 +134,28 @@ async function postJson<T> (baseUrl: string, path: string, body: unknown): Promi
   } catch {
     throw new CliError(`daemon at ${baseUrl} answered ${response.status} for ${path}: ${text.trim().slice(0, 200)}`, 'api')
   }
+}
+
+/** GETs a directory document; the daemon's own error line (unknown subnet, bad id) is shown as is. */
+async function getDirectory<T> (baseUrl: string, path: string): Promise<T> {
+  let response: Response
+  try {
+    response = await fetch(baseUrl + path, { signal: AbortSignal.timeout(15_000) })
+  } catch {
+    throw new CliError(`no daemon at ${baseUrl}: is \`pylon daemon\` running?`, 'no-daemon')
+  }
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    throw new CliError(`daemon at ${baseUrl} answered ${response.status} for ${path}: ${text.trim().slice(0, 200)}`, 'api')
+  }
+  if (!response.ok) {
+    const error = (body as { error?: unknown }).error
+    throw new CliError(typeof error === 'string' ? error : `daemon at ${baseUrl} answered ${response.status} for ${path}`, response.status === 404 ? 'not-found' : 'api')
+  }
+  return body as T
 }
 
 function isoOf (ms: string): string {
