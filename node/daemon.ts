@@ -27,6 +27,7 @@ import { PrometheusConsensusMetrics } from './consensus/consensus-metrics.ts'
 import { ActorLoader } from './runtime/loader.ts'
 import { openStore } from './store/level-store.ts'
 import { SubnetManager } from './subnet/subnet-manager.ts'
+import { PrometheusMempoolMetrics } from './ingress/mempool-metrics.ts'
 import { DirectorySync } from './subnet-formation/directory-sync.ts'
 import { FormationMetrics } from './subnet-formation/formation-metrics.ts'
 import { formationRoutes } from './subnet-formation/formation-routes.ts'
@@ -84,8 +85,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     intervalMs: config.advertIntervalMs
   })
   const consensusMetrics = new PrometheusConsensusMetrics(registry)
-  const subnets = new SubnetManager({
+  const subnets: SubnetManager = new SubnetManager({
     net, signer: key.signer, clock, logger: logger.child('subnet'),
+    mempoolMetrics: new PrometheusMempoolMetrics(registry, () => subnets.list().reduce((sum, s) => ({ messages: sum.messages + s.mempool.size, bytes: sum.bytes + s.mempool.bytes }), { messages: 0, bytes: 0 })),
     loader: new ActorLoader({ cacheDir: join(dataDir, 'transpiled'), logger: logger.child('runtime') }),
     openStore: async dir => await openStore(dir),
     createDriver: (subnet, store, service) => new ConsensusDriver({

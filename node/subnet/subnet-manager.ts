@@ -20,6 +20,7 @@ import type { Startable } from '../core/startable.ts'
 import type { Net, Stream } from '../net/net.ts'
 import type { ActorLoader } from '../runtime/loader.ts'
 import type { Store } from '../store/store.ts'
+import { Mempool, type MempoolMetrics } from '../ingress/mempool.ts'
 import { SubnetService, type SubmitRefusal } from './subnet-service.ts'
 
 export const codeProtocol = '/pylon/code/1.0.0'
@@ -39,6 +40,8 @@ export interface SubnetManagerComponents {
   loader: ActorLoader
   openStore: (dir: string) => Promise<Store>
   createDriver: DriverFactory
+  /** Counts every subnet's mempool admissions and refusals (Prometheus in the daemon). */
+  mempoolMetrics?: MempoolMetrics
 }
 
 export interface SubnetManagerInit {
@@ -204,8 +207,9 @@ export class SubnetManager implements Startable {
     try {
       const ingressTopic = ingressTopicOf(subnet.id)
       const certifyTopic = certifyTopicOf(subnet.id)
+      const mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, { subnet: subnet.id })
       const service = new SubnetService(subnet, {
-        store, loader, signer, clock, logger: log,
+        store, loader, signer, clock, logger: log, mempool,
         transport: {
           publishShare: async share => { await net.publish(certifyTopic, share) },
           fetchCode: async (peer, cid, options) => await fetchCode(net, peer, subnet.id, cid, options.signal)
