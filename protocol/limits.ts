@@ -381,8 +381,6 @@ assert(subnetOutboxDeliverPerBlockMax <= actorMessagesPerBlockMax, 'deliveries f
 export const placementMemoryBytesMinDefault = 256n * BigInt(MiB)
 /** Least free disk a node must advertise to be placed: room for a subnet's LevelDB store and WAL to grow. */
 export const placementDiskFreeBytesMinDefault = 1024n * BigInt(MiB)
-/** Subnets one node serves at once: each runs a replica, a store and an executor; beyond it the node refuses proposals. */
-export const nodeSubnetsMax = 16
 /** Label constraints one placement request may carry: adverts have three labels, a few more keys are typos to report. */
 export const placementLabelsMax = 8
 /** A proposal or commit frame on /pylon/subnet-propose/1.0.0: one genesis record plus a small envelope. */
@@ -408,7 +406,7 @@ export const subnetDirectoryExchangeBytesMax = 2 * MiB
 /** A directory exchange or DHT lookup of one subnet must finish in this time. */
 export const subnetDirectoryTimeoutMs = 10_000
 
-assert(nodeSubnetsMax <= advertSubnetsMax, 'a node can advertise every subnet it serves')
+assert(subnetsServedMax <= advertSubnetsMax, 'a node can advertise every subnet it serves (placement counts them against subnetsServedMax)')
 assert(subnetProposalBytesMax <= gossipMessageBytesMax && subnetRecordBytesMax <= gossipMessageBytesMax, 'a signed genesis fits one gossip message')
 assert(subnetDirectoryExchangeBytesMax >= subnetRecordBytesMax, 'one answer holds at least the largest genesis')
 assert(subnetCommitTimeoutMs >= subnetProposalTimeoutMs, 'a commit does more than a proposal')

@@ -6,7 +6,7 @@ import type { CapacityAdvert, CapacityLabels } from './capacity.ts'
 import { encode } from './codec.ts'
 import type { NodeId } from './ids.ts'
 import {
-  nodeSubnetsMax, placementDiskFreeBytesMinDefault, placementLabelsMax, placementMemoryBytesMinDefault, subnetMembersMax
+  subnetsServedMax, placementDiskFreeBytesMinDefault, placementLabelsMax, placementMemoryBytesMinDefault, subnetMembersMax
 } from './limits.ts'
 import { err, ok, type Result } from './result.ts'
 
@@ -28,7 +28,7 @@ export interface PlacementRequest {
   diskFreeBytesMin?: bigint
   /** @default 0 — the runtime does not report slots yet, so any count qualifies. */
   actorSlotsMin?: number
-  /** @default nodeSubnetsMax — a node advertising this many subnets is full. */
+  /** @default subnetsServedMax — a node advertising this many subnets is full. */
   subnetsMax?: number
 }
 
@@ -78,7 +78,7 @@ export function requirementsOf (request: Omit<PlacementRequest, 'size' | 'nowMs'
     memoryBytesMin: request.memoryBytesMin ?? placementMemoryBytesMinDefault,
     diskFreeBytesMin: request.diskFreeBytesMin ?? placementDiskFreeBytesMinDefault,
     actorSlotsMin: request.actorSlotsMin ?? 0,
-    subnetsMax: request.subnetsMax ?? nodeSubnetsMax,
+    subnetsMax: request.subnetsMax ?? subnetsServedMax,
     labels: request.labels ?? {}
   }
 }

@@ -7,7 +7,7 @@ import type { CapacityAdvert } from '../../protocol/capacity.ts'
 import { cidOf } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
 import {
-  nodeSubnetsMax, subnetCommitTimeoutMs, subnetDeltaMaxMs, subnetDeltaMinMs, subnetMultiaddrCharsMax, subnetMultiaddrsMax, subnetNameCharsMax, subnetProposalBytesMax,
+  subnetsServedMax, subnetCommitTimeoutMs, subnetDeltaMaxMs, subnetDeltaMinMs, subnetMultiaddrCharsMax, subnetMultiaddrsMax, subnetNameCharsMax, subnetProposalBytesMax,
   subnetProposalClockSkewMs, subnetProposalStreamsMax, subnetProposalTimeoutMs, subnetReservationsMax, subnetReservationTtlMs
 } from '../../protocol/limits.ts'
 import { place, requirementsOf, shortfalls, type NodeRefusal, type PlacedNode, type SpreadKey } from '../../protocol/placement.ts'
@@ -47,7 +47,7 @@ export interface SubnetFormationComponents {
 }
 
 export interface SubnetFormationInit {
-  /** Subnets this node agrees to serve at once. @default nodeSubnetsMax */
+  /** Subnets this node agrees to serve at once. @default subnetsServedMax */
   subnetsMax?: number
   /** Simplex Δ of subnets this node proposes when the request names none. @default 500 — loopback and LAN racks. */
   deltaMs?: number
@@ -88,7 +88,7 @@ export class SubnetFormation implements Startable {
 
   constructor (components: SubnetFormationComponents, init: SubnetFormationInit = {}) {
     this.#c = components
-    this.#subnetsMax = init.subnetsMax ?? nodeSubnetsMax
+    this.#subnetsMax = init.subnetsMax ?? subnetsServedMax
     this.#deltaMs = init.deltaMs ?? 500
   }
 

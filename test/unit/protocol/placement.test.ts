@@ -2,7 +2,7 @@ import test from 'ava'
 import fc from 'fast-check'
 import type { CapacityAdvert } from '../../../protocol/capacity.ts'
 import { peerIdOfPublicKey, type NodeId } from '../../../protocol/ids.ts'
-import { placementMemoryBytesMinDefault, subnetMembersMax } from '../../../protocol/limits.ts'
+import { placementMemoryBytesMinDefault, subnetMembersMax, subnetsServedMax } from '../../../protocol/limits.ts'
 import { checkPlacementRequest, freeScore, place, shortfalls, requirementsOf } from '../../../protocol/placement.ts'
 
 const nowMs = 1_700_000_000_000
@@ -80,7 +80,7 @@ test('place filters expired adverts and nodes short of memory, disk, slots or su
     advert(1, { memoryBytes: 100n }),
     advert(2, { diskFreeBytes: 5n }),
     advert(3, { actorSlotsFree: 0 }),
-    advert(4, { subnets: Array.from({ length: 16 }, (_, i) => `s${i}`) }),
+    advert(4, { subnets: Array.from({ length: subnetsServedMax }, (_, i) => `s${i}`) }),
     advert(5)
   ]
   const placed = place(adverts, { size: 4, actorSlotsMin: 1, nowMs })
@@ -90,7 +90,7 @@ test('place filters expired adverts and nodes short of memory, disk, slots or su
   t.is(reasons[ids[1]!], `too little memory: 100 < ${placementMemoryBytesMinDefault} bytes`)
   t.regex(reasons[ids[2]!]!, /too little free disk: 5 </)
   t.is(reasons[ids[3]!], 'too few free actor slots: 0 < 1')
-  t.is(reasons[ids[4]!], 'already serves 16 subnets (at most 16)')
+  t.is(reasons[ids[4]!], `already serves ${subnetsServedMax} subnets (at most ${subnetsServedMax})`)
   t.is(reasons[ids[5]!], undefined)
   t.regex(placed.error.message, /1 of 6 known nodes qualify/)
 })
@@ -145,7 +145,7 @@ const advertArb = fc.record({
   score: fc.bigInt({ min: 0n, max: 10_000n }),
   loadPermille: fc.integer({ min: 0, max: 2000 }),
   expired: fc.boolean(),
-  subnets: fc.integer({ min: 0, max: 20 })
+  subnets: fc.constantFrom(0, 1, subnetsServedMax - 1, subnetsServedMax)
 }).map(a => advert(a.i, {
   seq: a.seq,
   labels: { rack: a.rack, operator: a.operator, region: a.region },

@@ -73,7 +73,7 @@ test('SubnetFormation.create: 4 of 5 nodes are picked, all sign, all join, and e
 })
 
 test('SubnetFormation.create: a member over capacity refuses, nothing is created, and the reason names it', async t => {
-  const { nodes } = await cluster(t, 5, { subnetsMax: i => i === 3 ? 0 : 16 })
+  const { nodes } = await cluster(t, 5, { subnetsMax: i => i === 3 ? 0 : 4 })
   const created = await nodes[0]!.formation.create({ size: 4 })
   if (created.ok) return t.fail('created although a member refused')
   t.is(created.error.stage, 'proposal')
