@@ -40,10 +40,10 @@ export function formationRoutes (c: FormationRoutesComponents): FormationRoute[]
         try {
           body = JSON.parse(Buffer.from(request.body).toString('utf8'))
         } catch {
-          return { status: 400, json: { ok: false, error: 'body must be JSON: { "size": 4, "labels": { "region": "eu" }, "spread": "rack" }' } }
+          return { status: 400, json: { ok: false, error: 'body must be JSON: { "size": 4, "labels": { "region": "eu" }, "spread": "rack" }', stage: 'request', refusals: [] } }
         }
         const parsed = parseCreateRequest(body)
-        if (!parsed.ok) return { status: 400, json: { ok: false, error: parsed.error } }
+        if (!parsed.ok) return { status: 400, json: { ok: false, error: parsed.error, stage: 'request', refusals: [] } }
         const created = await c.formation.create(parsed.value, { signal: request.signal })
         if (!created.ok) {
           const { stage, message, nodes, subnetId } = created.error
