@@ -4,7 +4,7 @@ import type { CapacityAdvert } from '../../../../protocol/capacity.ts'
 import { encode } from '../../../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../../../protocol/ids.ts'
 import { subnetReservationTtlMs } from '../../../../protocol/limits.ts'
-import { decodeGenesis, encodeGenesis, genesisOf, signGenesis, type Subnet } from '../../../../protocol/subnet.ts'
+import { assembleGenesis, decodeGenesis, encodeGenesis, genesisOf, signGenesis, type Subnet } from '../../../../protocol/subnet.ts'
 import type { Signer } from '../../../../protocol/signature.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
@@ -202,4 +202,20 @@ test('parseCreateRequest checks the API body and names the bad field', t => {
   t.deepEqual(parseCreateRequest({ size: 4, colour: 'red' }), { ok: false, error: 'unknown field "colour": expected size, labels, spread, name, deltaMs' })
   t.deepEqual(parseCreateRequest({ size: 4, deltaMs: 1 }), { ok: false, error: 'deltaMs must be an integer in 10..60000 ms, got 1' })
   t.false(parseCreateRequest([4]).ok)
+})
+
+test('SubnetFormation: a member that missed the commit joins a genesis it signed when gossip brings it', async t => {
+  const { nodes, clock } = await cluster(t, 3)
+  const [a, b, outsider] = nodes as [TestNode, TestNode, TestNode]
+  // A one-member subnet of b, signed by b itself (as in a proposal), announced by a.
+  const solo = genesisOf({ name: 'late', members: [{ nodeId: b.net.nodeId }], createdMs: BigInt(clock.now()), params: { deltaMs: 500 } })
+  const signed = b.formation.consider(solo)
+  if (!signed.ok) return t.fail(signed.error)
+  const subnet = assembleGenesis(solo, new Map([[b.net.nodeId, signed.value.signature]]))
+  if (!subnet.ok) return t.fail(subnet.error)
+  await a.sync.announce(a.directory.add(subnet.value, 'local'))
+  await new Promise(resolve => setImmediate(resolve))
+  t.deepEqual(b.host.joined.map(s => s.id), [subnet.value.id])
+  t.deepEqual(outsider.host.joined, [], 'a non-member only learns it')
+  t.is(outsider.directory.get(subnet.value.id)?.source, 'gossip')
 })
