@@ -38,6 +38,11 @@ export async function runDaemon (dataDir: string, config: NodeConfig, onReady: (
   }
   process.once('SIGINT', () => stop('SIGINT'))
   process.once('SIGTERM', () => stop('SIGTERM'))
+  // For harnesses (tests, benchmarks, devnet): with PYLON_EXIT_WITH_PARENT=1 and stdin a pipe, the
+  // daemon stops when that pipe closes, so a parent that dies abruptly never leaves it orphaned.
+  if (process.env.PYLON_EXIT_WITH_PARENT === '1') {
+    process.stdin.on('data', () => {}).once('close', () => stop('parent exited'))
+  }
   await onReady(daemon)
 }
 

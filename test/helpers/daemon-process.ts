@@ -48,7 +48,9 @@ export async function spawnDaemon (options: SpawnDaemonOptions = {}): Promise<Da
   // In-process (the same code `pylon init` runs): one process less per daemon on a loaded box.
   await initDataDir({ dataDir, api: '127.0.0.1:0' })
   const child = spawn(process.execPath, [cliPath, 'daemon', '--data-dir', dataDir, '--json', '--no-mdns', ...(options.args ?? [])], {
-    cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe']
+    // stdin is a pipe the daemon watches (PYLON_EXIT_WITH_PARENT): if this test process dies, even
+    // by SIGKILL or an ava timeout, the pipe closes and the daemon stops instead of lingering.
+    cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, PYLON_EXIT_WITH_PARENT: '1' }
   })
   live.add(child)
   let stdout = ''
