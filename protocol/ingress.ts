@@ -309,6 +309,12 @@ export interface BlockIngressOptions {
    * faulty leader may propose anything).
    */
   executed: (requestId: RequestId) => boolean
+  /**
+   * Envelopes this replica already decoded and signature-checked, by IngressId (the hash of the
+   * exact bytes, signature included): they skip the signature check, not the expiry check. A
+   * pure memo, so a hit and a miss give the same verdict. @default none
+   */
+  verified?: (id: IngressId) => Ingress | undefined
 }
 
 export interface BlockIngressSelection {
@@ -327,7 +333,8 @@ export function selectBlockIngress (envelopes: readonly Uint8Array[], options: B
   const selection: BlockIngressSelection = { execute: [], skipped: [] }
   const inBlock = new Set<RequestId>()
   for (const [index, bytes] of envelopes.entries()) {
-    const decoded = decodeIngress(bytes, options.blockTimeMs)
+    const known = options.verified?.(ingressIdOf(bytes))
+    const decoded = known !== undefined && Buffer.from(known.bytes).equals(bytes) ? knownAt(known, options.blockTimeMs) : decodeIngress(bytes, options.blockTimeMs)
     if (!decoded.ok) {
       selection.skipped.push({ index, ...decoded.error })
       continue
@@ -342,4 +349,10 @@ export function selectBlockIngress (envelopes: readonly Uint8Array[], options: B
     }
   }
   return selection
+}
+
+/** A verified message judged again at another time: only its expiry can change the verdict. */
+function knownAt (ingress: Ingress, nowMs: number): Result<Ingress, IngressError> {
+  const expiry = checkExpiry(ingress.content.expiryMs, nowMs)
+  return expiry.ok ? ok(ingress) : expiry
 }

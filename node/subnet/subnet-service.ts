@@ -130,8 +130,11 @@ export class SubnetService implements ConsensusApplication {
   #stopped = new AbortController()
   /** The finalize in progress, so stop() can let it settle before the store closes. */
   #finalizing: Promise<void> = Promise.resolve()
-  /** Request id of each envelope verified lately (IngressId → RequestId: a pure function of the bytes). */
-  readonly #requestIds = new BoundedMap<IngressId, RequestId>(subnetBlockIngressMax * 8)
+  /**
+   * Envelopes of blocks this replica proposed or verified and has not finalized yet, by IngressId:
+   * finalize skips their signature check (a pure function of the bytes). Dropped at finalize.
+   */
+  readonly #verified = new Map<IngressId, { ingress: Ingress, height: bigint }>()
   /** Code fetches in progress by CID. */
   readonly #fetching = new Map<string, Promise<boolean>>()
 
@@ -282,7 +285,7 @@ export class SubnetService implements ConsensusApplication {
     }
     for (const ingress of batch) {
       this.#inFlight.set(ingress.id, height)
-      this.#requestIds.set(ingress.id, ingress.requestId)
+      this.#remember(ingress, height)
     }
     return encodePayload({ timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes) })
   }
@@ -316,7 +319,7 @@ export class SubnetService implements ConsensusApplication {
     }
     for (const ingress of decoded) {
       this.#inFlight.set(ingress.id, block.height)
-      this.#requestIds.set(ingress.id, ingress.requestId)
+      this.#remember(ingress, block.height)
     }
     return true
   }
@@ -342,6 +345,7 @@ export class SubnetService implements ConsensusApplication {
     })
     this.mempool.markFinalized(executed.ingress)
     for (const [id, h] of this.#inFlight) if (h <= heightIn) this.#inFlight.delete(id)
+    for (const [id, entry] of this.#verified) if (entry.height <= heightIn) this.#verified.delete(id)
     for (const pending of executed.results) this.#results.set(pending.ingressId, pending)
     for (const skipped of executed.skipped) {
       this.#results.set(skipped.ingressId, skipped)
@@ -448,14 +452,16 @@ export class SubnetService implements ConsensusApplication {
     // (a pure function of the bytes), which saves one signature check per envelope.
     const history = new Set<RequestId>()
     for (const bytes of payload.ingress) {
-      let requestId = this.#requestIds.get(ingressIdOf(bytes))
+      let requestId = this.#verified.get(ingressIdOf(bytes))?.ingress.requestId
       if (requestId === undefined) {
         const decoded = decodeIngress(bytes, Number(timeMs))
         if (decoded.ok) requestId = decoded.value.requestId
       }
       if (requestId !== undefined && await store.get(sys, systemKeys.executed(requestId)) !== undefined) history.add(requestId)
     }
-    const selection = selectBlockIngress(payload.ingress, { subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id) })
+    const selection = selectBlockIngress(payload.ingress, {
+      subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id), verified: id => this.#verified.get(id)?.ingress
+    })
 
     // Prune expired history in bounded steps, then record this block's requests.
     const expired = await store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax })
@@ -711,6 +717,11 @@ export class SubnetService implements ConsensusApplication {
   /** Called by the manager for envelopes gossiped in: fetch their code from the sender first. */
   gossiped (ingress: Ingress, from: string | undefined): void {
     this.#wantCode(ingress, from === undefined ? [] : [from as NodeId])
+  }
+
+  /** Bounded by count; past it finalize just checks the signature again. */
+  #remember (ingress: Ingress, height: bigint): void {
+    if (this.#verified.size < subnetBlockIngressMax * 8) this.#verified.set(ingress.id, { ingress, height })
   }
 
   #refuseBlock (block: Block, why: string): false {

@@ -217,3 +217,28 @@ test('verify refuses garbage payloads, foreign envelopes and a far-off block tim
   t.true(await service.verify(block(encodePayload({ timeMs: BigInt(clock.now()), ingress: [client.update(actorIdOf(subnet.id, 1n)).bytes] })), {}))
   t.true(await service.verify(block(new Uint8Array(0)), {}), 'an empty payload is an empty block')
 })
+
+test('a replica that verified a block and one that did not execute it alike, expiry judged at the clamped block time', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const a = makeReplica(subnet, nodes[0]!, await memoryStore(), clock).service
+  const b = makeReplica(subnet, nodes[1]!, await memoryStore(), clock).service
+  const client = new Client(clock)
+  const actor = actorIdOf(subnet.id, 1n)
+  // Height 1 carries a block time 20 s ahead (within the verify bound), so height 2's time is clamped to it.
+  await runHeight(a, [a, b], { payload: encodePayload({ timeMs: BigInt(clock.now() + 20_000), ingress: [] }) })
+  const soon = client.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs: BigInt(clock.now() + 10_000) })
+  const payload = encodePayload({ timeMs: BigInt(clock.now()), ingress: [soon.bytes] })
+  const tip = await a.tip()
+  const block = { subnet: subnet.id, view: 2n, height: 2n, parent: tip.tip.hash, payload, proposer: nodes[0]!.id }
+  t.true(await a.verify(block, {}), 'valid at the proposal time')
+  const { blockHash } = await import('../../../../protocol/consensus/messages.ts')
+  const certificate = { kind: 'finalization' as const, view: 2n, block: blockHash(block), signers: [0], signatures: [new Uint8Array(64)] }
+  await a.finalize(2n, block, certificate) // signature check skipped (memo), expiry not
+  await b.finalize(2n, block, certificate) // decoded from scratch
+  for (const s of [a, b]) {
+    const result = await s.result(soon.id)
+    t.is(result !== undefined && result !== 'pending' ? result.status : undefined, 'skipped')
+  }
+  t.deepEqual(a.info().stateRoot, b.info().stateRoot)
+})
