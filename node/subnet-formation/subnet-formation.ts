@@ -133,6 +133,8 @@ export class SubnetFormation implements Startable {
     const answers = await Promise.all(genesis.members.map(async m => ({ nodeId: m.nodeId, answer: await this.#askToSign(m.nodeId, genesis, options) })))
     const refusals = answers.flatMap(a => a.answer.ok ? [] : [{ nodeId: a.nodeId, reasons: [a.answer.error] }])
     if (refusals.length > 0) {
+      // Those who signed reserved a slot for us: free it now rather than after the reservation TTL.
+      await Promise.all(answers.filter(a => a.answer.ok).map(async a => { await this.#askToAbort(a.nodeId, genesis, options) }))
       return this.#refuse({ stage: 'proposal', message: `${refusals.length} of ${genesis.n} picked nodes refused to sign: ${refusals.map(r => `${r.nodeId}: ${r.reasons[0]!}`).join('; ')}`, nodes: refusals })
     }
     const assembled = assembleGenesis(genesis, new Map(answers.map(a => [a.nodeId, (a.answer as { ok: true, value: Uint8Array }).value])))
@@ -226,6 +228,27 @@ export class SubnetFormation implements Startable {
     return err('answered a proposal with neither a signature nor a reason')
   }
 
+  /** Best effort: a member that never hears it keeps the slot until the reservation expires. */
+  async #askToAbort (nodeId: NodeId, genesis: Genesis, options: { signal?: AbortSignal }): Promise<void> {
+    if (nodeId === this.#c.net.nodeId) {
+      this.abort(genesis)
+      return
+    }
+    await exchange(this.#c.net, nodeId, subnetProposeProtocol, { op: 'abort', genesis }, { bytesMax: subnetProposalBytesMax, timeoutMs: subnetProposalTimeoutMs, signal: options.signal })
+  }
+
+  /** Releases the slot a signature reserved for `value` (an unsigned genesis) if we hold one. */
+  abort (value: unknown): Result<boolean> {
+    const parsed = parseGenesis(value)
+    if (!parsed.ok) return err(`malformed abort: ${parsed.error}`)
+    return ok(this.#reserved.delete(cidOf(parsed.value).toString()))
+  }
+
+  /** Slots reserved by signatures awaiting their commit (expired ones included until the next proposal). */
+  get pending (): number {
+    return this.#reserved.size
+  }
+
   async #askToCommit (nodeId: NodeId, bytes: Uint8Array, options: { signal?: AbortSignal }): Promise<Result<void>> {
     if (nodeId === this.#c.net.nodeId) {
       const local = await this.commit(bytes)
@@ -241,9 +264,13 @@ export class SubnetFormation implements Startable {
   async #serve (stream: Stream, peer: NodeId): Promise<void> {
     await serve(stream, { bytesMax: subnetProposalBytesMax, timeoutMs: subnetCommitTimeoutMs }, async request => {
       const value = request.ok ? request.value : undefined
-      if (!isRecord(value) || Object.keys(value).length !== 2 || (value.op !== 'propose' && value.op !== 'commit')) {
+      if (!isRecord(value) || Object.keys(value).length !== 2 || (value.op !== 'propose' && value.op !== 'commit' && value.op !== 'abort')) {
         this.#c.metrics.proposals.inc({ outcome: 'malformed' })
-        return { ok: false, error: request.ok ? 'expected { op: "propose" | "commit", genesis }' : request.error }
+        return { ok: false, error: request.ok ? 'expected { op: "propose" | "commit" | "abort", genesis }' : request.error }
+      }
+      if (value.op === 'abort') {
+        const aborted = this.abort(value.genesis)
+        return aborted.ok ? { ok: true, released: aborted.value } : { ok: false, error: aborted.error }
       }
       if (value.op === 'commit') {
         const committed = await this.commit(value.genesis)

@@ -85,6 +85,7 @@ test('SubnetFormation.create: a member over capacity refuses, nothing is created
     t.is(node.directory.size, 0)
   }
   t.is(nodes[0]!.net.published.length, 0, 'nothing announced')
+  t.deepEqual(nodes.map(n => n.formation.pending), [0, 0, 0, 0, 0], 'the members who signed were told to release their reservation')
 })
 
 test('SubnetFormation.create: an unmet placement dials nobody and names the missing label per node', async t => {
@@ -184,7 +185,7 @@ test('SubnetFormation serves malformed and forged frames with a reason and chang
     const answer = decode((await lp.read()).subarray())
     return answer.ok ? answer.value : answer.error
   }
-  t.deepEqual(await ask({ op: 'delete' }), { ok: false, error: 'expected { op: "propose" | "commit", genesis }' })
+  t.deepEqual(await ask({ op: 'delete' }), { ok: false, error: 'expected { op: "propose" | "commit" | "abort", genesis }' })
   t.like(await ask(Uint8Array.of(0xff, 0x00)) as object, { ok: false })
   const genesis = genesisOf({ name: 'c', members: [{ nodeId: a.net.nodeId }, { nodeId: b.net.nodeId }, { nodeId: newSigner().id as NodeId }, { nodeId: newSigner().id as NodeId }], createdMs: BigInt(clock.now()), params: { deltaMs: 500 } })
   const half = encode({ genesis: { ...genesis, members: genesis.members.map(m => ({ nodeId: m.nodeId })) }, signatures: genesis.members.map(() => signGenesis(genesis, a.signer)) })
