@@ -162,11 +162,12 @@ export class ApiClient {
     return result
   }
 
+  /** The answer, or `pending` when the node was too slow or failed in a way a retry may cure (HTTP 5xx). */
   async #orPendingOnTimeout (pending: IngressResult, ask: () => Promise<IngressResult>): Promise<IngressResult> {
     try {
       return await ask()
     } catch (error) {
-      if (error instanceof CliError && error.code === 'timeout') return pending
+      if (error instanceof CliError && (error.code === 'timeout' || /^http-5\d\d$/.test(error.code))) return { ...pending, reason: error.message }
       throw error
     }
   }

@@ -55,6 +55,8 @@ test('devnet up writes a signed genesis, refuses a second up, stops on down and 
   const after = JSON.parse(runCli(['devnet', 'status', '--dir', dir, '--json']).stdout) as { nodes: Array<{ alive: boolean, reachable: boolean }> }
   t.like(after.nodes[0], { alive: false, reachable: false })
 
+  const other = runCli(['devnet', 'up', '--nodes', '4', '--dir', dir])
+  t.is(other.stderr, `pylon: ${dir} holds a devnet of 1 node(s), not 4: pass --nodes 1 to restart it, or choose another --dir\n`)
   const restart = runCli(['devnet', 'up', '--nodes', '1', '--dir', dir, '--json'])
   t.is(restart.status, 0, restart.stderr)
   const restarted = JSON.parse(restart.stdout) as DevnetFile

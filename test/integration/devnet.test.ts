@@ -13,12 +13,13 @@ import { devnetUp, isOurDaemon, startDevnetNode, stopNodes, type DevnetFile } fr
 import { cliPath, eventually, repoRoot } from '../helpers/daemon-process.ts'
 import { clientSigners, sendUpdates } from './_devnet-load.ts'
 
-// The full run (500 + 500 updates to the 12 MB JS counter) is `npm run test:integration:full`;
-// npm test runs the same steps with 150 + 150 updates to the WAT counter, so the whole suite stays
-// within its time budget on a shared 2-core machine. PYLON_DEVNET_COUNTER=<file> picks the actor.
+// The full run (500 + 500 updates) is `npm run test:integration:full`; npm test runs the same steps
+// with 150 + 150, so the whole suite stays within its time budget on a shared 2-core machine. Both
+// use the WAT counter; PYLON_DEVNET_COUNTER=counter.wasm runs the 12 MB JS one (its install takes
+// ~50 s here, every replica transpiling it).
 const full = process.env.PYLON_DEVNET_FULL === '1'
 const perPhase = full ? 500 : 150
-const counterWasm = join(repoRoot, 'contracts/build', process.env.PYLON_DEVNET_COUNTER ?? (full ? 'counter.wasm' : 'counter-wat.wasm'))
+const counterWasm = join(repoRoot, 'contracts/build', process.env.PYLON_DEVNET_COUNTER ?? 'counter-wat.wasm')
 
 interface CliRun { status: number | null, stdout: string, stderr: string }
 

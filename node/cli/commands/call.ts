@@ -72,7 +72,7 @@ export async function callActor (actor: ActorId, method: string, payload: Uint8A
 
 /** A result that has run, or a clear error for one still pending or left out of its block. */
 export function settled (answer: IngressResult): IngressResult {
-  if (answer.status === 'pending') throw new CliError(`no certified result for ${answer.ingressId} yet: the subnet may be stalled (poll GET /v1/ingress/${answer.ingressId})`, 'timeout')
+  if (answer.status === 'pending') throw new CliError(`no certified result for ${answer.ingressId} yet${answer.reason === undefined ? '' : ` (last: ${answer.reason})`}: the subnet may be stalled (poll GET /v1/ingress/${answer.ingressId})`, 'timeout')
   if (answer.status === 'skipped') throw new CliError(`the subnet did not execute ${answer.ingressId}: ${answer.reason ?? 'skipped'}`, answer.reason ?? 'skipped')
   return answer
 }

@@ -120,6 +120,8 @@ export async function devnetUp (options: DevnetUpOptions): Promise<DevnetFile> {
   if (previous !== undefined) {
     const running = previous.nodes.filter(n => isOurDaemon(n))
     if (running.length > 0) throw new CliError(`a devnet is already running in ${dir} (pids ${running.map(n => n.pid).join(', ')}): \`pylon devnet down --dir ${dir}\` first`, 'running')
+    // Restarting keeps the nodes (and the subnet) that exist; a different count would be a new devnet.
+    if (previous.nodes.length !== options.nodes) throw new CliError(`${dir} holds a devnet of ${previous.nodes.length} node(s), not ${options.nodes}: pass --nodes ${previous.nodes.length} to restart it, or choose another --dir`)
   }
   const file = previous ?? await createDevnet(dir, options)
   const started: DevnetNode[] = []
