@@ -77,7 +77,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const advertiser = new Advertiser({
     net, signer: key.signer, book, clock, logger: logger.child('capacity'), metrics,
     sequence: new SequenceFile(dataDir),
-    probe: async () => await probeMachine(dataDir)
+    probe: async () => await probeMachine(dataDir),
+    // Called only once running, after the manager below exists: placement skips full nodes.
+    subnets: () => subnets.list().map(s => s.subnet.id)
   }, {
     labels: { rack: config.rack, region: config.region, operator: config.operator },
     version: softwareVersion,

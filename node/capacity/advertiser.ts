@@ -4,7 +4,7 @@
 
 import { capacityTopic, encodeCapacityAdvert, signCapacityAdvert, type CapacityAdvert, type CapacityLabels } from '../../protocol/capacity.ts'
 import type { NodeId } from '../../protocol/ids.ts'
-import { advertChangeCheckMs, advertMultiaddrsMax, dhtOperationTimeoutMs, multiaddrCharsMax } from '../../protocol/limits.ts'
+import { advertChangeCheckMs, advertLabelCharsMax, advertMultiaddrsMax, advertSubnetsMax, dhtOperationTimeoutMs, multiaddrCharsMax } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -25,6 +25,8 @@ export interface AdvertiserComponents {
   metrics: CapacityMetrics
   sequence: SequenceSource
   probe: () => Promise<MachineProbe>
+  /** Subnets this node serves, for the advert: placement skips nodes that are full. @default none */
+  subnets?: () => string[]
 }
 
 export interface AdvertiserInit {
@@ -119,13 +121,18 @@ export class Advertiser implements Startable {
       labels: this.#init.labels,
       version: this.#init.version,
       actorSlotsFree: this.#init.actorSlotsFree ?? 0,
-      subnets: []
+      subnets: this.#subnets()
     }
   }
 
-  /** What, when it changes, is worth an early republish: addresses (labels are fixed per run). */
+  /** What, when it changes, is worth an early republish: addresses and served subnets (labels are fixed per run). */
   #shape (): string {
-    return this.#c.net.multiaddrs().join(' ')
+    return `${this.#c.net.multiaddrs().join(' ')}|${this.#subnets().join(' ')}`
+  }
+
+  /** Served subnets within the advert's bounds (each id fits; never more than advertSubnetsMax). */
+  #subnets (): string[] {
+    return (this.#c.subnets?.() ?? []).filter(id => id.length > 0 && id.length <= advertLabelCharsMax * 2).slice(0, advertSubnetsMax)
   }
 
   /** Best effort and at most one at a time: the DHT copy only serves nodes that missed the gossip. */

@@ -10,7 +10,7 @@ import { silentLogger } from '../../../../node/core/logger.ts'
 import { newSigner } from '../../../helpers/adverts.ts'
 import { FakeNet } from '../../../helpers/fake-net.ts'
 
-function setup (): { advertiser: Advertiser, net: FakeNet, clock: ManualClock, book: AdvertBook } {
+function setup (subnets?: () => string[]): { advertiser: Advertiser, net: FakeNet, clock: ManualClock, book: AdvertBook } {
   const clock = new ManualClock()
   const signer = newSigner()
   const net = new FakeNet(signer.id as NodeId)
@@ -20,7 +20,8 @@ function setup (): { advertiser: Advertiser, net: FakeNet, clock: ManualClock, b
   const advertiser = new Advertiser({
     net, signer, book, clock, logger: silentLogger, metrics,
     sequence: { next: async (now) => { last = BigInt(now) > last ? BigInt(now) : last + 1n; return last } },
-    probe: async () => ({ cores: 4, memoryBytes: 8n << 30n, diskFreeBytes: 100n << 30n, loadPermille: 120 })
+    probe: async () => ({ cores: 4, memoryBytes: 8n << 30n, diskFreeBytes: 100n << 30n, loadPermille: 120 }),
+    subnets
   }, { labels: { rack: 'r9', region: 'eu', operator: 'op' }, version: '9.9.9', score: 42n, intervalMs: 10_000 })
   return { advertiser, net, clock, book }
 }
@@ -66,4 +67,20 @@ test('Advertiser republishes every interval and early when its addresses change,
   t.is(net.published.length, 3, 'interval republished')
   const seqs = net.published.map(p => { const d = decodeCapacityAdvert(p.data, { nowMs: clock.now() }); return d.ok ? d.value.advert.seq : -1n })
   t.true(seqs[0]! < seqs[1]! && seqs[1]! < seqs[2]!)
+})
+
+test('Advertiser lists the subnets the node serves and republishes early when they change', async t => {
+  const served: string[] = []
+  const { advertiser, net, clock } = setup(() => served)
+  await advertiser.start()
+  t.teardown(async () => { await advertiser.stop() })
+  await flush()
+  const first = decodeCapacityAdvert(net.published[0]!.data, { nowMs: clock.now() })
+  t.true(first.ok && first.value.advert.subnets.length === 0)
+  served.push('bafyreifjgojisqcynm76iyiczzb6xln6b7gphcbsnidrdsnjgixncugb6u')
+  clock.advance(5_000)
+  await flush()
+  t.is(net.published.length, 2, 'a joined subnet is worth an early republish')
+  const second = decodeCapacityAdvert(net.published[1]!.data, { nowMs: clock.now() })
+  t.true(second.ok && second.value.advert.subnets[0] === served[0])
 })
