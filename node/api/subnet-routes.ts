@@ -124,6 +124,8 @@ class SubnetHandlers {
     const again = !added.ok && (added.error.reason === 'duplicate' || added.error.reason === 'replay')
     if (!added.ok && !(again && wait)) throw new HttpError(statusOfRefusal[added.error.reason] ?? 400, added.error.message, { reason: added.error.reason })
     if (!wait) return { status: 202, json: pending }
+    // A replay of a request this node has no record of (another signature, or forgotten): nothing to wait for.
+    if (again && await service.result(id) === undefined) throw new HttpError(409, added.error.message, { reason: added.error.reason })
     const result = await service.wait(id, apiIngressWaitMs, r.signal)
     return result === undefined ? { status: 202, json: pending } : { status: 200, json: resultJson(result) }
   }
