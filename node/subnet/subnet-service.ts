@@ -646,8 +646,10 @@ export class SubnetService implements ConsensusApplication {
    * members until one answers or the service stops; whether code loads is then a function of its
    * bytes alone, the same on every replica.
    */
-  async #load (cid: string, sources: readonly NodeId[], persist = false): Promise<Result<CompiledActor>> {
+  async #load (cid: string, sourcesIn: readonly NodeId[], persist = false): Promise<Result<CompiledActor>> {
     let bytes = await this.#c.store.getCode(cid)
+    // Only other members can supply it; a one-member subnet's replica verified it held the code.
+    const sources = sourcesIn.filter(peer => peer !== this.#c.signer.id)
     for (let attempt = 0; bytes === undefined && sources.length > 0; attempt++) {
       if (await this.#fetchCode(cid, sources, this.#stopped.signal)) bytes = await this.#c.store.getCode(cid)
       if (bytes !== undefined || !persist) break
