@@ -28,13 +28,20 @@ export interface PlacementRequest {
   diskFreeBytesMin?: bigint
   /** @default 0 — the runtime does not report slots yet, so any count qualifies. */
   actorSlotsMin?: number
-  /** @default subnetsServedMax — a node advertising this many subnets is full. */
+  /** @default subnetsServedMax — a node serving this many subnets is full. */
   subnetsMax?: number
+  /**
+   * Subnets each node serves as far as the placing node knows (its directory), which is fresher
+   * than an advert just after a creation. The larger of this and the advert's count is used.
+   */
+  servedCounts?: ReadonlyMap<NodeId, number>
 }
 
 export interface PlacedNode {
   nodeId: NodeId
   labels: CapacityLabels
+  /** Subnets it serves already (advert or directory): the first ranking key, fewest first. */
+  subnets: number
   score: bigint
   /** score / (1 + load): the compute the node has to spare, the first ranking key. */
   freeScore: bigint
@@ -119,7 +126,8 @@ export function checkPlacementRequest (request: PlacementRequest): Result<void> 
 
 /**
  * Picks `size` nodes: live adverts that meet every requirement, then (with `spread`) at most one per
- * rack or operator, ranked by spare compute, then memory, then free disk, ties broken by node id.
+ * rack or operator, ranked by fewest subnets served (so new subnets spread over the network), then
+ * spare compute, then memory, then free disk, ties broken by node id.
  */
 export function place (adverts: readonly CapacityAdvert[], request: PlacementRequest): Result<Placement, PlacementRefusal> {
   const checked = checkPlacementRequest(request)
@@ -127,13 +135,17 @@ export function place (adverts: readonly CapacityAdvert[], request: PlacementReq
   const requirements = requirementsOf(request)
   const refused = new Map<NodeId, string[]>()
   const eligible: CapacityAdvert[] = []
+  const served = new Map<NodeId, number>()
   for (const advert of newestPerNode(adverts)) {
+    const count = Math.max(advert.subnets.length, request.servedCounts?.get(advert.nodeId) ?? 0)
+    served.set(advert.nodeId, count)
     const reasons = shortfalls(advert, requirements, request.nowMs)
+    if (count > advert.subnets.length && count >= requirements.subnetsMax) reasons.push(`serves ${count} subnets as far as this node knows (at most ${requirements.subnetsMax})`)
     if (request.spread !== undefined && advert.labels[request.spread] === '') reasons.push(`no ${request.spread} label, so --spread ${request.spread} cannot place it`)
     if (reasons.length > 0) refused.set(advert.nodeId, reasons)
     else eligible.push(advert)
   }
-  eligible.sort(byRank)
+  eligible.sort((a, b) => (served.get(a.nodeId)! - served.get(b.nodeId)!) || byRank(a, b))
   const needed = request.size
   if (eligible.length < needed) {
     return err({ message: `cannot place ${needed} nodes: ${eligible.length} of ${newestPerNode(adverts).length} known nodes qualify${describe(request)}`, nodes: refusals(refused) })
@@ -161,22 +173,23 @@ export function place (adverts: readonly CapacityAdvert[], request: PlacementReq
       nodes: refusals(refused)
     })
   }
-  const placed = picked.map((advert, i) => placedNode(advert, i + 1, eligible.length))
+  const placed = picked.map((advert, i) => placedNode(advert, served.get(advert.nodeId)!, { rank: i + 1, of: eligible.length }))
   return ok({ picked: placed, explanation: [`placed ${needed} of ${eligible.length} qualifying nodes${describe(request)}`, ...placed.map(p => `${p.nodeId}: ${p.reason}`)] })
 }
 
-function placedNode (advert: CapacityAdvert, rank: number, of: number): PlacedNode {
+function placedNode (advert: CapacityAdvert, subnets: number, { rank, of }: { rank: number, of: number }): PlacedNode {
   const labels = labelKeys.map(k => `${k}=${advert.labels[k] === '' ? '<none>' : advert.labels[k]}`).join(' ')
   return {
     nodeId: advert.nodeId,
     labels: advert.labels,
+    subnets,
     score: advert.score,
     freeScore: freeScore(advert),
     memoryBytes: advert.memoryBytes,
     diskFreeBytes: advert.diskFreeBytes,
     actorSlotsFree: advert.actorSlotsFree,
     multiaddrs: advert.multiaddrs,
-    reason: `rank ${rank} of ${of} by spare compute ${freeScore(advert)} (score ${advert.score}, load ${advert.loadPermille}‰), memory ${advert.memoryBytes} B, free disk ${advert.diskFreeBytes} B; ${labels}`
+    reason: `rank ${rank} of ${of}: serves ${subnets} subnet${subnets === 1 ? '' : 's'}, spare compute ${freeScore(advert)} (score ${advert.score}, load ${advert.loadPermille}‰), memory ${advert.memoryBytes} B, free disk ${advert.diskFreeBytes} B; ${labels}`
   }
 }
 

@@ -115,7 +115,10 @@ export class SubnetFormation implements Startable {
   /** Places, proposes, assembles and commits a new subnet. Nothing is created unless every member signs. */
   async create (request: CreateRequest, options: { signal?: AbortSignal } = {}): Promise<Result<Created, CreateRefusal>> {
     const nowMs = this.#c.clock.now()
-    const placed = place(this.#c.adverts(), { size: request.size, labels: request.labels, spread: request.spread, nowMs })
+    // Memberships the directory knows are fresher than adverts just after a creation (adverts republish in seconds).
+    const servedCounts = new Map<NodeId, number>()
+    for (const entry of this.#c.directory.list()) for (const id of entry.subnet.memberIds) servedCounts.set(id, (servedCounts.get(id) ?? 0) + 1)
+    const placed = place(this.#c.adverts(), { size: request.size, labels: request.labels, spread: request.spread, nowMs, servedCounts })
     if (!placed.ok) return this.#refuse({ stage: placed.error.nodes.length === 0 && !placed.error.message.startsWith('cannot') ? 'request' : 'placement', ...placed.error })
     const { picked, explanation } = placed.value
     let genesis: Genesis

@@ -47,7 +47,7 @@ test('place picks the nodes with the most spare compute, ties by memory then nod
   t.is(placed.value.picked[3]!.freeScore, 800n)
   t.is(placed.value.explanation.length, 5)
   t.regex(placed.value.explanation[0]!, /placed 4 of 6 qualifying nodes/)
-  t.regex(placed.value.picked[0]!.reason, /^rank 1 of 6 by spare compute 900 .*rack=r2/)
+  t.regex(placed.value.picked[0]!.reason, /^rank 1 of 6: serves 0 subnets, spare compute 900 .*rack=r2/)
 })
 
 test('place refuses sizes that are not 3f+1, naming the nearest valid sizes', t => {
@@ -108,6 +108,20 @@ test('place with spread takes one node per rack and refuses with the count of di
   t.deepEqual(byOperator.error.nodes.find(n => n.nodeId === ids[1])?.reasons, [`same operator (same) as ${ids[0]!}, which ranks higher`])
   const unlabelled = place([advert(0, { labels: { rack: '', region: 'eu', operator: 'x' } })], { size: 1, spread: 'rack', nowMs })
   t.true(!unlabelled.ok && unlabelled.error.nodes[0]!.reasons[0] === 'no rack label, so --spread rack cannot place it')
+})
+
+test('place prefers nodes serving fewer subnets, counting what the directory knows beyond the adverts', t => {
+  const adverts = [0, 1, 2, 3, 4, 5, 6, 7].map(i => advert(i, { score: BigInt(2000 - i) }))
+  const first = place(adverts, { size: 4, nowMs })
+  if (!first.ok) return t.fail(first.error.message)
+  t.deepEqual(first.value.picked.map(p => p.nodeId), ids.slice(0, 4))
+  // Right after that creation the adverts still say 0; the directory already knows.
+  const servedCounts = new Map(first.value.picked.map(p => [p.nodeId, 1]))
+  const second = place(adverts, { size: 4, nowMs, servedCounts })
+  if (!second.ok) return t.fail(second.error.message)
+  t.deepEqual(second.value.picked.map(p => p.nodeId), ids.slice(4, 8), 'the second subnet lands on the other four nodes')
+  const full = place(adverts.slice(0, 1), { size: 1, nowMs, servedCounts: new Map([[ids[0]!, subnetsServedMax]]) })
+  t.true(!full.ok && full.error.nodes[0]!.reasons[0] === `serves ${subnetsServedMax} subnets as far as this node knows (at most ${subnetsServedMax})`)
 })
 
 test('place uses the newest advert of a node and ignores input order', t => {
@@ -183,8 +197,8 @@ test('property: picked nodes are distinct, live, meet every requirement and the 
     if (!picked.every(p => shortfalls(newest.get(p.nodeId)!, requirements, nowMs).length === 0)) return false
     if (r.spread !== undefined && new Set(picked.map(p => p.labels[r.spread!])).size !== r.size) return false
     if (r.spread !== undefined && picked.some(p => p.labels[r.spread!] === '')) return false
-    // Ranked: spare compute never increases down the list.
-    return picked.every((p, i) => i === 0 || picked[i - 1]!.freeScore >= p.freeScore)
+    // Ranked: fewest subnets first, then spare compute never increases among equals.
+    return picked.every((p, i) => i === 0 || picked[i - 1]!.subnets < p.subnets || (picked[i - 1]!.subnets === p.subnets && picked[i - 1]!.freeScore >= p.freeScore))
   }), { numRuns: 300 })
   t.pass()
 })

@@ -220,3 +220,13 @@ test('SubnetFormation: a member that missed the commit joins a genesis it signed
   t.deepEqual(outsider.host.joined, [], 'a non-member only learns it')
   t.is(outsider.directory.get(subnet.value.id)?.source, 'gossip')
 })
+
+test('SubnetFormation.create: a second subnet lands on the nodes the first did not use', async t => {
+  const { nodes } = await cluster(t, 8)
+  const first = await nodes[0]!.formation.create({ size: 4 })
+  const second = await nodes[0]!.formation.create({ size: 4 })
+  if (!first.ok || !second.ok) return t.fail('not created')
+  const members = [...first.value.subnet.memberIds, ...second.value.subnet.memberIds]
+  t.is(new Set(members).size, 8, 'no node serves both')
+  t.regex(second.value.picked[0]!.reason, /serves 0 subnets/)
+})
