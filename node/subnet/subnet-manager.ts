@@ -109,9 +109,9 @@ export class SubnetManager implements Startable {
     await this.#joining.catch(() => {})
     for (const [id, served] of [...this.#served].reverse()) {
       try {
+        served.unsubscribe() // gossip is ignored from here on
         await served.driver.stop()
         await served.service.stop()
-        served.unsubscribe()
       } finally {
         await served.store.close()
         this.#served.delete(id)
