@@ -208,7 +208,7 @@ export class SubnetService implements ConsensusApplication {
     if (known === undefined) return this.mempool.has(id) || this.#inFlight.has(id) ? 'pending' : undefined
     if ('status' in known) return known
     if (known.height > this.#certifiedHeight) return 'pending'
-    return await this.#certifiedResult(known)
+    return await this.#certifiedResult(known) ?? 'pending'
   }
 
   /** Waits up to `ms` for the envelope's result; undefined on timeout. */
@@ -406,18 +406,23 @@ export class SubnetService implements ConsensusApplication {
     await this.#c.store.putCertification(height, encodeCertificate(cert.value))
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
     for (const h of [...this.#shares.keys()]) if (h <= height) this.#shares.delete(h)
-    for (const [id, known] of this.#results.entries()) {
-      if ('status' in known || known.height !== height || !this.#waiters.has(id)) continue
-      this.#notify(await this.#certifiedResult(known, cert.value))
+    // Waiting clients are few beside the remembered results: look them up, not the other way round.
+    for (const id of [...this.#waiters.keys()]) {
+      const known = this.#results.get(id)
+      if (known === undefined || 'status' in known || known.height !== height) continue
+      const result = await this.#certifiedResult(known, cert.value)
+      if (result !== undefined) this.#notify(result)
     }
   }
 
-  async #certifiedResult (pending: PendingResult, known?: StateCertificate): Promise<IngressResult> {
+  /** The certified answer, or undefined while its height has no certificate (some heights never get one, e.g. shares lost during catch-up). */
+  async #certifiedResult (pending: PendingResult, known?: StateCertificate): Promise<IngressResult | undefined> {
     let certificate = known
     if (certificate === undefined) {
       const record = await this.#c.store.getHeight(pending.height)
-      const decoded = record?.certification == null ? undefined : decodeCertificate(record.certification)
-      assert(decoded?.ok === true, `height ${pending.height} is certified but its certificate is unreadable`)
+      if (record?.certification == null) return undefined
+      const decoded = decodeCertificate(record.certification)
+      assert(decoded.ok, `height ${pending.height} has an unreadable certificate`)
       certificate = decoded.value
     }
     const proof = await this.#c.store.proveReceipt(pending.height, pending.index)
