@@ -2,7 +2,7 @@
 // proposes, signs and starts a subnet on four of them; every node's directory lists it, every
 // member serves it; placements that cannot be met name what is missing and create nothing.
 
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { eventually, getJson, runCli, spawnDaemon, type DaemonProcess } from '../helpers/daemon-process.ts'
 
 interface Created { ok: true, id: string, members: string[], n: number, f: number, explanation: string[], picked: Array<{ nodeId: string, labels: { rack: string } }> }
@@ -12,6 +12,17 @@ test('subnet create --size 4 --spread rack forms a subnet every member serves an
   t.timeout(150_000)
   const daemons: DaemonProcess[] = []
   t.teardown(() => { for (const d of daemons) d.destroy() })
+  try {
+    await scenario(t, daemons)
+  } catch (error) {
+    // Name the cause (fetch hides it) and the state of every daemon, so a failure on a loaded box is diagnosable.
+    t.log(`${(error as Error).stack}\ncause: ${String((error as Error).cause)}`)
+    for (const d of daemons) t.log(`${d.nodeId} exit=${d.child.exitCode} signal=${d.child.signalCode}\n${d.logs().slice(-2000)}`)
+    throw error
+  }
+})
+
+async function scenario (t: ExecutionContext, daemons: DaemonProcess[]): Promise<void> {
   const labels = (i: number): string[] => ['--advert-interval', '2000', '--rack', `rack-${i}`, '--region', 'test', '--operator', `op-${i % 2}`]
   const first = await spawnDaemon({ args: labels(0) })
   daemons.push(first)
@@ -21,7 +32,7 @@ test('subnet create --size 4 --spread rack forms a subnet every member serves an
   await eventually('every book to hold every advert', async () => {
     const books = await Promise.all(daemons.map(async d => (await getJson<Array<{ nodeId: string }>>(`${d.api}/v1/capacity`)).map(a => a.nodeId).sort()))
     return books.every(book => JSON.stringify(book) === JSON.stringify(ids))
-  }, 30_000, 500)
+  }, 60_000, 500)
 
   // Unmet placements first: they must create nothing anywhere.
   const mars = runCli(['subnet', 'create', '--size', '4', '--label', 'region=mars', '--api', first.api])
@@ -54,23 +65,18 @@ test('subnet create --size 4 --spread rack forms a subnet every member serves an
 
   const members = daemons.filter(d => created.members.includes(d.nodeId))
   t.is(members.length, 4)
-  try {
-    let lastError = ''
-    await eventually('every node to know the subnet and every member to serve it', async () => {
-      try {
-        const known = await Promise.all(daemons.map(async d => await getJson<Known[]>(`${d.api}/v1/directory`)))
-        const serving = await Promise.all(members.map(async d => await getJson<Array<{ id: string }>>(`${d.api}/v1/subnets`)))
-        return known.every(list => list.some(s => s.id === created.id)) && serving.every(list => list.some(s => s.id === created.id))
-      } catch (error) {
-        // A daemon busy starting its replica on a loaded box may drop a poll; the deadline still bounds us.
-        lastError = `${(error as Error).message}: ${String((error as Error).cause)}`
-        return false
-      }
-    }, 30_000, 500).catch(error => { throw new Error(`${(error as Error).message} (last poll error: ${lastError})`) })
-  } catch (error) {
-    for (const d of daemons) t.log(`${d.nodeId} exit=${d.child.exitCode} signal=${d.child.signalCode}\n${d.logs().slice(-3000)}`)
-    throw error
-  }
+  let lastError = ''
+  await eventually('every node to know the subnet and every member to serve it', async () => {
+    try {
+      const known = await Promise.all(daemons.map(async d => await getJson<Known[]>(`${d.api}/v1/directory`)))
+      const serving = await Promise.all(members.map(async d => await getJson<Array<{ id: string }>>(`${d.api}/v1/subnets`)))
+      return known.every(list => list.some(s => s.id === created.id)) && serving.every(list => list.some(s => s.id === created.id))
+    } catch (error) {
+      // A daemon busy starting its replica on a loaded box may drop a poll; the deadline still bounds us.
+      lastError = `${(error as Error).message}: ${String((error as Error).cause)}`
+      return false
+    }
+  }, 30_000, 500).catch(error => { throw new Error(`${(error as Error).message} (last poll error: ${lastError})`) })
   for (const d of daemons) {
     const entry = (await getJson<Known[]>(`${d.api}/v1/directory`)).find(s => s.id === created.id)
     t.is(entry?.serving, created.members.includes(d.nodeId), `node ${d.nodeId} serving flag`)
@@ -91,4 +97,4 @@ test('subnet create --size 4 --spread rack forms a subnet every member serves an
 
   const codes = await Promise.all(daemons.map(async d => await d.stop('SIGTERM', 10_000)))
   t.deepEqual(codes, [0, 0, 0, 0, 0], daemons.map(d => d.logs().slice(-1000)).join('\n'))
-})
+}
