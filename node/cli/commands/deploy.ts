@@ -40,7 +40,7 @@ export function register (program: Command): void {
     .option('--name <name>', 'actor name (default: the file name without .wasm)')
     .option('--identity <file>', 'client key (default: $PYLON_IDENTITY or ~/.pylon/identity, created if missing)'))
     .action(async (file: string, flags: DeployFlags) => {
-      const outcome = await deploy(file, flags)
+      const outcome = await deploy(file, flags, flags.json === true ? undefined : line => { process.stderr.write(`${line}\n`) })
       emit(flags.json, outcome, () => [
         `actor      ${outcome.actor}`,
         `name       ${outcome.name}`,
@@ -53,7 +53,7 @@ export function register (program: Command): void {
     })
 }
 
-export async function deploy (file: string, flags: DeployFlags): Promise<DeployOutcome> {
+export async function deploy (file: string, flags: DeployFlags, progress?: (line: string) => void): Promise<DeployOutcome> {
   const code = await readComponent(file)
   const arg = payloadOf(flags.init, 'init argument')
   const name = flags.name ?? basename(file).replace(/\.wasm$/, '')
@@ -64,6 +64,7 @@ export async function deploy (file: string, flags: DeployFlags): Promise<DeployO
   const identity = await clientIdentity(flags.identity)
   noteCreatedIdentity(identity)
   const cid = await client.uploadCode(subnetId, code)
+  progress?.(`uploaded ${code.length} bytes as ${cid.toString()}; installing through consensus (every replica loads the component first)…`)
   const ingress = signEnvelope({ kind: 'install', subnet: subnetId, code: cid, arg, name, controllers: [] }, identity.signer)
   const verified = verifyIngressResult(settled(await client.submit(ingress, { waitMs: clientDeployWaitMs })), subnet)
   if (!verified.ok) throw new CliError(`install of ${file} failed on subnet ${subnetId} at height ${verified.height}: ${verified.error ?? 'unknown error'}`, 'actor/refused')
