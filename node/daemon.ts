@@ -27,6 +27,7 @@ import { PrometheusConsensusMetrics } from './consensus/consensus-metrics.ts'
 import { ActorLoader } from './runtime/loader.ts'
 import { openStore } from './store/level-store.ts'
 import { SubnetManager } from './subnet/subnet-manager.ts'
+import { PrometheusSubnetMetrics } from './subnet/subnet-metrics.ts'
 import { PrometheusMempoolMetrics } from './ingress/mempool-metrics.ts'
 import { DirectorySync } from './subnet-formation/directory-sync.ts'
 import { FormationMetrics } from './subnet-formation/formation-metrics.ts'
@@ -89,6 +90,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const consensusMetrics = new PrometheusConsensusMetrics(registry)
   const subnets: SubnetManager = new SubnetManager({
     net, signer: key.signer, clock, logger: logger.child('subnet'),
+    subnetMetrics: new PrometheusSubnetMetrics(registry),
     mempoolMetrics: new PrometheusMempoolMetrics(registry, () => subnets.list().reduce((sum, s) => ({ messages: sum.messages + s.mempool.size, bytes: sum.bytes + s.mempool.bytes }), { messages: 0, bytes: 0 })),
     loader: new ActorLoader({ cacheDir: join(dataDir, 'transpiled'), logger: logger.child('runtime') }),
     openStore: async dir => await openStore(dir),

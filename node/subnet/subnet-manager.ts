@@ -21,6 +21,7 @@ import type { Net, Stream } from '../net/net.ts'
 import type { ActorLoader } from '../runtime/loader.ts'
 import type { Store } from '../store/store.ts'
 import { Mempool, type MempoolMetrics } from '../ingress/mempool.ts'
+import type { SubnetMetrics } from './subnet-metrics.ts'
 import { SubnetService, type SubmitRefusal } from './subnet-service.ts'
 
 export const codeProtocol = '/pylon/code/1.0.0'
@@ -42,6 +43,7 @@ export interface SubnetManagerComponents {
   createDriver: DriverFactory
   /** Counts every subnet's mempool admissions and refusals (Prometheus in the daemon). */
   mempoolMetrics?: MempoolMetrics
+  subnetMetrics?: SubnetMetrics
 }
 
 export interface SubnetManagerInit {
@@ -209,7 +211,7 @@ export class SubnetManager implements Startable {
       const certifyTopic = certifyTopicOf(subnet.id)
       const mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, { subnet: subnet.id })
       const service = new SubnetService(subnet, {
-        store, loader, signer, clock, logger: log, mempool,
+        store, loader, signer, clock, logger: log, mempool, ...(this.#c.subnetMetrics === undefined ? {} : { metrics: this.#c.subnetMetrics }),
         transport: {
           publishShare: async share => { await net.publish(certifyTopic, share) },
           fetchCode: async (peer, cid, options) => await fetchCode(net, peer, subnet.id, cid, options.signal)

@@ -34,6 +34,7 @@ import type { ActorLoader, CompiledActor } from '../runtime/loader.ts'
 import { MemoryState, preloadState } from '../runtime/state-view.ts'
 import type { Store } from '../store/store.ts'
 import { decodePayload, encodePayload } from './payload.ts'
+import type { SubnetMetrics } from './subnet-metrics.ts'
 import {
   decodeActorRecord, decodeQueued, decodeU64, encodeActorRecord, encodeQueued, encodeU64, expiringEnd, requestIdOfExpiringKey,
   systemActorOf, systemKeys, type ActorRecord, type QueuedMessage
@@ -56,6 +57,7 @@ export interface SubnetServiceComponents {
   transport: SubnetTransport
   /** The subnet's mempool; made here when absent. */
   mempool?: Mempool
+  metrics?: SubnetMetrics
 }
 
 /** What a finalized envelope came to: the answer a waiting client gets. */
@@ -335,6 +337,7 @@ export class SubnetService implements ConsensusApplication {
     if (heightIn <= store.height) return // already committed before a restart
     assert(heightIn === store.height + 1n, `finalize height ${heightIn} is not the next (store at ${store.height})`)
     const height = toHeight(heightIn)
+    const startedMs = performance.now()
     const executed = await this.#execute(height, block)
     const commit = await store.commitHeight({
       height,
@@ -344,6 +347,8 @@ export class SubnetService implements ConsensusApplication {
       receipts: executed.receipts.map(encodeReceipt)
     })
     this.mempool.markFinalized(executed.ingress)
+    const failed = executed.receipts.filter(r => !r.ok).length
+    this.#c.metrics?.finalized(this.subnet.id, heightIn, { ok: executed.receipts.length - failed, failed, skipped: executed.skipped.length }, (performance.now() - startedMs) / 1000)
     for (const [id, h] of this.#inFlight) if (h <= heightIn) this.#inFlight.delete(id)
     for (const [id, entry] of this.#verified) if (entry.height <= heightIn) this.#verified.delete(id)
     for (const pending of executed.results) this.#results.set(pending.ingressId, pending)
@@ -405,6 +410,7 @@ export class SubnetService implements ConsensusApplication {
     if (!cert.ok) return
     await this.#c.store.putCertification(height, encodeCertificate(cert.value))
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
+    this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
     for (const h of [...this.#shares.keys()]) if (h <= height) this.#shares.delete(h)
     // Waiting clients are few beside the remembered results: look them up, not the other way round.
     for (const id of [...this.#waiters.keys()]) {
