@@ -12,7 +12,9 @@ import { isOurDaemon, stopNodes, type DevnetFile } from '../../node/cli/commands
 import { runCli } from '../helpers/daemon-process.ts'
 
 test('devnet refuses a node count that is not 3f+1 (with a subnet) and creates nothing', t => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'pylon-devnet-cli-')), 'net')
+  const root = mkdtempSync(join(tmpdir(), 'pylon-devnet-cli-'))
+  t.teardown(() => { rmSync(root, { recursive: true, force: true }) })
+  const dir = join(root, 'net')
   const bad = runCli(['devnet', 'up', '--nodes', '5', '--dir', dir])
   t.is(bad.status, 1)
   t.is(bad.stderr, 'pylon: --nodes must be 3f+1 (1, 4, 7, 10, …) to form a subnet, got 5; or pass --subnets 0\n')
