@@ -36,9 +36,13 @@ async function runOnce (nodes: number): Promise<Run> {
     const ids = new Set(daemons.map(d => d.nodeId))
     const doneAt = new Map<string, number>()
     while (doneAt.size < daemons.length) {
-      if (Date.now() - ready > convergeTimeoutMs) throw new Error(`${nodes} nodes: only ${doneAt.size} complete books after ${convergeTimeoutMs} ms`)
+      if (Date.now() - ready > convergeTimeoutMs) {
+        const sizes = await Promise.all(daemons.map(async d => (await getJson<unknown[]>(`${d.api}/v1/capacity`).catch(() => [])).length))
+        throw new Error(`${nodes} nodes: only ${doneAt.size} complete books after ${convergeTimeoutMs} ms; book sizes ${sizes.join(' ')}`)
+      }
       await Promise.all(daemons.filter(d => !doneAt.has(d.nodeId)).map(async d => {
-        const book = await getJson<Array<{ nodeId: string }>>(`${d.api}/v1/capacity`)
+        // A daemon too busy to answer in time (a loaded box) is simply not done yet.
+        const book = await getJson<Array<{ nodeId: string }>>(`${d.api}/v1/capacity`).catch(() => [])
         if (book.filter(a => ids.has(a.nodeId)).length === ids.size) doneAt.set(d.nodeId, Date.now() - ready)
       }))
       await new Promise(resolve => setTimeout(resolve, 100))
