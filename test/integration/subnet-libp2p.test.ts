@@ -74,7 +74,7 @@ test('a 4-member subnet over libp2p: code fetched by CID, a non-member forwards,
   t.is(services.filter(s => s !== undefined).length, 4)
   t.is(all[4]!.get(subnet.id), undefined)
 
-  const client = new Client(systemClock as never)
+  const client = new Client(systemClock)
   const code = await exampleCode('counter-wat')
   t.true((await services[0]!.putCode(code)).ok)
   const install = client.install(subnet, code)

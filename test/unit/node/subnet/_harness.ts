@@ -12,7 +12,7 @@ import { peerIdOfPublicKey, type ActorId, type NodeId, type Principal } from '..
 import { signIngress, type Ingress, type IngressContent } from '../../../../protocol/ingress.ts'
 import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
 import { assembleGenesis, genesisOf, signGenesis, type Subnet } from '../../../../protocol/subnet.ts'
-import { ManualClock } from '../../../../node/core/clock.ts'
+import { ManualClock, type Clock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { ActorLoader } from '../../../../node/runtime/loader.ts'
 import type { Store } from '../../../../node/store/store.ts'
@@ -72,9 +72,9 @@ export async function runHeight (leader: SubnetService, replicas: SubnetService[
 
 export class Client {
   readonly signer = newSigner()
-  readonly clock: ManualClock
+  readonly clock: Pick<Clock, 'now'>
   #nonce = 0
-  constructor (clock: ManualClock) { this.clock = clock }
+  constructor (clock: Pick<Clock, 'now'>) { this.clock = clock }
   get id (): Principal { return this.signer.id as Principal }
 
   sign (content: Record<string, unknown>): Ingress {
