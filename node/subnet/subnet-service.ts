@@ -353,6 +353,10 @@ export class SubnetService implements ConsensusApplication {
     for (const [id, entry] of this.#verified) if (entry.height <= heightIn) this.#verified.delete(id)
     for (const pending of executed.results) this.#results.set(pending.ingressId, pending)
     for (const skipped of executed.skipped) {
+      // A copy of an envelope that already ran (twice in one block, or again in a later block after
+      // a view change) must not replace the first run's result: the client waits for that one.
+      const known = this.#results.get(skipped.ingressId)
+      if (known !== undefined && !('status' in known && known.status === 'skipped')) continue
       this.#results.set(skipped.ingressId, skipped)
       this.#notify(skipped)
     }
@@ -371,7 +375,9 @@ export class SubnetService implements ConsensusApplication {
     const share = decodeShare(bytes)
     if (share === undefined || !verifyCertificationShare(this.subnet, share)) return false
     const h = share.state.height
-    if (h <= this.#certifiedHeight) return true
+    // Heights below the last certified one may still lack their own certificate (shares arrive in
+    // any order), so they are buffered too, except far behind the commit (bounded memory).
+    if (h + BigInt(subnetCertifyHeightsMax) < this.#c.store.height) return true
     if (h > this.#c.store.height + BigInt(subnetCertifyHeightsMax)) return true // too far ahead to buffer; ignore
     this.#addShare(share)
     if (h <= this.#c.store.height) await this.#tryCertify(toHeight(h))
@@ -393,10 +399,13 @@ export class SubnetService implements ConsensusApplication {
 
   async #tryCertify (height: Height): Promise<void> {
     const byHeight = this.#shares.get(height)
-    if (byHeight === undefined || height <= this.#certifiedHeight) return
+    if (byHeight === undefined) return
     const record = await this.#c.store.getHeight(height)
     if (record === undefined) return
-    if (record.certification !== null) return
+    if (record.certification !== null) {
+      this.#shares.delete(height)
+      return
+    }
     const state: CertifiedState = { subnet: this.subnet.id, height, stateRoot: record.stateRoot, receiptsRoot: record.receiptsRoot }
     const matching = new Map<number, Uint8Array>()
     for (const share of byHeight.values()) {
@@ -411,7 +420,7 @@ export class SubnetService implements ConsensusApplication {
     await this.#c.store.putCertification(height, encodeCertificate(cert.value))
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
     this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
-    for (const h of [...this.#shares.keys()]) if (h <= height) this.#shares.delete(h)
+    this.#shares.delete(height)
     // Waiting clients are few beside the remembered results: look them up, not the other way round.
     for (const id of [...this.#waiters.keys()]) {
       const known = this.#results.get(id)

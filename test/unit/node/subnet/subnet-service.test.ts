@@ -265,3 +265,28 @@ test('metrics count executed heights, receipts by outcome and the certified heig
   t.regex(text, new RegExp(`pylon_subnet_certified_height\\{subnet="${subnet.id}"\\} 1`))
   t.regex(text, new RegExp(`pylon_subnet_finalize_seconds_count\\{subnet="${subnet.id}"\\} 1`))
 })
+
+test('an envelope twice in one block keeps its first run\'s certified result; heights certify in any order', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const replicas = await Promise.all(nodes.map(async node => makeReplica(subnet, node, await memoryStore(), clock)))
+  const services = replicas.map(r => r.service)
+  const code = await exampleCode('counter-wat')
+  for (const s of services) await s.putCode(code)
+  const client = new Client(clock)
+  const install = client.install(subnet, code)
+  await runHeight(services[0]!, services, { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [install.bytes] }) })
+  const inc = client.update(actorIdOf(subnet.id, 1n))
+  await runHeight(services[0]!, services, { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [inc.bytes, inc.bytes] }) })
+  const waiting = services[0]!.wait(inc.id, 5_000)
+  // Height 2's shares arrive first and certify it; height 1's arrive later and still certify it.
+  for (const r of replicas.slice(1, 3)) t.true(await services[0]!.receiveShare(r.shares[1]!))
+  t.is(BigInt(services[0]!.info().certifiedHeight), 2n)
+  const result = await waiting
+  t.is(result?.status, 'certified', 'the replayed copy did not replace the executed one')
+  t.is(utf8(result?.receipt?.result), '1')
+  t.is(await services[0]!.result(install.id), 'pending', 'height 1 has no certificate yet')
+  for (const r of replicas.slice(1, 3)) t.true(await services[0]!.receiveShare(r.shares[0]!))
+  const installed = await services[0]!.result(install.id)
+  t.is(installed !== undefined && installed !== 'pending' ? installed.status : undefined, 'certified')
+})
