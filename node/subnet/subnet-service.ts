@@ -8,7 +8,7 @@
 
 import { rawCidOf } from '../../protocol/codec.ts'
 import { actorIdOf, actorIndexOf, height as toHeight, parseActorId, subnetOfActorId, type ActorId, type Height, type NodeId, type SubnetId } from '../../protocol/ids.ts'
-import { decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
+import { checkExpiry, decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
   actorCodeBytesMax, subnetBlockIngressMax, subnetBlockPayloadBytesMax, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
   subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetOutboxQueueMax, subnetResultsMax, subnetWaitersMax
@@ -304,7 +304,10 @@ export class SubnetService implements ConsensusApplication {
     const codes = new Set<string>()
     const decoded: Ingress[] = []
     for (const [i, bytes] of payload.value.ingress.entries()) {
-      const one = decodeIngress(bytes, blockTimeMs)
+      // An envelope this node's mempool admitted was signature-checked then: only its expiry is
+      // judged again, at the block's time (a pure memo keyed by the hash of the exact bytes).
+      const pooled = this.mempool.get(ingressIdOf(bytes))
+      const one = pooled !== undefined && Buffer.from(pooled.bytes).equals(bytes) ? checkAt(pooled, blockTimeMs) : decodeIngress(bytes, blockTimeMs)
       if (!one.ok) return this.#refuseBlock(block, `envelope ${i}: ${one.error.message}`)
       decoded.push(one.value)
       const { content } = one.value
@@ -760,6 +763,12 @@ class SystemWrites {
   set (key: Uint8Array, value: Uint8Array): void { this.#writes.set(Buffer.from(key).toString('latin1'), { actor: this.#actor, key, value }) }
   delete (key: Uint8Array): void { this.#writes.set(Buffer.from(key).toString('latin1'), { actor: this.#actor, key, value: null }) }
   writes (): StateWrite[] { return [...this.#writes.values()] }
+}
+
+/** A verified envelope judged at another time: only its expiry can change. */
+function checkAt (ingress: Ingress, nowMs: number): Result<Ingress, IngressError> {
+  const expiry = checkExpiry(ingress.content.expiryMs, nowMs)
+  return expiry.ok ? ok(ingress) : expiry
 }
 
 function codeOf (ingress: Ingress): string | undefined {
