@@ -4,22 +4,6 @@
 
 import { Command, CommanderError } from 'commander'
 import { failAndExit } from './output.ts'
-import * as build from './commands/build.ts'
-import * as call from './commands/call.ts'
-import * as capacity from './commands/capacity.ts'
-import * as daemon from './commands/daemon.ts'
-import * as deploy from './commands/deploy.ts'
-import * as devnet from './commands/devnet.ts'
-import * as exec from './commands/exec.ts'
-import * as id from './commands/id.ts'
-import * as identity from './commands/identity.ts'
-import * as init from './commands/init.ts'
-import * as peers from './commands/peers.ts'
-import * as query from './commands/query.ts'
-import * as quickstart from './commands/quickstart.ts'
-import * as status from './commands/status.ts'
-import * as store from './commands/store.ts'
-import * as subnet from './commands/subnet.ts'
 
 const program = new Command('pylon')
   .description('Pylon: an open compute node. Replicated WebAssembly actors on BFT subnets over libp2p.')
@@ -27,16 +11,19 @@ const program = new Command('pylon')
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
 
-// Command groups. Each file exports `register(program)`.
-const groups: Array<{ register: (program: Command) => void }> = [
-  init, daemon, id, status, peers, capacity, quickstart,
-  identity,
-  store,
-  build, exec,
-  devnet, deploy, call, query,
-  subnet,
+// Command groups: each file registers the one top-level command it is named after. Only the group
+// the command line names is imported, so `pylon status` does not load the runtime (binaryen, jco:
+// ~90 MiB and ~1 s per process); help, version and unknown names load them all.
+const groups = [
+  'init', 'daemon', 'id', 'status', 'peers', 'capacity', 'quickstart',
+  'identity', 'store', 'build', 'exec',
+  'devnet', 'deploy', 'call', 'query', 'subnet'
 ]
-for (const group of groups) group.register(program)
+const named = process.argv.slice(2).find(arg => !arg.startsWith('-'))
+for (const name of named !== undefined && groups.includes(named) ? [named] : groups) {
+  const group = await import(`./commands/${name}.ts`) as { register: (program: Command) => void }
+  group.register(program)
+}
 
 try {
   await program.parseAsync(process.argv)
