@@ -361,6 +361,8 @@ export const subnetResultsMax = 20_000
 export const apiIngressWaitMs = 30_000
 /** Largest code upload over HTTP: the largest component the runtime loads. */
 export const apiCodeBytesMax = actorCodeBytesMax
+/** Actor records in one page of GET /v1/subnets/:id/actors: ~1 KiB each, so one answer stays near 1 MiB. */
+export const apiActorsPageMax = 1_000
 /** Longest a code fetch from one member may take (32 MiB over a slow link). */
 export const subnetCodeFetchTimeoutMs = 60_000
 /** Concurrent code-fetch streams per connection, each way. */

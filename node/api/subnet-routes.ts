@@ -4,14 +4,14 @@
 // naming the value and the limit, and never decides anything a subnet decides.
 
 import { encodeCertifiedResponse } from '../../protocol/certification.ts'
-import { parseActorId, parseSubnetId, subnetOfActorId, type SubnetId } from '../../protocol/ids.ts'
+import { actorIndexOf, parseActorId, parseSubnetId, subnetOfActorId, type SubnetId } from '../../protocol/ids.ts'
 import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
-import { apiCodeBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
+import { apiActorsPageMax, apiCodeBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
 import type { Receipt } from '../../protocol/receipt.ts'
 import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import type { Clock } from '../core/clock.ts'
 import type { ApiAnswer, ApiRequest, ApiRoute } from './api-server.ts'
-import type { IngressResult, SubnetService } from '../subnet/subnet-service.ts'
+import type { ActorInfo, IngressResult, SubnetService } from '../subnet/subnet-service.ts'
 import type { ForwardAnswer } from '../subnet/subnet-manager.ts'
 
 /** What the routes need from the subnet manager. */
@@ -55,6 +55,7 @@ export function subnetRoutes (directory: SubnetDirectory, clock: Clock): ApiRout
     { method: 'POST', path: '/v1/query', bodyBytesMax: ingressBytesMax, handle: wrap(async r => await h.query(r)) },
     { method: 'GET', path: '/v1/subnets', handle: wrap(async () => ({ status: 200, json: directory.list().map(subnetJson) })) },
     { method: 'GET', path: '/v1/subnets/:id', handle: wrap(async r => h.subnet(r.params.id!)) },
+    { method: 'GET', path: '/v1/subnets/:id/actors', handle: wrap(async r => await h.actors(r.params.id!, r.query)) },
     { method: 'GET', path: '/v1/actors/:actorId', handle: wrap(async r => await h.actor(r.params.actorId!)) }
   ]
 }
@@ -76,19 +77,27 @@ class SubnetHandlers {
     return { status: 200, json: subnetJson(service) }
   }
 
+  /** GET /v1/subnets/:id/actors?after=INDEX&limit=N: one bounded page of installed actors, in index order. */
+  async actors (raw: string, query: URLSearchParams): Promise<ApiAnswer> {
+    const id = parseSubnetId(raw)
+    if (!id.ok) throw new HttpError(400, `not a subnet id: ${id.error}`)
+    const service = this.#serviceFor(id.value)
+    const limit = integerParam(query, 'limit', apiActorsPageMax, 1n, BigInt(apiActorsPageMax))
+    // after + 1 is the first index read, so it must stay a u64.
+    const after = integerParam(query, 'after', 0, 0n, 2n ** 64n - 2n)
+    const page = await service.actors({ after, limit: Number(limit) + 1 })
+    const actors = page.slice(0, Number(limit))
+    const next = page.length > actors.length ? actorIndexOf(actors.at(-1)!.actor).toString() : null
+    return { status: 200, json: { subnet: id.value, height: service.info().height.toString(), actors: actors.map(actorJson), next } }
+  }
+
   async actor (raw: string): Promise<ApiAnswer> {
     const actor = parseActorId(raw)
     if (!actor.ok) throw new HttpError(400, `not an actor id: ${actor.error}`)
     const service = this.#serviceFor(subnetOfActorId(actor.value))
     const info = await service.actor(actor.value)
     if (info === undefined) throw new HttpError(404, `actor not installed: ${actor.value}`, { reason: 'unknown-actor' })
-    return {
-      status: 200,
-      json: {
-        actor: info.actor, subnet: info.subnet, name: info.name, codeCid: info.code, controllers: info.controllers,
-        installer: info.installer, installedAt: info.installedAt.toString(), upgradedAt: info.upgradedAt?.toString() ?? null
-      }
-    }
+    return { status: 200, json: actorJson(info) }
   }
 
   async code (r: ApiRequest): Promise<ApiAnswer> {
@@ -159,6 +168,21 @@ class SubnetHandlers {
     if (known === undefined) throw new HttpError(404, `unknown subnet ${subnet}: this node neither serves nor knows it`, { reason: 'unknown-subnet', subnet })
     throw new HttpError(421, `this node is not a member of subnet ${subnet}; ask one of its members`, { reason: 'not-member', subnet, members: known.memberIds })
   }
+}
+
+function actorJson (info: ActorInfo): Record<string, unknown> {
+  return {
+    actor: info.actor, subnet: info.subnet, name: info.name, codeCid: info.code, controllers: info.controllers,
+    installer: info.installer, installedAt: info.installedAt.toString(), upgradedAt: info.upgradedAt?.toString() ?? null
+  }
+}
+
+/** A decimal query parameter in [min, max], `fallback` when absent; anything else is a 400 naming it. */
+function integerParam (query: URLSearchParams, name: string, fallback: number, min: bigint, max: bigint): bigint {
+  const raw = query.get(name)
+  if (raw === null) return BigInt(fallback)
+  if (!/^\d{1,20}$/.test(raw) || BigInt(raw) < min || BigInt(raw) > max) throw new HttpError(400, `${name} must be an integer in ${min}..${max}, got ${JSON.stringify(raw.slice(0, 32))}`, { reason: 'malformed' })
+  return BigInt(raw)
 }
 
 function nonEmpty (body: Uint8Array, what: string): Uint8Array {

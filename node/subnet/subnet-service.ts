@@ -36,7 +36,7 @@ import type { Store } from '../store/store.ts'
 import { decodePayload, encodePayload } from './payload.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
 import {
-  decodeActorRecord, decodeQueued, decodeU64, encodeActorRecord, encodeQueued, encodeU64, expiringEnd, requestIdOfExpiringKey,
+  actorIndexOfKey, decodeActorRecord, decodeQueued, decodeU64, encodeActorRecord, encodeQueued, encodeU64, expiringEnd, requestIdOfExpiringKey,
   systemActorOf, systemKeys, type ActorRecord, type QueuedMessage
 } from './system-state.ts'
 
@@ -261,6 +261,20 @@ export class SubnetService implements ConsensusApplication {
   async actor (actor: ActorId): Promise<ActorInfo | undefined> {
     const record = await this.#record(actor)
     return record === undefined ? undefined : { actor, subnet: this.subnet.id, ...record }
+  }
+
+  /**
+   * Installed actors in index order, read from the replicated records at the latest committed
+   * height: at most `limit`, starting after index `after` (0 = from the first). Deleted actors are
+   * absent (their record is removed).
+   */
+  async actors (options: { after?: bigint, limit: number }): Promise<ActorInfo[]> {
+    const entries = await this.#c.store.range(this.#system, { start: systemKeys.actor((options.after ?? 0n) + 1n), end: systemKeys.actorsEnd, limit: options.limit })
+    return entries.map(({ key, value }) => {
+      const record = decodeActorRecord(value)
+      assert(record.ok, 'corrupt actor record in subnet state')
+      return { actor: actorIdOf(this.subnet.id, actorIndexOfKey(key)), subnet: this.subnet.id, ...record.value }
+    })
   }
 
   // ── ConsensusApplication ───────────────────────────────────────────────────────────────────

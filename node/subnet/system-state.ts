@@ -31,6 +31,8 @@ export const systemKeys = {
   outboxTail: key('outbox-tail'),
   outboxHead: key('outbox-head'),
   actor: (index: bigint): Uint8Array => key(`actor/${padded(index)}`),
+  /** The first key past every actor record (`actor/` < `actor0`), the end of a listing. */
+  actorsEnd: key('actor0'),
   /** An executed request → its expiry: the authority on replays until the request expires. */
   executed: (requestId: RequestId): Uint8Array => key(`executed/${requestId}`),
   /** The same requests ordered by expiry, so expired ones are pruned in bounded steps. */
@@ -43,6 +45,12 @@ export const systemKeys = {
 /** The first key past every `expiring/` entry with expiry <= `ms`. */
 export function expiringEnd (ms: bigint): Uint8Array {
   return key(`expiring/${padded(ms + 1n)}/`)
+}
+
+/** The actor index an `actor/<padded>` key names. */
+export function actorIndexOfKey (k: Uint8Array): bigint {
+  const s = new TextDecoder().decode(k)
+  return BigInt(s.slice(s.indexOf('/') + 1))
 }
 
 export function requestIdOfExpiringKey (k: Uint8Array): RequestId {
