@@ -17,7 +17,7 @@ const program = new Command('pylon')
 const groups = [
   'init', 'daemon', 'id', 'status', 'peers', 'capacity', 'quickstart',
   'identity', 'store', 'build', 'exec',
-  'devnet', 'deploy', 'call', 'query', 'subnet'
+  'devnet', 'deploy', 'call', 'query', 'subnet', 'actor'
 ]
 const named = process.argv.slice(2).find(arg => !arg.startsWith('-'))
 for (const name of named !== undefined && groups.includes(named) ? [named] : groups) {

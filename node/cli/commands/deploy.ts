@@ -5,8 +5,8 @@
 import { readFile, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { Command } from 'commander'
-import { parseSubnetId, type ActorId, type SubnetId } from '../../../protocol/ids.ts'
-import { actorCodeBytesMax, clientDeployWaitMs, ingressActorNameCharsMax } from '../../../protocol/limits.ts'
+import { parsePrincipal, parseSubnetId, type ActorId, type Principal, type SubnetId } from '../../../protocol/ids.ts'
+import { actorCodeBytesMax, clientDeployWaitMs, ingressActorNameCharsMax, ingressControllersMax } from '../../../protocol/limits.ts'
 import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, verifyIngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit } from '../output.ts'
@@ -17,12 +17,15 @@ export interface DeployFlags extends ClientOptions {
   init: string
   name?: string
   identity?: string
+  /** Extra controllers (principals) besides the deployer. */
+  controller?: string[]
 }
 
 export interface DeployOutcome {
   actor: ActorId
   subnet: SubnetId
   name: string
+  controllers: Principal[]
   codeCid: string
   codeBytes: number
   height: string
@@ -38,12 +41,14 @@ export function register (program: Command): void {
     .option('--subnet <id>', 'subnet to install on (default: the node\'s only subnet)')
     .option('--init <arg>', 'argument (UTF-8) for the actor\'s init', '')
     .option('--name <name>', 'actor name (default: the file name without .wasm)')
+    .option('--controller <principal>', 'another principal that may upgrade and delete the actor (repeatable; the deployer always may)', collect, [])
     .option('--identity <file>', 'client key (default: $PYLON_IDENTITY or ~/.pylon/identity, created if missing)'))
     .action(async (file: string, flags: DeployFlags) => {
       const outcome = await deploy(file, flags, flags.json === true ? undefined : line => { process.stderr.write(`${line}\n`) })
       emit(flags.json, outcome, () => [
         `actor      ${outcome.actor}`,
         `name       ${outcome.name}`,
+        `controllers ${outcome.controllers.join(', ')}`,
         `code       ${outcome.codeCid} (${outcome.codeBytes} bytes)`,
         `height     ${outcome.height}`,
         `certified  yes: ${outcome.signers} of ${outcome.members} member signatures verified`,
@@ -58,6 +63,7 @@ export async function deploy (file: string, flags: DeployFlags, progress?: (line
   const arg = payloadOf(flags.init, 'init argument')
   const name = flags.name ?? basename(file).replace(/\.wasm$/, '')
   if (name.length === 0 || name.length > ingressActorNameCharsMax) throw new CliError(`actor name must be 1..${ingressActorNameCharsMax} characters, got ${name.length}`)
+  const extra = parseControllers(flags.controller ?? [])
   const client = new ApiClient(await resolveApiUrl(flags))
   const subnetId = await chooseSubnet(client, flags.subnet)
   const { subnet } = await client.subnet(subnetId)
@@ -65,13 +71,31 @@ export async function deploy (file: string, flags: DeployFlags, progress?: (line
   noteCreatedIdentity(identity)
   const cid = await client.uploadCode(subnetId, code)
   progress?.(`uploaded ${code.length} bytes as ${cid.toString()}; installing through consensus (every replica loads the component first)…`)
-  const ingress = signEnvelope({ kind: 'install', subnet: subnetId, code: cid, arg, name, controllers: [] }, identity.signer)
-  const verified = verifyIngressResult(settled(await client.submit(ingress, { waitMs: clientDeployWaitMs })), subnet)
+  // The subnet puts the installer first and drops it from the list; so do we, to print what it records.
+  const controllers = extra.filter(c => c !== identity.signer.id)
+  const ingress = signEnvelope({ kind: 'install', subnet: subnetId, code: cid, arg, name, controllers }, identity.signer)
+  const verified = verifyIngressResult(settled(await client.submit(ingress, { waitMs: clientDeployWaitMs })), subnet, ingress)
   if (!verified.ok) throw new CliError(`install of ${file} failed on subnet ${subnetId} at height ${verified.height}: ${verified.error ?? 'unknown error'}`, 'actor/refused')
-  return { actor: verified.actor, subnet: subnetId, name, codeCid: cid.toString(), codeBytes: code.length, height: verified.height.toString(), certified: true, signers: verified.signers, members: subnet.memberIds.length }
+  return { actor: verified.actor, subnet: subnetId, name, controllers: [identity.signer.id as Principal, ...controllers], codeCid: cid.toString(), codeBytes: code.length, height: verified.height.toString(), certified: true, signers: verified.signers, members: subnet.memberIds.length }
 }
 
-async function readComponent (file: string): Promise<Uint8Array> {
+/** Each --controller checked as a principal (a peer id), deduplicated and within the envelope's bound. */
+export function parseControllers (values: readonly string[]): Principal[] {
+  const controllers: Principal[] = []
+  for (const value of values) {
+    const principal = parsePrincipal(value)
+    if (!principal.ok) throw new CliError(`--controller ${JSON.stringify(value.slice(0, 80))}: ${principal.error} (a principal is a peer id, as \`pylon identity show\` prints it)`, 'usage')
+    if (!controllers.includes(principal.value)) controllers.push(principal.value)
+  }
+  if (controllers.length > ingressControllersMax) throw new CliError(`too many --controller: ${controllers.length} > ${ingressControllersMax}`, 'too-large')
+  return controllers
+}
+
+function collect (value: string, previous: string[]): string[] {
+  return [...previous, value]
+}
+
+export async function readComponent (file: string): Promise<Uint8Array> {
   let size: number
   try {
     size = (await stat(file)).size
