@@ -171,7 +171,7 @@ function messagesPerSecond (actors: Record<string, CompiledActor>): string[] {
   for (const [name, code] of Object.entries(actors)) {
     const storage = new MemoryState()
     const state = { storage, code: () => code }
-    const messages: ActorMessage[] = Array.from({ length: 100 }, () => ({ kind: 'update', actor, caller: 'bench', method: 'inc', payload: new Uint8Array(0) }))
+    const messages: ActorMessage[] = Array.from({ length: 100 }, () => ({ kind: 'update', actor, caller: 'bench', method: 'inc', payload: new Uint8Array(0), requestId: null }))
     let h = 0
     const blocks = name.includes('wat') ? 200 : 20
     const ns = nsPerOp(blocks, n => {

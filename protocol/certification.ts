@@ -37,7 +37,7 @@ export interface StateCertificate {
 
 /** What a client gets back for an update: its receipt, where it sits under the receipts root, and the certificate. */
 export interface CertifiedResponse {
-  /** The receipt's exact encoded bytes (the executor's format; it names the message's IngressId). */
+  /** The receipt's exact encoded bytes (encodeReceipt; it names the RequestId of the message it answers). */
   receipt: Uint8Array
   proof: ReceiptProof
   certificate: StateCertificate
@@ -103,7 +103,7 @@ export function verifyCertificate (cert: StateCertificate, subnet: Subnet): Resu
 /**
  * What a client checks: the certificate is the subnet's, and the receipt is under its receipts
  * root. Returns the receipt bytes and height; the caller then decodes the receipt and checks it
- * names the IngressId it sent.
+ * names the RequestId of the envelope it sent (node/cli/client.ts verifyIngressResult).
  */
 export function verifyCertifiedResponse (response: CertifiedResponse, subnet: Subnet): Result<{ receipt: Uint8Array, height: Height }> {
   const cert = verifyCertificate(response.certificate, subnet)

@@ -4,6 +4,7 @@
 
 import { encode } from './codec.ts'
 import type { ActorId, Height } from './ids.ts'
+import type { RequestId } from './ingress.ts'
 
 /** Facts of the block every replica executes identically. */
 export interface BlockContext {
@@ -25,6 +26,12 @@ export interface ActorMessage {
   payload: Uint8Array
   /** At most actorFuelPerMessageMax; @default actorFuelPerMessageMax. */
   fuelLimit?: bigint
+  /**
+   * The client request this message executes, copied into its receipt (Receipt.requestId): the
+   * envelope's RequestId for an update, and for an install's init. null when no client sent it
+   * (outbox deliveries, `pylon exec`'s local runs, queries).
+   */
+  requestId: RequestId | null
 }
 
 /** A storage change: `value: null` deletes. Applied by the store only after the whole block ran. */
@@ -58,6 +65,18 @@ export interface Receipt {
   fuelUsed: bigint
   /** Diagnostic lines the actor logged (kept on failure too: they explain it). */
   logs: string[]
+  /**
+   * The request this receipt answers, so a certified receipt cannot be handed to another client as
+   * the answer to theirs (the certificate covers it through the receipts root). The RequestId of
+   * the executed ingress envelope (update, install, upgrade, delete); null for a message no client
+   * sent: outbox deliveries, queries, `pylon exec`'s local runs.
+   * The RequestId and not the IngressId: replay protection keys on the RequestId, and a request
+   * names its subnet and expiry, so a subnet writes at most one receipt per RequestId ever; a
+   * re-signed or re-encoded copy of a request is the same request, and the client that sent one
+   * copy must accept the receipt of whichever copy ran. The IngressId names exact bytes (what
+   * blocks list), not the request.
+   */
+  requestId: RequestId | null
 }
 
 /** What executing a block produces; the store commits writes and receipts in one batch. */
@@ -82,7 +101,8 @@ export function encodeReceipt (receipt: Receipt): Uint8Array {
     result: receipt.result,
     error: receipt.error,
     fuelUsed: receipt.fuelUsed,
-    logs: receipt.logs
+    logs: receipt.logs,
+    requestId: receipt.requestId
   })
 }
 

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
 import { decodeCertifiedResponse, verifyCertifiedResponse } from '../../protocol/certification.ts'
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
-import { signIngress, subnetOfIngress, type Ingress, type IngressContent } from '../../protocol/ingress.ts'
+import { signIngress, subnetOfIngress, type Ingress, type IngressContent, type RequestId } from '../../protocol/ingress.ts'
 import { clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { decodeGenesis, type Subnet } from '../../protocol/subnet.ts'
@@ -73,6 +73,8 @@ export interface VerifiedOutcome {
   result: Uint8Array | null
   error: string | null
   fuelUsed: bigint
+  /** The request the receipt answers: the one the client sent (verifyIngressResult checks it). */
+  requestId: RequestId | null
   height: bigint
   /** Member signatures in the certificate (≥ the subnet's quorum). */
   signers: number
@@ -216,17 +218,23 @@ function apiError (url: string, status: number, body: unknown): CliError {
 }
 
 /**
- * Checks an update's or install's answer: the certificate is by a quorum of the subnet's genesis
- * members, the receipt is under its receipts root at the stated position, and the receipt says
+ * Checks an update's or install's answer to the envelope `sent`: the certificate is by a quorum of
+ * the subnet's genesis members, the receipt is under its receipts root at the stated position, the
+ * receipt answers `sent`'s request (not another client's, certified just as well), and it says
  * what the JSON says. Throws CliError('untrusted') naming the first mismatch.
  */
-export function verifyIngressResult (result: IngressResult, subnet: Subnet): VerifiedOutcome {
+export function verifyIngressResult (result: IngressResult, subnet: Subnet, sent: Pick<Ingress, 'requestId'>): VerifiedOutcome {
   if (result.certified === undefined) throw new CliError(`the answer for ${result.ingressId} carries no certified response`, 'untrusted')
   const response = decodeCertifiedResponse(Buffer.from(result.certified, 'base64'))
   if (!response.ok) throw new CliError(`certified response: ${response.error}`, 'untrusted')
   const verified = verifyCertifiedResponse(response.value, subnet)
   if (!verified.ok) throw new CliError(`certified response does not verify against subnet ${subnet.id}: ${verified.error}`, 'untrusted')
   const receipt = decodeReceipt(verified.value.receipt)
+  // Compared with the id we computed from what we signed, never with the node's JSON: a node could
+  // otherwise answer with another request's certified receipt for the same actor and method.
+  if (receipt.requestId !== sent.requestId) {
+    throw new CliError(`certified receipt answers request ${receipt.requestId ?? 'none'}, not ours (${sent.requestId})`, 'untrusted')
+  }
   const expect = (what: string, holds: boolean): void => {
     if (!holds) throw new CliError(`certified receipt disagrees with the node's answer on ${what}`, 'untrusted')
   }
@@ -252,7 +260,8 @@ function decodeReceipt (bytes: Uint8Array): Omit<VerifiedOutcome, 'height' | 'si
     ok: r.ok,
     result: r.result instanceof Uint8Array ? r.result : null,
     error: typeof r.error === 'string' ? r.error : null,
-    fuelUsed: typeof r.fuelUsed === 'bigint' ? r.fuelUsed : BigInt(r.fuelUsed as number)
+    fuelUsed: typeof r.fuelUsed === 'bigint' ? r.fuelUsed : BigInt(r.fuelUsed as number),
+    requestId: typeof r.requestId === 'string' ? r.requestId as RequestId : null
   }
 }
 

@@ -46,6 +46,9 @@ export interface ExecutionState {
   code (actor: ActorId): CompiledActor | undefined
 }
 
+/** Hears the storage keys a successful message set or deleted, by its index in the block's messages. */
+export type WrittenKeys = (index: number, keys: Uint8Array[]) => void
+
 /** A read-only call: what `executeQuery` takes. */
 export interface QueryMessage {
   actor: ActorId
@@ -85,15 +88,17 @@ class Session {
 /**
  * Executes `messages` in order. Reads see earlier successful writes of the same block. Post:
  * receipts.length === messages.length; writes are sorted (actor, key) with one entry per key.
+ * `written`, when given, hears the keys each successful message set or deleted (its index in
+ * `messages`); it changes nothing executed (watchers use it).
  */
-export function executeBlock (state: ExecutionState, messages: ActorMessage[], block: BlockContext): BlockOutcome {
+export function executeBlock (state: ExecutionState, messages: ActorMessage[], block: BlockContext, written?: WrittenKeys): BlockOutcome {
   assert(messages.length <= actorMessagesPerBlockMax, `block has ${messages.length} > ${actorMessagesPerBlockMax} messages`)
   const sessions = new Map<ActorId, Session>()
   const receipts: Receipt[] = []
   const outbox: OutboxMessage[] = []
   let blockFuelLeft = actorFuelPerBlockMax
   for (const [index, message] of messages.entries()) {
-    const receipt = runMessage(state, sessions, message, block, index, blockFuelLeft, outbox)
+    const receipt = runMessage(state, sessions, message, block, index, blockFuelLeft, outbox, false, written)
     blockFuelLeft -= receipt.fuelUsed
     receipts.push(receipt)
   }
@@ -105,14 +110,15 @@ export function executeBlock (state: ExecutionState, messages: ActorMessage[], b
 
 /** Runs a query against `state` with storage read-only: a write fails the query. */
 export function executeQuery (state: ExecutionState, query: QueryMessage, block: BlockContext): Receipt {
-  const message: ActorMessage = { kind: 'update', ...query }
+  // A query answers no request through consensus and is never certified: its receipt names none.
+  const message: ActorMessage = { kind: 'update', ...query, requestId: null }
   return runMessage(state, new Map(), message, block, 0, actorFuelPerMessageMax, [], true)
 }
 
 function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, message: ActorMessage, block: BlockContext,
-  index: number, blockFuelLeft: bigint, outbox: OutboxMessage[], readOnly = false): Receipt {
+  index: number, blockFuelLeft: bigint, outbox: OutboxMessage[], readOnly = false, written?: WrittenKeys): Receipt {
   const fail = (error: string, fuelUsed = 0n, logs: string[] = []): Receipt =>
-    ({ index, actor: message.actor, method: message.method, ok: false, result: null, error, fuelUsed, logs })
+    ({ index, actor: message.actor, method: message.method, ok: false, result: null, error, fuelUsed, logs, requestId: message.requestId })
   const refused = checkMessage(message)
   if (refused !== undefined) return fail(refused)
   let session = sessions.get(message.actor)
@@ -163,9 +169,10 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
     session.instance = undefined
     return fail(error ?? 'no result', fuelUsed, call.logs)
   }
+  written?.(index, session.storage.messageKeys())
   session.storage.commitMessage()
   outbox.push(...call.outbox)
-  return { index, actor: message.actor, method: message.method, ok: true, result, error: null, fuelUsed, logs: call.logs }
+  return { index, actor: message.actor, method: message.method, ok: true, result, error: null, fuelUsed, logs: call.logs, requestId: message.requestId }
 }
 
 /** Why a message is refused before it runs, or undefined. */

@@ -58,6 +58,28 @@ export interface SubnetServiceComponents {
   /** The subnet's mempool; made here when absent. */
   mempool?: Mempool
   metrics?: SubnetMetrics
+  /** Hears what each message of a committed height did (node/watch streams it to clients). */
+  changes?: ChangeSink
+}
+
+/** What one executed message of a committed height did, for watchers (nothing here is hashed or certified). */
+export interface MessageChange {
+  actor: ActorId
+  /** Receipt index within the height. */
+  index: number
+  method: string
+  /** The client principal, the sending actor (outbox delivery), or the installer (init). */
+  caller: string
+  ok: boolean
+  /** Keys the message set or deleted, ascending (none when it failed; every key for a delete). */
+  changedKeys: Uint8Array[]
+}
+
+/** Where the service reports committed heights; called after the commit, never awaited, must not throw. */
+export interface ChangeSink {
+  /** Whether anyone watches an actor of this subnet (else per-message keys are not collected). */
+  watching (subnet: SubnetId): boolean
+  committed (subnet: SubnetId, height: Height, changes: MessageChange[]): void
 }
 
 /** What a finalized envelope came to: the answer a waiting client gets. */
@@ -364,6 +386,7 @@ export class SubnetService implements ConsensusApplication {
       receipts: executed.receipts.map(encodeReceipt)
     })
     this.mempool.markFinalized(executed.ingress)
+    this.#publishChanges(height, executed.changes)
     const failed = executed.receipts.filter(r => !r.ok).length
     this.#c.metrics?.finalized(this.subnet.id, heightIn, { ok: executed.receipts.length - failed, failed, skipped: executed.skipped.length }, (performance.now() - startedMs) / 1000)
     for (const [id, h] of this.#inFlight) if (h <= heightIn) this.#inFlight.delete(id)
@@ -475,7 +498,7 @@ export class SubnetService implements ConsensusApplication {
   // ── Execution ──────────────────────────────────────────────────────────────────────────────
 
   /** Executes a finalized block against the committed store: a function of the two alone. */
-  async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[] }> {
+  async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[], changes?: MessageChange[] }> {
     const store = this.#c.store
     const sys = this.#system
     const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [] } : unwrapPayload(block.payload, this.#c.logger)
@@ -565,12 +588,18 @@ export class SubnetService implements ConsensusApplication {
       receipts.push(numbered)
       if (ingress !== undefined) results.push({ height, index, actor: numbered.actor, receipt: numbered, ingressId: ingress.id, requestId: ingress.requestId })
     }
+    // What watchers see of each receipt (by index): who called and which keys it set or deleted.
+    const watched = this.#c.changes?.watching(this.subnet.id) === true
+    const callers = new Map<number, string>()
+    const keysAt = new Map<number, Uint8Array[]>()
     // Messages run in segments between system operations, so an upgrade or install is seen by
     // every later message of the block and never by an earlier one.
     const flush = (): void => {
       if (segment.length === 0) return
       const context: BlockContext = { height, timeNs, seed: sha256Bytes(encode([seedBase, segmentNo++])) }
-      const outcome = executeBlock({ storage, code: codeOfActor }, segment.map(s => s.message), context)
+      const base = receipts.length
+      const outcome = executeBlock({ storage, code: codeOfActor }, segment.map(s => s.message), context, watched ? (i, keys) => { keysAt.set(base + i, keys) } : undefined)
+      if (watched) for (const [i, s] of segment.entries()) callers.set(base + i, s.ingress?.content.sender ?? s.message.caller)
       storage.apply(outcome.writes)
       actorWrites.push(...outcome.writes)
       outbox.push(...outcome.outbox)
@@ -579,19 +608,20 @@ export class SubnetService implements ConsensusApplication {
     }
     const systemReceipt = (ingress: Ingress, actor: ActorId, method: string, error: string | null): void => {
       flush()
-      pushReceipt({ index: 0, actor, method, ok: error === null, result: error === null ? new Uint8Array(0) : null, error, fuelUsed: 0n, logs: [] }, ingress)
+      pushReceipt({ index: 0, actor, method, ok: error === null, result: error === null ? new Uint8Array(0) : null, error, fuelUsed: 0n, logs: [], requestId: ingress.requestId }, ingress)
     }
 
     for (const step of steps) {
       if (step.kind === 'deliver') {
         const { message } = step
-        segment.push({ message: { kind: 'update', actor: message.to, caller: message.from, method: message.method, payload: message.payload } })
+        // A delivery answers no client request: its receipt names none.
+        segment.push({ message: { kind: 'update', actor: message.to, caller: message.from, method: message.method, payload: message.payload, requestId: null } })
         continue
       }
       const { ingress } = step
       const content = ingress.content
       if (content.kind === 'update') {
-        segment.push({ message: { kind: 'update', actor: content.actor, caller: content.sender, method: content.method, payload: content.payload }, ingress })
+        segment.push({ message: { kind: 'update', actor: content.actor, caller: content.sender, method: content.method, payload: content.payload, requestId: ingress.requestId }, ingress })
       } else if (content.kind === 'install') {
         const actor = actorIdOf(this.subnet.id, nextIndex++)
         const code = compiled.get(content.code.toString())
@@ -602,7 +632,7 @@ export class SubnetService implements ConsensusApplication {
         flush()
         const controllers = [content.sender, ...content.controllers.filter(c => c !== content.sender)]
         records.set(actor, { name: content.name, code: content.code.toString(), installer: content.sender, controllers, installedAt: height, upgradedAt: null })
-        segment.push({ message: { kind: 'init', actor, caller: '', method: '', payload: content.arg }, ingress })
+        segment.push({ message: { kind: 'init', actor, caller: '', method: '', payload: content.arg, requestId: ingress.requestId }, ingress })
         flush()
         const receipt = receipts.at(-1)!
         if (receipt.ok) system.set(systemKeys.actor(actorIndexOf(actor)), encodeActorRecord(records.get(actor)!))
@@ -631,6 +661,8 @@ export class SubnetService implements ConsensusApplication {
           flush()
           for (const [key] of storage.range(content.actor, new Uint8Array(0), new Uint8Array(0), Number.MAX_SAFE_INTEGER)) {
             actorWrites.push({ actor: content.actor, key, value: null })
+            // The $delete receipt comes next (flush above emptied the segment): its index is receipts.length.
+            if (watched) keysAt.set(receipts.length, keysAt.get(receipts.length) ?? []).get(receipts.length)!.push(key)
             storage.delete(content.actor, key)
           }
           records.set(content.actor, undefined)
@@ -663,7 +695,18 @@ export class SubnetService implements ConsensusApplication {
       const bytes = payload.ingress[entry.index]!
       skipped.push({ status: 'skipped', ingressId: ingressIdOf(bytes), requestId: '' as RequestId, subnet: this.subnet.id, height, reason: `${entry.reason}: ${entry.message}` })
     }
-    return { writes: [...actorWrites, ...system.writes()], receipts, ingress: selection.execute, results, skipped }
+    const changes = watched ? changesOf(receipts, callers, keysAt, results, selection.execute) : undefined
+    return { writes: [...actorWrites, ...system.writes()], receipts, ingress: selection.execute, results, skipped, changes }
+  }
+
+  /** Tells watchers what a committed height did; their trouble is logged, never reaches consensus. */
+  #publishChanges (height: Height, changes: MessageChange[] | undefined): void {
+    if (changes === undefined || changes.length === 0) return
+    try {
+      this.#c.changes?.committed(this.subnet.id, height, changes)
+    } catch (error) {
+      this.#c.logger.warn('watchers failed to take a committed height', { height, error })
+    }
   }
 
   /** The record of an installed actor of this subnet, or undefined. */
@@ -777,6 +820,17 @@ class SystemWrites {
   set (key: Uint8Array, value: Uint8Array): void { this.#writes.set(Buffer.from(key).toString('latin1'), { actor: this.#actor, key, value }) }
   delete (key: Uint8Array): void { this.#writes.set(Buffer.from(key).toString('latin1'), { actor: this.#actor, key, value: null }) }
   writes (): StateWrite[] { return [...this.#writes.values()] }
+}
+
+/** One MessageChange per receipt; system receipts ($upgrade, $delete, …) name the envelope's sender. */
+function changesOf (receipts: Receipt[], callers: Map<number, string>, keysAt: Map<number, Uint8Array[]>, results: PendingResult[], executed: Ingress[]): MessageChange[] {
+  const sender = new Map<IngressId, string>(executed.map(i => [i.id, i.content.sender]))
+  const ingressAt = new Map(results.map(r => [r.index, r.ingressId]))
+  return receipts.map(r => {
+    const id = ingressAt.get(r.index)
+    const caller = callers.get(r.index) ?? (id === undefined ? '' : sender.get(id) ?? '')
+    return { actor: r.actor, index: r.index, method: r.method, caller, ok: r.ok, changedKeys: r.ok ? keysAt.get(r.index) ?? [] : [] }
+  })
 }
 
 /** A verified envelope judged at another time: only its expiry can change. */

@@ -91,7 +91,7 @@ export async function sendUpdate (api: ApiClient, signer: Signer, load: Pick<Upd
   }
   if (load.subnet !== undefined) {
     try {
-      verifyIngressResult(answer, load.subnet)
+      verifyIngressResult(answer, load.subnet, ingress)
     } catch (error) {
       return { latencyMs, failure: `${ingress.id}: ${(error as Error).message}` }
     }

@@ -66,7 +66,7 @@ export async function callActor (actor: ActorId, method: string, payload: Uint8A
   const ingress = signEnvelope({ kind: 'update', actor, method, payload }, identity.signer)
   const answer = settled(await client.submit(ingress))
   const { subnet } = await client.subnet(subnetOfActorId(actor))
-  const verified = verifyIngressResult(answer, subnet)
+  const verified = verifyIngressResult(answer, subnet, ingress)
   return { ok: verified.ok, actor, method, result: verified.result, error: verified.error, height: verified.height.toString(), certified: true, signers: verified.signers, members: subnet.memberIds.length, ingressId: ingress.id }
 }
 

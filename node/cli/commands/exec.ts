@@ -117,8 +117,10 @@ async function runOnStore (store: Store, input: RunInput): Promise<Outcome> {
     return { receipt, actor, height: BigInt(store.height), installed, upgraded }
   }
   const messages: ActorMessage[] = []
-  if (installed) messages.push({ kind: 'init', actor, caller: '', method: '', payload: new TextEncoder().encode(input.flags.init ?? '') })
-  messages.push({ kind: 'update', actor, caller, method: input.method, payload: input.payload, fuelLimit: input.fuelLimit })
+  // A local run executes no signed envelope, so its receipts answer no request (requestId null),
+  // which also keeps them byte-identical across processes (the determinism test compares them).
+  if (installed) messages.push({ kind: 'init', actor, caller: '', method: '', payload: new TextEncoder().encode(input.flags.init ?? ''), requestId: null })
+  messages.push({ kind: 'update', actor, caller, method: input.method, payload: input.payload, fuelLimit: input.fuelLimit, requestId: null })
   const outcome = executeBlock(state, messages, block)
   const initReceipt = installed ? outcome.receipts[0]! : undefined
   if (initReceipt !== undefined && !initReceipt.ok) throw new CliError(`init refused the install: ${initReceipt.error}`, 'actor/init')

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { certificateOf, encodeCertifiedResponse, signCertification, type CertifiedState } from '../../../../protocol/certification.ts'
-import { actorIdOf, height, peerIdOfPublicKey, type NodeId } from '../../../../protocol/ids.ts'
+import { actorIdOf, height, peerIdOfPublicKey, type NodeId, type Principal } from '../../../../protocol/ids.ts'
+import { signIngress, type Ingress } from '../../../../protocol/ingress.ts'
 import { encodeReceipt, type Receipt } from '../../../../protocol/receipt.ts'
 import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
 import { proveReceipt, receiptsRoot } from '../../../../protocol/state/receipts-root.ts'
@@ -24,21 +25,37 @@ function makeSubnet (name: string): { subnet: Subnet, signers: Signer[] } {
   return { subnet: subnet.value, signers: ordered }
 }
 
-/** A certified answer for one `inc` at height 7, signed by `signerCount` members. */
-function answer (subnet: Subnet, signers: Signer[], signerCount = 3): IngressResult {
+const alice = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+const bob = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+
+/** `from`'s `inc` on the subnet's first actor: the same content, so the same RequestId, on every call. */
+function inc (subnet: Subnet, from: Signer): Ingress {
+  return signIngress({ kind: 'update', actor: actorIdOf(subnet.id, 1n), method: 'inc', payload: new Uint8Array(0), expiryMs: 1n << 42n, nonce: new Uint8Array(0), sender: from.id as Principal }, from)
+}
+
+/**
+ * A certified answer at height 7, signed by `signerCount` members, whose receipts are bob's `inc`
+ * (index 0, result "41") then alice's (index 1, result "42"): the answer of `who`'s request, with
+ * JSON that agrees with that receipt.
+ */
+function answer (subnet: Subnet, signers: Signer[], signerCount = 3, who: 'alice' | 'bob' | 'delivery' = 'alice'): IngressResult {
   const actor = actorIdOf(subnet.id, 1n)
-  const receipt: Receipt = { index: 1, actor, method: 'inc', ok: true, result: new TextEncoder().encode('42'), error: null, fuelUsed: 10n, logs: [] }
-  const receipts = [encodeReceipt({ ...receipt, index: 0, method: 'other' }), encodeReceipt(receipt)]
+  const receipt = (index: number, result: string, requestId: Receipt['requestId']): Receipt =>
+    ({ index, actor, method: 'inc', ok: true, result: new TextEncoder().encode(result), error: null, fuelUsed: 10n, logs: [], requestId })
+  const list = [receipt(0, '41', inc(subnet, bob).requestId), receipt(1, '42', inc(subnet, alice).requestId), receipt(2, '43', null)]
+  const receipts = list.map(encodeReceipt)
   const state: CertifiedState = { subnet: subnet.id, height: height(7n), stateRoot: new Uint8Array(32).fill(1), receiptsRoot: receiptsRoot(receipts) }
   const shares = new Map(signers.slice(0, signerCount).map((s, i) => [i, signCertification(state, s)]))
   const certificate = signerCount >= subnet.quorum
     ? certificateOf(subnet, { state, shares })
     : { ok: true as const, value: { state, signers: [...shares.keys()], signatures: [...shares.values()] } }
   if (!certificate.ok) throw new Error(certificate.error)
-  const certified = encodeCertifiedResponse({ receipt: receipts[1]!, proof: proveReceipt(receipts, 1), certificate: certificate.value })
+  const index = { bob: 0, alice: 1, delivery: 2 }[who]
+  const certified = encodeCertifiedResponse({ receipt: receipts[index]!, proof: proveReceipt(receipts, index), certificate: certificate.value })
+  const result = new TextDecoder().decode(list[index]!.result!)
   return {
-    ok: true, status: 'certified', ingressId: 'x', requestId: 'y', subnet: subnet.id, height: '7', index: 1, actor,
-    receipt: { ok: true, method: 'inc', result: Buffer.from('42').toString('base64'), resultUtf8: '42', error: null, fuelUsed: '10', logs: [] },
+    ok: true, status: 'certified', ingressId: 'x', requestId: 'y', subnet: subnet.id, height: '7', index, actor,
+    receipt: { ok: true, method: 'inc', result: Buffer.from(result).toString('base64'), resultUtf8: result, error: null, fuelUsed: '10', logs: [] },
     certified: Buffer.from(certified).toString('base64')
   }
 }
@@ -47,24 +64,39 @@ const untrusted = (message: RegExp) => ({ instanceOf: CliError, message })
 
 test('verifyIngressResult accepts a quorum-certified receipt and returns what the certificate covers', t => {
   const { subnet, signers } = makeSubnet('a')
-  const verified = verifyIngressResult(answer(subnet, signers), subnet)
-  t.like(verified, { ok: true, method: 'inc', height: 7n, signers: 3, error: null })
+  const verified = verifyIngressResult(answer(subnet, signers), subnet, inc(subnet, alice))
+  t.like(verified, { ok: true, method: 'inc', height: 7n, signers: 3, error: null, requestId: inc(subnet, alice).requestId })
   t.is(new TextDecoder().decode(verified.result!), '42')
+})
+
+test('verifyIngressResult refuses another request\'s certified receipt for the same actor and method', t => {
+  const { subnet, signers } = makeSubnet('a')
+  const mine = inc(subnet, alice)
+  const theirs = inc(subnet, bob)
+  // Bob's answer verifies for bob: it is certified, under the root, and agrees with its JSON…
+  t.is(new TextDecoder().decode(verifyIngressResult(answer(subnet, signers, 3, 'bob'), subnet, theirs).result!), '41')
+  // …so the only thing that tells alice it is not hers is the request it names.
+  t.throws(() => verifyIngressResult(answer(subnet, signers, 3, 'bob'), subnet, mine),
+    untrusted(new RegExp(`^certified receipt answers request ${theirs.requestId}, not ours \\(${mine.requestId}\\)$`)))
+  // The same swap with the node's JSON naming alice's ids changes nothing: the JSON is not trusted.
+  t.throws(() => verifyIngressResult({ ...answer(subnet, signers, 3, 'bob'), ingressId: mine.id, requestId: mine.requestId }, subnet, mine), untrusted(/answers request/))
+  // A receipt that answers no request (an outbox delivery) answers no client either.
+  t.throws(() => verifyIngressResult(answer(subnet, signers, 3, 'delivery'), subnet, mine), untrusted(/answers request none, not ours/))
 })
 
 test('verifyIngressResult refuses a certificate below quorum, another subnet\'s keys, and a JSON that lies', t => {
   const { subnet, signers } = makeSubnet('a')
-  t.throws(() => verifyIngressResult(answer(subnet, signers, 2), subnet), untrusted(/has 2 signatures, needs 3 of 4 members/))
+  t.throws(() => verifyIngressResult(answer(subnet, signers, 2), subnet, inc(subnet, alice)), untrusted(/has 2 signatures, needs 3 of 4 members/))
   const other = makeSubnet('b')
   // Signed by other members under this subnet's name: the signatures do not verify against the genesis.
   const forged = answer({ ...other.subnet, id: subnet.id }, other.signers)
-  t.throws(() => verifyIngressResult(forged, subnet), untrusted(/bad certificate signature of member 0/))
+  t.throws(() => verifyIngressResult(forged, subnet, inc(subnet, alice)), untrusted(/bad certificate signature of member 0/))
   const lying = answer(subnet, signers)
   lying.receipt = { ...lying.receipt!, result: Buffer.from('43').toString('base64') }
-  t.throws(() => verifyIngressResult(lying, subnet), untrusted(/disagrees with the node's answer on result/))
-  t.throws(() => verifyIngressResult({ ...answer(subnet, signers), height: '8' }, subnet), untrusted(/on height/))
-  t.throws(() => verifyIngressResult({ ...answer(subnet, signers), certified: undefined }, subnet), untrusted(/carries no certified response/))
-  t.throws(() => verifyIngressResult({ ...answer(subnet, signers), certified: 'AAAA' }, subnet), untrusted(/certified response/))
+  t.throws(() => verifyIngressResult(lying, subnet, inc(subnet, alice)), untrusted(/disagrees with the node's answer on result/))
+  t.throws(() => verifyIngressResult({ ...answer(subnet, signers), height: '8' }, subnet, inc(subnet, alice)), untrusted(/on height/))
+  t.throws(() => verifyIngressResult({ ...answer(subnet, signers), certified: undefined }, subnet, inc(subnet, alice)), untrusted(/carries no certified response/))
+  t.throws(() => verifyIngressResult({ ...answer(subnet, signers), certified: 'AAAA' }, subnet, inc(subnet, alice)), untrusted(/certified response/))
 })
 
 test('ApiClient.subnet refuses a genesis that does not hash to the subnet id asked for', async t => {

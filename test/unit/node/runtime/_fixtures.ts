@@ -53,9 +53,9 @@ export const json = (v: unknown): Uint8Array => encoder.encode(JSON.stringify(v)
 export const utf8 = (b: Uint8Array | null): string => new TextDecoder().decode(b ?? new Uint8Array(0))
 
 export function update (actor: ActorId, method: string, payload: Uint8Array = new Uint8Array(0), caller = 'alice'): ActorMessage {
-  return { kind: 'update', actor, caller, method, payload }
+  return { kind: 'update', actor, caller, method, payload, requestId: null }
 }
 
 export function init (actor: ActorId, arg: Uint8Array = new Uint8Array(0)): ActorMessage {
-  return { kind: 'init', actor, caller: '', method: '', payload: arg }
+  return { kind: 'init', actor, caller: '', method: '', payload: arg, requestId: null }
 }
