@@ -412,3 +412,23 @@ assert(subnetsServedMax <= advertSubnetsMax, 'a node can advertise every subnet 
 assert(subnetProposalBytesMax <= gossipMessageBytesMax && subnetRecordBytesMax <= gossipMessageBytesMax, 'a signed genesis fits one gossip message')
 assert(subnetDirectoryExchangeBytesMax >= subnetRecordBytesMax, 'one answer holds at least the largest genesis')
 assert(subnetCommitTimeoutMs >= subnetProposalTimeoutMs, 'a commit does more than a proposal')
+
+// ── Watch: streaming an actor's committed changes (node/watch, `pylon watch`) ─────────────────────
+/** Open watch streams on one actor: a few dashboards and scripts; past this one actor cannot take every API connection. */
+export const watchSubscribersPerActorMax = 16
+/** Open watch streams on one node: each holds an API connection, so they stay well under apiConnectionsMax. */
+export const watchSubscribersMax = 64
+/** Event bytes a watcher may leave unsent before it is cut off: ~30 worst-case events; a slow client never holds up a commit. */
+export const watchBufferedBytesMax = 1 * MiB
+/** Changed keys one event lists (hex); the rest are counted in changedKeyCount, so one event stays ≤ ~32 KiB. */
+export const watchEventKeysMax = 16
+/** Largest frame a watch client may send: the stream is one-way, so anything but a control frame ends it. */
+export const watchClientFrameBytesMax = 1 * KiB
+/** A watcher that answers no ping within this time is dropped: a dead TCP peer otherwise holds its slot forever. */
+export const watchPingIntervalMs = 30_000
+/** How long `pylon watch` waits for the node to accept the WebSocket upgrade. */
+export const watchConnectTimeoutMs = 10_000
+
+assert(watchSubscribersMax < apiConnectionsMax / 2, 'watch streams leave most API connections to requests')
+assert(watchSubscribersPerActorMax <= watchSubscribersMax, 'one actor cannot need more than the node allows')
+assert(watchBufferedBytesMax >= watchEventKeysMax * 2 * actorKeyBytesMax * 4, 'the buffer holds several worst-case events')

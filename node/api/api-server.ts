@@ -3,8 +3,9 @@
 // connections and request time, answers every bad request with a JSON error, and never lets a
 // request crash the daemon.
 
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { rm, writeFile } from 'node:fs/promises'
 import type { Registry } from 'prom-client'
 import { apiBodyBytesMax, apiConnectionsMax, apiPeersMax, apiRequestTimeoutMs } from '../../protocol/limits.ts'
@@ -22,6 +23,18 @@ export interface ApiServerComponents {
   capacity: () => unknown[]
   /** Routes of other components (subnets, ingress, directory…), matched after the built-in ones. */
   routes?: ApiRoute[]
+  /** Paths served by taking over the connection (WebSocket upgrades), matched like `routes`. */
+  upgrades?: ApiUpgrade[]
+}
+
+/**
+ * A path whose `Upgrade:` requests a component serves itself (`path` as in ApiRoute). From the
+ * call on the handler owns the socket: it completes the upgrade or answers with `refuseUpgrade`.
+ * Sockets still open a second into stop() are destroyed.
+ */
+export interface ApiUpgrade {
+  path: string
+  upgrade (request: IncomingMessage, socket: Duplex, head: Buffer, params: Record<string, string>): void
 }
 
 /** What a mounted route sees: the body is already read and bounded by apiBodyBytesMax. */
@@ -70,6 +83,8 @@ export class ApiServer implements Startable {
   readonly #routes: Map<string, Route>
   #server: Server | undefined
   #url: string | undefined
+  /** Connections handed to an upgrade handler, still open. */
+  readonly #upgraded = new Set<Duplex>()
 
   constructor (components: ApiServerComponents, init: ApiServerInit) {
     this.#c = components
@@ -103,6 +118,7 @@ export class ApiServer implements Startable {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n')
       else socket.destroy()
     })
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => { this.#upgrade(req, socket, head) })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(this.#init.port, this.#init.host, () => { server.off('error', reject); resolve() })
@@ -125,7 +141,10 @@ export class ApiServer implements Startable {
     server.closeIdleConnections()
     const closed = new Promise<void>(resolve => server.close(() => resolve()))
     // Requests in flight get a moment; then their sockets are cut so shutdown stays prompt.
-    const timer = setTimeout(() => server.closeAllConnections(), 1000)
+    const timer = setTimeout(() => {
+      server.closeAllConnections()
+      for (const socket of this.#upgraded) socket.destroy()
+    }, 1000)
     await closed
     clearTimeout(timer)
   }
@@ -161,6 +180,29 @@ export class ApiServer implements Startable {
     const answer = await route(req)
     res.writeHead(answer.status, { 'Content-Type': answer.type, 'Cache-Control': 'no-store' })
     res.end(req.method === 'HEAD' ? undefined : answer.body)
+  }
+
+  /** Hands an upgrade request to the component that mounted its path; anything else gets a JSON error. */
+  #upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node leaves an upgraded socket without an error listener: an error would otherwise be thrown.
+    socket.on('error', () => { socket.destroy() })
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    const found = (this.#c.upgrades ?? []).flatMap(u => {
+      const params = matchPath(u.path, path)
+      return params === undefined ? [] : [{ upgrade: u, params }]
+    })[0]
+    if (found === undefined) {
+      refuseUpgrade(socket, 404, { ok: false, error: `no upgradable route: ${req.method} ${path.slice(0, 200)}` })
+      return
+    }
+    this.#upgraded.add(socket)
+    socket.once('close', () => { this.#upgraded.delete(socket) })
+    try {
+      found.upgrade.upgrade(req, socket, head, found.params)
+    } catch (error) {
+      this.#c.logger.error('api upgrade failed', { url: req.url, error })
+      refuseUpgrade(socket, 500, { ok: false, error: 'internal error' })
+    }
   }
 
   /** The body bound of the mounted route this request names (method and path), else apiBodyBytesMax. */
@@ -227,6 +269,16 @@ async function readBody (req: IncomingMessage, bytesMax: number): Promise<Uint8A
     chunks.push(chunk as Buffer)
   }
   return Buffer.concat(chunks)
+}
+
+/** Answers an upgrade request with an HTTP error (JSON body, as every other error) and closes the connection. */
+export function refuseUpgrade (socket: Duplex, status: number, value: unknown): void {
+  if (!socket.writable) {
+    socket.destroy()
+    return
+  }
+  const body = toJson(value)
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
 }
 
 function send (res: ServerResponse, status: number, value: unknown): void {

@@ -76,6 +76,11 @@ export class ActorStorage {
     return [...merged.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).slice(0, limit).map(k => [keyBytes(k), merged.get(k)!])
   }
 
+  /** Keys the current message set or deleted, ascending (for watchers; not part of any hash). */
+  messageKeys (): Uint8Array[] {
+    return [...this.#message.keys()].sort().map(keyBytes)
+  }
+
   /** The current message succeeded: its writes join the block's. */
   commitMessage (): void {
     for (const [k, v] of this.#message) this.#block.set(k, v)

@@ -22,7 +22,7 @@ import type { ActorLoader } from '../runtime/loader.ts'
 import type { Store } from '../store/store.ts'
 import { Mempool, type MempoolMetrics } from '../ingress/mempool.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
-import { SubnetService, type SubmitRefusal } from './subnet-service.ts'
+import { SubnetService, type ChangeSink, type SubmitRefusal } from './subnet-service.ts'
 
 export const codeProtocol = '/pylon/code/1.0.0'
 export const ingressProtocol = '/pylon/ingress/1.0.0'
@@ -44,6 +44,8 @@ export interface SubnetManagerComponents {
   /** Counts every subnet's mempool admissions and refusals (Prometheus in the daemon). */
   mempoolMetrics?: MempoolMetrics
   subnetMetrics?: SubnetMetrics
+  /** Hears every committed height of every subnet (pylon watch). */
+  changes?: ChangeSink
 }
 
 export interface SubnetManagerInit {
@@ -212,6 +214,7 @@ export class SubnetManager implements Startable {
       const mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, { subnet: subnet.id })
       const service = new SubnetService(subnet, {
         store, loader, signer, clock, logger: log, mempool, ...(this.#c.subnetMetrics === undefined ? {} : { metrics: this.#c.subnetMetrics }),
+        ...(this.#c.changes === undefined ? {} : { changes: this.#c.changes }),
         transport: {
           publishShare: async share => { await net.publish(certifyTopic, share) },
           fetchCode: async (peer, cid, options) => await fetchCode(net, peer, subnet.id, cid, options.signal)

@@ -1,0 +1,150 @@
+// `GET /v1/actors/:actorId/watch` upgraded to a WebSocket: a one-way stream of the actor's committed
+// changes (node/watch/watch-hub.ts). It refuses, before upgrading, with an HTTP JSON error naming
+// the problem (bad id, unknown actor, not a member: 421 + members, too many watchers). It never
+// accepts data from the client: any data frame ends the stream; oversized or broken frames too.
+
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { parseActorId, subnetOfActorId, type ActorId, type SubnetId } from '../../protocol/ids.ts'
+import { watchClientFrameBytesMax, watchPingIntervalMs } from '../../protocol/limits.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/startable.ts'
+import { closeCodes, type WatchHub } from '../watch/watch-hub.ts'
+import { refuseUpgrade, type ApiRoute, type ApiUpgrade } from './api-server.ts'
+
+export const watchPath = '/v1/actors/:actorId/watch'
+
+/** What the route needs from the subnet manager. */
+export interface WatchDirectory {
+  get (id: SubnetId): { actor (actor: ActorId): Promise<unknown> } | undefined
+  known (id: SubnetId): { memberIds: readonly string[] } | undefined
+}
+
+export interface WatchServerComponents {
+  hub: WatchHub
+  directory: WatchDirectory
+  clock: Clock
+  logger: Logger
+}
+
+export interface WatchServerInit {
+  /** @default watchPingIntervalMs */
+  pingIntervalMs?: number
+}
+
+export class WatchServer implements Startable {
+  readonly #c: WatchServerComponents
+  readonly #pingIntervalMs: number
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: watchClientFrameBytesMax, perMessageDeflate: false, clientTracking: false })
+  /** Open sockets → answered the last ping. */
+  readonly #alive = new Map<WebSocket, boolean>()
+  #cancelPing: (() => void) | undefined
+  #running = false
+
+  constructor (components: WatchServerComponents, init: WatchServerInit = {}) {
+    this.#c = components
+    this.#pingIntervalMs = init.pingIntervalMs ?? watchPingIntervalMs
+  }
+
+  async start (): Promise<void> {
+    this.#running = true
+    this.#schedulePing()
+  }
+
+  async stop (): Promise<void> {
+    this.#running = false
+    this.#cancelPing?.()
+    this.#c.hub.closeAll(closeCodes.goingAway, 'node stopping')
+    this.#wss.close()
+  }
+
+  /** Mounted on the ApiServer's `upgrades`. */
+  upgrades (): ApiUpgrade[] {
+    return [{ path: watchPath, upgrade: (req, socket, head, params) => { void this.#upgrade(req, socket, head, params.actorId!) } }]
+  }
+
+  /** A plain GET (no Upgrade header) learns what to do instead. */
+  routes (): ApiRoute[] {
+    return [{
+      method: 'GET',
+      path: watchPath,
+      handle: async () => ({ status: 426, json: { ok: false, reason: 'upgrade-required', error: `${watchPath} is a WebSocket: connect with Upgrade: websocket (pylon watch ACTOR)` } })
+    }]
+  }
+
+  async #upgrade (req: IncomingMessage, socket: Duplex, head: Buffer, raw: string): Promise<void> {
+    try {
+      const actor = await this.#admit(raw)
+      if (socket.destroyed) return
+      if (!actor.ok) {
+        refuseUpgrade(socket, actor.status, { ok: false, ...actor.body })
+        return
+      }
+      // Checked again right before the upgrade (same tick as the add below): the lookup awaited.
+      const room = this.#c.hub.room(actor.actor)
+      if (!room.ok) {
+        refuseUpgrade(socket, 429, { ok: false, reason: room.error.reason, error: room.error.message })
+        return
+      }
+      this.#wss.handleUpgrade(req, socket, head, ws => { this.#attach(ws, actor.actor) })
+    } catch (error) {
+      this.#c.logger.error('watch upgrade failed', { actor: raw.slice(0, 200), error })
+      refuseUpgrade(socket, 500, { ok: false, error: 'internal error' })
+    }
+  }
+
+  async #admit (raw: string): Promise<{ ok: true, actor: ActorId } | { ok: false, status: number, body: Record<string, unknown> }> {
+    if (!this.#running) return { ok: false, status: 503, body: { reason: 'stopping', error: 'node is stopping' } }
+    const parsed = parseActorId(raw)
+    if (!parsed.ok) return { ok: false, status: 400, body: { reason: 'malformed', error: `not an actor id: ${parsed.error}` } }
+    const actor = parsed.value
+    const subnet = subnetOfActorId(actor)
+    const service = this.#c.directory.get(subnet)
+    if (service === undefined) {
+      const known = this.#c.directory.known(subnet)
+      if (known === undefined) return { ok: false, status: 404, body: { reason: 'unknown-subnet', subnet, error: `unknown subnet ${subnet}: this node neither serves nor knows it` } }
+      return { ok: false, status: 421, body: { reason: 'not-member', subnet, members: [...known.memberIds], error: `this node is not a member of subnet ${subnet}; watch ${actor} on one of its members` } }
+    }
+    if (await service.actor(actor) === undefined) return { ok: false, status: 404, body: { reason: 'unknown-actor', error: `actor not installed: ${actor}` } }
+    return { ok: true, actor }
+  }
+
+  #attach (ws: WebSocket, actor: ActorId): void {
+    const added = this.#c.hub.add(actor, {
+      backlogBytes: () => ws.bufferedAmount,
+      send: text => { ws.send(text) },
+      close: (code, reason) => { ws.close(code, reason) }
+    })
+    if (!added.ok) {
+      ws.close(closeCodes.tryAgain, added.error.message.slice(0, 120))
+      return
+    }
+    this.#alive.set(ws, true)
+    ws.on('pong', () => { this.#alive.set(ws, true) })
+    // One-way stream: a client's data frame is a protocol misuse (ws itself ends oversized frames with 1009).
+    ws.on('message', (_data, isBinary) => { ws.close(closeCodes.policy, `this stream takes no ${isBinary ? 'binary' : 'text'} messages`) })
+    ws.on('error', error => { this.#c.logger.debug('watch stream error', { actor, error: error.message }) })
+    ws.on('close', () => {
+      added.value()
+      this.#alive.delete(ws)
+    })
+  }
+
+  /** Pings every stream; one that did not answer the previous ping is dropped (dead TCP peer). */
+  #schedulePing (): void {
+    this.#cancelPing = this.#c.clock.setTimer(this.#pingIntervalMs, () => {
+      if (!this.#running) return
+      for (const [ws, alive] of this.#alive) {
+        if (!alive) {
+          ws.terminate()
+          continue
+        }
+        this.#alive.set(ws, false)
+        ws.ping()
+      }
+      this.#schedulePing()
+    })
+  }
+}
