@@ -131,6 +131,15 @@ test('deploy --controller, actor info/list/upgrade/delete: controllers only, sto
   t.is(byOther.status, 0, byOther.stderr + byOther.stdout)
   t.regex(byOther.stdout, new RegExp(`^${second.actor.replace(/\./g, '\\.')} upgraded to ${v2Cid} \\(storage kept\\)\n`))
   t.is((await info(second.actor)).codeCid, v2Cid)
+  // Code with a wasm header that is no component: every replica fails to load it, the certified refusal says so.
+  const broken = join(dir, 'broken.wasm')
+  writeFileSync(broken, new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 2, 3, 4]))
+  const brokenUpgrade = await run(['actor', 'upgrade', second.actor, broken, ...as(owner), '--json'])
+  t.is(brokenUpgrade.status, 1)
+  const brokenOutcome = json<ManageOutcome>(brokenUpgrade)
+  t.like(brokenOutcome, { ok: false, action: 'upgrade', certified: true })
+  t.regex(brokenOutcome.error ?? '', /^code bafkrei\w+ does not load: /)
+  t.is((await info(second.actor)).codeCid, v2Cid, 'a failed upgrade keeps the old code')
 
   // list shows both, in index order; the human form is a table.
   const listed = json<ActorPage>(await run(['actor', 'list', '--api', api, '--json']))

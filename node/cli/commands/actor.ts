@@ -35,6 +35,7 @@ export interface ActorPage {
 export interface ActorFlags extends ClientOptions {
   identity?: string
   subnet?: string
+  after?: string
 }
 
 /** What an upgrade or delete came to, every field covered by the certificate (but `codeCid`, which the receipt's request named). */
@@ -75,14 +76,15 @@ export function register (program: Command): void {
 
   clientOptions(group.command('list')
     .description('list the actors installed on a subnet (the node\'s replicated records)')
-    .option('--subnet <id>', 'subnet to list (default: the node\'s only subnet)'))
+    .option('--subnet <id>', 'subnet to list (default: the node\'s only subnet)')
+    .option('--after <index>', `list actors with an index above this one (pages of ${apiActorsPageMax})`))
     .action(async (flags: ActorFlags) => {
       const page = await listActors(flags)
       emit(flags.json, page, () => [
         page.actors.length === 0
           ? `no actors on subnet ${page.subnet} (height ${page.height})`
           : table(['ACTOR', 'NAME', 'CODE', 'CONTROLLERS', 'UPGRADED'], page.actors.map(a => [a.actor, a.name, a.codeCid, String(a.controllers.length), a.upgradedAt ?? '-'])),
-        ...(page.next === null ? [] : [`(first ${page.actors.length} shown; more after index ${page.next})`])
+        ...(page.next === null ? [] : [`(${page.actors.length} shown; more with --after ${page.next})`])
       ].join('\n'))
     })
 
@@ -108,8 +110,8 @@ function printManaged (outcome: ManageOutcome, flags: ActorFlags): void {
   const done = outcome.action === 'upgrade' ? `upgraded to ${outcome.codeCid ?? ''} (storage kept)` : 'deleted (with its storage)'
   emit(flags.json, outcome, () => [
     outcome.ok ? `${outcome.actor} ${done}` : `refused: ${outcome.error ?? 'unknown error'}`,
-    `height     ${outcome.height}`,
-    `certified  yes: ${outcome.signers} of ${outcome.members} member signatures verified`
+    `height       ${outcome.height}`,
+    `certified    yes: ${outcome.signers} of ${outcome.members} member signatures verified`
   ].join('\n'))
   // The subnet's refusal is certified and printed, and still a failure for scripts.
   if (!outcome.ok) {
@@ -140,7 +142,9 @@ export async function listActors (flags: ActorFlags): Promise<ActorPage> {
     if (served.length !== 1) throw new CliError(served.length === 0 ? `${client.url} serves no subnet: pass --api of a subnet member` : `${client.url} serves ${served.length} subnets: pick one with --subnet (${served.map(s => s.id).join(', ')})`, served.length === 0 ? 'no-subnet' : 'usage')
     subnet = served[0]!.id
   }
-  return await client.request<ActorPage>('GET', `/v1/subnets/${encodeURIComponent(subnet)}/actors?limit=${apiActorsPageMax}`)
+  if (flags.after !== undefined && !/^\d{1,20}$/.test(flags.after)) throw new CliError(`--after must be an actor index (a non-negative integer), got ${JSON.stringify(flags.after.slice(0, 32))}`)
+  const after = flags.after === undefined ? '' : `&after=${flags.after}`
+  return await client.request<ActorPage>('GET', `/v1/subnets/${encodeURIComponent(subnet)}/actors?limit=${apiActorsPageMax}${after}`)
 }
 
 /** Uploads the new code and sends a signed `upgrade`; the outcome is the certified receipt's. */

@@ -46,12 +46,12 @@ export function register (program: Command): void {
     .action(async (file: string, flags: DeployFlags) => {
       const outcome = await deploy(file, flags, flags.json === true ? undefined : line => { process.stderr.write(`${line}\n`) })
       emit(flags.json, outcome, () => [
-        `actor      ${outcome.actor}`,
-        `name       ${outcome.name}`,
-        `controllers ${outcome.controllers.join(', ')}`,
-        `code       ${outcome.codeCid} (${outcome.codeBytes} bytes)`,
-        `height     ${outcome.height}`,
-        `certified  yes: ${outcome.signers} of ${outcome.members} member signatures verified`,
+        `actor        ${outcome.actor}`,
+        `name         ${outcome.name}`,
+        `controllers  ${outcome.controllers.join(', ')}`,
+        `code         ${outcome.codeCid} (${outcome.codeBytes} bytes)`,
+        `height       ${outcome.height}`,
+        `certified    yes: ${outcome.signers} of ${outcome.members} member signatures verified`,
         '',
         `try:  pylon call ${outcome.actor} METHOD [PAYLOAD] --api ${flags.api ?? '<url>'}`
       ].join('\n'))
