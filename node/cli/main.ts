@@ -17,7 +17,7 @@ const program = new Command('pylon')
 const groups = [
   'init', 'daemon', 'id', 'status', 'peers', 'capacity', 'quickstart',
   'identity', 'store', 'build', 'exec',
-  'devnet', 'deploy', 'call', 'query', 'subnet', 'actor'
+  'devnet', 'deploy', 'call', 'query', 'subnet', 'actor', 'watch'
 ]
 const named = process.argv.slice(2).find(arg => !arg.startsWith('-'))
 for (const name of named !== undefined && groups.includes(named) ? [named] : groups) {
