@@ -105,6 +105,7 @@ export async function watchActor (actor: ActorId, apiUrl: string, options: { cou
       }
     })
     ws.on('close', (code, reasonBytes) => {
+      if (settled) return
       const reason = reasonBytes.toString()
       if (code === 1000) {
         // The node ends a stream normally only when the actor is gone.
