@@ -96,7 +96,7 @@ export class WatchServer implements Startable {
   }
 
   async #admit (raw: string): Promise<{ ok: true, actor: ActorId } | { ok: false, status: number, body: Record<string, unknown> }> {
-    if (!this.#running) return { ok: false, status: 503, body: { reason: 'stopping', error: 'node is stopping' } }
+    if (!this.#running) return { ok: false, status: 503, body: { reason: 'not-running', error: 'watch is not running: the node is starting or stopping' } }
     const parsed = parseActorId(raw)
     if (!parsed.ok) return { ok: false, status: 400, body: { reason: 'malformed', error: `not an actor id: ${parsed.error}` } }
     const actor = parsed.value
