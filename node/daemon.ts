@@ -24,8 +24,6 @@ import type { Net } from './net/net.ts'
 import { subnetRoutes } from './api/subnet-routes.ts'
 import { WatchServer } from './api/watch-routes.ts'
 import { WatchHub } from './watch/watch-hub.ts'
-import { WatchServer } from './api/watch-routes.ts'
-import { WatchHub } from './watch/watch-hub.ts'
 import { ConsensusDriver } from './consensus/consensus-driver.ts'
 import { PrometheusConsensusMetrics } from './consensus/consensus-metrics.ts'
 import { ActorLoader } from './runtime/loader.ts'
@@ -94,12 +92,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const consensusMetrics = new PrometheusConsensusMetrics(registry)
   // pylon watch: the manager's subnets report each committed height; the API streams it to watchers.
   const watchHub = new WatchHub({ logger: logger.child('watch') })
-  // pylon watch: the manager's subnets report each committed height; the API streams it to watchers.
-  const watchHub = new WatchHub({ logger: logger.child('watch') })
   const subnets: SubnetManager = new SubnetManager({
     net, signer: key.signer, clock, logger: logger.child('subnet'),
     subnetMetrics: new PrometheusSubnetMetrics(registry),
-    changes: watchHub,
     changes: watchHub,
     mempoolMetrics: new PrometheusMempoolMetrics(registry, () => subnets.list().reduce((sum, s) => ({ messages: sum.messages + s.mempool.size, bytes: sum.bytes + s.mempool.bytes }), { messages: 0, bytes: 0 })),
     loader: new ActorLoader({ cacheDir: join(dataDir, 'transpiled'), logger: logger.child('runtime') }),
@@ -131,7 +126,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     }
   })
   const watch = new WatchServer({ hub: watchHub, directory: subnets, clock, logger: logger.child('watch') })
-  const watch = new WatchServer({ hub: watchHub, directory: subnets, clock, logger: logger.child('watch') })
   const [host, port] = splitHostPort(config.api)
   const api = new ApiServer({
     logger: logger.child('api'),
@@ -155,7 +149,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     capacity: () => book.list().map(advertJson),
     routes: [
       ...subnetRoutes(subnets, clock),
-      ...watch.routes(),
       ...watch.routes(),
       ...formationRoutes({ formation, directory, lookup: async (id, options) => await directorySync.lookup(id, options), nodeId: key.nodeId, served })
     ],
@@ -181,8 +174,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       component: { start: async () => { for (const subnet of subnets.directory()) directory.add(subnet, 'local') }, stop: async () => {} }
     },
     { name: 'subnet-formation', component: formation },
-    // Before the API so that on stop watchers get a close frame (1001) before the server goes.
-    { name: 'watch', component: watch },
     { name: 'api', component: api },
     // After the API, so it stops first: watchers get a close frame (1001) before the server cuts them.
     { name: 'watch', component: watch }
