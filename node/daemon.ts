@@ -24,6 +24,7 @@ import type { Net } from './net/net.ts'
 import { subnetRoutes } from './api/subnet-routes.ts'
 import { WatchServer } from './api/watch-routes.ts'
 import { WatchHub } from './watch/watch-hub.ts'
+import { PrometheusWatchMetrics } from './watch/watch-metrics.ts'
 import { ConsensusDriver } from './consensus/consensus-driver.ts'
 import { PrometheusConsensusMetrics } from './consensus/consensus-metrics.ts'
 import { ActorLoader } from './runtime/loader.ts'
@@ -91,7 +92,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   })
   const consensusMetrics = new PrometheusConsensusMetrics(registry)
   // pylon watch: the manager's subnets report each committed height; the API streams it to watchers.
-  const watchHub = new WatchHub({ logger: logger.child('watch') })
+  const watchMetrics = new PrometheusWatchMetrics(registry, () => watchHub.size)
+  const watchHub: WatchHub = new WatchHub({ logger: logger.child('watch'), metrics: watchMetrics })
   const subnets: SubnetManager = new SubnetManager({
     net, signer: key.signer, clock, logger: logger.child('subnet'),
     subnetMetrics: new PrometheusSubnetMetrics(registry),
@@ -125,7 +127,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       served
     }
   })
-  const watch = new WatchServer({ hub: watchHub, directory: subnets, clock, logger: logger.child('watch') })
+  const watch = new WatchServer({ hub: watchHub, directory: subnets, clock, logger: logger.child('watch'), metrics: watchMetrics })
   const [host, port] = splitHostPort(config.api)
   const api = new ApiServer({
     logger: logger.child('api'),

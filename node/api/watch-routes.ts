@@ -12,6 +12,7 @@ import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
 import { closeCodes, type WatchHub } from '../watch/watch-hub.ts'
+import { noWatchMetrics, type WatchMetrics } from '../watch/watch-metrics.ts'
 import { refuseUpgrade, type ApiRoute, type ApiUpgrade } from './api-server.ts'
 
 export const watchPath = '/v1/actors/:actorId/watch'
@@ -27,6 +28,7 @@ export interface WatchServerComponents {
   directory: WatchDirectory
   clock: Clock
   logger: Logger
+  metrics?: WatchMetrics
 }
 
 export interface WatchServerInit {
@@ -79,12 +81,14 @@ export class WatchServer implements Startable {
       const actor = await this.#admit(raw)
       if (socket.destroyed) return
       if (!actor.ok) {
+        (this.#c.metrics ?? noWatchMetrics).refused(String(actor.body.reason))
         refuseUpgrade(socket, actor.status, { ok: false, ...actor.body })
         return
       }
       // Checked again right before the upgrade (same tick as the add below): the lookup awaited.
       const room = this.#c.hub.room(actor.actor)
       if (!room.ok) {
+        (this.#c.metrics ?? noWatchMetrics).refused(room.error.reason)
         refuseUpgrade(socket, 429, { ok: false, reason: room.error.reason, error: room.error.message })
         return
       }

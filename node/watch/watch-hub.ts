@@ -8,6 +8,7 @@ import { watchBufferedBytesMax, watchEventKeysMax, watchSubscribersMax, watchSub
 import { err, ok, type Result } from '../../protocol/result.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ChangeSink, MessageChange } from '../subnet/subnet-service.ts'
+import { noWatchMetrics, type WatchMetrics } from './watch-metrics.ts'
 
 /** One event of `GET /v1/actors/:actorId/watch`, as sent (one JSON text frame each). */
 export interface WatchEvent {
@@ -49,6 +50,7 @@ export type WatchRefusal = { reason: 'too-many-watchers', message: string }
 
 export class WatchHub implements ChangeSink {
   readonly #logger: Logger
+  readonly #metrics: WatchMetrics
   readonly #perActorMax: number
   readonly #totalMax: number
   readonly #bufferedBytesMax: number
@@ -56,8 +58,9 @@ export class WatchHub implements ChangeSink {
   readonly #bySubnet = new Map<SubnetId, number>()
   #count = 0
 
-  constructor (components: { logger: Logger }, init: WatchHubInit = {}) {
+  constructor (components: { logger: Logger, metrics?: WatchMetrics }, init: WatchHubInit = {}) {
     this.#logger = components.logger
+    this.#metrics = components.metrics ?? noWatchMetrics
     this.#perActorMax = init.perActorMax ?? watchSubscribersPerActorMax
     this.#totalMax = init.totalMax ?? watchSubscribersMax
     this.#bufferedBytesMax = init.bufferedBytesMax ?? watchBufferedBytesMax
@@ -93,6 +96,7 @@ export class WatchHub implements ChangeSink {
 
   /** Sends each change to its actor's watchers, in receipt order. Never throws. */
   committed (_subnet: SubnetId, height: Height, changes: MessageChange[]): void {
+    let sent = 0
     for (const change of changes) {
       const set = this.#byActor.get(change.actor)
       if (set === undefined) continue
@@ -104,18 +108,22 @@ export class WatchHub implements ChangeSink {
           if (backlog + bytes > this.#bufferedBytesMax) {
             // Slow readers are dropped, never waited for: the commit path must not stall on a client.
             this.#remove(change.actor, watcher)
+            this.#metrics.dropped('slow')
             watcher.close(closeCodes.tryAgain, `too slow: ${backlog + bytes} bytes unsent > ${this.#bufferedBytesMax}`)
             continue
           }
           watcher.send(text)
+          sent++
         } catch (error) {
           this.#remove(change.actor, watcher)
+          this.#metrics.dropped('error')
           this.#logger.debug('watcher failed; dropped', { actor: change.actor, error })
         }
       }
       // A deleted actor has nothing more to say: its streams end normally after the $delete event.
       if (change.method === '$delete' && change.ok) this.#closeActor(change.actor, closeCodes.done, 'actor deleted')
     }
+    if (sent > 0) this.#metrics.sent(sent)
   }
 
   /** Ends every stream (node stopping). */

@@ -14,6 +14,7 @@ import { silentLogger } from '../../../../node/core/logger.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { SubnetService } from '../../../../node/subnet/subnet-service.ts'
 import { WatchHub, type WatchHubInit, type WatchEvent } from '../../../../node/watch/watch-hub.ts'
+import { PrometheusWatchMetrics } from '../../../../node/watch/watch-metrics.ts'
 import { Client, exampleCode, loader, makeSubnet, runHeight } from '../subnet/_harness.ts'
 
 export interface WatchSetup {
@@ -23,6 +24,8 @@ export interface WatchSetup {
   service: SubnetService
   hub: WatchHub
   watch: WatchServer
+  /** Prometheus text of the watch metrics. */
+  metrics: () => Promise<string>
   api: ApiServer
   client: Client
   /** The counter-wat actor installed at height 1. */
@@ -35,7 +38,9 @@ export async function setupWatch (t: { teardown: (fn: () => Promise<void>) => vo
   const clock = new ManualClock(Date.now())
   const { subnet, nodes } = makeSubnet(1, clock)
   const foreign = makeSubnet(4, clock).subnet
-  const hub = new WatchHub({ logger: silentLogger }, hubInit)
+  const registry = new Registry()
+  const metrics = new PrometheusWatchMetrics(registry, () => hub.size)
+  const hub: WatchHub = new WatchHub({ logger: silentLogger, metrics }, hubInit)
   const service = new SubnetService(subnet, {
     store: await memoryStore(), loader, signer: nodes[0]!, clock, logger: silentLogger, changes: hub,
     transport: { publishShare: async () => {} }
@@ -47,7 +52,7 @@ export async function setupWatch (t: { teardown: (fn: () => Promise<void>) => vo
     known: id => (id === subnet.id ? subnet : id === foreign.id ? foreign : undefined),
     forward: async () => ({ ok: false, reason: 'unreachable', error: 'no forwarding in this test' })
   }
-  const watch = new WatchServer({ hub, directory, clock, logger: silentLogger })
+  const watch = new WatchServer({ hub, directory, clock, logger: silentLogger, metrics })
   const api = new ApiServer({
     logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
     routes: [...subnetRoutes(directory, clock), ...watch.routes()],
@@ -75,7 +80,7 @@ export async function setupWatch (t: { teardown: (fn: () => Promise<void>) => vo
   await height(client.install(subnet, code).bytes)
   const actor = actorIdOf(subnet.id, 1n)
   if (await service.actor(actor) === undefined) throw new Error('counter-wat did not install')
-  return { url: api.url, subnet, foreign, service, hub, watch, api, client, actor, height }
+  return { url: api.url, subnet, foreign, service, hub, watch, metrics: async () => await registry.metrics(), api, client, actor, height }
 }
 
 export interface Watching {

@@ -73,7 +73,8 @@ test('events go to the actor\'s watchers only, in order; keys are cut at the bou
 })
 
 test('a watcher whose backlog would pass the bound is cut off with the numbers; the others still get the event', t => {
-  const hub = new WatchHub({ logger: silentLogger }, { bufferedBytesMax: 1000 })
+  const drops: string[] = []
+  const hub = new WatchHub({ logger: silentLogger, metrics: { sent () {}, refused () {}, dropped: reason => { drops.push(reason) } } }, { bufferedBytesMax: 1000 })
   const slow = new FakeWatcher()
   const fast = new FakeWatcher()
   hub.add(actor, slow)
@@ -88,6 +89,7 @@ test('a watcher whose backlog would pass the bound is cut off with the numbers; 
   t.is(hub.size, 1)
   hub.committed(subnetA, height(2n), [change()])
   t.is(slow.sent.length, 0, 'a cut-off watcher gets nothing more')
+  t.deepEqual(drops, ['slow'])
 })
 
 test('a watcher that throws is dropped without disturbing the commit or the others', t => {

@@ -30,6 +30,9 @@ test('three updates over two heights: exactly three events, with heights, indexe
   t.like(failed, { height: String(h6), index: 0, method: 'nope', ok: false, changedKeys: [], changedKeyCount: 0 })
   t.is(watching.events.length, 4)
   t.is(otherWatching.events.length, 1)
+  const metrics = await s.metrics()
+  t.regex(metrics, /^pylon_watch_events_total 5$/m)
+  t.regex(metrics, /^pylon_watch_streams 2$/m)
   watching.ws.close()
   otherWatching.ws.close()
 })
@@ -78,6 +81,8 @@ test('refusals before the upgrade: bad id 400, unknown actor 404, not a member 4
   t.is(s.hub.size, 2)
   b.ws.close()
   c.ws.close()
+  const metrics = await s.metrics()
+  for (const reason of ['malformed', 'unknown-actor', 'not-member', 'too-many-watchers']) t.regex(metrics, new RegExp(`^pylon_watch_refused_total\\{reason="${reason}"\\} 1$`, 'm'))
 })
 
 test('client frames end only that stream (text 1008, oversized 1009, garbage bytes); the node keeps serving', async t => {
