@@ -74,6 +74,9 @@ export async function watchActor (actor: ActorId, apiUrl: string, options: { cou
       process.off('SIGINT', onInterrupt)
       options.signal?.removeEventListener('abort', onInterrupt)
       if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.terminate()
+      // Our goodbye (close 1000) waits for the node's answer; a node that never answers must not
+      // hold the command open for ws's 30 s close timeout.
+      else if (ws.readyState === WebSocket.CLOSING) setTimeout(() => { ws.terminate() }, 2_000).unref()
       if (typeof outcome === 'number') resolve(outcome)
       else reject(outcome)
     }
