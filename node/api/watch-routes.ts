@@ -11,11 +11,16 @@ import { watchClientFrameBytesMax, watchPingIntervalMs } from '../../protocol/li
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
-import { closeCodes, type WatchHub } from '../watch/watch-hub.ts'
+import type { WatchHub } from '../watch/watch-hub.ts'
 import { noWatchMetrics, type WatchMetrics } from '../watch/watch-metrics.ts'
 import { refuseUpgrade, type ApiRoute, type ApiUpgrade } from './api-server.ts'
 
 export const watchPath = '/v1/actors/:actorId/watch'
+
+/** WebSocket close codes (RFC 6455 §7.4.1) this route sends itself; the hub sends 1000 and 1013. */
+const goingAway = 1001
+const policyViolation = 1008
+const tryAgainLater = 1013
 
 /** What the route needs from the subnet manager. */
 export interface WatchDirectory {
@@ -58,7 +63,7 @@ export class WatchServer implements Startable {
   async stop (): Promise<void> {
     this.#running = false
     this.#cancelPing?.()
-    this.#c.hub.closeAll(closeCodes.goingAway, 'node stopping')
+    this.#c.hub.closeAll(goingAway, 'node stopping')
     this.#wss.close()
   }
 
@@ -122,13 +127,13 @@ export class WatchServer implements Startable {
       close: (code, reason) => { ws.close(code, reason) }
     })
     if (!added.ok) {
-      ws.close(closeCodes.tryAgain, added.error.message.slice(0, 120))
+      ws.close(tryAgainLater, added.error.message.slice(0, 120))
       return
     }
     this.#alive.set(ws, true)
     ws.on('pong', () => { this.#alive.set(ws, true) })
     // One-way stream: a client's data frame is a protocol misuse (ws itself ends oversized frames with 1009).
-    ws.on('message', (_data, isBinary) => { ws.close(closeCodes.policy, `this stream takes no ${isBinary ? 'binary' : 'text'} messages`) })
+    ws.on('message', (_data, isBinary) => { ws.close(policyViolation, `this stream takes no ${isBinary ? 'binary' : 'text'} messages`) })
     ws.on('error', error => { this.#c.logger.debug('watch stream error', { actor, error: error.message }) })
     ws.on('close', () => {
       added.value()

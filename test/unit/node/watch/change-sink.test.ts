@@ -61,7 +61,7 @@ async function setup () {
 
 const text = (keys: Uint8Array[]): string[] => keys.map(k => new TextDecoder().decode(k))
 
-test('callers: the installer for init, the client for updates, the sending actor for an outbox delivery', async t => {
+test('SubnetService ChangeSink: callers: the installer for init, the client for updates, the sending actor for an outbox delivery', async t => {
   const { subnet, service, sink, client, height } = await setup()
   const counter = await exampleCode('counter-wat')
   const relay = await buildWatActor(relayWat)
@@ -80,7 +80,7 @@ test('callers: the installer for init, the client for updates, the sending actor
   ])
 })
 
-test('an unwatched subnet reports nothing; a sink that throws changes no commit', async t => {
+test('SubnetService ChangeSink: an unwatched subnet reports nothing; a sink that throws changes no commit', async t => {
   const { subnet, service, sink, client, height } = await setup()
   const counter = await exampleCode('counter-wat')
   await service.putCode(counter)

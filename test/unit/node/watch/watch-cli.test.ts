@@ -38,7 +38,7 @@ async function watchers (s: WatchSetup, n: number): Promise<void> {
   }
 }
 
-test('--count 2 --json: two JSON lines, then exit 0', async t => {
+test('pylon watch: --count 2 --json: two JSON lines, then exit 0', async t => {
   const s = await setupWatch(t)
   const run = pylon(t, ['watch', s.actor, '--api', s.url, '--count', '2', '--json'])
   await watchers(s, 1)
@@ -57,7 +57,7 @@ test('--count 2 --json: two JSON lines, then exit 0', async t => {
   t.is(s.hub.size, 0)
 })
 
-test('human output: one line per event; Ctrl-C exits 0', async t => {
+test('pylon watch: human output: one line per event; Ctrl-C exits 0', async t => {
   const s = await setupWatch(t)
   const run = pylon(t, ['watch', s.actor, '--api', s.url])
   await watchers(s, 1)
@@ -74,7 +74,7 @@ test('human output: one line per event; Ctrl-C exits 0', async t => {
   t.regex(lines[1]!, /^height 3  #0  nope  FAILED  by .+  keys -$/)
 })
 
-test('refusals are one line and exit 1: unknown actor, not a member (with members), bad actor id, bad --count', async t => {
+test('pylon watch: refusals are one line and exit 1: unknown actor, not a member (with members), bad actor id, bad --count', async t => {
   const s = await setupWatch(t)
   const unknown = await pylon(t, ['watch', actorIdOf(s.subnet.id, 9n), '--api', s.url]).done
   t.is(unknown.code, 1)

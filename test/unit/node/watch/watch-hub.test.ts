@@ -26,7 +26,7 @@ class FakeWatcher implements Watcher {
 const change = (over: Partial<MessageChange> = {}): MessageChange =>
   ({ actor, index: 0, method: 'inc', caller: 'alice', ok: true, changedKeys: [new TextEncoder().encode('count')], ...over })
 
-test('limits per actor and per node, with the numbers in the refusal; a removed watcher frees its slot', t => {
+test('WatchHub: limits per actor and per node, with the numbers in the refusal; a removed watcher frees its slot', t => {
   const hub = new WatchHub({ logger: silentLogger }, { perActorMax: 2, totalMax: 3 })
   const a = hub.add(actor, new FakeWatcher())
   const b = hub.add(actor, new FakeWatcher())
@@ -46,7 +46,7 @@ test('limits per actor and per node, with the numbers in the refusal; a removed 
   t.true(hub.add(actor, new FakeWatcher()).ok)
 })
 
-test('watching() follows subscribers per subnet, so unwatched subnets collect nothing', t => {
+test('WatchHub: watching() follows subscribers per subnet, so unwatched subnets collect nothing', t => {
   const hub = new WatchHub({ logger: silentLogger })
   t.false(hub.watching(subnetA))
   const added = hub.add(actor, new FakeWatcher())
@@ -56,7 +56,7 @@ test('watching() follows subscribers per subnet, so unwatched subnets collect no
   t.false(hub.watching(subnetA))
 })
 
-test('events go to the actor\'s watchers only, in order; keys are cut at the bound with the count kept', t => {
+test('WatchHub: events go to the actor\'s watchers only, in order; keys are cut at the bound with the count kept', t => {
   const hub = new WatchHub({ logger: silentLogger })
   const mine = new FakeWatcher()
   const other = new FakeWatcher()
@@ -72,7 +72,7 @@ test('events go to the actor\'s watchers only, in order; keys are cut at the bou
   t.is(second!.changedKeyCount, watchEventKeysMax + 5)
 })
 
-test('a watcher whose backlog would pass the bound is cut off with the numbers; the others still get the event', t => {
+test('WatchHub: a watcher whose backlog would pass the bound is cut off with the numbers; the others still get the event', t => {
   const drops: string[] = []
   const hub = new WatchHub({ logger: silentLogger, metrics: { sent () {}, refused () {}, dropped: reason => { drops.push(reason) } } }, { bufferedBytesMax: 1000 })
   const slow = new FakeWatcher()
@@ -92,7 +92,7 @@ test('a watcher whose backlog would pass the bound is cut off with the numbers; 
   t.deepEqual(drops, ['slow'])
 })
 
-test('a watcher that throws is dropped without disturbing the commit or the others', t => {
+test('WatchHub: a watcher that throws is dropped without disturbing the commit or the others', t => {
   const hub = new WatchHub({ logger: silentLogger })
   const broken = new FakeWatcher()
   broken.throws = true
@@ -104,7 +104,7 @@ test('a watcher that throws is dropped without disturbing the commit or the othe
   t.is(hub.size, 1)
 })
 
-test('a successful $delete closes the actor\'s streams normally after the event; a refused one does not', t => {
+test('WatchHub: a successful $delete closes the actor\'s streams normally after the event; a refused one does not', t => {
   const hub = new WatchHub({ logger: silentLogger })
   const w = new FakeWatcher()
   hub.add(actor, w)

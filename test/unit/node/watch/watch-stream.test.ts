@@ -5,7 +5,7 @@ import { watchClientFrameBytesMax } from '../../../../protocol/limits.ts'
 import { Client, exampleCode } from '../subnet/_harness.ts'
 import { hex, openWatch, setupWatch } from './_watch.ts'
 
-test('three updates over two heights: exactly three events, with heights, indexes, methods, callers and keys', async t => {
+test('GET /v1/actors/:actorId/watch: three updates over two heights: exactly three events, with heights, indexes, methods, callers and keys', async t => {
   const s = await setupWatch(t)
   const watching = await openWatch(s.url, s.actor)
   const h2 = await s.height(s.client.update(s.actor).bytes)
@@ -37,7 +37,7 @@ test('three updates over two heights: exactly three events, with heights, indexe
   otherWatching.ws.close()
 })
 
-test('a delete is the last event: its deleted keys, then a normal close', async t => {
+test('GET /v1/actors/:actorId/watch: a delete is the last event: its deleted keys, then a normal close', async t => {
   const s = await setupWatch(t)
   await s.height(s.client.update(s.actor).bytes)
   const watching = await openWatch(s.url, s.actor)
@@ -50,7 +50,7 @@ test('a delete is the last event: its deleted keys, then a normal close', async 
   t.is(s.hub.size, 0)
 })
 
-test('refusals before the upgrade: bad id 400, unknown actor 404, not a member 421 with members, plain GET 426, too many 429', async t => {
+test('GET /v1/actors/:actorId/watch: refusals before the upgrade: bad id 400, unknown actor 404, not a member 421 with members, plain GET 426, too many 429', async t => {
   const s = await setupWatch(t, { perActorMax: 2 })
   const refusal = async (actor: string): Promise<{ status: number, body: Record<string, unknown> }> => {
     const error = await t.throwsAsync(openWatch(s.url, actor)) as Error & { status: number, body: Record<string, unknown> }
@@ -85,7 +85,7 @@ test('refusals before the upgrade: bad id 400, unknown actor 404, not a member 4
   for (const reason of ['malformed', 'unknown-actor', 'not-member', 'too-many-watchers']) t.regex(metrics, new RegExp(`^pylon_watch_refused_total\\{reason="${reason}"\\} 1$`, 'm'))
 })
 
-test('client frames end only that stream (text 1008, oversized 1009, garbage bytes); the node keeps serving', async t => {
+test('GET /v1/actors/:actorId/watch: client frames end only that stream (text 1008, oversized 1009, garbage bytes); the node keeps serving', async t => {
   const s = await setupWatch(t)
   const healthy = await openWatch(s.url, s.actor)
   const talker = await openWatch(s.url, s.actor)
@@ -124,7 +124,7 @@ test('client frames end only that stream (text 1008, oversized 1009, garbage byt
   healthy.ws.close()
 })
 
-test('stopping the node closes streams with 1001', async t => {
+test('GET /v1/actors/:actorId/watch: stopping the node closes streams with 1001', async t => {
   const s = await setupWatch(t)
   const watching = await openWatch(s.url, s.actor)
   await s.watch.stop()
