@@ -40,3 +40,12 @@ export function failAndExit (error: unknown, json: boolean): never {
   if (!(error instanceof PylonError) && process.env.PYLON_DEBUG) process.stderr.write(`${(error as Error).stack}\n`)
   process.exit(1)
 }
+
+/** Result bytes as people read them: UTF-8 text when the bytes are valid UTF-8, else hex. */
+export function printable (bytes: Uint8Array): { text: string, encoding: 'utf8' | 'hex' } {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), encoding: 'utf8' }
+  } catch {
+    return { text: Buffer.from(bytes).toString('hex'), encoding: 'hex' }
+  }
+}

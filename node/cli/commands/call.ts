@@ -6,8 +6,7 @@ import type { Command } from 'commander'
 import { parseActorId, subnetOfActorId, type ActorId } from '../../../protocol/ids.ts'
 import { ApiClient, clientIdentity, noteCreatedIdentity, payloadFrom, signEnvelope, verifyIngressResult, type IngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
-import { CliError, emit } from '../output.ts'
-import { printable } from './exec.ts'
+import { CliError, emit, printable } from '../output.ts'
 
 export interface CallFlags extends ClientOptions {
   identity?: string

@@ -19,7 +19,7 @@ import { preloadState } from '../../runtime/state-view.ts'
 import { openStore } from '../../store/level-store.ts'
 import { storeDirIn } from '../../store/store-dir.ts'
 import type { Store } from '../../store/store.ts'
-import { CliError, emit } from '../output.ts'
+import { CliError, emit, printable } from '../output.ts'
 
 interface ExecFlags {
   query?: boolean
@@ -179,14 +179,6 @@ function parseFuel (value: string | undefined): bigint | undefined {
 }
 
 /** UTF-8 when the bytes are valid UTF-8, else hex: what a person can read. */
-export function printable (bytes: Uint8Array): { text: string, encoding: 'utf8' | 'hex' } {
-  try {
-    return { text: new TextDecoder('utf-8', { fatal: true }).decode(bytes), encoding: 'utf8' }
-  } catch {
-    return { text: Buffer.from(bytes).toString('hex'), encoding: 'hex' }
-  }
-}
-
 function report (outcome: Outcome, json: boolean): void {
   const { receipt } = outcome
   const result = receipt.result === null ? null : printable(receipt.result)

@@ -5,9 +5,8 @@ import type { Command } from 'commander'
 import type { ActorId } from '../../../protocol/ids.ts'
 import { ApiClient, clientIdentity, noteCreatedIdentity, payloadFrom, signEnvelope, type QueryResult } from '../client.ts'
 import { clientOptions, resolveApiUrl } from '../daemon-client.ts'
-import { CliError, emit } from '../output.ts'
+import { CliError, emit, printable } from '../output.ts'
 import { parseActor, type CallFlags } from './call.ts'
-import { printable } from './exec.ts'
 
 export function register (program: Command): void {
   clientOptions(program.command('query')
