@@ -345,6 +345,13 @@ export const subnetBlockIngressMax = 2_000
 export const subnetBlockPayloadBytesMax = consensusPayloadBytesMax
 /** How far a proposed block time may be from the verifier's clock: a leader cannot push time far ahead (expiring every message and replay entry) or hold it back. */
 export const subnetBlockTimeDriftMs = 30_000
+/**
+ * An idle leader waits at most this share of Δ for a first envelope before proposing an empty
+ * block. It must stay well inside the 2Δ leader timeout so an idle leader is never nullified;
+ * half of Δ cuts an idle subnet's empty heights several-fold while adding at most Δ/2 to the
+ * latency of the first envelope after a quiet spell.
+ */
+export const subnetProposeIdleWaitPercentOfDelta = 50
 /** Outbox messages delivered per block: bounds the extra work a block inherits from earlier ones. */
 export const subnetOutboxDeliverPerBlockMax = 1_000
 /** Outbox messages queued in replicated state: beyond it new sends are dropped (and logged in the receipt's logs). */
@@ -432,3 +439,4 @@ export const watchConnectTimeoutMs = 10_000
 assert(watchSubscribersMax < apiConnectionsMax / 2, 'watch streams leave most API connections to requests')
 assert(watchSubscribersPerActorMax <= watchSubscribersMax, 'one actor cannot need more than the node allows')
 assert(watchBufferedBytesMax >= watchEventKeysMax * 2 * actorKeyBytesMax * 4, 'the buffer holds several worst-case events')
+assert(subnetProposeIdleWaitPercentOfDelta >= 0 && subnetProposeIdleWaitPercentOfDelta < 200, 'an idle leader must propose before its own 2Δ leader timeout')

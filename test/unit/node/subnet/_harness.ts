@@ -52,7 +52,7 @@ export function makeReplica (subnet: Subnet, signer: Signer, store: Store, clock
   const service = new SubnetService(subnet, {
     store, loader, signer, clock, logger: silentLogger,
     transport: { publishShare: async share => { shares.push(share) }, ...transport }
-  })
+  }, { proposeIdleWaitMs: 0 })
   return { service, shares }
 }
 

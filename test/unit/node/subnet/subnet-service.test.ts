@@ -252,7 +252,7 @@ test('metrics count executed heights, receipts by outcome and the certified heig
   const { SubnetService } = await import('../../../../node/subnet/subnet-service.ts')
   const { loader } = await import('./_harness.ts')
   const { silentLogger } = await import('../../../../node/core/logger.ts')
-  const service = new SubnetService(subnet, { store: await memoryStore(), loader, signer: nodes[0]!, clock, logger: silentLogger, transport: { publishShare: async () => {} }, metrics: new PrometheusSubnetMetrics(registry) })
+  const service = new SubnetService(subnet, { store: await memoryStore(), loader, signer: nodes[0]!, clock, logger: silentLogger, transport: { publishShare: async () => {} }, metrics: new PrometheusSubnetMetrics(registry) }, { proposeIdleWaitMs: 0 })
   const client = new Client(clock)
   const code = await exampleCode('counter-wat')
   await service.putCode(code)

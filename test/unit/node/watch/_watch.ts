@@ -44,7 +44,7 @@ export async function setupWatch (t: { teardown: (fn: () => Promise<void>) => vo
   const service = new SubnetService(subnet, {
     store: await memoryStore(), loader, signer: nodes[0]!, clock, logger: silentLogger, changes: hub,
     transport: { publishShare: async () => {} }
-  })
+  }, { proposeIdleWaitMs: 0 })
   await service.start()
   const directory: SubnetDirectory = {
     list: () => [service],

@@ -49,7 +49,7 @@ async function setup () {
   const sink = new RecordingSink()
   const service = new SubnetService(subnet, {
     store: await memoryStore(), loader, signer: nodes[0]!, clock, logger: silentLogger, changes: sink, transport: { publishShare: async () => {} }
-  })
+  }, { proposeIdleWaitMs: 0 })
   await service.start()
   const client = new Client(clock)
   const height = async (...bytes: Uint8Array[]): Promise<void> => {
