@@ -1,0 +1,243 @@
+// `npm run bench -- lifecycle [--calls N]`: a devnet of 5 daemons on loopback, a subnet of 4 made by
+// POST /v1/subnets (so one node is not a member); deploy phases of the JS and WAT counters, call
+// latency through a member and through the non-member (forwarded over /pylon/ingress/1.0.0), side by
+// side. It measures only; it stops every process it starts, also on error.
+
+import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { ActorId, SubnetId } from '../protocol/ids.ts'
+import { clientDeployWaitMs } from '../protocol/limits.ts'
+import type { Signer } from '../protocol/signature.ts'
+import type { Subnet } from '../protocol/subnet.ts'
+import { ApiClient, signEnvelope, verifyIngressResult, type IngressResult } from '../node/cli/client.ts'
+import { devnetUp, isOurDaemon, stopNodes, type DevnetFile } from '../node/cli/commands/devnet.ts'
+import { clientSigners, percentile, sendUpdate, type UpdateOutcome } from '../test/integration/_devnet-load.ts'
+
+const repoRoot = join(import.meta.dirname, '..')
+/** Bounds of every wait in this bench (ms): cluster formation, one subnet creation, one call. */
+const formationWaitMs = 90_000
+const callWaitMs = 30_000
+/** Poll interval of GET /v1/ingress/:id for envelopes sent without a server-side wait (the non-member's answer is 202 at once). */
+const pollMs = 5
+const concurrentCalls = 200
+const concurrency = 16
+const concurrentDeadlineMs = 30_000
+
+interface Created { ok: boolean, id?: string, members?: string[], error?: string }
+
+export default async function lifecycleBench (args: string[]): Promise<void> {
+  const at = args.indexOf('--calls')
+  const calls = Math.min(1_000, Math.max(10, Number(at >= 0 ? args[at + 1] : 100) || 100))
+  const loadStart = loadavg()
+  const dir = mkdtempSync(join(tmpdir(), 'pylon-bench-lifecycle-'))
+  let file: DevnetFile | undefined
+  const killAll = (): void => { for (const n of file?.nodes ?? []) if (isOurDaemon(n)) process.kill(n.pid!, 'SIGKILL') }
+  process.once('exit', killAll)
+  const onSigint = (): void => { killAll(); process.exit(130) }
+  process.once('SIGINT', onSigint)
+  const out = (line: string): void => { process.stdout.write(line + '\n') }
+  try {
+    file = await devnetUp({ nodes: 5, dir: join(dir, 'net'), subnets: 0, logLevel: 'warn' })
+    const apis = file.nodes.map(n => new ApiClient(n.api))
+    const ids = file.nodes.map(n => n.nodeId).sort()
+    await eventually('every capacity book to hold all 5 adverts', async () => {
+      const books = await Promise.all(apis.map(async a => (await a.request<Array<{ nodeId: string }>>('GET', '/v1/capacity')).map(x => x.nodeId).sort()))
+      return books.every(b => JSON.stringify(b) === JSON.stringify(ids))
+    })
+    const t0 = performance.now()
+    const created = await apis[0]!.request<Created>('POST', '/v1/subnets', { body: new TextEncoder().encode(JSON.stringify({ size: 4, name: 'lifecycle' })), type: 'application/json', timeoutMs: 60_000 })
+    if (!created.ok || created.id === undefined || created.members === undefined) throw new Error(`subnet create failed: ${created.error ?? JSON.stringify(created)}`)
+    const subnetId = created.id as SubnetId
+    const memberIndexes = file.nodes.filter(n => created.members!.includes(n.nodeId)).map(n => n.index)
+    const outsider = file.nodes.find(n => !created.members!.includes(n.nodeId))!.index
+    await eventually('every member to serve the subnet and the non-member to know it', async () => {
+      const serving = await Promise.all(memberIndexes.map(async i => (await apis[i]!.subnets()).some(s => s.id === subnetId)))
+      const known = (await apis[outsider]!.request<Array<{ id: string }>>('GET', '/v1/directory')).some(s => s.id === subnetId)
+      return serving.every(Boolean) && known
+    })
+    const createMs = performance.now() - t0
+    const member = apis[memberIndexes[0]!]!
+    const other = apis[outsider]!
+    const { subnet } = await member.subnet(subnetId)
+    out(`lifecycle: 5 daemons on loopback (${availableParallelism()} cores), subnet of 4 created by POST /v1/subnets in ${ms(createMs)} (placement, 4 genesis signatures, serving everywhere); node ${outsider} is not a member`)
+    out(`load average at start: ${fmtLoad(loadStart)}`)
+    out('')
+
+    // 1. Deploy phases, WAT then JS (each: upload, certified install, certified first call).
+    const signers = clientSigners(60) // the mempool lets one principal send ~50 updates/s
+    const deployer = signers[0]!
+    const rows: string[][] = []
+    let jsActor: ActorId | undefined
+    for (const name of ['counter-wat', 'counter']) {
+      const wasm = join(repoRoot, 'contracts/build', `${name}.wasm`)
+      if (!existsSync(wasm)) {
+        rows.push([name, 'missing: npm run build:contracts', '', '', ''])
+        continue
+      }
+      const phases = await deployPhases(member, subnet, deployer, wasm, name)
+      rows.push([`${name} (${mib(phases.bytes)})`, ms(phases.uploadMs), ms(phases.installMs), ms(phases.firstCallMs), ms(phases.uploadMs + phases.installMs + phases.firstCallMs)])
+      if (name === 'counter') jsActor = phases.actor
+      else jsActor ??= phases.actor
+    }
+    out('deploy (certified install and first call, through a member)')
+    out(table(['actor', 'upload', 'install', 'first call', 'total'], rows))
+    out('')
+
+    // 2. Call latency through a member and through the non-member, same actor, sequential then concurrent.
+    const actor = jsActor!
+    const target = { actor, method: 'inc', subnet, waitMs: callWaitMs }
+    let k = 1
+    const nextSigner = (): Signer => signers[(k++) % signers.length]!
+    const viaMemberWait = async (): Promise<UpdateOutcome> => await sendUpdate(member, nextSigner(), target)
+    const viaMemberPoll = async (): Promise<UpdateOutcome> => await submitAndPoll(member, member, subnet, nextSigner(), actor)
+    const viaOutsider = async (): Promise<UpdateOutcome> => await submitAndPoll(other, member, subnet, nextSigner(), actor)
+    const routes: Array<[string, () => Promise<UpdateOutcome>]> = [
+      ['member, POST ?wait=1', viaMemberWait],
+      ['member, POST + poll', viaMemberPoll],
+      ['non-member (forward) + poll', viaOutsider]
+    ]
+    const seq: Stats[] = []
+    for (const [, send] of routes) seq.push(await sequential(send, calls))
+    const conc: Stats[] = []
+    for (const [, send] of routes) conc.push(await concurrent(send, concurrentCalls, concurrency))
+    const latencyRows: string[][] = []
+    routes.forEach(([label], i) => {
+      latencyRows.push([label, `${calls} sequential`, ...statCells(seq[i]!)])
+      latencyRows.push([label, `${concurrentCalls} at C=${concurrency}`, ...statCells(conc[i]!)])
+    })
+    out(`call latency: ${jsActor === undefined ? '' : 'JS counter'} inc, each result certified and its certificate checked (poll interval ${pollMs} ms)`)
+    out(table(['route', 'run', 'ok', 'failed', 'p50', 'p99', 'calls/s'], latencyRows))
+    out('')
+    out('ratios non-member / member (p50, p99):')
+    for (const [run, stats] of [['sequential', seq], [`concurrent C=${concurrency}`, conc]] as const) {
+      out(`  ${run.padEnd(16)} vs member POST+poll ${ratio(stats[2]!.p50, stats[1]!.p50)} / ${ratio(stats[2]!.p99, stats[1]!.p99)};  vs member ?wait=1 ${ratio(stats[2]!.p50, stats[0]!.p50)} / ${ratio(stats[2]!.p99, stats[0]!.p99)}`)
+    }
+    for (const stats of [...seq, ...conc]) if (stats.failures.length > 0) out(`  first failure: ${stats.failures[0]!.slice(0, 160)}`)
+    out('')
+    // 3. Not built: an outbox send to another subnet is dropped, so there is no round trip to time.
+    out('cross-subnet round trip: n/a: cross-subnet messages not built (outbox sends to another subnet are dropped)')
+    out('')
+    out(`load average at end: ${fmtLoad(loadavg())}`)
+  } finally {
+    if (file !== undefined) await stopNodes(file.nodes, 10_000)
+    process.off('exit', killAll)
+    process.off('SIGINT', onSigint)
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+interface Phases { bytes: number, uploadMs: number, installMs: number, firstCallMs: number, actor: ActorId }
+
+/** The three phases of `pylon deploy` plus a first call, timed apart; each answer's certificate checked. */
+async function deployPhases (api: ApiClient, subnet: Subnet, signer: Signer, wasm: string, name: string): Promise<Phases> {
+  const code = new Uint8Array(await readFile(wasm))
+  const t0 = performance.now()
+  const cid = await api.uploadCode(subnet.id, code)
+  const t1 = performance.now()
+  const install = signEnvelope({ kind: 'install', subnet: subnet.id, code: cid, arg: new Uint8Array(), name, controllers: [] }, signer)
+  const installed = verifyIngressResult(certified(await api.submit(install, { waitMs: clientDeployWaitMs }), name), subnet, install)
+  if (!installed.ok) throw new Error(`install of ${name} failed: ${installed.error ?? 'unknown error'}`)
+  const t2 = performance.now()
+  const first = await sendUpdate(api, signer, { actor: installed.actor, method: 'inc', subnet, waitMs: callWaitMs })
+  if (first.failure !== undefined) throw new Error(`first call of ${name} failed: ${first.failure}`)
+  const t3 = performance.now()
+  return { bytes: code.length, uploadMs: t1 - t0, installMs: t2 - t1, firstCallMs: t3 - t2, actor: installed.actor }
+}
+
+function certified (result: IngressResult, name: string): IngressResult {
+  if (result.status !== 'certified') throw new Error(`install of ${name}: ${result.status} ${result.reason ?? ''}`)
+  return result
+}
+
+/**
+ * POSTs an update to `entry` without waiting (a non-member answers 202 `forwarded` at once and keeps
+ * no result), then polls `member`'s GET /v1/ingress/:id until the certified result, checked.
+ */
+async function submitAndPoll (entry: ApiClient, member: ApiClient, subnet: Subnet, signer: Signer, actor: ActorId): Promise<UpdateOutcome> {
+  const ingress = signEnvelope({ kind: 'update', actor, method: 'inc', payload: new Uint8Array() }, signer)
+  const t0 = performance.now()
+  const deadline = t0 + callWaitMs
+  try {
+    await entry.request<IngressResult>('POST', '/v1/ingress', { body: ingress.bytes, type: 'application/cbor' })
+    for (;;) {
+      const answer = await member.request<IngressResult | undefined>('GET', `/v1/ingress/${encodeURIComponent(ingress.id)}`, { notFoundIsPending: true })
+      if (answer !== undefined && answer.status !== 'pending') {
+        const latencyMs = performance.now() - t0
+        if (answer.status !== 'certified' || answer.receipt?.ok !== true) return { latencyMs, failure: `${ingress.id}: ${answer.status} ${answer.reason ?? answer.receipt?.error ?? ''}` }
+        verifyIngressResult(answer, subnet, ingress)
+        return { latencyMs, result: answer.receipt.resultUtf8 ?? '' }
+      }
+      if (performance.now() > deadline) return { latencyMs: performance.now() - t0, failure: `${ingress.id}: not certified within ${callWaitMs} ms` }
+      await new Promise(resolve => setTimeout(resolve, pollMs))
+    }
+  } catch (error) {
+    return { latencyMs: performance.now() - t0, failure: `${entry.url}: ${(error as Error).message}` }
+  }
+}
+
+interface Stats { ok: number, failures: string[], p50: number, p99: number, perSecond: number }
+
+async function sequential (send: () => Promise<UpdateOutcome>, count: number): Promise<Stats> {
+  return await concurrent(send, count, 1)
+}
+
+/** `count` calls, at most `inFlight` at once, stopping new ones after concurrentDeadlineMs (sequential runs too). */
+async function concurrent (send: () => Promise<UpdateOutcome>, count: number, inFlight: number): Promise<Stats> {
+  const latencies: number[] = []
+  const failures: string[] = []
+  const start = performance.now()
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < count && performance.now() - start < concurrentDeadlineMs * Math.max(1, count / 100)) {
+      next++
+      const outcome = await send()
+      if (outcome.failure === undefined) latencies.push(outcome.latencyMs)
+      else failures.push(outcome.failure)
+    }
+  }
+  await Promise.all(Array.from({ length: inFlight }, worker))
+  const elapsed = performance.now() - start
+  return { ok: latencies.length, failures, p50: percentile(latencies, 50), p99: percentile(latencies, 99), perSecond: latencies.length / (elapsed / 1000) }
+}
+
+async function eventually (what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + formationWaitMs
+  let last = ''
+  while (performance.now() < deadline) {
+    try {
+      if (await check()) return
+    } catch (error) {
+      last = (error as Error).message
+    }
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+  throw new Error(`timed out after ${formationWaitMs} ms waiting for ${what}${last === '' ? '' : ` (last error: ${last})`}`)
+}
+
+function statCells (s: Stats): string[] {
+  return [String(s.ok), String(s.failures.length), ms(s.p50), ms(s.p99), s.perSecond.toFixed(1)]
+}
+
+function table (head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => (r[i] ?? '').length)))
+  return [head, ...rows].map(r => r.map((c, i) => (c ?? '').padEnd(widths[i]!)).join('  ').trimEnd()).join('\n')
+}
+
+function ms (value: number): string {
+  if (Number.isNaN(value)) return 'n/a'
+  return value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`
+}
+
+function mib (bytes: number): string {
+  return bytes >= 1 << 20 ? `${(bytes / (1 << 20)).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`
+}
+
+function ratio (a: number, b: number): string {
+  return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a'
+}
+
+function fmtLoad (l: number[]): string {
+  return l.map(x => x.toFixed(2)).join(' ')
+}
