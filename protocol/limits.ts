@@ -368,6 +368,14 @@ export const subnetResultsMax = 20_000
 export const apiIngressWaitMs = 30_000
 /** Largest code upload over HTTP: the largest component the runtime loads. */
 export const apiCodeBytesMax = actorCodeBytesMax
+/** One chunk of a PUT /v1/code/:cid upload: small enough that a slow link shows progress and a retry resends little. */
+export const apiCodeChunkBytesMax = 1 * MiB
+/** Chunked code uploads staged at once per node: a few clients deploying in parallel, not a disk-filling swarm. */
+export const apiCodeUploadsMax = 8
+/** Bytes reserved by all staged uploads (each reserves its declared total up front): two largest components. */
+export const apiCodeStagedBytesMax = 2 * actorCodeBytesMax
+/** A staged upload with no chunk for this long is dropped, freeing its reservation for others. */
+export const apiCodeUploadIdleMs = 60_000
 /** Actor records in one page of GET /v1/subnets/:id/actors: ~1 KiB each, so one answer stays near 1 MiB. */
 export const apiActorsPageMax = 1_000
 /** Longest a code fetch from one member may take (32 MiB over a slow link). */
@@ -440,3 +448,4 @@ assert(watchSubscribersMax < apiConnectionsMax / 2, 'watch streams leave most AP
 assert(watchSubscribersPerActorMax <= watchSubscribersMax, 'one actor cannot need more than the node allows')
 assert(watchBufferedBytesMax >= watchEventKeysMax * 2 * actorKeyBytesMax * 4, 'the buffer holds several worst-case events')
 assert(subnetProposeIdleWaitPercentOfDelta >= 0 && subnetProposeIdleWaitPercentOfDelta < 200, 'an idle leader must propose before its own 2Δ leader timeout')
+assert(apiCodeStagedBytesMax >= apiCodeBytesMax, 'one upload of the largest component fits the staging area')

@@ -6,11 +6,12 @@
 import { encodeCertifiedResponse } from '../../protocol/certification.ts'
 import { actorIndexOf, parseActorId, parseSubnetId, subnetOfActorId, type SubnetId } from '../../protocol/ids.ts'
 import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
-import { apiActorsPageMax, apiCodeBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
+import { apiActorsPageMax, apiCodeBytesMax, apiCodeChunkBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
 import type { Receipt } from '../../protocol/receipt.ts'
 import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import type { Clock } from '../core/clock.ts'
 import type { ApiAnswer, ApiRequest, ApiRoute } from './api-server.ts'
+import { CodeUploads, parseCodeCid } from './code-uploads.ts'
 import type { ActorInfo, IngressResult, SubnetService } from '../subnet/subnet-service.ts'
 import type { ForwardAnswer } from '../subnet/subnet-manager.ts'
 
@@ -50,6 +51,7 @@ export function subnetRoutes (directory: SubnetDirectory, clock: Clock): ApiRout
   }
   return [
     { method: 'POST', path: '/v1/code', bodyBytesMax: apiCodeBytesMax, handle: wrap(async r => await h.code(r)) },
+    { method: 'PUT', path: '/v1/code/:cid', bodyBytesMax: apiCodeChunkBytesMax, handle: wrap(async r => await h.codeChunk(r)) },
     { method: 'POST', path: '/v1/ingress', bodyBytesMax: ingressBytesMax, handle: wrap(async r => await h.ingress(r)) },
     { method: 'GET', path: '/v1/ingress/:id', handle: wrap(async r => await h.ingressStatus(r.params.id!)) },
     { method: 'POST', path: '/v1/query', bodyBytesMax: ingressBytesMax, handle: wrap(async r => await h.query(r)) },
@@ -63,10 +65,12 @@ export function subnetRoutes (directory: SubnetDirectory, clock: Clock): ApiRout
 class SubnetHandlers {
   readonly #dir: SubnetDirectory
   readonly #clock: Clock
+  readonly #uploads: CodeUploads
 
   constructor (directory: SubnetDirectory, clock: Clock) {
     this.#dir = directory
     this.#clock = clock
+    this.#uploads = new CodeUploads(clock)
   }
 
   subnet (raw: string): ApiAnswer {
@@ -108,6 +112,26 @@ class SubnetHandlers {
     const stored = await service.putCode(body)
     if (!stored.ok) throw new HttpError(400, stored.error)
     return { status: 200, json: { ok: true, cid: stored.value, bytes: body.length, subnet: id.value } }
+  }
+
+  /**
+   * PUT /v1/code/:cid?subnet=ID&offset=N&total=T: one chunk of a code upload keyed by its CID. The
+   * last chunk stores the code only if the assembled bytes hash to that CID (else 422, nothing kept).
+   */
+  async codeChunk (r: ApiRequest): Promise<ApiAnswer> {
+    const id = parseSubnetId(r.query.get('subnet') ?? '')
+    if (!id.ok) throw new HttpError(400, `PUT /v1/code/:cid needs ?subnet=<SubnetId>: ${id.error}`)
+    const cid = parseCodeCid(r.params.cid!)
+    if (!cid.ok) throw new HttpError(400, cid.error, { reason: 'malformed' })
+    const total = integerParam(r.query, 'total', 0, 1n, BigInt(apiCodeBytesMax))
+    const offset = integerParam(r.query, 'offset', 0, 0n, BigInt(apiCodeBytesMax))
+    const service = this.#serviceFor(id.value)
+    const answer = this.#uploads.put(`${id.value}/${cid.cid}`, cid.cid, Number(offset), Number(total), r.body)
+    if (answer.kind === 'refused') throw new HttpError(answer.refusal.status, answer.refusal.error, { reason: answer.refusal.reason, cid: cid.cid })
+    if (answer.kind === 'partial') return { status: 202, json: { ok: true, complete: false, cid: cid.cid, received: answer.received, total: answer.total, subnet: id.value } }
+    const stored = await service.putCode(answer.code)
+    if (!stored.ok) throw new HttpError(400, stored.error)
+    return { status: 200, json: { ok: true, complete: true, cid: stored.value, bytes: answer.code.length, subnet: id.value } }
   }
 
   async ingress (r: ApiRequest): Promise<ApiAnswer> {

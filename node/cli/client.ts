@@ -8,7 +8,7 @@ import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
 import { decodeCertifiedResponse, verifyCertifiedResponse } from '../../protocol/certification.ts'
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
 import { signIngress, subnetOfIngress, type Ingress, type IngressContent, type RequestId } from '../../protocol/ingress.ts'
-import { clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax } from '../../protocol/limits.ts'
+import { apiCodeChunkBytesMax, clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { decodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import { PylonError } from '../core/errors.ts'
@@ -137,11 +137,21 @@ export class ApiClient {
     return await this.request<SubnetInfo[]>('GET', '/v1/subnets', options)
   }
 
-  /** POST /v1/code: uploads a component; the CID the node names must be the one we compute. */
-  async uploadCode (subnet: SubnetId, code: Uint8Array, options: { signal?: AbortSignal } = {}): Promise<CID> {
-    const answer = await this.request<{ cid: string }>('POST', `/v1/code?subnet=${encodeURIComponent(subnet)}`, { ...options, body: code, type: 'application/wasm' })
+  /**
+   * PUT /v1/code/:cid in chunks of apiCodeChunkBytesMax: the CID is computed here, the node stores
+   * the code only if it hashes to it, and the CID it names back must be ours. `onProgress` gets the
+   * bytes acknowledged after each chunk.
+   */
+  async uploadCode (subnet: SubnetId, code: Uint8Array, options: { signal?: AbortSignal, onProgress?: (sent: number, total: number) => void } = {}): Promise<CID> {
     const cid = rawCidOf(code)
-    if (answer.cid !== cid.toString()) throw new CliError(`${this.url} stored the code as ${answer.cid}, expected ${cid.toString()}`, 'untrusted')
+    const base = `/v1/code/${cid.toString()}?subnet=${encodeURIComponent(subnet)}&total=${code.length}`
+    let answer: { cid?: string, complete?: boolean } = {}
+    for (let offset = 0; offset < code.length; offset += apiCodeChunkBytesMax) {
+      const chunk = code.subarray(offset, Math.min(code.length, offset + apiCodeChunkBytesMax))
+      answer = await this.request<{ cid?: string, complete?: boolean }>('PUT', `${base}&offset=${offset}`, { signal: options.signal, body: chunk, type: 'application/octet-stream' })
+      options.onProgress?.(offset + chunk.length, code.length)
+    }
+    if (answer.complete !== true || answer.cid !== cid.toString()) throw new CliError(`${this.url} stored the code as ${answer.cid ?? 'nothing'}, expected ${cid.toString()}`, 'untrusted')
     return cid
   }
 
@@ -179,7 +189,7 @@ export class ApiClient {
     return await this.request<QueryResult>('POST', '/v1/query', { body: ingress.bytes, type: 'application/cbor', signal: options.signal })
   }
 
-  async request<T> (method: 'GET' | 'POST', path: string, options: { body?: Uint8Array, type?: string, timeoutMs?: number, signal?: AbortSignal, notFoundIsPending?: boolean } = {}): Promise<T> {
+  async request<T> (method: 'GET' | 'POST' | 'PUT', path: string, options: { body?: Uint8Array, type?: string, timeoutMs?: number, signal?: AbortSignal, notFoundIsPending?: boolean } = {}): Promise<T> {
     const signals = [AbortSignal.timeout(options.timeoutMs ?? clientRequestTimeoutMs), ...(options.signal === undefined ? [] : [options.signal])]
     let response: Response
     try {
