@@ -16,3 +16,10 @@ export function uploadProgress (stream: NodeJS.WriteStream = process.stderr): ((
 export function formatMiB (bytes: number): string {
   return (bytes / MiB).toFixed(1)
 }
+
+/** The size and chunk count of a finished upload, for the line printed after it (also on a pipe). */
+export function uploadedSummary (bytes: number, chunkBytes: number): string {
+  const chunks = Math.ceil(bytes / chunkBytes)
+  const size = bytes < MiB ? `${bytes} bytes` : `${formatMiB(bytes)} MiB (${bytes} bytes)`
+  return `${size} in ${chunks} chunk${chunks === 1 ? '' : 's'}`
+}

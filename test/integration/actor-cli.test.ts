@@ -111,6 +111,7 @@ test('deploy --controller, actor info/list/upgrade/delete: controllers only, sto
   // The controller's upgrade to another build: new code in the record, the count is kept, and the new code runs on it.
   const upgraded = await run(['actor', 'upgrade', first.actor, modified, ...as(owner), '--json'])
   t.is(upgraded.status, 0, upgraded.stderr + upgraded.stdout)
+  t.false(upgraded.stderr.includes('upload'), `--json prints no upload progress: ${upgraded.stderr}`)
   t.like(json<ManageOutcome>(upgraded), { ok: true, action: 'upgrade', actor: first.actor, codeCid: v2Cid, error: null, certified: true, signers: 1, members: 1 })
   const after = await info(first.actor)
   t.like(after, { codeCid: v2Cid, installedAt: before.installedAt, controllers: [owner.signer.id] })
@@ -129,6 +130,8 @@ test('deploy --controller, actor info/list/upgrade/delete: controllers only, sto
   t.deepEqual((await info(second.actor)).controllers, [owner.signer.id, other.signer.id])
   const byOther = await run(['actor', 'upgrade', second.actor, modified, ...as(other)])
   t.is(byOther.status, 0, byOther.stderr + byOther.stdout)
+  // Not a TTY: no progress line, one summary of the chunked upload (PUT /v1/code/:cid) naming the CID.
+  t.regex(byOther.stderr, new RegExp(`^uploaded \\d+ bytes in 1 chunk as ${v2Cid}; upgrading ${second.actor.replace(/\./g, '\\.')} through consensus`, 'm'))
   t.regex(byOther.stdout, new RegExp(`^${second.actor.replace(/\./g, '\\.')} upgraded to ${v2Cid} \\(storage kept\\)\n`))
   t.is((await info(second.actor)).codeCid, v2Cid)
   // Code with a wasm header that is no component: every replica fails to load it, the certified refusal says so.

@@ -8,7 +8,7 @@ import { apiActorsPageMax, apiCodeChunkBytesMax, clientDeployWaitMs } from '../.
 import { ApiClient, clientIdentity, noteCreatedIdentity, signEnvelope, verifyIngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit, table } from '../output.ts'
-import { formatMiB, uploadProgress } from '../upload-progress.ts'
+import { uploadedSummary, uploadProgress } from '../upload-progress.ts'
 import { parseActor, settled } from './call.ts'
 import { readComponent } from './deploy.ts'
 
@@ -156,7 +156,7 @@ export async function upgradeActor (actor: ActorId, file: string, flags: ActorFl
   const identity = await clientIdentity(flags.identity)
   noteCreatedIdentity(identity)
   const cid = await client.uploadCode(subnetOfActorId(actor), code, { onProgress: progress === undefined ? undefined : uploadProgress() })
-  progress?.(`uploaded ${formatMiB(code.length)} MiB (${code.length} bytes) in ${Math.ceil(code.length / apiCodeChunkBytesMax)} chunks as ${cid.toString()}; upgrading ${actor} through consensus (every replica loads the component first)…`)
+  progress?.(`uploaded ${uploadedSummary(code.length, apiCodeChunkBytesMax)} as ${cid.toString()}; upgrading ${actor} through consensus (every replica loads the component first)…`)
   // The subnet runs nothing at upgrade (the storage is kept as it is), so the argument is empty.
   const ingress = signEnvelope({ kind: 'upgrade', actor, code: cid, arg: new Uint8Array(0) }, identity.signer)
   return { ...await certified('upgrade', actor, ingress, client, clientDeployWaitMs), codeCid: cid.toString(), codeBytes: code.length }

@@ -10,7 +10,7 @@ import { actorCodeBytesMax, apiCodeChunkBytesMax, clientDeployWaitMs, ingressAct
 import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, verifyIngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit } from '../output.ts'
-import { formatMiB, uploadProgress } from '../upload-progress.ts'
+import { uploadedSummary, uploadProgress } from '../upload-progress.ts'
 import { settled } from './call.ts'
 
 export interface DeployFlags extends ClientOptions {
@@ -71,7 +71,7 @@ export async function deploy (file: string, flags: DeployFlags, progress?: (line
   const identity = await clientIdentity(flags.identity)
   noteCreatedIdentity(identity)
   const cid = await client.uploadCode(subnetId, code, { onProgress: progress === undefined ? undefined : uploadProgress() })
-  progress?.(`uploaded ${formatMiB(code.length)} MiB (${code.length} bytes) in ${Math.ceil(code.length / apiCodeChunkBytesMax)} chunks as ${cid.toString()}; installing through consensus (every replica loads the component first)…`)
+  progress?.(`uploaded ${uploadedSummary(code.length, apiCodeChunkBytesMax)} as ${cid.toString()}; installing through consensus (every replica loads the component first)…`)
   // The subnet puts the installer first and drops it from the list; so do we, to print what it records.
   const controllers = extra.filter(c => c !== identity.signer.id)
   const ingress = signEnvelope({ kind: 'install', subnet: subnetId, code: cid, arg, name, controllers }, identity.signer)

@@ -13,7 +13,7 @@ import { ApiServer } from '../../../../node/api/api-server.ts'
 import { CodeUploads } from '../../../../node/api/code-uploads.ts'
 import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
 import { ApiClient } from '../../../../node/cli/client.ts'
-import { uploadProgress } from '../../../../node/cli/upload-progress.ts'
+import { uploadedSummary, uploadProgress } from '../../../../node/cli/upload-progress.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
@@ -101,7 +101,9 @@ test('bad chunks get clear 4xx answers naming the value, and the node keeps serv
     const req = request(`${url}/v1/code/${cid}?subnet=${subnet.id}&offset=1000&total=3000`, { method: 'PUT', headers: { 'content-length': String(apiCodeChunkBytesMax + 1) } }, res => {
       let body = ''
       res.on('data', (c: Buffer) => { body += c.toString() })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, body }) })
+      // The server cuts the connection after answering: take the answer at 'end' or at the cut.
+      const done = (): void => { resolve({ status: res.statusCode ?? 0, body }) }
+      res.on('end', done).on('close', done).on('error', done)
     })
     req.on('error', reject)
     req.flushHeaders()
@@ -161,4 +163,9 @@ test('uploadProgress draws one in-place line on a TTY and nothing on a pipe', t 
   t.deepEqual(written, ['\r\x1b[2Kuploading 3.1/12.0 MiB (25%)', '\r\x1b[2Kuploading 12.0/12.0 MiB (100%)\n'])
   const pipe = Object.assign(new Writable({ write (_c, _e, done) { done() } }), { isTTY: false }) as unknown as NodeJS.WriteStream
   t.is(uploadProgress(pipe), undefined)
+})
+
+test('uploadedSummary names the size and chunk count of a finished upload', t => {
+  t.is(uploadedSummary(900, apiCodeChunkBytesMax), '900 bytes in 1 chunk')
+  t.is(uploadedSummary(12 * 1024 * 1024 + 1, apiCodeChunkBytesMax), `12.0 MiB (${12 * 1024 * 1024 + 1} bytes) in 13 chunks`)
 })
