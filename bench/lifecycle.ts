@@ -24,6 +24,8 @@ const pollMs = 5
 const concurrentCalls = 200
 const concurrency = 16
 const concurrentDeadlineMs = 30_000
+/** The interleaved sequential rounds start no new round after this. */
+const sequentialDeadlineMs = 180_000
 
 interface Created { ok: boolean, id?: string, members?: string[], error?: string }
 
@@ -70,6 +72,7 @@ export default async function lifecycleBench (args: string[]): Promise<void> {
     const deployer = signers[0]!
     const rows: string[][] = []
     let jsActor: ActorId | undefined
+    let actorName = ''
     for (const name of ['counter-wat', 'counter']) {
       const wasm = join(repoRoot, 'contracts/build', `${name}.wasm`)
       if (!existsSync(wasm)) {
@@ -78,15 +81,17 @@ export default async function lifecycleBench (args: string[]): Promise<void> {
       }
       const phases = await deployPhases(member, subnet, deployer, wasm, name)
       rows.push([`${name} (${mib(phases.bytes)})`, ms(phases.uploadMs), ms(phases.installMs), ms(phases.firstCallMs), ms(phases.uploadMs + phases.installMs + phases.firstCallMs)])
-      if (name === 'counter') jsActor = phases.actor
-      else jsActor ??= phases.actor
+      // Calls go to the JS counter (the WAT one when the JS build is missing).
+      jsActor = phases.actor
+      actorName = name === 'counter' ? 'JS counter' : 'WAT counter'
     }
     out('deploy (certified install and first call, through a member)')
     out(table(['actor', 'upload', 'install', 'first call', 'total'], rows))
     out('')
 
     // 2. Call latency through a member and through the non-member, same actor, sequential then concurrent.
-    const actor = jsActor!
+    if (jsActor === undefined) throw new Error('no counter actor built: npm run build:contracts')
+    const actor = jsActor
     const target = { actor, method: 'inc', subnet, waitMs: callWaitMs }
     let k = 1
     const nextSigner = (): Signer => signers[(k++) % signers.length]!
@@ -98,23 +103,31 @@ export default async function lifecycleBench (args: string[]): Promise<void> {
       ['member, POST + poll', viaMemberPoll],
       ['non-member (forward) + poll', viaOutsider]
     ]
-    const seq: Stats[] = []
-    for (const [, send] of routes) seq.push(await sequential(send, calls))
+    // Sequential calls interleave the routes (call i goes through each in turn), so load drifting on
+    // a shared machine during the run weighs on every route alike.
+    const seq = await interleaved(routes.map(([, send]) => send), calls)
     const conc: Stats[] = []
     for (const [, send] of routes) conc.push(await concurrent(send, concurrentCalls, concurrency))
     const latencyRows: string[][] = []
     routes.forEach(([label], i) => {
-      latencyRows.push([label, `${calls} sequential`, ...statCells(seq[i]!)])
+      latencyRows.push([label, `${calls} sequential*`, ...statCells(seq[i]!)])
       latencyRows.push([label, `${concurrentCalls} at C=${concurrency}`, ...statCells(conc[i]!)])
     })
-    out(`call latency: ${jsActor === undefined ? '' : 'JS counter'} inc, each result certified and its certificate checked (poll interval ${pollMs} ms)`)
+    out(`call latency: ${actorName} inc, each result certified and its certificate checked (poll interval ${pollMs} ms)`)
     out(table(['route', 'run', 'ok', 'failed', 'p50', 'p99', 'calls/s'], latencyRows))
+    out('* sequential: one call in flight, the three routes interleaved call by call')
     out('')
     out('ratios non-member / member (p50, p99):')
     for (const [run, stats] of [['sequential', seq], [`concurrent C=${concurrency}`, conc]] as const) {
       out(`  ${run.padEnd(16)} vs member POST+poll ${ratio(stats[2]!.p50, stats[1]!.p50)} / ${ratio(stats[2]!.p99, stats[1]!.p99)};  vs member ?wait=1 ${ratio(stats[2]!.p50, stats[0]!.p50)} / ${ratio(stats[2]!.p99, stats[0]!.p99)}`)
     }
-    for (const stats of [...seq, ...conc]) if (stats.failures.length > 0) out(`  first failure: ${stats.failures[0]!.slice(0, 160)}`)
+    // Failures grouped by cause (peer ids and ingress ids elided), so a refusal pattern is visible.
+    const causes = new Map<string, number>()
+    for (const f of [...seq, ...conc].flatMap(s => s.failures)) {
+      const cause = f.replace(/12D3Koo\w+|bafy\w+|http:\/\/[\d.:]+: /g, '').slice(0, 200)
+      causes.set(cause, (causes.get(cause) ?? 0) + 1)
+    }
+    for (const [cause, n] of causes) out(`  ${n} failed: ${cause}`)
     out('')
     // 3. Not built: an outbox send to another subnet is dropped, so there is no round trip to time.
     out('cross-subnet round trip: n/a: cross-subnet messages not built (outbox sends to another subnet are dropped)')
@@ -179,18 +192,30 @@ async function submitAndPoll (entry: ApiClient, member: ApiClient, subnet: Subne
 
 interface Stats { ok: number, failures: string[], p50: number, p99: number, perSecond: number }
 
-async function sequential (send: () => Promise<UpdateOutcome>, count: number): Promise<Stats> {
-  return await concurrent(send, count, 1)
+/** `count` rounds of one call through each sender in turn, one call in flight; each sender's own figures. */
+async function interleaved (senders: Array<() => Promise<UpdateOutcome>>, count: number): Promise<Stats[]> {
+  const runs = senders.map(() => ({ latencies: [] as number[], failures: [] as string[], busyMs: 0 }))
+  const start = performance.now()
+  for (let i = 0; i < count && performance.now() - start < sequentialDeadlineMs; i++) {
+    for (const [j, send] of senders.entries()) {
+      const t0 = performance.now()
+      const outcome = await send()
+      runs[j]!.busyMs += performance.now() - t0
+      if (outcome.failure === undefined) runs[j]!.latencies.push(outcome.latencyMs)
+      else runs[j]!.failures.push(outcome.failure)
+    }
+  }
+  return runs.map(r => ({ ok: r.latencies.length, failures: r.failures, p50: percentile(r.latencies, 50), p99: percentile(r.latencies, 99), perSecond: r.latencies.length / (r.busyMs / 1000) }))
 }
 
-/** `count` calls, at most `inFlight` at once, stopping new ones after concurrentDeadlineMs (sequential runs too). */
+/** `count` calls, at most `inFlight` at once, starting no new one after concurrentDeadlineMs. */
 async function concurrent (send: () => Promise<UpdateOutcome>, count: number, inFlight: number): Promise<Stats> {
   const latencies: number[] = []
   const failures: string[] = []
   const start = performance.now()
   let next = 0
   const worker = async (): Promise<void> => {
-    while (next < count && performance.now() - start < concurrentDeadlineMs * Math.max(1, count / 100)) {
+    while (next < count && performance.now() - start < concurrentDeadlineMs) {
       next++
       const outcome = await send()
       if (outcome.failure === undefined) latencies.push(outcome.latencyMs)
