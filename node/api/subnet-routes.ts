@@ -115,8 +115,9 @@ class SubnetHandlers {
   }
 
   /**
-   * PUT /v1/code/:cid?subnet=ID&offset=N&total=T: one chunk of a code upload keyed by its CID. The
-   * last chunk stores the code only if the assembled bytes hash to that CID (else 422, nothing kept).
+   * PUT /v1/code/:cid?subnet=ID&offset=N&total=T[&upload=ID]: one chunk of a code upload keyed by its
+   * CID (and the client's upload id). The last chunk stores the code only if the assembled bytes hash
+   * to that CID (else 422, nothing kept).
    */
   async codeChunk (r: ApiRequest): Promise<ApiAnswer> {
     const id = parseSubnetId(r.query.get('subnet') ?? '')
@@ -125,8 +126,14 @@ class SubnetHandlers {
     if (!cid.ok) throw new HttpError(400, cid.error, { reason: 'malformed' })
     const total = integerParam(r.query, 'total', 0, 1n, BigInt(apiCodeBytesMax))
     const offset = integerParam(r.query, 'offset', 0, 0n, BigInt(apiCodeBytesMax))
+    const upload = r.query.get('upload') ?? ''
+    if (!/^[A-Za-z0-9_-]{0,64}$/.test(upload)) throw new HttpError(400, `upload must be 0..64 characters of [A-Za-z0-9_-], got ${JSON.stringify(upload.slice(0, 80))}`, { reason: 'malformed' })
     const service = this.#serviceFor(id.value)
-    const answer = this.#uploads.put(`${id.value}/${cid.cid}`, cid.cid, Number(offset), Number(total), r.body)
+    // Code this node already holds under that CID needs no bytes: the first chunk is answered as done.
+    const held = offset === 0n ? await service.getCode(cid.cid) : undefined
+    if (held !== undefined) return { status: 200, json: { ok: true, complete: true, cid: cid.cid, bytes: held.length, subnet: id.value, held: true } }
+    // The client's upload id keeps two clients sending the same code at once from restarting each other.
+    const answer = this.#uploads.put(`${id.value}/${cid.cid}/${upload}`, cid.cid, Number(offset), Number(total), r.body)
     if (answer.kind === 'refused') throw new HttpError(answer.refusal.status, answer.refusal.error, { reason: answer.refusal.reason, cid: cid.cid })
     if (answer.kind === 'partial') return { status: 202, json: { ok: true, complete: false, cid: cid.cid, received: answer.received, total: answer.total, subnet: id.value } }
     const stored = await service.putCode(answer.code)

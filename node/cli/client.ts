@@ -142,14 +142,17 @@ export class ApiClient {
    * the code only if it hashes to it, and the CID it names back must be ours. `onProgress` gets the
    * bytes acknowledged after each chunk.
    */
-  async uploadCode (subnet: SubnetId, code: Uint8Array, options: { signal?: AbortSignal, onProgress?: (sent: number, total: number) => void } = {}): Promise<CID> {
+  async uploadCode (subnet: SubnetId, code: Uint8Array, options: { signal?: AbortSignal, onProgress?: (sent: number, total: number, step: { chunks: number, held: boolean }) => void } = {}): Promise<CID> {
     const cid = rawCidOf(code)
-    const base = `/v1/code/${cid.toString()}?subnet=${encodeURIComponent(subnet)}&total=${code.length}`
-    let answer: { cid?: string, complete?: boolean } = {}
-    for (let offset = 0; offset < code.length; offset += apiCodeChunkBytesMax) {
+    const upload = randomBytes(9).toString('base64url')
+    const base = `/v1/code/${cid.toString()}?subnet=${encodeURIComponent(subnet)}&total=${code.length}&upload=${upload}`
+    let answer: { cid?: string, complete?: boolean, held?: boolean } = {}
+    for (let offset = 0; offset < code.length && answer.complete !== true; offset += apiCodeChunkBytesMax) {
       const chunk = code.subarray(offset, Math.min(code.length, offset + apiCodeChunkBytesMax))
-      answer = await this.request<{ cid?: string, complete?: boolean }>('PUT', `${base}&offset=${offset}`, { signal: options.signal, body: chunk, type: 'application/octet-stream' })
-      options.onProgress?.(offset + chunk.length, code.length)
+      answer = await this.request<{ cid?: string, complete?: boolean, held?: boolean }>('PUT', `${base}&offset=${offset}`, { signal: options.signal, body: chunk, type: 'application/octet-stream' })
+      // A node that already holds the code answers the first chunk as complete.
+      const held = answer.held === true
+      options.onProgress?.(held ? code.length : offset + chunk.length, code.length, { chunks: offset / apiCodeChunkBytesMax + 1, held })
     }
     if (answer.complete !== true || answer.cid !== cid.toString()) throw new CliError(`${this.url} stored the code as ${answer.cid ?? 'nothing'}, expected ${cid.toString()}`, 'untrusted')
     return cid

@@ -4,11 +4,11 @@
 
 import type { Command } from 'commander'
 import { parseSubnetId, subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../../protocol/ids.ts'
-import { apiActorsPageMax, apiCodeChunkBytesMax, clientDeployWaitMs } from '../../../protocol/limits.ts'
+import { apiActorsPageMax, clientDeployWaitMs } from '../../../protocol/limits.ts'
 import { ApiClient, clientIdentity, noteCreatedIdentity, signEnvelope, verifyIngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit, table } from '../output.ts'
-import { uploadedSummary, uploadProgress } from '../upload-progress.ts'
+import { uploadReporter } from '../upload-progress.ts'
 import { parseActor, settled } from './call.ts'
 import { readComponent } from './deploy.ts'
 
@@ -155,8 +155,10 @@ export async function upgradeActor (actor: ActorId, file: string, flags: ActorFl
   await actorInfo(actor, flags, client)
   const identity = await clientIdentity(flags.identity)
   noteCreatedIdentity(identity)
-  const cid = await client.uploadCode(subnetOfActorId(actor), code, { onProgress: progress === undefined ? undefined : uploadProgress() })
-  progress?.(`uploaded ${uploadedSummary(code.length, apiCodeChunkBytesMax)} as ${cid.toString()}; upgrading ${actor} through consensus (every replica loads the component first)…`)
+  // --json (no progress callback): nothing is drawn.
+  const reporter = uploadReporter(progress === undefined ? undefined : process.stderr)
+  const cid = await client.uploadCode(subnetOfActorId(actor), code, { onProgress: reporter.onProgress })
+  progress?.(`${reporter.summary(code.length, cid.toString())}; upgrading ${actor} through consensus (every replica loads the component first)…`)
   // The subnet runs nothing at upgrade (the storage is kept as it is), so the argument is empty.
   const ingress = signEnvelope({ kind: 'upgrade', actor, code: cid, arg: new Uint8Array(0) }, identity.signer)
   return { ...await certified('upgrade', actor, ingress, client, clientDeployWaitMs), codeCid: cid.toString(), codeBytes: code.length }

@@ -6,11 +6,11 @@ import { readFile, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { Command } from 'commander'
 import { parsePrincipal, parseSubnetId, type ActorId, type Principal, type SubnetId } from '../../../protocol/ids.ts'
-import { actorCodeBytesMax, apiCodeChunkBytesMax, clientDeployWaitMs, ingressActorNameCharsMax, ingressControllersMax } from '../../../protocol/limits.ts'
+import { actorCodeBytesMax, clientDeployWaitMs, ingressActorNameCharsMax, ingressControllersMax } from '../../../protocol/limits.ts'
 import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, verifyIngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit } from '../output.ts'
-import { uploadedSummary, uploadProgress } from '../upload-progress.ts'
+import { uploadReporter } from '../upload-progress.ts'
 import { settled } from './call.ts'
 
 export interface DeployFlags extends ClientOptions {
@@ -70,8 +70,10 @@ export async function deploy (file: string, flags: DeployFlags, progress?: (line
   const { subnet } = await client.subnet(subnetId)
   const identity = await clientIdentity(flags.identity)
   noteCreatedIdentity(identity)
-  const cid = await client.uploadCode(subnetId, code, { onProgress: progress === undefined ? undefined : uploadProgress() })
-  progress?.(`uploaded ${uploadedSummary(code.length, apiCodeChunkBytesMax)} as ${cid.toString()}; installing through consensus (every replica loads the component first)…`)
+  // --json (no progress callback): nothing is drawn.
+  const reporter = uploadReporter(progress === undefined ? undefined : process.stderr)
+  const cid = await client.uploadCode(subnetId, code, { onProgress: reporter.onProgress })
+  progress?.(`${reporter.summary(code.length, cid.toString())}; installing through consensus (every replica loads the component first)…`)
   // The subnet puts the installer first and drops it from the list; so do we, to print what it records.
   const controllers = extra.filter(c => c !== identity.signer.id)
   const ingress = signEnvelope({ kind: 'install', subnet: subnetId, code: cid, arg, name, controllers }, identity.signer)

@@ -13,7 +13,7 @@ import { ApiServer } from '../../../../node/api/api-server.ts'
 import { CodeUploads } from '../../../../node/api/code-uploads.ts'
 import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
 import { ApiClient } from '../../../../node/cli/client.ts'
-import { uploadedSummary, uploadProgress } from '../../../../node/cli/upload-progress.ts'
+import { uploadReporter } from '../../../../node/cli/upload-progress.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
@@ -46,12 +46,37 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }) {
 test('ApiClient.uploadCode sends a 2.5 MiB component in 3 chunks, reports progress, and the node stores it under its CID', async t => {
   const { subnet, service, url } = await setup(t)
   const code = randomBytes(2.5 * apiCodeChunkBytesMax)
-  const seen: Array<[number, number]> = []
-  const cid = await new ApiClient(url).uploadCode(subnet.id, code, { onProgress: (sent, total) => { seen.push([sent, total]) } })
+  const seen: Array<[number, number, number, boolean]> = []
+  const cid = await new ApiClient(url).uploadCode(subnet.id, code, { onProgress: (sent, total, step) => { seen.push([sent, total, step.chunks, step.held]) } })
   t.is(cid.toString(), rawCidOf(code).toString())
-  t.deepEqual(seen, [[apiCodeChunkBytesMax, code.length], [2 * apiCodeChunkBytesMax, code.length], [code.length, code.length]])
+  t.deepEqual(seen, [[apiCodeChunkBytesMax, code.length, 1, false], [2 * apiCodeChunkBytesMax, code.length, 2, false], [code.length, code.length, 3, false]])
   // (Buffer.equals: ava's deepEqual takes seconds over megabytes.)
   t.true(code.equals(await service.getCode(cid.toString()) ?? new Uint8Array(0)))
+})
+
+test('code the node already holds is not sent again, and two uploads of the same code at once do not restart each other', async t => {
+  const { subnet, service, put, url } = await setup(t)
+  const code = randomBytes(2 * apiCodeChunkBytesMax + 10)
+  const cid = rawCidOf(code).toString()
+  const total = `total=${code.length}`
+  // Interleaved chunks of two uploads of the same CID, told apart by their upload ids.
+  for (const offset of [0, apiCodeChunkBytesMax]) {
+    for (const upload of ['a', 'b']) {
+      const r = await put(cid, `offset=${offset}&${total}&upload=${upload}`, code.subarray(offset, offset + apiCodeChunkBytesMax))
+      t.is(r.status, 202, JSON.stringify(r.json))
+    }
+  }
+  const tail = code.subarray(2 * apiCodeChunkBytesMax)
+  t.is((await put(cid, `offset=${2 * apiCodeChunkBytesMax}&${total}&upload=a`, tail)).json.complete, true)
+  t.is((await put(cid, `offset=${2 * apiCodeChunkBytesMax}&${total}&upload=b`, tail)).json.complete, true)
+  t.true(code.equals(await service.getCode(cid) ?? new Uint8Array(0)))
+  // Held now: the client's first chunk is answered as done, and it sends no more.
+  const seen: Array<[number, number, boolean]> = []
+  t.is((await new ApiClient(url).uploadCode(subnet.id, code, { onProgress: (sent, _total, step) => { seen.push([sent, step.chunks, step.held]) } })).toString(), cid)
+  t.deepEqual(seen, [[code.length, 1, true]])
+  const badId = await put(cid, `offset=0&${total}&upload=${'x'.repeat(65)}`, tail)
+  t.is(badId.status, 400)
+  t.regex(badId.json.error as string, /^upload must be 0\.\.64 characters/)
 })
 
 test('a tampered upload (bytes that do not hash to the CID in the path) is refused with both digests and stores nothing', async t => {
@@ -153,19 +178,22 @@ test('CodeUploads bounds the uploads and bytes it stages, and an idle upload exp
   t.deepEqual(uploads.stats(), { uploads: 2, reservedBytes: 10 + big })
 })
 
-test('uploadProgress draws one in-place line on a TTY and nothing on a pipe', t => {
+test('uploadReporter draws one in-place line on a TTY, nothing on a pipe or under --json, and sums up the upload', t => {
+  const MiB = 1024 * 1024
   const written: string[] = []
   const tty = Object.assign(new Writable({ write (chunk, _enc, done) { written.push(String(chunk)); done() } }), { isTTY: true }) as unknown as NodeJS.WriteStream
-  const draw = uploadProgress(tty)
-  t.truthy(draw)
-  draw!(3.1 * 1024 * 1024, 12 * 1024 * 1024)
-  draw!(12 * 1024 * 1024, 12 * 1024 * 1024)
+  const onTty = uploadReporter(tty)
+  onTty.onProgress(3.1 * MiB, 12 * MiB, { chunks: 4, held: false })
+  onTty.onProgress(12 * MiB + 1, 12 * MiB + 1, { chunks: 13, held: false })
   t.deepEqual(written, ['\r\x1b[2Kuploading 3.1/12.0 MiB (25%)', '\r\x1b[2Kuploading 12.0/12.0 MiB (100%)\n'])
-  const pipe = Object.assign(new Writable({ write (_c, _e, done) { done() } }), { isTTY: false }) as unknown as NodeJS.WriteStream
-  t.is(uploadProgress(pipe), undefined)
-})
-
-test('uploadedSummary names the size and chunk count of a finished upload', t => {
-  t.is(uploadedSummary(900, apiCodeChunkBytesMax), '900 bytes in 1 chunk')
-  t.is(uploadedSummary(12 * 1024 * 1024 + 1, apiCodeChunkBytesMax), `12.0 MiB (${12 * 1024 * 1024 + 1} bytes) in 13 chunks`)
+  t.is(onTty.summary(12 * MiB + 1, 'bafkreiX'), `uploaded 12.0 MiB (${12 * MiB + 1} bytes) in 13 chunks as bafkreiX`)
+  const piped: string[] = []
+  const pipe = Object.assign(new Writable({ write (c, _e, done) { piped.push(String(c)); done() } }), { isTTY: false }) as unknown as NodeJS.WriteStream
+  const onPipe = uploadReporter(pipe)
+  onPipe.onProgress(900, 900, { chunks: 1, held: false })
+  t.deepEqual(piped, [])
+  t.is(onPipe.summary(900, 'bafkreiY'), 'uploaded 900 bytes in 1 chunk as bafkreiY')
+  const json = uploadReporter(undefined)
+  json.onProgress(2 * MiB, 2 * MiB, { chunks: 1, held: true })
+  t.is(json.summary(2 * MiB, 'bafkreiZ'), `the node already holds bafkreiZ (2.0 MiB (${2 * MiB} bytes)): nothing uploaded`)
 })
