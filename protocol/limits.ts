@@ -382,6 +382,14 @@ export const apiActorsPageMax = 1_000
 export const subnetCodeFetchTimeoutMs = 60_000
 /** Concurrent code-fetch streams per connection, each way. */
 export const subnetCodeStreamsMax = 2
+/**
+ * Concurrent ingress-forwarding streams (/pylon/ingress/1.0.0) per connection, each way. A node
+ * that is not a member forwards each client envelope to a member on a stream of its own, so this
+ * is how many calls one gateway may have in flight to one member; past it the gateway tries the
+ * next member, then answers 502. It was 2 (the code-fetch bound) and lost 5-10 % of calls at 16 in
+ * flight (npm run bench -- lifecycle).
+ */
+export const subnetIngressStreamsMax = 32
 /** A code-fetch request: { subnet, cid } as dag-cbor. */
 export const subnetCodeRequestBytesMax = 512
 /** Subnets one node serves at once: each has its own store, replica and mempool. */

@@ -9,7 +9,7 @@ import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decode, encode } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
-import { ingressBytesMax, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax, subnetCodeStreamsMax, subnetGenesisFileBytesMax, subnetsServedMax, actorCodeBytesMax } from '../../protocol/limits.ts'
+import { ingressBytesMax, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax, subnetCodeStreamsMax, subnetGenesisFileBytesMax, subnetIngressStreamsMax, subnetsServedMax, actorCodeBytesMax } from '../../protocol/limits.ts'
 import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 import type { Signer } from '../../protocol/signature.ts'
@@ -76,7 +76,7 @@ export class SubnetManager implements Startable {
     this.#c = components
     this.#dir = subnetsDirIn(init.dataDir)
     components.net.handle(codeProtocol, async (stream) => { await this.#serveCode(stream) }, { inboundStreamsMax: subnetCodeStreamsMax, outboundStreamsMax: subnetCodeStreamsMax })
-    components.net.handle(ingressProtocol, async (stream) => { await this.#serveIngress(stream) }, { inboundStreamsMax: subnetCodeStreamsMax, outboundStreamsMax: subnetCodeStreamsMax })
+    components.net.handle(ingressProtocol, async (stream) => { await this.#serveIngress(stream) }, { inboundStreamsMax: subnetIngressStreamsMax, outboundStreamsMax: subnetIngressStreamsMax })
   }
 
   async start (): Promise<void> {
