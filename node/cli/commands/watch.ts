@@ -8,22 +8,10 @@ import { parseActorId, type ActorId } from '../../../protocol/ids.ts'
 import { watchConnectTimeoutMs, watchEventKeysMax } from '../../../protocol/limits.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError } from '../output.ts'
+import type { WatchEvent } from '../../watch/watch-hub.ts'
 
 interface WatchFlags extends ClientOptions {
   count?: string
-}
-
-/** One event as the node sends it (node/watch/watch-hub.ts WatchEvent). */
-export interface WatchEventJson {
-  actor: ActorId
-  height: string
-  index: number
-  method: string
-  caller: string
-  ok: boolean
-  changedKeys: string[]
-  changedKeyCount: number
-  certified: false
 }
 
 /** Largest event frame accepted: watchEventKeysMax hex keys of ≤ 1 KiB each plus small fields. */
@@ -62,7 +50,7 @@ export function parseCount (text: string | undefined): number | undefined {
  * Streams events until `count` of them, Ctrl-C (exit 0), or the node ending the stream. Resolves
  * the exit code; throws CliError with one line when the node refuses or the stream breaks.
  */
-export async function watchActor (actor: ActorId, apiUrl: string, options: { count?: number, onEvent: (e: WatchEventJson) => void, onNotice: (text: string) => void, signal?: AbortSignal }): Promise<number> {
+export async function watchActor (actor: ActorId, apiUrl: string, options: { count?: number, onEvent: (e: WatchEvent) => void, onNotice: (text: string) => void, signal?: AbortSignal }): Promise<number> {
   const url = `${apiUrl.replace(/^http/, 'ws')}/v1/actors/${encodeURIComponent(actor)}/watch`
   const ws = new WebSocket(url, { handshakeTimeout: watchConnectTimeoutMs, maxPayload: eventBytesMax, perMessageDeflate: false })
   let seen = 0
@@ -140,7 +128,7 @@ function refusal (apiUrl: string, actor: ActorId, status: number, text: string):
   return new CliError(`${apiUrl} refused to watch ${actor}: ${error} (HTTP ${status})`, reason)
 }
 
-function parseEvent (text: string): WatchEventJson | undefined {
+function parseEvent (text: string): WatchEvent | undefined {
   let v: Record<string, unknown>
   try {
     v = JSON.parse(text) as Record<string, unknown>
@@ -159,7 +147,7 @@ function parseEvent (text: string): WatchEventJson | undefined {
 }
 
 /** `height 12  #0  inc  ok  by 12D3Koo…  keys count` (keys shown as text when printable, else hex). */
-export function humanLine (e: WatchEventJson): string {
+export function humanLine (e: WatchEvent): string {
   const keys = e.changedKeys.map(printableKey)
   const more = e.changedKeyCount > e.changedKeys.length ? ` (+${e.changedKeyCount - e.changedKeys.length} more)` : ''
   const caller = e.caller === '' ? '(system)' : e.caller.length > 24 ? `${e.caller.slice(0, 10)}…${e.caller.slice(-8)}` : e.caller
