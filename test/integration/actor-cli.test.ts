@@ -5,15 +5,14 @@
 
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { rawCidOf } from '../../protocol/codec.ts'
 import type { ActorId } from '../../protocol/ids.ts'
-import { devnetUp, isOurDaemon, stopNodes, type DevnetFile } from '../../node/cli/commands/devnet.ts'
 import type { ActorJson, ActorPage, ManageOutcome } from '../../node/cli/commands/actor.ts'
 import { createIdentity } from '../../node/identity/identity-file.ts'
 import { cliPath, repoRoot } from '../helpers/daemon-process.ts'
+import { testDevnet } from './_test-devnet.ts'
 
 const counterWasm = join(repoRoot, 'contracts/build/counter-wat.wasm')
 
@@ -46,19 +45,7 @@ function withCustomSection (component: Uint8Array, tag: string): Uint8Array {
 test('deploy --controller, actor info/list/upgrade/delete: controllers only, storage kept across an upgrade, refusals change nothing', async t => {
   t.timeout(180_000)
   if (!existsSync(counterWasm)) t.fail(`${counterWasm} is missing: run npm run build:contracts`)
-  const dir = mkdtempSync(join(tmpdir(), 'pylon-actor-cli-'))
-  let file: DevnetFile | undefined
-  // Detached daemons outlive a crashed test worker, so kill them on exit as well as in teardown.
-  const killAll = (): void => { for (const node of file?.nodes ?? []) if (isOurDaemon(node)) process.kill(node.pid!, 'SIGKILL') }
-  process.once('exit', killAll)
-  t.teardown(async () => {
-    if (file !== undefined) await stopNodes(file.nodes, 5_000)
-    process.off('exit', killAll)
-    if (t.passed) rmSync(dir, { recursive: true, force: true })
-    else t.log(`devnet left in ${dir} (logs in node-*/daemon.log)`)
-  })
-
-  file = await devnetUp({ nodes: 1, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn' })
+  const { dir, file } = await testDevnet(t, { prefix: 'pylon-actor-cli-', nodes: 1 })
   const api = file.nodes[0]!.api
   const owner = await createIdentity(join(dir, 'owner.key'))
   const other = await createIdentity(join(dir, 'other.key'))
@@ -190,16 +177,7 @@ test('deploy --controller, actor info/list/upgrade/delete: controllers only, sto
 
 test('GET /v1/subnets/:id/actors refuses a bad page request with a JSON error naming the value and the limit', async t => {
   t.timeout(60_000)
-  const dir = mkdtempSync(join(tmpdir(), 'pylon-actor-api-'))
-  let file: DevnetFile | undefined
-  const killAll = (): void => { for (const node of file?.nodes ?? []) if (isOurDaemon(node)) process.kill(node.pid!, 'SIGKILL') }
-  process.once('exit', killAll)
-  t.teardown(async () => {
-    if (file !== undefined) await stopNodes(file.nodes, 5_000)
-    process.off('exit', killAll)
-    rmSync(dir, { recursive: true, force: true })
-  })
-  file = await devnetUp({ nodes: 1, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn' })
+  const { file } = await testDevnet(t, { prefix: 'pylon-actor-api-', nodes: 1 })
   const base = `${file.nodes[0]!.api}/v1/subnets/${file.subnet!}/actors`
   const ask = async (query: string): Promise<{ status: number, body: Record<string, unknown> }> => {
     const response = await fetch(base + query, { signal: AbortSignal.timeout(10_000) })

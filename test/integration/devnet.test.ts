@@ -4,14 +4,14 @@
 
 import test from 'ava'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ActorId } from '../../protocol/ids.ts'
 import { ApiClient, signEnvelope, type SubnetInfo } from '../../node/cli/client.ts'
-import { devnetUp, isOurDaemon, startDevnetNode, stopNodes, type DevnetFile } from '../../node/cli/commands/devnet.ts'
+import { isOurDaemon, startDevnetNode } from '../../node/cli/commands/devnet.ts'
 import { cliPath, eventually, repoRoot } from '../helpers/daemon-process.ts'
 import { clientSigners, sendUpdates } from './_devnet-load.ts'
+import { testDevnet } from './_test-devnet.ts'
 
 // The full run (500 + 500 updates) is `npm run test:integration:full`; npm test runs the same steps
 // with 150 + 150, so the whole suite stays within its time budget on a shared 2-core machine. Both
@@ -48,20 +48,8 @@ async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefi
 test('a 4-process devnet finalizes every update across a SIGKILL and restart, and all replicas agree', async t => {
   t.timeout(full ? 600_000 : 240_000)
   if (!existsSync(counterWasm)) t.fail(`${counterWasm} is missing: run npm run build:contracts`)
-  const dir = mkdtempSync(join(tmpdir(), 'pylon-devnet-'))
+  const { dir, file } = await testDevnet(t, { prefix: 'pylon-devnet-', nodes: 4 })
   const home = join(dir, 'home')
-  let file: DevnetFile | undefined
-  // Detached daemons outlive a crashed test worker, so kill them on exit as well as in teardown.
-  const killAll = (): void => { for (const node of file?.nodes ?? []) if (isOurDaemon(node)) process.kill(node.pid!, 'SIGKILL') }
-  process.once('exit', killAll)
-  t.teardown(async () => {
-    if (file !== undefined) await stopNodes(file.nodes, 5_000)
-    process.off('exit', killAll)
-    if (t.passed) rmSync(dir, { recursive: true, force: true })
-    else t.log(`devnet left in ${dir} (logs in node-*/daemon.log)`)
-  })
-
-  file = await devnetUp({ nodes: 4, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn' })
   const subnetId = file.subnet!
   t.truthy(subnetId)
   const apis = file.nodes.map(n => new ApiClient(n.api))
@@ -98,7 +86,7 @@ test('a 4-process devnet finalizes every update across a SIGKILL and restart, an
   victim.pid = startDevnetNode(victim)
   let agreed: SubnetInfo[] = []
   await eventually('all four replicas at the same height and state root', async () => {
-    const infos = await Promise.all(file!.nodes.map(async n => await subnetInfo(n.api, subnetId)))
+    const infos = await Promise.all(file.nodes.map(async n => await subnetInfo(n.api, subnetId)))
     if (infos.some(i => i === undefined)) return false
     agreed = infos as SubnetInfo[]
     return agreed.every(i => i.height === agreed[0]!.height && i.stateRoot === agreed[0]!.stateRoot) && BigInt(agreed[0]!.height) >= 2n

@@ -5,30 +5,9 @@ import { ManualClock } from '../../../../node/core/clock.ts'
 import { buildWatActor } from '../../../../node/runtime/builder.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { decodeU64, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
-import { Client, exampleCode, makeReplica, makeSubnet, runHeight, utf8 } from './_harness.ts'
+import { Client, exampleCode, makeReplica, makeSubnet, relayWat, runHeight, utf8 } from './_harness.ts'
 
 // A relay actor: update `ping` with payload = an actor id sends `inc` (empty payload) to it.
-const relayWat = `(module
-  (import "pylon:actor/outbox@0.1.0" "send" (func $send (param i32 i32 i32 i32 i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 32) "inc")
-  (global $heap (mut i32) (i32.const 1024))
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $ptr i32)
-    (local.set $ptr (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get 3) (i32.const 8))))
-    (local.get $ptr))
-  (func $ok_empty (result i32)
-    (i32.store8 (i32.const 16) (i32.const 0))
-    (i32.store (i32.const 20) (i32.const 0))
-    (i32.store (i32.const 24) (i32.const 0))
-    (i32.const 16))
-  (func (export "init") (param i32 i32) (result i32) (call $ok_empty))
-  (func (export "update") (param $m i32) (param $mlen i32) (param $p i32) (param $plen i32) (result i32)
-    (call $send (local.get $p) (local.get $plen) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0))
-    (call $ok_empty))
-  (func (export "query") (param i32 i32 i32 i32) (result i32) (call $ok_empty)))`
-
 test('an actor\'s send is queued in replicated state and delivered to its target in the next block', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(1, clock)

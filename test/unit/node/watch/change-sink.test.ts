@@ -8,30 +8,9 @@ import { silentLogger } from '../../../../node/core/logger.ts'
 import { buildWatActor } from '../../../../node/runtime/builder.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { SubnetService, type ChangeSink, type MessageChange } from '../../../../node/subnet/subnet-service.ts'
-import { Client, exampleCode, loader, makeSubnet, runHeight } from '../subnet/_harness.ts'
+import { Client, exampleCode, loader, makeSubnet, relayWat, runHeight } from '../subnet/_harness.ts'
 
 // A relay actor: update `ping` with payload = an actor id sends `inc` to it (delivered next block).
-const relayWat = `(module
-  (import "pylon:actor/outbox@0.1.0" "send" (func $send (param i32 i32 i32 i32 i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 32) "inc")
-  (global $heap (mut i32) (i32.const 1024))
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $ptr i32)
-    (local.set $ptr (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get 3) (i32.const 8))))
-    (local.get $ptr))
-  (func $ok_empty (result i32)
-    (i32.store8 (i32.const 16) (i32.const 0))
-    (i32.store (i32.const 20) (i32.const 0))
-    (i32.store (i32.const 24) (i32.const 0))
-    (i32.const 16))
-  (func (export "init") (param i32 i32) (result i32) (call $ok_empty))
-  (func (export "update") (param $m i32) (param $mlen i32) (param $p i32) (param $plen i32) (result i32)
-    (call $send (local.get $p) (local.get $plen) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0))
-    (call $ok_empty))
-  (func (export "query") (param i32 i32 i32 i32) (result i32) (call $ok_empty)))`
-
 class RecordingSink implements ChangeSink {
   watched = true
   throws = false

@@ -1,0 +1,24 @@
+// A devnet for one integration test: real daemon processes in a temporary folder, stopped in the
+// test's teardown, and SIGKILLed if the test worker exits first (detached daemons outlive it).
+// The folder is removed when the test passed and kept, with its logs, when it failed.
+
+import type { ExecutionContext } from 'ava'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { devnetUp, isOurDaemon, stopNodes, type DevnetFile } from '../../node/cli/commands/devnet.ts'
+
+export async function testDevnet (t: ExecutionContext, options: { prefix: string, nodes: number }): Promise<{ dir: string, file: DevnetFile }> {
+  const dir = mkdtempSync(join(tmpdir(), options.prefix))
+  let file: DevnetFile | undefined
+  const killAll = (): void => { for (const node of file?.nodes ?? []) if (isOurDaemon(node)) process.kill(node.pid!, 'SIGKILL') }
+  process.once('exit', killAll)
+  t.teardown(async () => {
+    if (file !== undefined) await stopNodes(file.nodes, 5_000)
+    process.off('exit', killAll)
+    if (t.passed) rmSync(dir, { recursive: true, force: true })
+    else t.log(`devnet left in ${dir} (logs in node-*/daemon.log)`)
+  })
+  file = await devnetUp({ nodes: options.nodes, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn' })
+  return { dir, file }
+}
