@@ -35,7 +35,7 @@ import { silentLogger, type Logger } from '../core/logger.ts'
 import type { KvOp, OrderedKv } from './_kv.ts'
 import { NodeCache } from './_node-cache.ts'
 import {
-  CheckpointError, StoreError, type ChunkSource, type CommitResult, type HeightCommit, type HeightRecord, type RangeOptions,
+  CheckpointError, StoreError, type ChunkSource, type CommitResult, type HeightCommit, type HeightRecord, type ImportOptions, type RangeOptions,
   type Store, type VerifyReport, type WalEntry
 } from './store.ts'
 
@@ -49,6 +49,8 @@ const metaHeight = utf8('store/height')
 const metaRoot = utf8('store/root')
 const metaImporting = utf8('store/importing')
 const reservedMetaPrefix = 'store/'
+/** What a replacing import (state sync) swaps out: everything of the old height but WAL, code and metadata. */
+const replacedSpaces = ['state', 'leaves', 'nodes', 'blocks', 'receipts', 'checkpoints'] as const
 const prefetchWritesMin = 16 // below this, reading nodes one by one costs less than a level-by-level walk
 
 export class KvStore implements Store {
@@ -344,9 +346,11 @@ export class KvStore implements Store {
     }
   }
 
-  async importCheckpoint (manifest: CheckpointManifest, source: ChunkSource, options: { signal?: AbortSignal } = {}): Promise<void> {
+  async importCheckpoint (manifest: CheckpointManifest, source: ChunkSource, options: ImportOptions = {}): Promise<void> {
     await this.#exclusive(async () => {
-      if (BigInt(this.height) !== 0n || !bytesEqual(this.stateRoot, emptyRoot) || await this.#hasRows('leaves') || await this.#hasRows('blocks')) {
+      if (options.replace === true) {
+        if (BigInt(manifest.height) <= BigInt(this.height)) throw new CheckpointError('checkpoint/not-ahead', `a replacing import must move forward: checkpoint height ${manifest.height} <= store height ${this.height}`)
+      } else if (BigInt(this.height) !== 0n || !bytesEqual(this.stateRoot, emptyRoot) || await this.#hasRows('leaves') || await this.#hasRows('blocks')) {
         throw new CheckpointError('checkpoint/not-empty', `import needs an empty store; this one is at height ${this.height}`)
       }
       if (manifest.chunks.length === 0 && (manifest.entries !== 0 || !bytesEqual(manifest.stateRoot, emptyRoot))) throw new CheckpointError('checkpoint/manifest', 'manifest lists no chunks but a non-empty state')
@@ -357,7 +361,7 @@ export class KvStore implements Store {
         await this.#kv.clear('staging')
         throw error
       }
-      await this.#installStaged(manifest)
+      await this.#installStaged(manifest, options)
     })
   }
 
@@ -403,9 +407,12 @@ export class KvStore implements Store {
    * Pass 2: write the verified state. The "importing" marker goes first (synced), the new head last
    * (synced); a crash in between is undone on open, which the empty-store precondition makes exact.
    */
-  async #installStaged (manifest: CheckpointManifest): Promise<void> {
+  async #installStaged (manifest: CheckpointManifest, options: ImportOptions): Promise<void> {
     const h = manifest.height
     await this.#kv.batch([{ type: 'put', space: 'meta', key: metaImporting, value: u64(h) }], { sync: true })
+    // A replacing import drops the old height's rows after the marker: a crash from here on is
+    // undone to an empty store (WAL kept), never to a mix of two heights.
+    if (options.replace === true) for (const space of replacedSpaces) await this.#kv.clear(space)
     const writer = new BatchWriter(this.#kv)
     const builder = new TrieBuilder((hash, bytes) => { writer.push({ type: 'put', space: 'nodes', key: hash, value: bytes }) })
     for await (const [key, bytes] of this.#kv.entries('staging')) {
@@ -426,9 +433,13 @@ export class KvStore implements Store {
     await writer.flush()
     await this.#installCode()
     assert(bytesEqual(root, manifest.stateRoot), 'staged chunks rebuilt a different root than when they were verified')
+    const tip = options.tip
     await this.#kv.batch([
       ...headOps(h, root),
       { type: 'put', space: 'checkpoints', key: manifestKey(h), value: encodeManifest(manifest) },
+      ...(tip === undefined
+        ? []
+        : [{ type: 'put' as const, space: 'blocks' as const, key: u64(h), value: encodeHeightRecord({ height: h, stateRoot: root, receiptsRoot: tip.receiptsRoot, receiptCount: 0, block: tip.block, certificate: tip.certificate, certification: tip.certification }) }]),
       { type: 'del', space: 'meta', key: metaImporting }
     ], { sync: true })
     await this.#kv.clear('staging')
@@ -562,9 +573,10 @@ export class KvStore implements Store {
   async #recover (): Promise<void> {
     const importing = await this.#kv.get('meta', metaImporting)
     if (importing !== undefined) {
-      // An import crashed after its marker: the store was empty before, so emptying it is exact.
+      // An import crashed after its marker: the store was empty before (or, for a replacing import,
+      // its old height was already being dropped), so emptying it is exact; the WAL stays.
       this.#logger.warn('undoing an interrupted checkpoint import', { height: readU64(importing) })
-      for (const space of ['state', 'leaves', 'nodes', 'code', 'checkpoints'] as const) await this.#kv.clear(space)
+      for (const space of [...replacedSpaces, 'code'] as const) await this.#kv.clear(space)
       await this.#kv.batch([{ type: 'del', space: 'meta', key: metaImporting }, { type: 'del', space: 'meta', key: metaHeight }, { type: 'del', space: 'meta', key: metaRoot }], { sync: true })
     }
     await this.#kv.clear('staging')

@@ -64,6 +64,14 @@ export interface ChunkSource {
   chunk (index: number, options?: { signal?: AbortSignal }): Promise<Uint8Array>
 }
 
+export interface ImportOptions {
+  signal?: AbortSignal
+  /** @default false — true allows a non-empty store below manifest.height (state sync). */
+  replace?: boolean
+  /** What consensus needs at the imported height; its roots are not checked here (the caller verified them). */
+  tip?: { receiptsRoot: Uint8Array, block: Uint8Array, certificate: Uint8Array, certification: Uint8Array }
+}
+
 export interface VerifyReport {
   ok: boolean
   height: Height
@@ -150,8 +158,12 @@ export interface Store {
    * Fills an EMPTY store from a checkpoint: stages every chunk, checks each against the manifest's
    * hash and size, rebuilds the root and compares it with the manifest's; only then writes the state.
    * Any failure throws CheckpointError and leaves the store as it was (also after a crash mid-import).
+   * With `replace` (state sync) the store may hold state below manifest.height: it is replaced
+   * (state, trie, blocks, receipts, checkpoints; the WAL, code and metadata stay) once every chunk
+   * is verified; a crash during that swap leaves an empty store with its WAL, which syncs again.
+   * `tip` is recorded as the height record of manifest.height (block, finalization, certification).
    */
-  importCheckpoint (manifest: CheckpointManifest, source: ChunkSource, options?: { signal?: AbortSignal }): Promise<void>
+  importCheckpoint (manifest: CheckpointManifest, source: ChunkSource, options?: ImportOptions): Promise<void>
 
   /** Recomputes the state root from the stored entries and compares it with the recorded root. */
   verify (): Promise<VerifyReport>
