@@ -8,7 +8,7 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import type { Command } from 'commander'
-import type { NodeId, SubnetId } from '../../../protocol/ids.ts'
+import { parseSubnetId, type NodeId, type SubnetId } from '../../../protocol/ids.ts'
 import { devnetDeltaMs, devnetNodesMax, devnetReadyTimeoutMs, devnetStopTimeoutMs } from '../../../protocol/limits.ts'
 import { assembleGenesis, encodeGenesis, faults, genesisOf, signGenesis, type Subnet } from '../../../protocol/subnet.ts'
 import { loadNodeKey } from '../../config/node-key.ts'
@@ -77,6 +77,17 @@ export function register (program: Command): void {
       const stopped = await devnetDown(flags.dir)
       emit(flags.json, stopped, () => table(['node', 'pid', 'outcome'], stopped.map(s => [String(s.index), s.pid === null ? '-' : String(s.pid), s.outcome])))
     })
+  devnet.command('api')
+    .description('print the API URL of one node: by index, a member of a subnet, or a node outside it (for scripts)')
+    .requiredOption('--dir <dir>', 'devnet directory')
+    .option('--node <index>', 'the node with this index')
+    .option('--member-of <subnet>', 'the first running node that serves this subnet')
+    .option('--outside <subnet>', 'the first running node that does not serve this subnet')
+    .option('--json', 'print JSON')
+    .action(async (flags: { dir: string, node?: string, memberOf?: string, outside?: string, json?: boolean }) => {
+      const chosen = await devnetApi(flags.dir, flags)
+      emit(flags.json, chosen, () => chosen.api)
+    })
   devnet.command('status')
     .description('each node: process alive, API reachable, subnet height')
     .requiredOption('--dir <dir>', 'devnet directory')
@@ -90,6 +101,40 @@ export function register (program: Command): void {
         ]))
       ].join('\n'))
     })
+}
+
+export interface DevnetApiChoice {
+  index: number
+  nodeId: string
+  api: string
+}
+
+/**
+ * The API URL of one running node of the devnet: by index, the first (by index) that serves
+ * `memberOf`, or the first that does not serve `outside`. Scripts use it to reach a subnet's member
+ * or a non-member without reading devnet.json; it asks each node which subnets it serves.
+ */
+export async function devnetApi (dir: string, choice: { node?: string, memberOf?: string, outside?: string }): Promise<DevnetApiChoice> {
+  const given = [choice.node, choice.memberOf, choice.outside].filter(v => v !== undefined).length
+  if (given !== 1) throw new CliError('pass exactly one of --node INDEX, --member-of SUBNET, --outside SUBNET', 'usage')
+  const file = await readDevnetFile(resolve(dir))
+  if (choice.node !== undefined) {
+    const node = file.nodes[integerFlag('--node', choice.node, 0, file.nodes.length - 1)]!
+    return { index: node.index, nodeId: node.nodeId, api: node.api }
+  }
+  const wanted = choice.memberOf ?? choice.outside!
+  const id = parseSubnetId(wanted)
+  if (!id.ok) throw new CliError(`${choice.memberOf === undefined ? '--outside' : '--member-of'}: ${id.error}`, 'usage')
+  for (const node of file.nodes) {
+    if (!isOurDaemon(node)) continue
+    const served = await fetchJson<Array<{ id?: unknown }>>(`${node.api}/v1/subnets`)
+    if (served === undefined) continue
+    const serves = served.some(s => s.id === id.value)
+    if (serves === (choice.memberOf !== undefined)) return { index: node.index, nodeId: node.nodeId, api: node.api }
+  }
+  throw new CliError(choice.memberOf !== undefined
+    ? `no running node of the devnet in ${file.dir} serves subnet ${id.value}`
+    : `every running node of the devnet in ${file.dir} serves subnet ${id.value}`, 'not-found')
 }
 
 function parseUpFlags (flags: { nodes: string, dir: string, basePort?: string, subnets: string, deltaMs?: string, logLevel: string }): DevnetUpOptions {
@@ -131,7 +176,11 @@ export async function devnetUp (options: DevnetUpOptions): Promise<DevnetFile> {
       started.push(node)
     }
     await writeDevnetFile(file)
-    await waitReady(file.nodes, options.readyTimeoutMs ?? devnetReadyTimeoutMs, options.signal)
+    const deadline = Date.now() + (options.readyTimeoutMs ?? devnetReadyTimeoutMs)
+    await waitReady(file.nodes, deadline - Date.now(), options.signal)
+    // Without a subnet the next step is `pylon subnet create`, which places from the advert book:
+    // ready means every node has heard every other's advert, so placement sees the whole devnet.
+    if (file.subnet === null) await waitBooks(file.nodes, deadline, options.signal)
   } catch (error) {
     await stopNodes(started)
     throw error
@@ -247,6 +296,25 @@ async function waitReady (nodes: DevnetNode[], timeoutMs: number, signal?: Abort
       throw new CliError(`node(s) ${late.map(n => n.index).join(', ')} not ready after ${timeoutMs} ms; see ${late[0]!.log}:\n${tail(late[0]!.log)}`, 'start')
     }
     await new Promise(resolve => setTimeout(resolve, 200))
+  }
+}
+
+/** Polls every node's advert book until it lists every node of the devnet; fails naming the nodes still missing adverts. */
+async function waitBooks (nodes: DevnetNode[], deadline: number, signal?: AbortSignal): Promise<void> {
+  const ids = nodes.map(n => n.nodeId)
+  let missing: string[] = []
+  for (;;) {
+    signal?.throwIfAborted()
+    missing = []
+    for (const node of nodes) {
+      const book = await fetchJson<Array<{ nodeId?: unknown }>>(`${node.api}/v1/capacity`)
+      const known = new Set((book ?? []).map(a => a.nodeId))
+      const lacking = ids.filter(id => !known.has(id)).length
+      if (lacking > 0) missing.push(`node ${node.index} lacks ${lacking}`)
+    }
+    if (missing.length === 0) return
+    if (Date.now() > deadline) throw new CliError(`not every node heard every advert in time (${missing.join(', ')} of ${nodes.length}); see ${nodes[0]!.log}`, 'start')
+    await new Promise(resolve => setTimeout(resolve, 250))
   }
 }
 
