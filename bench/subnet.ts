@@ -33,7 +33,7 @@ export default async function main (args: string[]): Promise<void> {
       const envelopes = Array.from({ length: n }, (_, i) => clients[i % clients.length]!.update(actor).bytes)
       const height = store.height + 1n
       const tip = await service.tip()
-      const block: Block = { subnet: subnet.id, view: height, height, parent: tip.tip.hash, payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: envelopes }), proposer: nodes[0]!.id }
+      const block: Block = { subnet: subnet.id, view: height, height, parent: tip.tip.hash, payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: envelopes, xnet: [] }), proposer: nodes[0]!.id }
       const certificate: Certificate = { kind: 'finalization', view: height, block: blockHash(block), signers: [0], signatures: [new Uint8Array(64)] }
       let t0 = performance.now()
       if (!await service.verify(block, {})) throw new Error('block refused')

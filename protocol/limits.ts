@@ -315,6 +315,20 @@ assert(subnetMembersMax >= 4 && (subnetMembersMax - 1) % 3 === 0, 'subnetMembers
 assert(subnetDeltaMinMs < subnetDeltaMaxMs, 'Δ range is not empty')
 assert(actorIdCharsMax >= cidCharsMax + 21, 'an ActorId holds a subnet CID and a u64 index')
 
+// ── Member channel: ingress and certification shares between members (node/consensus/member-channel.ts) ─
+/** One frame: a kind byte and one whole envelope (the largest thing it carries; a share is ~200 bytes). */
+export const memberFrameBytesMax = ingressBytesMax + 1
+/** Frames queued to one member while its stream is down or slow: two full blocks of envelopes; the oldest go first (every member pools what it relays, and the sender proposes it when it leads). */
+export const memberOutboxFramesMax = 4_096
+/** Bytes queued to one member: eight largest envelopes, so a dead member never holds much memory. */
+export const memberOutboxBytesMax = 8 * ingressBytesMax
+/** Concurrent member-channel streams per connection each way: one long-lived stream, one while it is replaced. */
+export const memberStreamsMax = 4
+/** Largest certification share accepted from a member (a subnet id, a height, two roots, a signer and a signature). */
+export const memberShareBytesMax = 1 * KiB
+
+assert(memberOutboxBytesMax >= memberFrameBytesMax, 'one whole frame fits an outbox')
+
 // ── Local devnet and API clients (node/cli/commands/devnet|deploy|call|query, node/cli/client.ts) ─
 /** Most nodes `pylon devnet up` starts: each is a whole daemon process; a laptop runs a few dozen at most. */
 export const devnetNodesMax = 31
@@ -457,3 +471,62 @@ assert(watchSubscribersPerActorMax <= watchSubscribersMax, 'one actor cannot nee
 assert(watchBufferedBytesMax >= watchEventKeysMax * 2 * actorKeyBytesMax * 4, 'the buffer holds several worst-case events')
 assert(subnetProposeIdleWaitPercentOfDelta >= 0 && subnetProposeIdleWaitPercentOfDelta < 200, 'an idle leader must propose before its own 2Δ leader timeout')
 assert(apiCodeStagedBytesMax >= apiCodeBytesMax, 'one upload of the largest component fits the staging area')
+
+// ── Messages between actors and subnets (protocol/xnet.ts, node/subnet, node/xnet) ──────────────
+/** Timers (outbox.schedule) fired per block: a burst of due timers spreads over blocks instead of making one block huge. */
+export const subnetTimersPerBlockMax = 1_000
+/** Unacknowledged messages in one subnet's stream to another: past it a send is rejected at once, so a dead or unknown receiver cannot grow the sender's state without bound. */
+export const xnetStreamMessagesMax = 10_000
+/** Messages in one slice: one block's worth from one sender; more follow in later blocks. */
+export const xnetSliceMessagesMax = 500
+/** Bytes of one slice: one largest message (a 1 MiB reply and its proof) plus the genesis and certificate, with room for smaller ones. */
+export const xnetSliceBytesMax = 2 * MiB
+/** Slices one block carries: one per sending subnet, so a block stays a bounded amount of work. */
+export const xnetSlicesPerBlockMax = 16
+/** Acknowledged messages removed from a stream per block: pruning cost per block stays bounded. */
+export const xnetAckPrunePerBlockMax = 5_000
+/** How long a member holds a slice request waiting for news before answering with what it has. */
+export const xnetLongPollMs = 10_000
+/** How long a server waits for the certificate of the height it proved a slice at (certification follows a commit within milliseconds; a height may never get one after catch-up). */
+export const xnetCertificateWaitMs = 5_000
+/** Concurrent /pylon/xnet/1.0.0 streams per connection and direction: one long poll per (sending, receiving) subnet pair, a few pairs per node pair. */
+export const xnetStreamsMax = 16
+/** A slice exchange (dial, ask, wait, read) must finish in this time beyond the long poll itself. */
+export const xnetRequestTimeoutMs = 30_000
+/** Pause before asking another member after a failed slice request: a down member is not hammered. */
+export const xnetRetryMs = 1_000
+
+assert(xnetSliceBytesMax >= stateProofBytesMax + subnetRecordBytesMax + 64 * KiB, 'a slice holds at least one largest message with its proof, the genesis and a certificate')
+assert(xnetSliceMessagesMax <= subnetOutboxDeliverPerBlockMax, 'one slice is within a block\'s delivery bound')
+/** Payload bytes a proposer gives to slices: at most half a block, so a busy stream never starves client envelopes. */
+export const xnetBlockBytesMax = subnetBlockPayloadBytesMax / 2
+assert(xnetSliceBytesMax <= xnetBlockBytesMax, 'one largest slice fits a block\'s share for slices')
+
+// ── State sync (node/subnet/state-sync*.ts) ─────────────────────────────────────────────────────
+/** Concurrent /pylon/state-sync/1.0.0 streams per connection and direction: a syncing member fetches one chunk at a time per peer. */
+export const stateSyncStreamsMax = 8
+/** One request frame (list, chunk or tip): a kind, a SubnetId and two integers. */
+export const stateSyncRequestBytesMax = 1 * KiB
+/** One listed checkpoint on the wire: its manifest plus the state certificate of its height. */
+export const stateSyncCheckpointBytesMax = checkpointManifestBytesMax + subnetRecordBytesMax + 1 * KiB
+/** Blocks in a tip proof (the checkpoint height's block up to the first one its finalization names): a longer gap is refused and another peer asked. */
+export const stateSyncTipBlocksMax = 32
+/** One tip proof frame: its blocks and one finalization, within one decodable message. */
+export const stateSyncTipBytesMax = codecBytesMax
+/** One request's round trip (dial, ask, read up to a 1 MiB chunk): a slow peer is dropped for the next one. */
+export const stateSyncRequestTimeoutMs = 30_000
+/** Bad answers (failed hash, garbage, timeout) before a peer is skipped for the rest of a sync attempt. */
+export const stateSyncPeerFailuresMax = 3
+/** Pause between sync attempts when no certified checkpoint ahead was found or every peer failed. */
+export const stateSyncRetryMs = 2_000
+/** Sync attempts before the subnet gives up and halts with an error (an operator must look). */
+export const stateSyncAttemptsMax = 30
+/** Smallest checkpoint interval a genesis may set: each checkpoint is a full state scan on every member. */
+export const subnetCheckpointIntervalHeightsMin = 4
+/** Smallest catch-up window a genesis may set: it must hold a checkpoint interval plus the heights made during a sync. */
+export const subnetCatchUpBlocksMin = 16
+
+assert(stateSyncTipBlocksMax <= consensusFetchItemsMax, 'a tip proof is no longer than one catch-up answer')
+assert(stateSyncTipBytesMax >= consensusMessageBytesMax + 1 * KiB, 'a tip proof holds at least one largest block and its finalization')
+assert(checkpointIntervalHeights < consensusBlocksMax, 'the newest checkpoint is always inside the catch-up window, so a synced replica catches up block by block')
+assert(subnetCheckpointIntervalHeightsMin < subnetCatchUpBlocksMin && subnetCatchUpBlocksMin <= consensusBlocksMax, 'genesis bounds of the checkpoint interval and catch-up window are consistent')

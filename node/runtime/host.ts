@@ -10,6 +10,7 @@ import {
   actorRandomBytesMax, actorRangeEntriesMax
 } from '../../protocol/limits.ts'
 import type { BlockContext, OutboxMessage } from '../../protocol/receipt.ts'
+import { callMethodCharsMax } from '../../protocol/xnet.ts'
 import type { ActorStorage } from './actor-storage.ts'
 import { ActorTrap, OutOfFuel } from './actor-trap.ts'
 import type { HostImports } from './loader.ts'
@@ -111,12 +112,13 @@ export function createHostImports (slot: CallSlot): HostImports {
         const c = call('outbox.send', bytesOf(payload, 'outbox.send payload'))
         const target = parseActorId(to)
         if (!target.ok) throw new ActorTrap(`outbox.send: ${target.error}`)
-        queue(c, { from: c.actor, to: target.value, method: checkMethod(method), payload: checkPayload(payload), atNs: null })
+        // The answer runs as `reject:<method>` on the sender: the method leaves room for the prefix.
+        queue(c, { from: c.actor, to: target.value, method: checkMethod(method, callMethodCharsMax), payload: checkPayload(payload), atNs: null })
       },
       schedule (atNs, method, payload) {
         const c = call('outbox.schedule', bytesOf(payload, 'outbox.schedule payload'))
         if (typeof atNs !== 'bigint') throw new ActorTrap('outbox.schedule time must be a u64')
-        queue(c, { from: c.actor, to: c.actor, method: checkMethod(method), payload: checkPayload(payload), atNs })
+        queue(c, { from: c.actor, to: c.actor, method: checkMethod(method, actorMethodCharsMax), payload: checkPayload(payload), atNs })
       }
     }
   }
@@ -127,9 +129,9 @@ function bytesOf (value: unknown, what: string): number {
   return value.length
 }
 
-function checkMethod (method: unknown): string {
-  if (typeof method !== 'string' || method.length === 0 || method.length > actorMethodCharsMax) {
-    throw new ActorTrap(`outbox method must be 1..${actorMethodCharsMax} characters`)
+function checkMethod (method: unknown, charsMax: number): string {
+  if (typeof method !== 'string' || method.length === 0 || method.length > charsMax) {
+    throw new ActorTrap(`outbox method must be 1..${charsMax} characters`)
   }
   return method
 }

@@ -138,14 +138,24 @@ export class KvStore implements Store {
 
   async prove (actor: ActorId, key: Uint8Array): Promise<StateProof> {
     // Under the commit lock so that the root and the rows read belong to the same height.
+    return await this.#exclusive(async () => await this.#prove(actor, key))
+  }
+
+  async proveMany (actor: ActorId, keys: readonly Uint8Array[]): Promise<{ height: Height, stateRoot: Uint8Array, proofs: StateProof[] }> {
     return await this.#exclusive(async () => {
-      const path = sha256(rowKey(actor, this.#key(key)))
-      const { leaf, steps } = await provePath(this.#nodes, this.stateRoot, path)
-      if (leaf === null || !bytesEqual(leaf.path, path)) return { value: null, leaf, steps }
-      const value = await this.#kv.get('state', rowKey(actor, key))
-      if (value === undefined || !bytesEqual(sha256(value), leaf.valueHash)) throw new StoreError('store/corrupt', `state row of ${actor} disagrees with its trie leaf; run pylon store verify`)
-      return { value, leaf, steps }
+      const proofs: StateProof[] = []
+      for (const key of keys) proofs.push(await this.#prove(actor, key))
+      return { height: this.height, stateRoot: this.stateRoot, proofs }
     })
+  }
+
+  async #prove (actor: ActorId, key: Uint8Array): Promise<StateProof> {
+    const path = sha256(rowKey(actor, this.#key(key)))
+    const { leaf, steps } = await provePath(this.#nodes, this.stateRoot, path)
+    if (leaf === null || !bytesEqual(leaf.path, path)) return { value: null, leaf, steps }
+    const value = await this.#kv.get('state', rowKey(actor, key))
+    if (value === undefined || !bytesEqual(sha256(value), leaf.valueHash)) throw new StoreError('store/corrupt', `state row of ${actor} disagrees with its trie leaf; run pylon store verify`)
+    return { value, leaf, steps }
   }
 
   // ── The height commit ──────────────────────────────────────────────────────────────────────────

@@ -147,6 +147,8 @@ export interface Store {
 
   /** Inclusion or non-inclusion proof of (actor, key) against the current stateRoot. */
   prove (actor: ActorId, key: Uint8Array): Promise<StateProof>
+  /** Proofs of several keys of `actor` against one state root, with the height it belongs to. */
+  proveMany (actor: ActorId, keys: readonly Uint8Array[]): Promise<{ height: Height, stateRoot: Uint8Array, proofs: StateProof[] }>
 
   /** A checkpoint of the current height: reuses the stored one at this height or makes and stores one. */
   checkpoint (): Promise<CheckpointManifest>

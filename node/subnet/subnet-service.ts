@@ -7,16 +7,17 @@
 // the network itself: the manager hands in how to publish shares and fetch code.
 
 import { rawCidOf } from '../../protocol/codec.ts'
-import { actorIdOf, actorIndexOf, height as toHeight, parseActorId, subnetOfActorId, type ActorId, type Height, type NodeId, type SubnetId } from '../../protocol/ids.ts'
+import { actorIdOf, actorIndexOf, height as toHeight, subnetOfActorId, type ActorId, type Height, type NodeId, type SubnetId } from '../../protocol/ids.ts'
 import { checkExpiry, decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
   actorCodeBytesMax, subnetBlockIngressMax, subnetBlockPayloadBytesMax, subnetProposeIdleWaitPercentOfDelta, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
-  subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetOutboxQueueMax, subnetResultsMax, subnetWaitersMax
+  subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetOutboxQueueMax, subnetResultsMax, subnetTimersPerBlockMax, subnetWaitersMax,
+  xnetAckPrunePerBlockMax, xnetBlockBytesMax, xnetCertificateWaitMs, xnetSliceBytesMax, xnetSliceMessagesMax, xnetSlicesPerBlockMax, xnetStreamMessagesMax
 } from '../../protocol/limits.ts'
 import { encodeReceipt, type ActorMessage, type BlockContext, type OutboxMessage, type Receipt, type StateWrite } from '../../protocol/receipt.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 import type { Signer } from '../../protocol/signature.ts'
-import type { Subnet } from '../../protocol/subnet.ts'
+import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import {
   certificateOf, decodeCertificate, encodeCertificate, signCertification, verifyCertificationShare,
   type CertificationShare, type CertifiedResponse, type CertifiedState, type StateCertificate
@@ -33,12 +34,16 @@ import { executeBlock, executeQuery, type ExecutionState } from '../runtime/exec
 import type { ActorLoader, CompiledActor } from '../runtime/loader.ts'
 import { MemoryState, preloadState } from '../runtime/state-view.ts'
 import type { Store } from '../store/store.ts'
-import { decodePayload, encodePayload } from './payload.ts'
+import { decodePayload, encodePayload, type BlockPayload } from './payload.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
 import {
-  actorIndexOfKey, decodeActorRecord, decodeQueued, decodeU64, encodeActorRecord, encodeQueued, encodeU64, expiringEnd, requestIdOfExpiringKey,
-  systemActorOf, systemKeys, type ActorRecord, type QueuedMessage
+  actorIndexOfKey, decodeActorRecord, decodeTimer, decodeU64, encodeActorRecord, encodeTimer, encodeU64, expiringEnd, requestIdOfExpiringKey,
+  systemActorOf, systemKeys, timersEnd, type ActorRecord, type Timer
 } from './system-state.ts'
+import {
+  answerOf, decodeActorCall, decodeSlice, encodeActorCall, encodeSlice, methodRun, streamKeys, verifySlice,
+  type ActorCall, type StreamSlice, type VerifiedSlice
+} from '../../protocol/xnet.ts'
 
 /** How the service reaches other members; the manager implements it over Net, tests with fakes. */
 export interface SubnetTransport {
@@ -46,6 +51,14 @@ export interface SubnetTransport {
   publishShare (share: Uint8Array): Promise<void>
   /** Code bytes by raw CID from `peer`, or undefined; the service checks the CID itself. */
   fetchCode? (peer: NodeId, cid: string, options: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
+}
+
+/** Where verified slices of other subnets' streams to this one wait for a proposal (node/subnet/xnet-links.ts). */
+export interface XnetSource {
+  /** The latest verified slice from each sending subnet. */
+  slices (): Iterable<{ slice: StreamSlice, verified: VerifiedSlice }>
+  /** Calls `listener` when a slice with news arrives; returns the unsubscribe. */
+  onSlice (listener: () => void): () => void
 }
 
 export interface SubnetServiceInit {
@@ -69,6 +82,8 @@ export interface SubnetServiceComponents {
   metrics?: SubnetMetrics
   /** Hears what each message of a committed height did (node/watch streams it to clients). */
   changes?: ChangeSink
+  /** Slices of other subnets' streams to this one, for proposals. */
+  xnet?: XnetSource
 }
 
 /** What one executed message of a committed height did, for watchers (nothing here is hashed or certified). */
@@ -142,7 +157,8 @@ interface PendingResult {
 }
 
 type Step =
-  | { kind: 'deliver', message: QueuedMessage }
+  | { kind: 'deliver', message: ActorCall }
+  | { kind: 'timer', timer: Timer }
   | { kind: 'ingress', ingress: Ingress }
 
 export class SubnetService implements ConsensusApplication {
@@ -152,6 +168,8 @@ export class SubnetService implements ConsensusApplication {
   readonly #system: ActorId
   readonly #memberIndex: number
   readonly #genesisHash: Uint8Array
+  /** The signed genesis as slices carry it. */
+  readonly #genesisBytes: Uint8Array
   readonly #proposeIdleWaitMs: number
   /** Envelopes in proposed/verified blocks not yet finalized → that block's height: left out of new proposals. */
   readonly #inFlight = new Map<IngressId, bigint>()
@@ -171,6 +189,10 @@ export class SubnetService implements ConsensusApplication {
   readonly #verified = new Map<IngressId, { ingress: Ingress, height: bigint }>()
   /** Code fetches in progress by CID. */
   readonly #fetching = new Map<string, Promise<boolean>>()
+  /** Per sending subnet: the next stream message not yet in a proposed or verified block, and that block's height. */
+  readonly #xnetInFlight = new Map<SubnetId, { next: bigint, height: bigint }>()
+  /** Called after every commit and certificate (slice requests waiting for news). */
+  readonly #progress = new Set<() => void>()
 
   constructor (subnet: Subnet, components: SubnetServiceComponents, init: SubnetServiceInit = {}) {
     this.subnet = subnet
@@ -180,6 +202,7 @@ export class SubnetService implements ConsensusApplication {
     this.#memberIndex = subnet.memberIds.indexOf(components.signer.id as NodeId)
     assert(this.#memberIndex >= 0, `${components.signer.id} is not a member of subnet ${subnet.id}`)
     this.#genesisHash = genesisHashOf(subnet)
+    this.#genesisBytes = encodeGenesis(subnet)
     this.mempool = components.mempool ?? new Mempool({ clock: components.clock, logger: components.logger.child('mempool') }, { subnet: subnet.id })
   }
 
@@ -310,6 +333,98 @@ export class SubnetService implements ConsensusApplication {
     })
   }
 
+  // ── Streams between subnets ────────────────────────────────────────────────────────────────
+
+  /** How many messages of `from`'s stream to this subnet the committed state has consumed. */
+  async consumedFrom (from: SubnetId): Promise<bigint> {
+    return decodeU64(await this.#c.store.get(this.#system, streamKeys.consumed(from)), 0n)
+  }
+
+  /**
+   * An encoded slice of this subnet's stream to `to` from message `next`, proven against a
+   * certified state; undefined when nothing is new (no message at or past `next`, and this
+   * subnet's consumption of `to`'s stream still equals `acked`) before `waitMs` passes. A long
+   * poll: it waits for commits until there is news.
+   */
+  async sliceFor (to: SubnetId, next: bigint, acked: bigint, waitMs: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+    const deadline = this.#c.clock.now() + waitMs
+    for (;;) {
+      const progressed = this.#nextProgress(deadline - this.#c.clock.now(), signal)
+      const slice = await this.#sliceNow(to, next, acked)
+      if (slice !== undefined) return slice
+      if (this.#c.clock.now() >= deadline || signal?.aborted === true || this.#stopped.signal.aborted) return undefined
+      await progressed
+    }
+  }
+
+  async #sliceNow (to: SubnetId, next: bigint, acked: bigint): Promise<Uint8Array | undefined> {
+    const store = this.#c.store
+    const sys = this.#system
+    const head = decodeU64(await store.get(sys, streamKeys.head(to)), 0n)
+    const tail = decodeU64(await store.get(sys, streamKeys.tail(to)), 0n)
+    const consumed = decodeU64(await store.get(sys, streamKeys.consumed(to)), 0n)
+    const from = next > head ? next : head // below head: acknowledged and gone
+    if (from >= tail && consumed === acked) return undefined
+    // Pick messages by size before proving them; a proof costs its value plus ~40 bytes a level.
+    let budget = xnetSliceBytesMax - this.#genesisBytes.length - 16 * 1024
+    const entries = from < tail ? await store.range(sys, { start: streamKeys.message(to, from), end: streamKeys.message(to, tail), limit: xnetSliceMessagesMax }) : []
+    let count = 0
+    for (const { value } of entries) {
+      budget -= value.length + 4096
+      if (budget < 0) break
+      count++
+    }
+    const proven = await store.proveMany(sys, [...entries.slice(0, count).map(e => e.key), streamKeys.consumed(to)])
+    const certificate = await this.#certificateAt(proven.height, xnetCertificateWaitMs)
+    if (certificate === undefined || !Buffer.from(certificate.state.stateRoot).equals(proven.stateRoot)) return undefined
+    const messages: StreamSlice['messages'] = []
+    for (let i = 0; i < count; i++) {
+      const proof = proven.proofs[i]!
+      if (proof.value === null) break // acknowledged and removed between the read and the proof
+      messages.push({ seq: from + BigInt(i), proof })
+    }
+    return encodeSlice({ genesis: this.#genesisBytes, certificate, messages, ack: proven.proofs.at(-1)! })
+  }
+
+  /** The certificate of a committed height, waiting up to `waitMs` for it. */
+  async #certificateAt (height: Height, waitMs: number): Promise<StateCertificate | undefined> {
+    const deadline = this.#c.clock.now() + waitMs
+    for (;;) {
+      const progressed = this.#nextProgress(deadline - this.#c.clock.now())
+      const record = await this.#c.store.getHeight(height)
+      if (record?.certification != null) {
+        const decoded = decodeCertificate(record.certification)
+        assert(decoded.ok, `height ${height} has an unreadable certificate`)
+        return decoded.value
+      }
+      if (record === undefined || this.#c.clock.now() >= deadline || this.#stopped.signal.aborted) return undefined
+      await progressed
+    }
+  }
+
+  /** Resolves at the next commit or certificate, after `ms`, or on abort. */
+  async #nextProgress (ms: number, signal?: AbortSignal): Promise<void> {
+    if (ms <= 0 || signal?.aborted === true || this.#stopped.signal.aborted) return
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.#progress.add(resolve)
+    const cancel = this.#c.clock.setTimer(ms, resolve)
+    const onAbort = (): void => resolve()
+    signal?.addEventListener('abort', onAbort, { once: true })
+    this.#stopped.signal.addEventListener('abort', onAbort, { once: true })
+    try {
+      await promise
+    } finally {
+      this.#progress.delete(resolve)
+      cancel()
+      signal?.removeEventListener('abort', onAbort)
+      this.#stopped.signal.removeEventListener('abort', onAbort)
+    }
+  }
+
+  #notifyProgress (): void {
+    for (const resolve of [...this.#progress]) resolve()
+  }
+
   // ── ConsensusApplication ───────────────────────────────────────────────────────────────────
 
   async tip (): Promise<ApplicationTip> {
@@ -319,26 +434,66 @@ export class SubnetService implements ConsensusApplication {
   async propose (_parent: Uint8Array, height: bigint, options: { signal?: AbortSignal }): Promise<Uint8Array> {
     const finalized = this.#c.store.height
     for (const [id, h] of this.#inFlight) if (h <= finalized) this.#inFlight.delete(id)
-    let batch = await this.#proposable()
-    if (batch.length === 0 && this.#proposeIdleWaitMs > 0) {
+    for (const [from, entry] of this.#xnetInFlight) if (entry.height <= finalized) this.#xnetInFlight.delete(from)
+    let xnet = await this.#proposableSlices(height)
+    let batch = await this.#proposable(xnet)
+    if (batch.length === 0 && xnet.length === 0 && this.#proposeIdleWaitMs > 0) {
       // An empty height costs every replica two synced votes, a commit, signatures and a
       // certification: an idle 4-node devnet made 17 of them a second on 2 cores. Waiting for a
       // first envelope (well inside the 2Δ leader timeout) keeps an idle subnet nearly idle;
       // a loaded one never waits, since its pool is not empty.
       await this.#firstAccepted(this.#proposeIdleWaitMs, options.signal)
-      batch = await this.#proposable()
+      xnet = await this.#proposableSlices(height)
+      batch = await this.#proposable(xnet)
     }
     for (const ingress of batch) {
       this.#inFlight.set(ingress.id, height)
       this.#remember(ingress, height)
     }
-    return encodePayload({ timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes) })
+    return encodePayload({ timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes), xnet })
+  }
+
+  /**
+   * Slices worth a block: each trimmed to the messages this subnet has not consumed and no block in
+   * flight carries, kept when that leaves messages or an ack that frees some of our stream.
+   */
+  async #proposableSlices (height: bigint): Promise<Uint8Array[]> {
+    const source = this.#c.xnet
+    if (source === undefined) return []
+    const store = this.#c.store
+    const sys = this.#system
+    const out: Uint8Array[] = []
+    let room = xnetBlockBytesMax
+    for (const { slice, verified } of source.slices()) {
+      if (out.length >= xnetSlicesPerBlockMax) break
+      const from = verified.from
+      const consumed = decodeU64(await store.get(sys, streamKeys.consumed(from)), 0n)
+      const inFlight = this.#xnetInFlight.get(from)?.next ?? 0n
+      const next = consumed > inFlight ? consumed : inFlight
+      const first = slice.messages.findIndex(m => m.seq >= next)
+      const messages = first >= 0 && slice.messages[first]!.seq === next ? slice.messages.slice(first) : []
+      const head = decodeU64(await store.get(sys, streamKeys.head(from)), 0n)
+      const tail = decodeU64(await store.get(sys, streamKeys.tail(from)), 0n)
+      const freesStream = verified.acked > head && head < tail
+      if (messages.length === 0 && !freesStream) continue
+      const bytes = encodeSlice({ ...slice, messages })
+      if (bytes.length > room) continue
+      room -= bytes.length
+      out.push(bytes)
+      if (messages.length > 0) this.#markSliceInFlight(from, messages.at(-1)!.seq + 1n, height)
+    }
+    return out
+  }
+
+  #markSliceInFlight (from: SubnetId, next: bigint, height: bigint): void {
+    const known = this.#xnetInFlight.get(from)
+    if (known === undefined || known.next < next) this.#xnetInFlight.set(from, { next, height: known !== undefined && known.height > height ? known.height : height })
   }
 
   /** The envelopes a proposal may carry now: pooled, not in flight, their code (if any) at hand. */
-  async #proposable (): Promise<Ingress[]> {
-    // Room for the map around the envelopes: a few bytes per entry plus the time.
-    const room = subnetBlockPayloadBytesMax - 16 - subnetBlockIngressMax * 5
+  async #proposable (xnet: Uint8Array[]): Promise<Ingress[]> {
+    // Room for the map around the envelopes and slices: a few bytes per entry plus the time.
+    const room = subnetBlockPayloadBytesMax - 32 - subnetBlockIngressMax * 5 - xnet.reduce((sum, bytes) => sum + bytes.length + 5, 0)
     const taken = this.mempool.take(subnetBlockIngressMax, room, { exclude: id => this.#inFlight.has(id) })
     const batch: Ingress[] = []
     for (const ingress of taken) {
@@ -358,12 +513,14 @@ export class SubnetService implements ConsensusApplication {
     if (signal?.aborted === true) return
     const { promise, resolve } = Promise.withResolvers<void>()
     const stopListening = this.mempool.onAccepted(() => { resolve() })
+    const stopSlices = this.#c.xnet?.onSlice(() => { resolve() })
     const cancelTimer = this.#c.clock.setTimer(waitMs, resolve)
     signal?.addEventListener('abort', () => { resolve() }, { once: true })
     try {
       await promise
     } finally {
       stopListening()
+      stopSlices?.()
       cancelTimer()
     }
   }
@@ -392,6 +549,16 @@ export class SubnetService implements ConsensusApplication {
       const code = codeOf(one.value)
       if (code !== undefined) codes.add(code)
     }
+    const senders = new Set<SubnetId>()
+    for (const [i, bytes] of payload.value.xnet.entries()) {
+      const slice = decodeSlice(bytes)
+      const verified = slice.ok ? verifySlice(slice.value, this.subnet.id) : slice
+      if (!verified.ok) return this.#refuseBlock(block, `slice ${i}: ${verified.error}`)
+      if (senders.has(verified.value.from)) return this.#refuseBlock(block, `slice ${i}: a second slice from subnet ${verified.value.from}`)
+      senders.add(verified.value.from)
+      const last = verified.value.messages.at(-1)
+      if (last !== undefined) this.#markSliceInFlight(verified.value.from, last.seq + 1n, block.height)
+    }
     // Every voter holds the code its block installs, so f+1 honest members can serve it at finalize.
     for (const cid of codes) {
       if (await this.#c.store.getCode(cid) !== undefined) continue
@@ -418,6 +585,7 @@ export class SubnetService implements ConsensusApplication {
     const height = toHeight(heightIn)
     const startedMs = performance.now()
     const executed = await this.#execute(height, block)
+    const tExec = performance.now()
     const commit = await store.commitHeight({
       height,
       block: encodeStoredBlock(block),
@@ -426,11 +594,13 @@ export class SubnetService implements ConsensusApplication {
       receipts: executed.receipts.map(encodeReceipt)
     })
     this.mempool.markFinalized(executed.ingress)
+    this.#notifyProgress()
     this.#publishChanges(height, executed.changes)
     const failed = executed.receipts.filter(r => !r.ok).length
     this.#c.metrics?.finalized(this.subnet.id, heightIn, { ok: executed.receipts.length - failed, failed, skipped: executed.skipped.length }, (performance.now() - startedMs) / 1000)
     for (const [id, h] of this.#inFlight) if (h <= heightIn) this.#inFlight.delete(id)
     for (const [id, entry] of this.#verified) if (entry.height <= heightIn) this.#verified.delete(id)
+    for (const [from, entry] of this.#xnetInFlight) if (entry.height <= heightIn) this.#xnetInFlight.delete(from)
     for (const pending of executed.results) this.#results.set(pending.ingressId, pending)
     for (const skipped of executed.skipped) {
       // A copy of an envelope that already ran (twice in one block, or again in a later block after
@@ -499,6 +669,7 @@ export class SubnetService implements ConsensusApplication {
     if (!cert.ok) return
     await this.#c.store.putCertification(height, encodeCertificate(cert.value))
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
+    this.#notifyProgress()
     this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
     this.#shares.delete(height)
     // Waiting clients are few beside the remembered results: look them up, not the other way round.
@@ -541,7 +712,7 @@ export class SubnetService implements ConsensusApplication {
   async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[], changes?: MessageChange[] }> {
     const store = this.#c.store
     const sys = this.#system
-    const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [] } : unwrapPayload(block.payload, this.#c.logger)
+    const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [], xnet: [] } : unwrapPayload(block.payload, this.#c.logger)
     const lastTimeMs = decodeU64(await store.get(sys, systemKeys.lastTimeMs), 0n)
     const timeMs = payload.timeMs > lastTimeMs ? payload.timeMs : lastTimeMs
     const system = new SystemWrites(sys)
@@ -574,20 +745,46 @@ export class SubnetService implements ConsensusApplication {
       system.set(systemKeys.expiring(ingress.content.expiryMs, ingress.requestId), new Uint8Array(0))
     }
 
-    // Outbox deliveries due now come first, in queue order; the queue stops at the first not due.
+    // Messages between actors come first: the same-subnet queue in order, then due timers, then
+    // the other subnets' streams; client envelopes after them.
     const steps: Step[] = []
     let head = decodeU64(await store.get(sys, systemKeys.outboxHead), 0n)
     let tail = decodeU64(await store.get(sys, systemKeys.outboxTail), 0n)
     const timeNs = timeMs * 1_000_000n
-    while (head < tail && steps.length < subnetOutboxDeliverPerBlockMax) {
-      const bytes = await store.get(sys, systemKeys.outbox(head))
-      const queued = bytes === undefined ? undefined : decodeQueued(bytes)
-      if (queued?.ok === true && queued.value.atNs > timeNs) break
-      if (queued?.ok === true) steps.push({ kind: 'deliver', message: queued.value })
-      system.delete(systemKeys.outbox(head))
+    const queued = await store.range(sys, { start: systemKeys.outbox(head), end: systemKeys.outbox(tail), limit: subnetOutboxDeliverPerBlockMax })
+    for (const { key, value } of queued) {
+      const message = decodeActorCall(value)
+      assert(message.ok, `corrupt queued message in subnet state: ${message.ok ? '' : message.error}`)
+      steps.push({ kind: 'deliver', message: message.value })
+      system.delete(key)
       head++
     }
     system.set(systemKeys.outboxHead, encodeU64(head))
+    const due = await store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax })
+    for (const { key, value } of due) {
+      const timer = decodeTimer(value)
+      assert(timer.ok, 'corrupt timer in subnet state')
+      steps.push({ kind: 'timer', timer: timer.value })
+      system.delete(key)
+    }
+    const streams = new Streams(store, sys, system)
+    for (const bytes of payload.xnet) {
+      // Checked again here (a pure function of the bytes) rather than trusted from verify: every
+      // replica executes exactly the slices that verify, in block order, once per sender.
+      const slice = decodeSlice(bytes)
+      const verified = slice.ok ? verifySlice(slice.value, this.subnet.id) : slice
+      if (!verified.ok || streams.seen(verified.value.from)) continue
+      const { from, messages, acked } = verified.value
+      let consumed = await streams.consumed(from)
+      for (const { seq, message } of messages) {
+        if (seq < consumed) continue // delivered from an earlier slice
+        if (seq > consumed) break // a gap: the rest waits for a slice that fills it
+        steps.push({ kind: 'deliver', message })
+        consumed++
+      }
+      streams.setConsumed(from, consumed)
+      await streams.acknowledge(from, acked)
+    }
     for (const ingress of selection.execute) steps.push({ kind: 'ingress', ingress })
 
     // Everything execution needs, read before it starts (execution itself is synchronous).
@@ -596,7 +793,7 @@ export class SubnetService implements ConsensusApplication {
     const codeCids = new Set<string>()
     for (const step of steps) {
       const content = step.kind === 'ingress' ? step.ingress.content : undefined
-      const target = step.kind === 'deliver' ? step.message.to : content !== undefined && content.kind !== 'install' ? content.actor : undefined
+      const target = step.kind === 'deliver' ? step.message.to : step.kind === 'timer' ? step.timer.actor : content !== undefined && content.kind !== 'install' ? content.actor : undefined
       if (target !== undefined) {
         touched.add(target)
         if (!records.has(target)) records.set(target, await this.#record(target))
@@ -615,7 +812,9 @@ export class SubnetService implements ConsensusApplication {
     const receipts: Receipt[] = []
     const results: PendingResult[] = []
     const outbox: OutboxMessage[] = []
-    let segment: Array<{ message: ActorMessage, ingress?: Ingress }> = []
+    /** Answers to the calls this block delivered, in receipt order. */
+    const answers: ActorCall[] = []
+    let segment: Array<{ message: ActorMessage, ingress?: Ingress, call?: ActorCall }> = []
     let segmentNo = 0
     const codeOfActor = (actor: ActorId): CompiledActor | undefined => {
       const record = records.get(actor)
@@ -643,7 +842,11 @@ export class SubnetService implements ConsensusApplication {
       storage.apply(outcome.writes)
       actorWrites.push(...outcome.writes)
       outbox.push(...outcome.outbox)
-      for (const [i, receipt] of outcome.receipts.entries()) pushReceipt(receipt, segment[i]!.ingress)
+      for (const [i, receipt] of outcome.receipts.entries()) {
+        pushReceipt(receipt, segment[i]!.ingress)
+        const call = segment[i]!.call
+        if (call?.kind === 'call') answers.push(answerOf(call, receipt.ok ? { ok: true, result: receipt.result! } : { ok: false, error: receipt.error! }))
+      }
       segment = []
     }
     const systemReceipt = (ingress: Ingress, actor: ActorId, method: string, error: string | null): void => {
@@ -655,7 +858,12 @@ export class SubnetService implements ConsensusApplication {
       if (step.kind === 'deliver') {
         const { message } = step
         // A delivery answers no client request: its receipt names none.
-        segment.push({ message: { kind: 'update', actor: message.to, caller: message.from, method: message.method, payload: message.payload, requestId: null } })
+        segment.push({ message: { kind: 'update', actor: message.to, caller: message.from, method: methodRun(message), payload: message.payload, requestId: null }, call: message })
+        continue
+      }
+      if (step.kind === 'timer') {
+        const { timer } = step
+        segment.push({ message: { kind: 'update', actor: timer.actor, caller: timer.actor, method: timer.method, payload: timer.payload, requestId: null } })
         continue
       }
       const { ingress } = step
@@ -714,20 +922,41 @@ export class SubnetService implements ConsensusApplication {
     flush()
     system.set(systemKeys.nextIndex, encodeU64(nextIndex))
 
-    // Sends of this block wait in replicated state for a later block (same subnet only for now).
-    for (const message of outbox) {
-      const to = parseActorId(message.to)
-      if (!to.ok || subnetOfActorId(to.value) !== this.subnet.id) {
-        this.#c.logger.warn('outbox message to another subnet dropped: cross-subnet delivery is not implemented', { from: message.from, to: message.to })
-        continue
+    // What this block sends waits in replicated state for a later block: calls and answers to this
+    // subnet's actors in the queue, to other subnets' actors in the stream to that subnet, timers by
+    // due time. A call that cannot be queued is answered at once with a reject, so every call gets
+    // exactly one answer; answers themselves are bounded by the calls they answer.
+    const rejected: ActorCall[] = []
+    const enqueue = async (message: ActorCall): Promise<void> => {
+      const to = subnetOfActorId(message.to)
+      if (to !== this.subnet.id) {
+        if (await streams.append(to, message)) return
+        rejected.push(answerOf(message, { ok: false, error: `the stream to subnet ${to} is full: ${xnetStreamMessagesMax} messages are not yet acknowledged` }))
+        return
       }
-      if (tail - head >= BigInt(subnetOutboxQueueMax)) {
-        this.#c.logger.warn('outbox queue full; message dropped', { from: message.from, to: message.to, queued: tail - head })
-        continue
+      if (message.kind === 'call' && tail - head >= BigInt(subnetOutboxQueueMax)) {
+        rejected.push(answerOf(message, { ok: false, error: `the message queue of subnet ${this.subnet.id} is full (${subnetOutboxQueueMax} messages)` }))
+        return
       }
-      system.set(systemKeys.outbox(tail), encodeQueued({ from: message.from, to: to.value, method: message.method, payload: message.payload, atNs: message.atNs ?? 0n }))
+      system.set(systemKeys.outbox(tail), encodeActorCall(message))
       tail++
     }
+    for (const answer of answers) await enqueue(answer)
+    const timerSeqBefore = decodeU64(await store.get(sys, systemKeys.timerSeq), 0n)
+    let timerSeq = timerSeqBefore
+    for (const message of outbox) {
+      if (message.atNs !== null) {
+        system.set(systemKeys.timer(message.atNs, timerSeq++), encodeTimer({ actor: message.from, method: message.method, payload: message.payload }))
+        continue
+      }
+      await enqueue({ kind: 'call', from: message.from, to: message.to, method: message.method, payload: message.payload })
+    }
+    // A reject goes back to a sender of this subnet, through the queue and past its bound.
+    for (const reject of rejected) {
+      system.set(systemKeys.outbox(tail), encodeActorCall(reject))
+      tail++
+    }
+    if (timerSeq !== timerSeqBefore) system.set(systemKeys.timerSeq, encodeU64(timerSeq))
     system.set(systemKeys.outboxTail, encodeU64(tail))
 
     const skipped: IngressResult[] = []
@@ -862,6 +1091,69 @@ class SystemWrites {
   writes (): StateWrite[] { return [...this.#writes.values()] }
 }
 
+/**
+ * One block's view of this subnet's streams to and from other subnets: counters read from the
+ * committed store once, changes written through the block's system writes.
+ */
+class Streams {
+  readonly #store: Store
+  readonly #sys: ActorId
+  readonly #system: SystemWrites
+  readonly #counters = new Map<string, bigint>()
+  readonly #seen = new Set<SubnetId>()
+
+  constructor (store: Store, sys: ActorId, system: SystemWrites) {
+    this.#store = store
+    this.#sys = sys
+    this.#system = system
+  }
+
+  /** Whether a slice from `from` was already taken in this block (one per sender). */
+  seen (from: SubnetId): boolean {
+    if (this.#seen.has(from)) return true
+    this.#seen.add(from)
+    return false
+  }
+
+  async consumed (from: SubnetId): Promise<bigint> { return await this.#get(streamKeys.consumed(from)) }
+  setConsumed (from: SubnetId, n: bigint): void { this.#set(streamKeys.consumed(from), n) }
+
+  /** Appends to the stream to `to`; false for a call when the stream is full (answers always fit). */
+  async append (to: SubnetId, message: ActorCall): Promise<boolean> {
+    const head = await this.#get(streamKeys.head(to))
+    const tail = await this.#get(streamKeys.tail(to))
+    if (message.kind === 'call' && tail - head >= BigInt(xnetStreamMessagesMax)) return false
+    this.#system.set(streamKeys.message(to, tail), encodeActorCall(message))
+    this.#set(streamKeys.tail(to), tail + 1n)
+    return true
+  }
+
+  /** `to` consumed `acked` messages of our stream to it: remove them, in bounded steps. */
+  async acknowledge (to: SubnetId, acked: bigint): Promise<void> {
+    const head = await this.#get(streamKeys.head(to))
+    const tail = await this.#get(streamKeys.tail(to))
+    const upTo = acked < tail ? acked : tail
+    if (upTo <= head) return
+    const end = upTo - head > BigInt(xnetAckPrunePerBlockMax) ? head + BigInt(xnetAckPrunePerBlockMax) : upTo
+    for (let seq = head; seq < end; seq++) this.#system.delete(streamKeys.message(to, seq))
+    this.#set(streamKeys.head(to), end)
+  }
+
+  async #get (key: Uint8Array): Promise<bigint> {
+    const name = Buffer.from(key).toString('latin1')
+    let value = this.#counters.get(name)
+    if (value === undefined) this.#counters.set(name, value = decodeU64(await this.#store.get(this.#sys, key), 0n))
+    return value
+  }
+
+  #set (key: Uint8Array, value: bigint): void {
+    const name = Buffer.from(key).toString('latin1')
+    if (this.#counters.get(name) === value) return
+    this.#counters.set(name, value)
+    this.#system.set(key, encodeU64(value))
+  }
+}
+
 /** One MessageChange per receipt; system receipts ($upgrade, $delete, …) name the envelope's sender. */
 function changesOf (receipts: Receipt[], callers: Map<number, string>, keysAt: Map<number, Uint8Array[]>, results: PendingResult[], executed: Ingress[]): MessageChange[] {
   const sender = new Map<IngressId, string>(executed.map(i => [i.id, i.content.sender]))
@@ -885,11 +1177,11 @@ function codeOf (ingress: Ingress): string | undefined {
 }
 
 /** A finalized payload that does not decode executes as empty: every replica decides alike. */
-function unwrapPayload (bytes: Uint8Array, logger: Logger): { timeMs: bigint, ingress: Uint8Array[] } {
+function unwrapPayload (bytes: Uint8Array, logger: Logger): BlockPayload {
   const payload = decodePayload(bytes)
   if (payload.ok) return payload.value
   logger.error('finalized block has an undecodable payload; executing it as empty', { error: payload.error })
-  return { timeMs: 0n, ingress: [] }
+  return { timeMs: 0n, ingress: [], xnet: [] }
 }
 
 export function encodeShare (share: CertificationShare): Uint8Array {

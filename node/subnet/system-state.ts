@@ -1,26 +1,21 @@
 // The subnet's own replicated bookkeeping, kept in the state tree under a reserved system actor
 // (`<SubnetId>.0`: actorIdOf never issues index 0), so it is certified with the state root and
 // survives restarts with the store: installed actors, the next actor index, the executed-request
-// history (replay protection), the last block time and the outbox queue. Only key layout and
-// record encodings live here; it never executes anything and never reads a clock.
+// history (replay protection), the last block time, the same-subnet message queue and timers.
+// Streams to other subnets live here too, but their key layout is protocol (protocol/xnet.ts:
+// other subnets verify proofs of them). Only key layout and record encodings live here; it never
+// executes anything and never reads a clock.
 
 import { decode, encode } from '../../protocol/codec.ts'
-import type { ActorId, Principal, SubnetId } from '../../protocol/ids.ts'
+import type { ActorId, Principal } from '../../protocol/ids.ts'
+import { padded, systemActorOf } from '../../protocol/xnet.ts'
 import type { RequestId } from '../../protocol/ingress.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 
-/** The reserved id whose storage holds the subnet's system records. */
-export function systemActorOf (subnet: SubnetId): ActorId {
-  return `${subnet}.0` as ActorId
-}
+export { padded, systemActorOf }
 
 const text = new TextEncoder()
 const key = (s: string): Uint8Array => text.encode(s)
-
-/** Fixed-width decimal so byte order equals numeric order (u64 has 20 digits). */
-export function padded (n: bigint): string {
-  return n.toString().padStart(20, '0')
-}
 
 export const systemKeys = {
   /** Next actor index to assign (u64, starts at 1). */
@@ -38,8 +33,18 @@ export const systemKeys = {
   /** The same requests ordered by expiry, so expired ones are pruned in bounded steps. */
   expiring: (expiryMs: bigint, requestId: RequestId): Uint8Array => key(`expiring/${padded(expiryMs)}/${requestId}`),
   expiringPrefix: key('expiring/'),
-  /** Queued outbox message by sequence number. */
-  outbox: (seq: bigint): Uint8Array => key(`outbox/${padded(seq)}`)
+  /** Queued same-subnet call or answer (an encoded ActorCall) by sequence number. */
+  outbox: (seq: bigint): Uint8Array => key(`outbox/${padded(seq)}`),
+  /** Next timer sequence number: orders timers due at the same time by when they were set. */
+  timerSeq: key('timer-seq'),
+  /** A timer (outbox.schedule), ordered by due time then sequence. */
+  timer: (atNs: bigint, seq: bigint): Uint8Array => key(`timer/${padded(atNs)}/${padded(seq)}`),
+  timersPrefix: key('timer/')
+}
+
+/** The first key past every timer due at or before `ns`. */
+export function timersEnd (ns: bigint): Uint8Array {
+  return key(`timer/${padded(ns + 1n)}/`)
 }
 
 /** The first key past every `expiring/` entry with expiry <= `ms`. */
@@ -90,26 +95,24 @@ export function decodeActorRecord (bytes: Uint8Array): Result<ActorRecord> {
   })
 }
 
-/** An outbox message waiting in replicated state for a later block. */
-export interface QueuedMessage {
-  from: ActorId
-  to: ActorId
+/** A timer set by outbox.schedule: runs update `method` on `actor` (caller: the actor itself). */
+export interface Timer {
+  actor: ActorId
   method: string
   payload: Uint8Array
-  /** Deliver no earlier than this consensus time (ns); 0 = next block. */
-  atNs: bigint
 }
 
-export function encodeQueued (message: QueuedMessage): Uint8Array {
-  return encode({ from: message.from, to: message.to, method: message.method, payload: message.payload, atNs: message.atNs })
+export function encodeTimer (timer: Timer): Uint8Array {
+  return encode({ actor: timer.actor, method: timer.method, payload: timer.payload })
 }
 
-export function decodeQueued (bytes: Uint8Array): Result<QueuedMessage> {
+/** Own state, so a bad value is corruption; callers assert. */
+export function decodeTimer (bytes: Uint8Array): Result<Timer> {
   const value = decode(bytes)
-  if (!value.ok) return err(`queued message: ${value.error}`)
+  if (!value.ok) return err(`timer: ${value.error}`)
   const r = value.value as Record<string, unknown>
-  if (typeof r !== 'object' || r === null || typeof r.from !== 'string' || typeof r.to !== 'string' || typeof r.method !== 'string' || !(r.payload instanceof Uint8Array)) return err('queued message has the wrong shape')
-  return ok({ from: r.from as ActorId, to: r.to as ActorId, method: r.method, payload: r.payload, atNs: BigInt(r.atNs as number | bigint) })
+  if (typeof r !== 'object' || r === null || typeof r.actor !== 'string' || typeof r.method !== 'string' || !(r.payload instanceof Uint8Array)) return err('timer has the wrong shape')
+  return ok({ actor: r.actor as ActorId, method: r.method, payload: r.payload })
 }
 
 export function encodeU64 (n: bigint): Uint8Array {

@@ -16,7 +16,7 @@ import { ManualClock, type Clock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { ActorLoader } from '../../../../node/runtime/loader.ts'
 import type { Store } from '../../../../node/store/store.ts'
-import { SubnetService, type SubnetTransport } from '../../../../node/subnet/subnet-service.ts'
+import { SubnetService, type SubnetTransport, type XnetSource } from '../../../../node/subnet/subnet-service.ts'
 
 const buildDir = fileURLToPath(new URL('../../../../contracts/build/', import.meta.url))
 export const loader = new ActorLoader({ cacheDir: join(buildDir, '.transpiled'), logger: silentLogger })
@@ -47,10 +47,10 @@ export interface Replica {
   shares: Uint8Array[]
 }
 
-export function makeReplica (subnet: Subnet, signer: Signer, store: Store, clock: ManualClock, transport: Partial<SubnetTransport> = {}): Replica {
+export function makeReplica (subnet: Subnet, signer: Signer, store: Store, clock: ManualClock, transport: Partial<SubnetTransport> = {}, xnet?: XnetSource): Replica {
   const shares: Uint8Array[] = []
   const service = new SubnetService(subnet, {
-    store, loader, signer, clock, logger: silentLogger,
+    store, loader, signer, clock, logger: silentLogger, ...(xnet === undefined ? {} : { xnet }),
     transport: { publishShare: async share => { shares.push(share) }, ...transport }
   }, { proposeIdleWaitMs: 0 })
   return { service, shares }
