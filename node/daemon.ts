@@ -31,6 +31,7 @@ import { ActorLoader } from './runtime/loader.ts'
 import { openStore } from './store/level-store.ts'
 import { SubnetManager } from './subnet/subnet-manager.ts'
 import { PrometheusSubnetMetrics } from './subnet/subnet-metrics.ts'
+import { PrometheusStateSyncMetrics } from './subnet/state-sync-metrics.ts'
 import { PrometheusMempoolMetrics } from './ingress/mempool-metrics.ts'
 import { DirectorySync } from './subnet-formation/directory-sync.ts'
 import { FormationMetrics } from './subnet-formation/formation-metrics.ts'
@@ -100,11 +101,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     changes: watchHub,
     mempoolMetrics: new PrometheusMempoolMetrics(registry, () => subnets.list().reduce((sum, s) => ({ messages: sum.messages + s.mempool.size, bytes: sum.bytes + s.mempool.bytes }), { messages: 0, bytes: 0 })),
     loader: new ActorLoader({ cacheDir: join(dataDir, 'transpiled'), logger: logger.child('runtime') }),
-    openStore: async dir => await openStore(dir),
-    createDriver: (subnet, store, service) => new ConsensusDriver({
+    openStore: async (dir, init) => await openStore(dir, init ?? {}),
+    stateSyncMetrics: new PrometheusStateSyncMetrics(registry),
+    createDriver: (subnet, store, service, hooks) => new ConsensusDriver({
       net, store, clock, logger: logger.child(`consensus:${subnet.id.slice(-8)}`), signer: key.signer, application: service, metrics: consensusMetrics
     }, {
       subnet,
+      onStateSyncNeeded: hooks.onStateSyncNeeded,
       onFatal: error => { logger.error('consensus halted for a subnet', { subnet: subnet.id, error }) }
     })
   }, { dataDir })

@@ -6,7 +6,7 @@ import { cidOfBytes, decode, encode } from './codec.ts'
 import { parseNodeId, type NodeId, type SubnetId, type View } from './ids.ts'
 import {
   subnetDeltaMaxMs, subnetDeltaMinMs, subnetMembersMax, subnetMultiaddrCharsMax, subnetMultiaddrsMax, subnetNameCharsMax,
-  subnetRecordBytesMax
+  subnetRecordBytesMax, consensusBlocksMax, subnetCatchUpBlocksMin, subnetCheckpointIntervalHeightsMin
 } from './limits.ts'
 import { err, ok, type Result } from './result.ts'
 import { ed25519SignatureBytes, verifyBy, type Signer } from './signature.ts'
@@ -23,6 +23,10 @@ export interface GenesisMember {
 export interface SubnetParams {
   /** Simplex Δ: the message-delay bound its timers are built on (leader 2Δ, advance 3Δ). */
   deltaMs: number
+  /** Heights between checkpoints on every member. @default checkpointIntervalHeights (limits.ts) — smaller for tests of state sync. */
+  checkpointIntervalHeights?: number
+  /** Blocks a replica walks back before it state-syncs instead. @default consensusBlocksMax (limits.ts). */
+  catchUpBlocksMax?: number
 }
 
 export interface Genesis {
@@ -170,10 +174,30 @@ export function parseGenesis (value: unknown): Result<Genesis> {
     parsed.push(member.value)
   }
   if (!(typeof createdMs === 'bigint' || Number.isSafeInteger(createdMs)) || BigInt(createdMs as number | bigint) < 0n) return err('createdMs must be a non-negative integer')
-  if (!isRecord(params) || !hasOnlyKeys(params, ['deltaMs'])) return err('params must be a map of exactly { deltaMs }')
-  const { deltaMs } = params
+  const parsedParams = parseParams(params)
+  if (!parsedParams.ok) return parsedParams
+  return ok({ name, members: parsed, f: f as number, n: n as number, createdMs: BigInt(createdMs as number | bigint), params: parsedParams.value })
+}
+
+/** Δ is required; the state-sync params are optional (absent from the encoding when unset, so older genesis bytes keep their CID). */
+function parseParams (params: unknown): Result<SubnetParams> {
+  const optional = ['checkpointIntervalHeights', 'catchUpBlocksMax']
+  if (!isRecord(params) || !Object.hasOwn(params, 'deltaMs') || Object.keys(params).some(k => k !== 'deltaMs' && !optional.includes(k))) return err('params must be a map of { deltaMs, checkpointIntervalHeights?, catchUpBlocksMax? }')
+  const { deltaMs, checkpointIntervalHeights: interval, catchUpBlocksMax: window } = params
   if (!Number.isSafeInteger(deltaMs) || (deltaMs as number) < subnetDeltaMinMs || (deltaMs as number) > subnetDeltaMaxMs) return err(`deltaMs must be an integer in ${subnetDeltaMinMs}..${subnetDeltaMaxMs}, got ${String(deltaMs)}`)
-  return ok({ name, members: parsed, f: f as number, n: n as number, createdMs: BigInt(createdMs as number | bigint), params: { deltaMs: deltaMs as number } })
+  const out: SubnetParams = { deltaMs: deltaMs as number }
+  if (window !== undefined) {
+    if (!Number.isSafeInteger(window) || (window as number) < subnetCatchUpBlocksMin || (window as number) > consensusBlocksMax) return err(`catchUpBlocksMax must be an integer in ${subnetCatchUpBlocksMin}..${consensusBlocksMax}, got ${String(window)}`)
+    out.catchUpBlocksMax = window as number
+  }
+  if (interval !== undefined) {
+    const windowMax = out.catchUpBlocksMax ?? consensusBlocksMax
+    if (!Number.isSafeInteger(interval) || (interval as number) < subnetCheckpointIntervalHeightsMin || (interval as number) >= windowMax) {
+      return err(`checkpointIntervalHeights must be an integer in ${subnetCheckpointIntervalHeightsMin}..${windowMax - 1} (below the catch-up window), got ${String(interval)}`)
+    }
+    out.checkpointIntervalHeights = interval as number
+  }
+  return ok(out)
 }
 
 function parseMember (value: unknown, i: number): Result<GenesisMember> {
@@ -192,7 +216,11 @@ function wireOf (genesis: Genesis): Record<string, unknown> {
   return {
     ...genesis,
     members: genesis.members.map(m => m.multiaddrs === undefined ? { nodeId: m.nodeId } : { nodeId: m.nodeId, multiaddrs: m.multiaddrs }),
-    params: { deltaMs: genesis.params.deltaMs }
+    params: {
+      deltaMs: genesis.params.deltaMs,
+      ...(genesis.params.checkpointIntervalHeights === undefined ? {} : { checkpointIntervalHeights: genesis.params.checkpointIntervalHeights }),
+      ...(genesis.params.catchUpBlocksMax === undefined ? {} : { catchUpBlocksMax: genesis.params.catchUpBlocksMax })
+    }
   }
 }
 

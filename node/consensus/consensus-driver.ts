@@ -53,6 +53,11 @@ export interface ConsensusDriverInit {
   deltaMs?: number
   /** Called once if the driver halts (a broken invariant, a failed WAL write or finalize). */
   onFatal?: (error: Error) => void
+  /**
+   * Called when the replica is too far behind to catch up block by block (once per target). The
+   * driver then orders nothing more; the owner state-syncs the store and starts a new driver.
+   */
+  onStateSyncNeeded?: (need: { finalizedHeight: bigint, targetView: bigint }) => void
 }
 
 /** What the driver reports beside the replica's own status. */
@@ -177,7 +182,8 @@ export class ConsensusDriver implements Startable {
       genesis: genesisHashOf(this.#init.subnet),
       deltaMs: this.#init.deltaMs ?? this.#init.subnet.genesis.params.deltaMs,
       verify: this.#verifier(),
-      verifyPayloads: true
+      verifyPayloads: true,
+      ...(this.#init.subnet.genesis.params.catchUpBlocksMax === undefined ? {} : { catchUpBlocksMax: this.#init.subnet.genesis.params.catchUpBlocksMax })
     }
     this.#state = recover(config, records, { tip, ...(certificate === undefined ? {} : { finalizedCertificate: certificate }) })
     this.#abort = new AbortController()
@@ -367,9 +373,11 @@ export class ConsensusDriver implements Startable {
       }
       case 'stateSyncNeeded': {
         this.#stateSyncNeeded = action.target.view
-        this.#log.error('replica is too far behind to catch up block by block: state sync from a checkpoint is needed (not implemented yet)', {
-          subnet: this.subnetId, finalizedHeight: action.finalizedHeight, targetView: action.target.view
+        const hook = this.#init.onStateSyncNeeded
+        this.#log[hook === undefined ? 'error' : 'warn']('replica is too far behind to catch up block by block: state sync from a checkpoint is needed', {
+          subnet: this.subnetId, finalizedHeight: action.finalizedHeight, targetView: action.target.view, handled: hook !== undefined
         })
+        hook?.({ finalizedHeight: action.finalizedHeight, targetView: action.target.view })
         return
       }
     }

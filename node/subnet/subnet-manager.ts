@@ -9,6 +9,7 @@ import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decode, encode } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
+import { stateSyncAttemptsMax, stateSyncRetryMs } from '../../protocol/limits.ts'
 import { ingressBytesMax, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax, subnetCodeStreamsMax, subnetGenesisFileBytesMax, subnetIngressStreamsMax, subnetsServedMax, actorCodeBytesMax } from '../../protocol/limits.ts'
 import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
@@ -22,6 +23,8 @@ import type { ActorLoader } from '../runtime/loader.ts'
 import type { Store } from '../store/store.ts'
 import { Mempool, type MempoolMetrics } from '../ingress/mempool.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
+import { handleStateSync } from './state-sync-protocol.ts'
+import { StateSync, type StateSyncMetrics, type StateSyncProgress } from './state-sync.ts'
 import { SubnetService, type ChangeSink, type SubmitRefusal } from './subnet-service.ts'
 
 export const codeProtocol = '/pylon/code/1.0.0'
@@ -31,7 +34,12 @@ export const certifyTopicOf = (subnet: SubnetId): string => `pylon/certify/1/${s
 export const subnetsDirIn = (dataDir: string): string => join(dataDir, 'subnets')
 
 /** What the manager needs to order blocks for one subnet: the daemon builds a ConsensusDriver. */
-export type DriverFactory = (subnet: Subnet, store: Store, service: SubnetService) => Startable
+export type DriverFactory = (subnet: Subnet, store: Store, service: SubnetService, hooks: DriverHooks) => Startable
+
+/** What a driver reports back to the manager (ConsensusDriverInit.onStateSyncNeeded). */
+export interface DriverHooks {
+  onStateSyncNeeded: (need: { finalizedHeight: bigint, targetView: bigint }) => void
+}
 
 export interface SubnetManagerComponents {
   net: Net
@@ -39,11 +47,13 @@ export interface SubnetManagerComponents {
   clock: Clock
   logger: Logger
   loader: ActorLoader
-  openStore: (dir: string) => Promise<Store>
+  /** Opens a subnet's store; `checkpointIntervalHeights` comes from the subnet's genesis when it sets one. */
+  openStore: (dir: string, init?: { checkpointIntervalHeights?: number }) => Promise<Store>
   createDriver: DriverFactory
   /** Counts every subnet's mempool admissions and refusals (Prometheus in the daemon). */
   mempoolMetrics?: MempoolMetrics
   subnetMetrics?: SubnetMetrics
+  stateSyncMetrics?: StateSyncMetrics
   /** Hears every committed height of every subnet (pylon watch). */
   changes?: ChangeSink
 }
@@ -71,12 +81,20 @@ export class SubnetManager implements Startable {
   readonly #known = new Map<SubnetId, Subnet>()
   #running = false
   #joining: Promise<unknown> = Promise.resolve()
+  /** State sync per served subnet: the running one (if any) and its progress. */
+  readonly #syncs = new Map<SubnetId, { sync: StateSync, running?: Promise<void>, abort: AbortController }>()
 
   constructor (components: SubnetManagerComponents, init: SubnetManagerInit) {
     this.#c = components
     this.#dir = subnetsDirIn(init.dataDir)
     components.net.handle(codeProtocol, async (stream) => { await this.#serveCode(stream) }, { inboundStreamsMax: subnetCodeStreamsMax, outboundStreamsMax: subnetCodeStreamsMax })
     components.net.handle(ingressProtocol, async (stream) => { await this.#serveIngress(stream) }, { inboundStreamsMax: subnetIngressStreamsMax, outboundStreamsMax: subnetIngressStreamsMax })
+    handleStateSync(components.net, {
+      logger: components.logger.child('state-sync'),
+      ...(components.stateSyncMetrics === undefined ? {} : { onServed: components.stateSyncMetrics.served.bind(components.stateSyncMetrics), onRefused: components.stateSyncMetrics.refused.bind(components.stateSyncMetrics) }),
+      // A subnet in the middle of its own sync serves nothing: its store is being replaced.
+      lookup: id => { const s = this.#served.get(id); return s === undefined || this.#syncs.get(id)?.running !== undefined ? undefined : { subnet: s.subnet, store: s.store } }
+    })
   }
 
   async start (): Promise<void> {
@@ -111,6 +129,8 @@ export class SubnetManager implements Startable {
   async stop (): Promise<void> {
     this.#running = false
     await this.#joining.catch(() => {})
+    for (const sync of this.#syncs.values()) sync.abort.abort(new Error('subnet manager stopping'))
+    await Promise.all([...this.#syncs.values()].map(async s => await s.running))
     for (const [id, served] of [...this.#served].reverse()) {
       try {
         served.unsubscribe() // gossip is ignored from here on
@@ -207,7 +227,8 @@ export class SubnetManager implements Startable {
   async #serve (subnet: Subnet): Promise<void> {
     const { net, clock, logger, loader, signer } = this.#c
     const log = logger.child(subnet.id.slice(-8))
-    const store = await this.#c.openStore(join(this.#dir, subnet.id, 'store'))
+    const interval = subnet.genesis.params.checkpointIntervalHeights
+    const store = await this.#c.openStore(join(this.#dir, subnet.id, 'store'), interval === undefined ? undefined : { checkpointIntervalHeights: interval })
     try {
       const ingressTopic = ingressTopicOf(subnet.id)
       const certifyTopic = certifyTopicOf(subnet.id)
@@ -239,7 +260,7 @@ export class SubnetManager implements Startable {
         return await service.receiveShare(message.data) ? 'accept' : 'reject'
       })
       await service.start()
-      const driver = this.#c.createDriver(subnet, store, service)
+      const driver = this.#c.createDriver(subnet, store, service, this.#driverHooks(subnet.id))
       await driver.start()
       this.#served.set(subnet.id, { subnet, store, service, driver, unsubscribe: () => { live = false; unlisten() } })
       this.#known.delete(subnet.id)
@@ -248,6 +269,55 @@ export class SubnetManager implements Startable {
       await store.close()
       throw error
     }
+  }
+
+  /** Where the subnet's state sync stands (undefined: it never needed one since this process started). */
+  stateSyncProgress (id: SubnetId): StateSyncProgress | undefined {
+    return this.#syncs.get(id)?.sync.progress()
+  }
+
+  #driverHooks (id: SubnetId): DriverHooks {
+    // Called from inside the driver's event loop: the sync runs on its own task, which stops that driver first.
+    return { onStateSyncNeeded: () => { setImmediate(() => { void this.#stateSync(id) }) } }
+  }
+
+  /**
+   * Replaces a subnet's store with a certified checkpoint from its members, then restarts the
+   * service and a new driver from it (which catches up the rest block by block). The driver and
+   * service are stopped first: no vote is signed while the store changes, and the WAL (kept by the
+   * replacing import) still holds every own vote, so the new driver never signs a different one.
+   */
+  async #stateSync (id: SubnetId): Promise<void> {
+    const served = this.#served.get(id)
+    if (served === undefined || !this.#running) return
+    let entry = this.#syncs.get(id)
+    if (entry?.running !== undefined) return
+    if (entry === undefined) this.#syncs.set(id, entry = { sync: new StateSync(served.subnet, this.#c.net.nodeId, { net: this.#c.net, logger: this.#c.logger.child(`state-sync:${id.slice(-8)}`), ...(this.#c.stateSyncMetrics === undefined ? {} : { metrics: this.#c.stateSyncMetrics }) }), abort: new AbortController() })
+    const sync = entry
+    sync.abort = new AbortController()
+    const log = this.#c.logger.child(id.slice(-8))
+    sync.running = (async () => {
+      await served.driver.stop()
+      await served.service.stop()
+      const from = served.store.height
+      for (let attempt = 1; attempt <= stateSyncAttemptsMax && !sync.abort.signal.aborted; attempt++) {
+        try {
+          const result = await sync.sync.syncInto(served.store, { signal: sync.abort.signal })
+          log.info('state sync done', { subnet: id, from, height: result.manifest.height, chunks: result.chunks, bytes: result.bytes, seconds: Number(result.seconds.toFixed(3)), peers: result.peers.length })
+          break
+        } catch (error) {
+          if (sync.abort.signal.aborted) break
+          log.warn('state sync attempt failed', { subnet: id, attempt, error: (error as Error).message })
+          await new Promise<void>(resolve => { const cancel = this.#c.clock.setTimer(stateSyncRetryMs, resolve); sync.abort.signal.addEventListener('abort', () => { cancel(); resolve() }, { once: true }) })
+        }
+      }
+      if (sync.abort.signal.aborted || !this.#running) return
+      // Synced or not, order again: a driver still too far behind asks for another sync.
+      await served.service.start()
+      served.driver = this.#c.createDriver(served.subnet, served.store, served.service, this.#driverHooks(id))
+      await served.driver.start()
+    })().catch(error => { log.error('state sync could not restart the subnet', { subnet: id, error }) }).finally(() => { delete sync.running })
+    await sync.running
   }
 
   /** Serves code by CID to a peer: request { subnet, cid }, answer the bytes (empty when unknown). */

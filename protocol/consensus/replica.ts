@@ -52,6 +52,12 @@ export interface ReplicaConfig {
    * @default false
    */
   verifyPayloads?: boolean
+  /**
+   * Blocks this replica walks back through while catching up before it asks for state sync instead
+   * (the subnet's genesis may set it lower, e.g. for tests). At most consensusBlocksMax.
+   * @default consensusBlocksMax
+   */
+  catchUpBlocksMax?: number
 }
 
 /** The last finalized block as the store knows it (genesis: height 0, view 0, hash = genesis). */
@@ -713,7 +719,7 @@ function finalizeChain (s: ReplicaState, out: Action[]): void {
   for (let i = 0; i <= consensusBlocksMax; i++) {
     const block = s.blocks.get(hex(hash))
     if (block === undefined) {
-      if (s.blocks.size >= consensusBlocksMax || s.blockBytes >= consensusBlocksBytesMax) {
+      if (s.blocks.size >= Math.min(s.config.catchUpBlocksMax ?? consensusBlocksMax, consensusBlocksMax) || s.blockBytes >= consensusBlocksBytesMax) {
         // The gap is wider than memory may hold: walking back cannot finish. Say so once.
         if (s.syncNeeded !== target.view) out.push({ type: 'stateSyncNeeded', finalizedHeight: s.finalized.height, target })
         s.syncNeeded = target.view
