@@ -18,7 +18,18 @@ export interface PeerLinkInit {
   protocol: string
   /** Called for each frame dropped (queue full, stream failed): a metric, never a decision. */
   onDrop: (reason: 'outbox-full' | 'write-failed' | 'dial-failed', frames: number) => void
+  /** The link's bounds; the consensus ones by default (the member channel passes its own). */
+  bounds?: PeerLinkBounds
 }
+
+/** How much one link may queue and carry (all from protocol/limits.ts). */
+export interface PeerLinkBounds {
+  framesMax: number
+  bytesMax: number
+  frameBytesMax: number
+}
+
+const consensusBounds: PeerLinkBounds = { framesMax: consensusOutboxFramesMax, bytesMax: consensusOutboxBytesMax, frameBytesMax: consensusMessageBytesMax }
 
 type Lp = ReturnType<typeof lpStream<Stream>>
 
@@ -26,6 +37,7 @@ export class PeerLink {
   readonly peer: NodeId
   readonly #c: PeerLinkComponents
   readonly #init: PeerLinkInit
+  readonly #bounds: PeerLinkBounds
   #frames: Uint8Array[] = []
   #bytes = 0
   #stream: Stream | undefined
@@ -41,6 +53,7 @@ export class PeerLink {
   constructor (components: PeerLinkComponents, init: PeerLinkInit) {
     this.#c = components
     this.#init = init
+    this.#bounds = init.bounds ?? consensusBounds
     this.peer = init.peer
   }
 
@@ -51,7 +64,7 @@ export class PeerLink {
   send (frame: Uint8Array): void {
     if (this.#closed) return
     let dropped = 0
-    while (this.#frames.length > 0 && (this.#frames.length >= consensusOutboxFramesMax || this.#bytes + frame.length > consensusOutboxBytesMax)) {
+    while (this.#frames.length > 0 && (this.#frames.length >= this.#bounds.framesMax || this.#bytes + frame.length > this.#bounds.bytesMax)) {
       this.#bytes -= this.#frames.shift()!.length
       dropped++
     }
@@ -114,7 +127,7 @@ export class PeerLink {
         return undefined
       }
       this.#stream = stream
-      this.#lp = lpStream(stream, { maxDataLength: consensusMessageBytesMax })
+      this.#lp = lpStream(stream, { maxDataLength: this.#bounds.frameBytesMax })
       // The peer never writes on this stream: if it ends or fails, the next write re-dials.
       stream.addEventListener('close', () => { if (this.#stream === stream) this.#reset() })
       return this.#lp

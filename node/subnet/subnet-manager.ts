@@ -19,6 +19,7 @@ import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
 import type { Net, Stream } from '../net/net.ts'
+import { MemberChannel } from '../consensus/member-channel.ts'
 import type { ActorLoader } from '../runtime/loader.ts'
 import type { Store } from '../store/store.ts'
 import { Mempool, type MempoolMetrics } from '../ingress/mempool.ts'
@@ -232,19 +233,34 @@ export class SubnetManager implements Startable {
     try {
       const ingressTopic = ingressTopicOf(subnet.id)
       const certifyTopic = certifyTopicOf(subnet.id)
+      let live = true
+      // Admitted envelopes and certification shares go to the other members over one direct stream
+      // each (batched frames), not gossipsub, which signed, validated and re-forwarded every envelope.
+      const members: MemberChannel = new MemberChannel({ net, clock, logger: log.child('members') }, {
+        subnet,
+        self: net.nodeId,
+        onIngress: (bytes, from) => {
+          if (!live) return true
+          const added = service.mempool.add(bytes, from)
+          if (added.ok) service.gossiped(added.value, from)
+          // A member relays only what it admitted: bytes no honest member would relay are counted.
+          return added.ok || !['malformed', 'bad-signature', 'too-large', 'query', 'wrong-subnet'].includes(added.error.reason)
+        },
+        onShare: async bytes => !live || await service.receiveShare(bytes)
+      })
       const mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, { subnet: subnet.id })
       const service = new SubnetService(subnet, {
         store, loader, signer, clock, logger: log, mempool, ...(this.#c.subnetMetrics === undefined ? {} : { metrics: this.#c.subnetMetrics }),
         ...(this.#c.changes === undefined ? {} : { changes: this.#c.changes }),
         transport: {
-          publishShare: async share => { await net.publish(certifyTopic, share) },
+          publishShare: async share => { members.sendShare(share) },
           fetchCode: async (peer, cid, options) => await fetchCode(net, peer, subnet.id, cid, options.signal)
         }
       })
-      let live = true
       const unlisten = service.mempool.onAccepted((ingress, from) => {
-        if (from === undefined) net.publish(ingressTopic, ingress.bytes).catch(error => { log.debug('ingress gossip failed', { error }) })
+        if (from === undefined) members.sendIngress(ingress.bytes)
       })
+      // Gossip is only listened to now (a node of an older version still publishes there).
       net.subscribe(ingressTopic, message => {
         if (!live) return 'ignore'
         const added = service.mempool.add(message.data, message.from)
@@ -260,9 +276,10 @@ export class SubnetManager implements Startable {
         return await service.receiveShare(message.data) ? 'accept' : 'reject'
       })
       await service.start()
+      await members.start()
       const driver = this.#c.createDriver(subnet, store, service, this.#driverHooks(subnet.id))
       await driver.start()
-      this.#served.set(subnet.id, { subnet, store, service, driver, unsubscribe: () => { live = false; unlisten() } })
+      this.#served.set(subnet.id, { subnet, store, service, driver, unsubscribe: () => { live = false; unlisten(); void members.stop() } })
       this.#known.delete(subnet.id)
       log.info('serving subnet', { subnet: subnet.id, members: subnet.memberIds.length, height: store.height })
     } catch (error) {

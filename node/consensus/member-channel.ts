@@ -1,0 +1,230 @@
+// One subnet's direct member-to-member channel for what every member must see but consensus does
+// not order: client envelopes a member admitted (ingress relay) and certification shares. One
+// long-lived length-prefixed stream per member (PeerLink: bounded outbox, batched writes), members
+// only, checked per stream. It never decides what is valid: the sinks (mempool, share check) do.
+
+import { lpStream } from '@libp2p/utils'
+import type { NodeId, SubnetId } from '../../protocol/ids.ts'
+import { memberFrameBytesMax, memberOutboxBytesMax, memberOutboxFramesMax, memberShareBytesMax, memberStreamsMax } from '../../protocol/limits.ts'
+import type { Subnet } from '../../protocol/subnet.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/startable.ts'
+import type { Net, Stream } from '../net/net.ts'
+import { PeerLink } from './peer-link.ts'
+
+/** The stream protocol of one subnet's member channel (the SubnetId keeps subnets on one node apart). */
+export function memberProtocolOf (subnet: SubnetId): string {
+  return `/pylon/members/1.0.0/${subnet}`
+}
+
+/** The first byte of every frame. */
+export const frameKinds = { ingress: 1, share: 2 } as const
+
+/** Why a member's input was refused; each is counted. A refused frame closes the stream unless it is `bad-ingress`/`bad-share` (a sink's verdict on a well-formed frame). */
+export type MemberRefusal = 'non-member' | 'oversized' | 'malformed' | 'bad-ingress' | 'bad-share'
+
+export interface MemberChannelComponents {
+  net: Net
+  clock: Clock
+  logger: Logger
+}
+
+export interface MemberChannelInit {
+  subnet: Subnet
+  /** This node (a member). */
+  self: NodeId
+  /**
+   * An envelope a member relayed: admit it (mempool). Returns false when it was refused for being
+   * bytes no honest member relays (malformed, bad signature…); a late or repeated one is not that.
+   */
+  onIngress: (bytes: Uint8Array, from: NodeId) => boolean
+  /** A certification share from a member; false when it is not a valid member share. */
+  onShare: (bytes: Uint8Array, from: NodeId) => Promise<boolean>
+}
+
+export interface MemberChannelStatus {
+  refused: Record<MemberRefusal, number>
+  dropped: number
+  /** Frames received and handed to a sink, by kind. */
+  received: { ingress: number, share: number }
+  /** Frames written to member streams (all links). */
+  sent: number
+}
+
+export class MemberChannel implements Startable {
+  readonly protocol: string
+  readonly #c: MemberChannelComponents
+  readonly #init: MemberChannelInit
+  readonly #members: ReadonlySet<NodeId>
+  readonly #links = new Map<NodeId, PeerLink>()
+  readonly #streams = new Set<Stream>()
+  #running = false
+  #abort = new AbortController()
+  readonly #refused: Record<MemberRefusal, number> = { 'non-member': 0, oversized: 0, malformed: 0, 'bad-ingress': 0, 'bad-share': 0 }
+  #dropped = 0
+  readonly #received = { ingress: 0, share: 0 }
+
+  constructor (components: MemberChannelComponents, init: MemberChannelInit) {
+    this.#c = components
+    this.#init = init
+    this.protocol = memberProtocolOf(init.subnet.id)
+    this.#members = new Set(init.subnet.memberIds)
+    if (!this.#members.has(init.self)) throw new RangeError(`node ${init.self} is not a member of subnet ${init.subnet.id}`)
+  }
+
+  /**
+   * The Net cannot unregister a protocol, so it is registered once per (Net, subnet) and routed to
+   * the channel running now (a subnet can be stopped and served again in one process).
+   */
+  static readonly #routes = new WeakMap<Net, Map<string, MemberChannel>>()
+
+  static #route (net: Net, protocol: string, channel: MemberChannel): void {
+    let routes = MemberChannel.#routes.get(net)
+    if (routes === undefined) MemberChannel.#routes.set(net, routes = new Map())
+    const registered = routes.has(protocol)
+    routes.set(protocol, channel)
+    if (registered) return
+    // Membership is checked per stream (as for consensus), not with a PeerGate: a node keeps
+    // connections to non-members for discovery and the DHT.
+    net.handle(protocol, async (stream, peer) => {
+      const current = MemberChannel.#routes.get(net)?.get(protocol)
+      if (current === undefined || !current.#running) {
+        stream.abort(new Error(`no member channel runs for ${protocol}`))
+        return
+      }
+      await current.#serve(stream, peer)
+    }, { inboundStreamsMax: memberStreamsMax, outboundStreamsMax: memberStreamsMax })
+  }
+
+  async start (): Promise<void> {
+    if (this.#running) return
+    this.#abort = new AbortController()
+    this.#running = true
+    // Keep the route entry even when stopped: the protocol stays registered on the Net.
+    MemberChannel.#route(this.#c.net, this.protocol, this)
+  }
+
+  async stop (): Promise<void> {
+    if (!this.#running) return
+    this.#running = false
+    this.#abort.abort(new Error('member channel stopped'))
+    for (const link of this.#links.values()) link.close()
+    this.#links.clear()
+    for (const stream of this.#streams) stream.abort(new Error('member channel stopped'))
+    this.#streams.clear()
+  }
+
+  status (): MemberChannelStatus {
+    let sent = 0
+    for (const link of this.#links.values()) sent += link.sent
+    return { refused: { ...this.#refused }, dropped: this.#dropped, received: { ...this.#received }, sent }
+  }
+
+  /** Relays an envelope this node admitted from a client (or a non-member relay) to every other member. */
+  sendIngress (bytes: Uint8Array): void {
+    this.#sendAll(frameOf(frameKinds.ingress, bytes))
+  }
+
+  /** Sends this replica's certification share to every other member. */
+  sendShare (bytes: Uint8Array): void {
+    this.#sendAll(frameOf(frameKinds.share, bytes))
+  }
+
+  #sendAll (frame: Uint8Array): void {
+    if (!this.#running) return
+    for (const member of this.#init.subnet.memberIds) {
+      if (member !== this.#init.self) this.#link(member).send(frame)
+    }
+  }
+
+  #link (member: NodeId): PeerLink {
+    let link = this.#links.get(member)
+    if (link === undefined) {
+      link = new PeerLink({ net: this.#c.net, clock: this.#c.clock, logger: this.#c.logger }, {
+        peer: member,
+        protocol: this.protocol,
+        bounds: { framesMax: memberOutboxFramesMax, bytesMax: memberOutboxBytesMax, frameBytesMax: memberFrameBytesMax },
+        onDrop: (_reason, frames) => { this.#dropped += frames }
+      })
+      this.#links.set(member, link)
+    }
+    return link
+  }
+
+  // ── Streams in: members only, bounded frames, garbage closes the stream ─────────────────────────
+
+  async #serve (stream: Stream, peer: NodeId): Promise<void> {
+    if (!this.#members.has(peer) || peer === this.#init.self) {
+      this.#refuse('non-member')
+      stream.abort(new Error(`${peer} is not a member of subnet ${this.#init.subnet.id}`))
+      return
+    }
+    this.#streams.add(stream)
+    const lp = lpStream(stream, { maxDataLength: memberFrameBytesMax, maxBufferSize: memberFrameBytesMax + 64 * 1024 })
+    try {
+      for (;;) {
+        let frame: Uint8Array
+        try {
+          frame = (await lp.read({ signal: this.#abort.signal })).subarray()
+        } catch (error) {
+          const name = (error as Error).name
+          if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError' || name === 'StreamBufferError') {
+            this.#refuse('oversized')
+            stream.abort(error as Error)
+          } else if (name === 'InvalidMessageLengthError') {
+            this.#refuse('malformed')
+            stream.abort(error as Error)
+          }
+          return // end of stream (the peer closed or reconnected) or our stop
+        }
+        if (!this.#running) return
+        const why = await this.#deliver(frame, peer)
+        if (why !== undefined) {
+          this.#c.logger.debug('malformed member frame; closing the stream', { subnet: this.#init.subnet.id, peer, why })
+          stream.abort(new Error(`malformed member frame: ${why}`))
+          return
+        }
+      }
+    } finally {
+      this.#streams.delete(stream)
+    }
+  }
+
+  /** Hands one frame to its sink; returns why the frame itself is malformed (the stream then closes). */
+  async #deliver (frame: Uint8Array, peer: NodeId): Promise<string | undefined> {
+    if (frame.length < 2) {
+      this.#refuse('malformed')
+      return `a frame needs a kind byte and a body (got ${frame.length} bytes)`
+    }
+    const body = frame.subarray(1)
+    switch (frame[0]) {
+      case frameKinds.ingress:
+        this.#received.ingress++
+        if (!this.#init.onIngress(body, peer)) this.#refuse('bad-ingress')
+        return undefined
+      case frameKinds.share:
+        if (body.length > memberShareBytesMax) {
+          this.#refuse('oversized')
+          return `a share of ${body.length} bytes > ${memberShareBytesMax}`
+        }
+        this.#received.share++
+        if (!await this.#init.onShare(body, peer)) this.#refuse('bad-share')
+        return undefined
+      default:
+        this.#refuse('malformed')
+        return `unknown frame kind ${frame[0]}`
+    }
+  }
+
+  #refuse (reason: MemberRefusal): void {
+    this.#refused[reason]++
+  }
+}
+
+function frameOf (kind: number, body: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(body.length + 1)
+  frame[0] = kind
+  frame.set(body, 1)
+  return frame
+}

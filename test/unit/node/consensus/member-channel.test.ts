@@ -1,0 +1,130 @@
+// MemberChannel: envelopes and certification shares reach every other member in order over one
+// stream each; a non-member's stream, a malformed frame, an oversized frame or share are refused
+// and counted, and a sink's refusal of a well-formed frame is counted without closing the stream.
+
+import test from 'ava'
+import { lpStream } from '@libp2p/utils'
+import type { NodeId } from '../../../../protocol/ids.ts'
+import { memberFrameBytesMax, memberShareBytesMax } from '../../../../protocol/limits.ts'
+import { ManualClock } from '../../../../node/core/clock.ts'
+import { silentLogger } from '../../../../node/core/logger.ts'
+import { MemberChannel, frameKinds, memberProtocolOf } from '../../../../node/consensus/member-channel.ts'
+import { FakeNet, FakeNetwork } from '../../../helpers/fake-net.ts'
+import { signers, subnetOf, waitFor } from './_harness.ts'
+
+interface Member {
+  net: FakeNet
+  channel: MemberChannel
+  ingress: Array<{ text: string, from: NodeId }>
+  shares: Array<{ text: string, from: NodeId }>
+}
+
+const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
+const bytesOf = (s: string): Uint8Array => new TextEncoder().encode(s)
+
+async function members (n: number, salt: string, verdicts: { ingress?: (s: string) => boolean, share?: (s: string) => boolean } = {}) {
+  const keys = signers(n, salt)
+  const subnet = subnetOf(keys, 100)
+  const network = new FakeNetwork()
+  const nodes: Member[] = []
+  for (const key of keys) {
+    const net = new FakeNet(key.id as NodeId, network)
+    const node: Member = { net, channel: undefined as unknown as MemberChannel, ingress: [], shares: [] }
+    node.channel = new MemberChannel({ net, clock: new ManualClock(), logger: silentLogger }, {
+      subnet,
+      self: net.nodeId,
+      onIngress: (bytes, from) => { node.ingress.push({ text: text(bytes), from }); return verdicts.ingress?.(text(bytes)) ?? true },
+      onShare: async (bytes, from) => { node.shares.push({ text: text(bytes), from }); return verdicts.share?.(text(bytes)) ?? true }
+    })
+    await node.channel.start()
+    nodes.push(node)
+  }
+  return { subnet, network, keys, nodes }
+}
+
+test('MemberChannel relays envelopes and shares to every other member, in order, over one stream each', async t => {
+  const { nodes } = await members(4, 'relay')
+  t.teardown(async () => { for (const node of nodes) await node.channel.stop() })
+  const [a, ...others] = nodes
+  let dials = 0
+  const dial = a!.net.dial.bind(a!.net)
+  a!.net.dial = async (peer, protocol) => { dials++; return await dial(peer, protocol) }
+  for (let i = 0; i < 200; i++) a!.channel.sendIngress(bytesOf(`env-${i}`))
+  a!.channel.sendShare(bytesOf('share-1'))
+  for (const node of others) {
+    await waitFor(() => node.ingress.length === 200 && node.shares.length === 1, 5_000, () => `member got ${node.ingress.length} envelopes, ${node.shares.length} shares`)
+    t.deepEqual(node.ingress.map(e => e.text), Array.from({ length: 200 }, (_, i) => `env-${i}`))
+    t.true(node.ingress.every(e => e.from === a!.net.nodeId), 'the sender is named by its authenticated node id')
+    t.deepEqual(node.shares, [{ text: 'share-1', from: a!.net.nodeId }])
+  }
+  t.is(a!.ingress.length, 0, 'nothing comes back to the sender')
+  t.is(dials, 3, 'one long-lived stream per other member')
+  t.is(a!.channel.status().sent, 3 * 201)
+})
+
+test('MemberChannel refuses a non-member, garbage, unknown kinds and oversized frames, counting each, and keeps serving', async t => {
+  const { nodes, network, subnet } = await members(4, 'refuse', { ingress: s => s !== 'forged', share: s => s !== 'bad share' })
+  t.teardown(async () => { for (const node of nodes) await node.channel.stop() })
+  const target = nodes[0]!
+  const protocol = memberProtocolOf(subnet.id)
+  t.is(target.channel.protocol, protocol)
+  const status = (): ReturnType<MemberChannel['status']> => target.channel.status()
+  const frame = (kind: number, body: string): Uint8Array => Uint8Array.from([kind, ...bytesOf(body)])
+
+  // A non-member: refused before anything is read, nothing reaches a sink.
+  const outsider = new FakeNet(signers(1, 'outsider')[0]!.id as NodeId, network)
+  const refused = await outsider.dial(target.net.nodeId, protocol)
+  await lpStream(refused).write(frame(frameKinds.ingress, 'from outside')).catch(() => {})
+  await waitFor(() => status().refused['non-member'] === 1, 2_000, () => 'the non-member refusal')
+  t.is(target.ingress.length, 0)
+
+  // A member: a refused envelope and a refused share are counted, the stream stays open.
+  const member = nodes[1]!.net
+  const lp = lpStream(await member.dial(target.net.nodeId, protocol))
+  await lp.write(frame(frameKinds.ingress, 'forged'))
+  await lp.write(frame(frameKinds.share, 'bad share'))
+  await lp.write(frame(frameKinds.ingress, 'fine'))
+  await waitFor(() => target.ingress.length === 2, 2_000, () => 'both envelopes handed to the mempool')
+  t.deepEqual(target.ingress.map(e => e.text), ['forged', 'fine'])
+  t.is(status().refused['bad-ingress'], 1)
+  t.is(status().refused['bad-share'], 1)
+
+  // Unknown kind: malformed, the stream closes and nothing after it is read.
+  const garbage = await member.dial(target.net.nodeId, protocol)
+  const glp = lpStream(garbage)
+  await glp.write(frame(9, 'what'))
+  await glp.write(frame(frameKinds.ingress, 'after garbage')).catch(() => {})
+  await waitFor(() => status().refused.malformed === 1, 2_000, () => 'the unknown-kind refusal')
+  // A frame too short to hold a kind and a body.
+  const short = lpStream(await member.dial(target.net.nodeId, protocol))
+  await short.write(Uint8Array.from([frameKinds.ingress]))
+  await waitFor(() => status().refused.malformed === 2, 2_000, () => 'the short-frame refusal')
+
+  // An oversized length prefix is refused before the bytes are buffered; so is an oversized share.
+  const big = await member.dial(target.net.nodeId, protocol)
+  t.true(268_435_455 > memberFrameBytesMax)
+  big.send(Uint8Array.from([0xff, 0xff, 0xff, 0x7f]))
+  await waitFor(() => status().refused.oversized === 1, 2_000, () => 'the oversized-frame refusal')
+  const bigShare = lpStream(await member.dial(target.net.nodeId, protocol))
+  await bigShare.write(Uint8Array.from([frameKinds.share, ...new Uint8Array(memberShareBytesMax + 1)]))
+  await waitFor(() => status().refused.oversized === 2, 2_000, () => 'the oversized-share refusal')
+
+  await new Promise(resolve => setTimeout(resolve, 30))
+  t.deepEqual(target.ingress.map(e => e.text), ['forged', 'fine'], 'nothing after a refused frame reached a sink')
+  t.deepEqual(target.shares.map(e => e.text), ['bad share'])
+  // Still serving members.
+  nodes[2]!.channel.sendIngress(bytesOf('still served'))
+  await waitFor(() => target.ingress.length === 3, 2_000, () => 'a later envelope')
+  t.is(target.ingress.at(-1)!.text, 'still served')
+})
+
+test('MemberChannel refuses to be built for a node that is not a member, and sends nothing once stopped', async t => {
+  const { subnet, nodes } = await members(4, 'stopped')
+  const outsider = new FakeNet(signers(1, 'not-member')[0]!.id as NodeId)
+  t.throws(() => new MemberChannel({ net: outsider, clock: new ManualClock(), logger: silentLogger }, { subnet, self: outsider.nodeId, onIngress: () => true, onShare: async () => true }), { message: /is not a member/ })
+  await nodes[0]!.channel.stop()
+  nodes[0]!.channel.sendIngress(bytesOf('late'))
+  await new Promise(resolve => setTimeout(resolve, 30))
+  for (const node of nodes.slice(1)) t.is(node.ingress.length, 0)
+  for (const node of nodes.slice(1)) await node.channel.stop()
+})
