@@ -246,6 +246,8 @@ export const consensusWalPruneRecordsMin = 64
 export const consensusVerifyCacheEntriesMax = 8_192
 /** Concurrent consensus streams per connection each way: one long-lived stream, one while it is replaced. */
 export const consensusStreamsMax = 4
+/** Events stepped into one WAL group (one fsync covers their votes): a few views' worth of messages, so the votes of a group wait at most one short burst. */
+export const consensusWalGroupEventsMax = 256
 
 assert(consensusInboundPerPeerMax * 2 <= consensusInboundQueueMax, 'one member cannot fill the inbound queue')
 assert(consensusOutboxBytesMax >= consensusMessageBytesMax, 'one whole message fits an outbox')

@@ -232,3 +232,78 @@ test('ConsensusDriver restarted on a store serves old finalized blocks (and thei
   t.true(blocks.kind === 'blocks' && blocks.blocks.map(b => b.height).join(',') === '5,4,3,2,1', 'the block and its ancestors, child first')
   t.is(restarted.status().lookupsServed, 1)
 })
+
+test('ConsensusDriver groups WAL syncs: every own vote it sends was synced first, and the group needs fewer fsyncs than votes', async t => {
+  const keys = signers(4, 'group')
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const nodes = await Promise.all(keys.map(async k => startNode(network, k, subnet, await memoryStore({ checkpointIntervalHeights: 0 }))))
+  t.teardown(async () => { for (const n of nodes) await n.driver.stop() })
+  const watched = nodes[0]!
+  // The store's view of durability: an unsynced append becomes durable with the next synced one.
+  const volatile: string[] = []
+  const durable = new Set<string>()
+  let votesPersisted = 0
+  let syncs = 0
+  const append = watched.store.walAppend.bind(watched.store)
+  watched.store.walAppend = async (record, options) => {
+    const decoded = decodeWalRecord(record)
+    const key = decoded.ok && decoded.value.kind === 'vote' ? `${decoded.value.vote.kind}|${decoded.value.vote.view}` : undefined
+    const seq = await append(record, options)
+    if (key !== undefined) { votesPersisted++; volatile.push(key) }
+    // A synced append takes a disk's few milliseconds, so messages arriving meanwhile form a group.
+    if (options?.sync !== false) await new Promise(resolve => setTimeout(resolve, 5))
+    if (options?.sync !== false) {
+      syncs++
+      for (const k of volatile.splice(0)) durable.add(k)
+    }
+    return seq
+  }
+  // Every frame the watched replica writes to any member, parsed out of its length-prefixed streams.
+  const violations: string[] = []
+  let votesSent = 0
+  const dial = watched.net.dial.bind(watched.net)
+  watched.net.dial = async (peer, protocol) => {
+    const stream = await dial(peer, protocol)
+    let buffered = new Uint8Array(0)
+    const send = stream.send.bind(stream)
+    stream.send = (data) => {
+      const chunk = data instanceof Uint8Array ? data : data.subarray()
+      const joined = new Uint8Array(buffered.length + chunk.length)
+      joined.set(buffered)
+      joined.set(chunk, buffered.length)
+      let at = 0
+      for (;;) {
+        let length = 0
+        let shift = 0
+        let i = at
+        for (; i < joined.length; i++) {
+          length |= (joined[i]! & 0x7f) << shift
+          shift += 7
+          if ((joined[i]! & 0x80) === 0) break
+        }
+        if (i >= joined.length || i + 1 + length > joined.length) break
+        const message = decodeMessage(joined.subarray(i + 1, i + 1 + length))
+        at = i + 1 + length
+        if (!message.ok) continue
+        const m = message.value
+        const vote = m.kind === 'proposal' ? m.vote : m
+        if ((vote.kind === 'notarize' || vote.kind === 'nullify' || vote.kind === 'finalize') && vote.signer === watched.driver.self) {
+          votesSent++
+          if (!durable.has(`${vote.kind}|${vote.view}`)) violations.push(`${vote.kind} of view ${vote.view} sent before it was synced`)
+        }
+      }
+      buffered = joined.slice(at)
+      return send(data)
+    }
+    return stream
+  }
+  for (const n of nodes) await n.driver.start()
+  await waitFor(() => nodes.every(n => n.store.height >= 15n), 60_000, () => `height 15 everywhere (heights ${heights(nodes)})`)
+  t.deepEqual(violations, [])
+  t.true(votesSent > 0, 'the watched replica sent votes')
+  t.true(votesPersisted >= 30, `two own votes per height (${votesPersisted})`)
+  t.true(syncs < votesPersisted, `fewer fsyncs (${syncs}) than persisted votes (${votesPersisted})`)
+  t.is(watched.driver.status().walSyncs, syncs, 'the driver counts each group sync once')
+  t.log(`${votesPersisted} own votes persisted with ${syncs} fsyncs; ${votesSent} vote frames sent, each after its sync`)
+})
