@@ -201,6 +201,8 @@ export interface SliceRequest {
   from: SubnetId
   to: SubnetId
   next: bigint
+  /** The asker holds messages below this already: only a message at or past it is news. */
+  have: bigint
   /** The ack the asker already holds: the server answers at once when it has moved. */
   acked: bigint
   /** How long the server may hold the request for news (ms), bounded by xnetLongPollMs. */
@@ -208,7 +210,7 @@ export interface SliceRequest {
 }
 
 export function encodeSliceRequest (request: SliceRequest): Uint8Array {
-  return encode({ from: request.from, to: request.to, next: request.next, acked: request.acked, waitMs: request.waitMs })
+  return encode({ from: request.from, to: request.to, next: request.next, have: request.have, acked: request.acked, waitMs: request.waitMs })
 }
 
 export function decodeSliceRequest (bytes: Uint8Array): Result<SliceRequest> {
@@ -221,7 +223,7 @@ export function decodeSliceRequest (bytes: Uint8Array): Result<SliceRequest> {
   const to = parseSubnetId(v.to)
   if (!to.ok) return err(`slice request to: ${to.error}`)
   const isU64 = (x: unknown): boolean => (typeof x === 'bigint' && x >= 0n) || (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)
-  if (!isU64(v.next) || !isU64(v.acked)) return err('slice request next and acked must be non-negative integers')
+  if (!isU64(v.next) || !isU64(v.have) || !isU64(v.acked)) return err('slice request next, have and acked must be non-negative integers')
   if (!Number.isSafeInteger(v.waitMs) || (v.waitMs as number) < 0) return err('slice request waitMs must be a non-negative integer')
-  return ok({ from: from.value, to: to.value, next: BigInt(v.next as number), acked: BigInt(v.acked as number), waitMs: v.waitMs as number })
+  return ok({ from: from.value, to: to.value, next: BigInt(v.next as number), have: BigInt(v.have as number), acked: BigInt(v.acked as number), waitMs: v.waitMs as number })
 }

@@ -27,6 +27,7 @@ import type { SubnetMetrics } from './subnet-metrics.ts'
 import { handleStateSync } from './state-sync-protocol.ts'
 import { StateSync, type StateSyncMetrics, type StateSyncProgress } from './state-sync.ts'
 import { SubnetService, type ChangeSink, type SubmitRefusal } from './subnet-service.ts'
+import { XnetLinks, type XnetInbox } from './xnet-links.ts'
 
 export const codeProtocol = '/pylon/code/1.0.0'
 export const ingressProtocol = '/pylon/ingress/1.0.0'
@@ -68,6 +69,8 @@ interface Served {
   store: Store
   service: SubnetService
   driver: Startable
+  /** Slices of other subnets' streams to this one, polled for the service's proposals. */
+  inbox: XnetInbox
   unsubscribe: () => void
 }
 
@@ -80,6 +83,7 @@ export class SubnetManager implements Startable {
   readonly #served = new Map<SubnetId, Served>()
   /** Subnets known for routing (served ones and any the placement layer announced). */
   readonly #known = new Map<SubnetId, Subnet>()
+  readonly #xnet: XnetLinks
   #running = false
   #joining: Promise<unknown> = Promise.resolve()
   /** State sync per served subnet: the running one (if any) and its progress. */
@@ -90,6 +94,10 @@ export class SubnetManager implements Startable {
     this.#dir = subnetsDirIn(init.dataDir)
     components.net.handle(codeProtocol, async (stream) => { await this.#serveCode(stream) }, { inboundStreamsMax: subnetCodeStreamsMax, outboundStreamsMax: subnetCodeStreamsMax })
     components.net.handle(ingressProtocol, async (stream) => { await this.#serveIngress(stream) }, { inboundStreamsMax: subnetIngressStreamsMax, outboundStreamsMax: subnetIngressStreamsMax })
+    this.#xnet = new XnetLinks({ net: components.net, clock: components.clock, logger: components.logger }, {
+      served: id => this.#served.get(id)?.service,
+      directory: () => this.directory()
+    })
     handleStateSync(components.net, {
       logger: components.logger.child('state-sync'),
       ...(components.stateSyncMetrics === undefined ? {} : { onServed: components.stateSyncMetrics.served.bind(components.stateSyncMetrics), onRefused: components.stateSyncMetrics.refused.bind(components.stateSyncMetrics) }),
@@ -135,6 +143,7 @@ export class SubnetManager implements Startable {
     for (const [id, served] of [...this.#served].reverse()) {
       try {
         served.unsubscribe() // gossip is ignored from here on
+        served.inbox.stop()
         await served.driver.stop()
         await served.service.stop()
       } finally {
@@ -249,8 +258,9 @@ export class SubnetManager implements Startable {
         onShare: async bytes => !live || await service.receiveShare(bytes)
       })
       const mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, { subnet: subnet.id })
+      const inbox = this.#xnet.inbox(subnet)
       const service = new SubnetService(subnet, {
-        store, loader, signer, clock, logger: log, mempool, ...(this.#c.subnetMetrics === undefined ? {} : { metrics: this.#c.subnetMetrics }),
+        store, loader, signer, clock, logger: log, mempool, xnet: inbox, ...(this.#c.subnetMetrics === undefined ? {} : { metrics: this.#c.subnetMetrics }),
         ...(this.#c.changes === undefined ? {} : { changes: this.#c.changes }),
         transport: {
           publishShare: async share => { members.sendShare(share) },
@@ -279,7 +289,8 @@ export class SubnetManager implements Startable {
       await members.start()
       const driver = this.#c.createDriver(subnet, store, service, this.#driverHooks(subnet.id))
       await driver.start()
-      this.#served.set(subnet.id, { subnet, store, service, driver, unsubscribe: () => { live = false; unlisten(); void members.stop() } })
+      inbox.start(service)
+      this.#served.set(subnet.id, { subnet, store, service, driver, inbox, unsubscribe: () => { live = false; unlisten(); void members.stop() } })
       this.#known.delete(subnet.id)
       log.info('serving subnet', { subnet: subnet.id, members: subnet.memberIds.length, height: store.height })
     } catch (error) {

@@ -342,29 +342,29 @@ export class SubnetService implements ConsensusApplication {
 
   /**
    * An encoded slice of this subnet's stream to `to` from message `next`, proven against a
-   * certified state; undefined when nothing is new (no message at or past `next`, and this
-   * subnet's consumption of `to`'s stream still equals `acked`) before `waitMs` passes. A long
-   * poll: it waits for commits until there is news.
+   * certified state; undefined when nothing is new before `waitMs` passes: no message at or past
+   * `have` fits the slice, and this subnet's consumption of `to`'s stream still equals `acked`.
+   * A long poll: it waits for commits until there is news.
    */
-  async sliceFor (to: SubnetId, next: bigint, acked: bigint, waitMs: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  async sliceFor (to: SubnetId, request: { next: bigint, have?: bigint, acked: bigint }, waitMs: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
     const deadline = this.#c.clock.now() + waitMs
     for (;;) {
       const progressed = this.#nextProgress(deadline - this.#c.clock.now(), signal)
-      const slice = await this.#sliceNow(to, next, acked)
+      const slice = await this.#sliceNow(to, request.next, request.have ?? request.next, request.acked)
       if (slice !== undefined) return slice
       if (this.#c.clock.now() >= deadline || signal?.aborted === true || this.#stopped.signal.aborted) return undefined
       await progressed
     }
   }
 
-  async #sliceNow (to: SubnetId, next: bigint, acked: bigint): Promise<Uint8Array | undefined> {
+  async #sliceNow (to: SubnetId, next: bigint, have: bigint, acked: bigint): Promise<Uint8Array | undefined> {
     const store = this.#c.store
     const sys = this.#system
     const head = decodeU64(await store.get(sys, streamKeys.head(to)), 0n)
     const tail = decodeU64(await store.get(sys, streamKeys.tail(to)), 0n)
     const consumed = decodeU64(await store.get(sys, streamKeys.consumed(to)), 0n)
     const from = next > head ? next : head // below head: acknowledged and gone
-    if (from >= tail && consumed === acked) return undefined
+    if ((from >= tail || tail <= have) && consumed === acked) return undefined
     // Pick messages by size before proving them; a proof costs its value plus ~40 bytes a level.
     let budget = xnetSliceBytesMax - this.#genesisBytes.length - 16 * 1024
     const entries = from < tail ? await store.range(sys, { start: streamKeys.message(to, from), end: streamKeys.message(to, tail), limit: xnetSliceMessagesMax }) : []
@@ -374,6 +374,7 @@ export class SubnetService implements ConsensusApplication {
       if (budget < 0) break
       count++
     }
+    if (from + BigInt(count) <= have && consumed === acked) return undefined // nothing past what the asker holds fits
     const proven = await store.proveMany(sys, [...entries.slice(0, count).map(e => e.key), streamKeys.consumed(to)])
     const certificate = await this.#certificateAt(proven.height, xnetCertificateWaitMs)
     if (certificate === undefined || !Buffer.from(certificate.state.stateRoot).equals(proven.stateRoot)) return undefined

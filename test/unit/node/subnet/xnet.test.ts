@@ -25,7 +25,7 @@ class HandOver implements XnetSource {
   async pull (): Promise<void> {
     for (const peer of this.peers) {
       const held = this.latest.get(peer.subnet.id)
-      const bytes = await peer.sliceFor(this.self.subnet.id, await this.self.consumedFrom(peer.subnet.id), held?.verified.acked ?? 0n, 0)
+      const bytes = await peer.sliceFor(this.self.subnet.id, { next: await this.self.consumedFrom(peer.subnet.id), acked: held?.verified.acked ?? 0n }, 0)
       if (bytes === undefined) continue
       const slice = decodeSlice(bytes)
       if (!slice.ok) throw new Error(slice.error)
@@ -131,7 +131,7 @@ test('forged and tampered slices are refused by verify and change nothing', asyn
   const ping = actorIdOf(b.subnet.id, 1n)
   b.service.submit(client.update(ping, 'start', new TextEncoder().encode(pong)).bytes)
   await runHeight(b.service, [b.service])
-  const bytes = await b.service.sliceFor(a.subnet.id, 0n, 0n, 0)
+  const bytes = await b.service.sliceFor(a.subnet.id, { next: 0n, acked: 0n }, 0)
   if (bytes === undefined) return t.fail('no slice')
   const good = decodeSlice(bytes)
   if (!good.ok) return t.fail(good.error)
