@@ -586,7 +586,6 @@ export class SubnetService implements ConsensusApplication {
     const height = toHeight(heightIn)
     const startedMs = performance.now()
     const executed = await this.#execute(height, block)
-    const tExec = performance.now()
     const commit = await store.commitHeight({
       height,
       block: encodeStoredBlock(block),
