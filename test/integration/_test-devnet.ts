@@ -6,9 +6,9 @@ import type { ExecutionContext } from 'ava'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { devnetUp, isOurDaemon, stopNodes, type DevnetFile } from '../../node/cli/commands/devnet.ts'
+import { devnetUp, isOurDaemon, stopNodes, type DevnetFile, type DevnetUpOptions } from '../../node/cli/commands/devnet.ts'
 
-export async function testDevnet (t: ExecutionContext, options: { prefix: string, nodes: number }): Promise<{ dir: string, file: DevnetFile }> {
+export async function testDevnet (t: ExecutionContext, options: { prefix: string, nodes: number, up?: Partial<DevnetUpOptions> }): Promise<{ dir: string, file: DevnetFile }> {
   const dir = mkdtempSync(join(tmpdir(), options.prefix))
   let file: DevnetFile | undefined
   const killAll = (): void => { for (const node of file?.nodes ?? []) if (isOurDaemon(node)) process.kill(node.pid!, 'SIGKILL') }
@@ -19,6 +19,6 @@ export async function testDevnet (t: ExecutionContext, options: { prefix: string
     if (t.passed) rmSync(dir, { recursive: true, force: true })
     else t.log(`devnet left in ${dir} (logs in node-*/daemon.log)`)
   })
-  file = await devnetUp({ nodes: options.nodes, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn' })
+  file = await devnetUp({ nodes: options.nodes, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn', ...options.up })
   return { dir, file }
 }

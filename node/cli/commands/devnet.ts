@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { parseSubnetId, type NodeId, type SubnetId } from '../../../protocol/ids.ts'
 import { devnetDeltaMs, devnetNodesMax, devnetReadyTimeoutMs, devnetStopTimeoutMs } from '../../../protocol/limits.ts'
-import { assembleGenesis, encodeGenesis, faults, genesisOf, signGenesis, type Subnet } from '../../../protocol/subnet.ts'
+import { checkpointIntervalHeights, consensusBlocksMax, subnetCatchUpBlocksMin, subnetCheckpointIntervalHeightsMin } from '../../../protocol/limits.ts'
+import { assembleGenesis, encodeGenesis, faults, genesisOf, signGenesis, type Subnet, type SubnetParams } from '../../../protocol/subnet.ts'
 import { loadNodeKey } from '../../config/node-key.ts'
 import { CliError, emit, table } from '../output.ts'
 import { initDataDir } from './init.ts'
@@ -47,6 +48,8 @@ export interface DevnetUpOptions {
   /** 1: one subnet of all nodes (N must be 3f+1); 0: none. */
   subnets: 0 | 1
   deltaMs?: number
+  /** Genesis params for state sync (checkpoint interval, catch-up window); the defaults when absent. */
+  stateSync?: { checkpointIntervalHeights?: number, catchUpBlocksMax?: number }
   /** Daemon log level. @default 'info' */
   logLevel?: string
   readyTimeoutMs?: number
@@ -62,9 +65,11 @@ export function register (program: Command): void {
     .option('--base-port <port>', 'libp2p on PORT+i, HTTP API on PORT+100+i (default: free ports)')
     .option('--subnets <k>', '1: one subnet of all nodes; 0: no subnet', '1')
     .option('--delta-ms <ms>', `Simplex Δ of the subnet in ms (default ${devnetDeltaMs})`)
+    .option('--checkpoint-interval <heights>', `heights between checkpoints, in the genesis (default ${checkpointIntervalHeights})`)
+    .option('--catch-up-blocks <n>', `blocks a lagging replica walks back before it state-syncs, in the genesis (default ${consensusBlocksMax})`)
     .option('--log-level <level>', 'daemon log level (debug, info, warn, error)', 'info')
     .option('--json', 'print JSON')
-    .action(async (flags: { nodes: string, dir: string, basePort?: string, subnets: string, deltaMs?: string, logLevel: string, json?: boolean }) => {
+    .action(async (flags: { nodes: string, dir: string, basePort?: string, subnets: string, deltaMs?: string, checkpointInterval?: string, catchUpBlocks?: string, logLevel: string, json?: boolean }) => {
       const options = parseUpFlags(flags)
       const file = await devnetUp(options)
       emit(flags.json, file, () => describe(file))
@@ -137,7 +142,7 @@ export async function devnetApi (dir: string, choice: { node?: string, memberOf?
     : `every running node of the devnet in ${file.dir} serves subnet ${id.value}`, 'not-found')
 }
 
-function parseUpFlags (flags: { nodes: string, dir: string, basePort?: string, subnets: string, deltaMs?: string, logLevel: string }): DevnetUpOptions {
+function parseUpFlags (flags: { nodes: string, dir: string, basePort?: string, subnets: string, deltaMs?: string, checkpointInterval?: string, catchUpBlocks?: string, logLevel: string }): DevnetUpOptions {
   const nodes = integerFlag('--nodes', flags.nodes, 1, devnetNodesMax)
   const subnets = integerFlag('--subnets', flags.subnets, 0, 1) as 0 | 1
   if (subnets === 1 && nodes !== 3 * faults(nodes) + 1) {
@@ -145,7 +150,10 @@ function parseUpFlags (flags: { nodes: string, dir: string, basePort?: string, s
   }
   const basePort = flags.basePort === undefined ? undefined : integerFlag('--base-port', flags.basePort, 1024, 65535 - 100 - nodes + 1)
   const deltaMs = flags.deltaMs === undefined ? undefined : integerFlag('--delta-ms', flags.deltaMs, 10, 60_000)
-  return { nodes, dir: resolve(flags.dir), basePort, subnets, deltaMs, logLevel: flags.logLevel }
+  const window = flags.catchUpBlocks === undefined ? undefined : integerFlag('--catch-up-blocks', flags.catchUpBlocks, subnetCatchUpBlocksMin, consensusBlocksMax)
+  const interval = flags.checkpointInterval === undefined ? undefined : integerFlag('--checkpoint-interval', flags.checkpointInterval, subnetCheckpointIntervalHeightsMin, Math.min(checkpointIntervalHeights, (window ?? consensusBlocksMax) - 1))
+  const stateSync = { ...(interval === undefined ? {} : { checkpointIntervalHeights: interval }), ...(window === undefined ? {} : { catchUpBlocksMax: window }) }
+  return { nodes, dir: resolve(flags.dir), basePort, subnets, deltaMs, stateSync, logLevel: flags.logLevel }
 }
 
 function integerFlag (name: string, value: string, min: number, max: number): number {
@@ -200,7 +208,7 @@ async function createDevnet (dir: string, options: DevnetUpOptions): Promise<Dev
     nodes.push({ index: i, nodeId: init.nodeId, dataDir, listen: `/ip4/127.0.0.1/tcp/${ports.p2p[i]!}`, api: `http://127.0.0.1:${ports.api[i]!}`, log: join(dataDir, 'daemon.log'), pid: null })
   }
   await writeBootstraps(nodes)
-  const subnet = options.subnets === 1 ? await formSubnet(nodes, options.deltaMs ?? devnetDeltaMs) : null
+  const subnet = options.subnets === 1 ? await formSubnet(nodes, { deltaMs: options.deltaMs ?? devnetDeltaMs, ...options.stateSync }) : null
   return { version: 1, dir, subnet: subnet?.id ?? null, nodes }
 }
 
@@ -218,12 +226,12 @@ async function writeBootstraps (nodes: DevnetNode[]): Promise<void> {
 }
 
 /** Builds the genesis of one subnet of all nodes, signs it with every node key, writes it into each data dir. */
-async function formSubnet (nodes: DevnetNode[], deltaMs: number): Promise<Subnet> {
+async function formSubnet (nodes: DevnetNode[], params: SubnetParams): Promise<Subnet> {
   const genesis = genesisOf({
     name: 'devnet',
     members: nodes.map(n => ({ nodeId: n.nodeId as NodeId, multiaddrs: [n.listen] })),
     createdMs: BigInt(Date.now()),
-    params: { deltaMs }
+    params
   })
   const signatures = new Map<string, Uint8Array>()
   for (const node of nodes) {
