@@ -32,6 +32,7 @@ import { openStore } from './store/level-store.ts'
 import { SubnetManager } from './subnet/subnet-manager.ts'
 import { PrometheusSubnetMetrics } from './subnet/subnet-metrics.ts'
 import { PrometheusStateSyncMetrics } from './subnet/state-sync-metrics.ts'
+import { progressJson } from './subnet/state-sync.ts'
 import { PrometheusMempoolMetrics } from './ingress/mempool-metrics.ts'
 import { DirectorySync } from './subnet-formation/directory-sync.ts'
 import { FormationMetrics } from './subnet-formation/formation-metrics.ts'
@@ -147,7 +148,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       uptimeMs: clock.now() - startedAtMs,
       subnets: subnets.list().map(s => {
         const info = s.info()
-        return { id: info.id, members: info.members, height: info.height.toString(), stateRoot: Buffer.from(info.stateRoot).toString('hex') }
+        const sync = subnets.stateSyncProgress(info.id)
+        return { id: info.id, members: info.members, height: info.height.toString(), stateRoot: Buffer.from(info.stateRoot).toString('hex'), ...(sync === undefined ? {} : { stateSync: progressJson(sync) }) }
       })
     }),
     peers: () => net.connections(),

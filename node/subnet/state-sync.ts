@@ -304,3 +304,8 @@ export class StateSync {
     this.#c.logger.warn('state sync: a member\'s answer was not used', { peer, fault, detail })
   }
 }
+
+/** Progress as JSON (the node status API and `pylon status`): the height as a decimal string. */
+export function progressJson (progress: StateSyncProgress): Record<string, unknown> {
+  return { ...progress, ...(progress.height === undefined ? {} : { height: progress.height.toString() }) }
+}

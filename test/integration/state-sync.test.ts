@@ -28,8 +28,9 @@ async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefi
   }
 }
 
-async function deploy (api: string, home: string): Promise<{ status: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [cliPath, 'deploy', counterWasm, '--api', api, '--json'], { cwd: repoRoot, env: { ...process.env, HOME: home, PYLON_IDENTITY: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** Runs the CLI without blocking this process (the devnet's clients share the event loop). */
+async function runCli (args: string[], env: Record<string, string> = {}): Promise<{ status: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
@@ -51,7 +52,7 @@ test('a replica stopped past the catch-up window state-syncs a certified checkpo
   t.is(subnet.genesis.params.checkpointIntervalHeights, interval)
   t.is(subnet.genesis.params.catchUpBlocksMax, window)
 
-  const deployed = await deploy(file.nodes[0]!.api, join(dir, 'home'))
+  const deployed = await runCli(['deploy', counterWasm, '--api', file.nodes[0]!.api, '--json'], { HOME: join(dir, 'home'), PYLON_IDENTITY: '' })
   t.is(deployed.status, 0, deployed.stderr + deployed.stdout)
   const { actor } = JSON.parse(deployed.stdout) as { actor: ActorId }
   const signers = clientSigners(5)
@@ -89,6 +90,13 @@ test('a replica stopped past the catch-up window state-syncs a certified checkpo
   const metrics = await (await fetch(`${victim.api}/metrics`)).text()
   t.regex(metrics, new RegExp(`pylon_state_sync_height ${Number(done[0]!.height)}\\b`))
   t.regex(metrics, /pylon_state_sync_chunks_total [1-9]/)
+
+  // pylon status shows where the sync stands (a line under the subnet, and the object in --json).
+  const status = await runCli(['status', '--api', victim.api])
+  t.is(status.status, 0, status.stderr)
+  t.regex(status.stdout, new RegExp(`\\n  sync   done: checkpoint ${Number(done[0]!.height)}, ${done[0]!.chunks}/${done[0]!.chunks} chunks, [0-9.]+ kB, 1 attempt\\n`))
+  const statusJson = JSON.parse((await runCli(['status', '--api', victim.api, '--json'])).stdout) as { subnets: Array<{ id: string, stateSync?: { phase: string, height: string } }> }
+  t.like(statusJson.subnets.find(s => s.id === subnetId)?.stateSync, { phase: 'done', height: String(done[0]!.height) })
 
   // The count is exact everywhere, the synced replica included.
   const [querier] = clientSigners(1)
