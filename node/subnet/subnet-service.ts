@@ -24,6 +24,7 @@ import {
 } from '../../protocol/certification.ts'
 import { decode, encode, sha256Bytes } from '../../protocol/codec.ts'
 import type { Block, Certificate } from '../../protocol/consensus/messages.ts'
+import { proveReceipts } from '../../protocol/state/receipts-root.ts'
 import { assert } from '../core/assert.ts'
 import { BoundedMap } from '../core/bounded-map.ts'
 import type { Clock } from '../core/clock.ts'
@@ -175,6 +176,9 @@ export class SubnetService implements ConsensusApplication {
   readonly #inFlight = new Map<IngressId, bigint>()
   /** Certification shares by height, then signer. */
   readonly #shares = new Map<bigint, Map<number, CertificationShare>>()
+  /** Heights whose certification runs now, and those a share reached meanwhile (checked again after). */
+  readonly #certifying = new Set<bigint>()
+  readonly #certifyAgain = new Set<bigint>()
   readonly #results = new BoundedMap<IngressId, PendingResult | IngressResult>(subnetResultsMax)
   readonly #waiters = new Map<IngressId, Set<(result: IngressResult) => void>>()
   #waiterCount = 0
@@ -647,7 +651,28 @@ export class SubnetService implements ConsensusApplication {
     if (!byHeight.has(share.signer)) byHeight.set(share.signer, share)
   }
 
+  /**
+   * One certification of a height at a time: every share arriving while it runs used to start its
+   * own (each writing the certificate and proving every waiter's receipt again).
+   */
   async #tryCertify (height: Height): Promise<void> {
+    if (this.#certifying.has(height)) {
+      this.#certifyAgain.add(height)
+      return
+    }
+    this.#certifying.add(height)
+    try {
+      do {
+        this.#certifyAgain.delete(height)
+        await this.#tryCertifyOnce(height)
+      } while (this.#certifyAgain.has(height))
+    } finally {
+      this.#certifying.delete(height)
+      this.#certifyAgain.delete(height)
+    }
+  }
+
+  async #tryCertifyOnce (height: Height): Promise<void> {
     const byHeight = this.#shares.get(height)
     if (byHeight === undefined) return
     const record = await this.#c.store.getHeight(height)
@@ -673,11 +698,22 @@ export class SubnetService implements ConsensusApplication {
     this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
     this.#shares.delete(height)
     // Waiting clients are few beside the remembered results: look them up, not the other way round.
-    for (const id of [...this.#waiters.keys()]) {
+    const answered: PendingResult[] = []
+    for (const id of this.#waiters.keys()) {
       const known = this.#results.get(id)
-      if (known === undefined || 'status' in known || known.height !== height) continue
-      const result = await this.#certifiedResult(known, cert.value)
-      if (result !== undefined) this.#notify(result)
+      if (known !== undefined && !('status' in known) && known.height === height) answered.push(known)
+    }
+    if (answered.length === 0) return
+    // One read of the height's receipts and one tree for all its waiters (a proof each used to
+    // re-read and re-hash every receipt of the height: quadratic in the block size).
+    const receipts = await this.#c.store.receipts(height)
+    const proofs = proveReceipts(receipts, answered.map(p => p.index))
+    for (const [i, pending] of answered.entries()) {
+      this.#notify({
+        status: 'certified', ingressId: pending.ingressId, requestId: pending.requestId, subnet: this.subnet.id, height: pending.height,
+        index: pending.index, actor: pending.actor, receipt: pending.receipt,
+        certified: { receipt: encodeReceipt(pending.receipt), proof: proofs[i]!, certificate: cert.value }
+      })
     }
   }
 

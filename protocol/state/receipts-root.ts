@@ -90,6 +90,45 @@ export function proveReceipt (receipts: readonly Uint8Array[], index: number): R
   return { index, count: receipts.length, path }
 }
 
+/**
+ * Proofs for several receipts of one height at once, each equal to proveReceipt(receipts, index):
+ * every subtree root is hashed once, so answering all k clients of a height of n receipts costs
+ * O(n + k log n) hashes instead of O(k n).
+ */
+export function proveReceipts (receipts: readonly Uint8Array[], indexes: readonly number[]): ReceiptProof[] {
+  const leaves = receipts.map(receiptLeafHash)
+  const n = leaves.length
+  const memo = new Map<number, Uint8Array>()
+  const rootOf = (from: number, to: number): Uint8Array => {
+    if (to - from === 1) return leaves[from]!
+    const key = from * (n + 1) + to
+    let hash = memo.get(key)
+    if (hash === undefined) {
+      const k = largestPowerOfTwoBelow(to - from)
+      hash = node(rootOf(from, from + k), rootOf(from + k, to))
+      memo.set(key, hash)
+    }
+    return hash
+  }
+  return indexes.map(index => {
+    if (!Number.isInteger(index) || index < 0 || index >= n) throw new RangeError(`receipt index ${index} outside 0..${n - 1}`)
+    let from = 0
+    let to = n
+    const siblings: Uint8Array[] = []
+    while (to - from > 1) {
+      const k = largestPowerOfTwoBelow(to - from)
+      if (index < from + k) {
+        siblings.push(rootOf(from + k, to))
+        to = from + k
+      } else {
+        siblings.push(rootOf(from, from + k))
+        from = from + k
+      }
+    }
+    return { index, count: n, path: siblings.reverse() }
+  })
+}
+
 /** Checks that `receipt` is number proof.index of proof.count under `root` (RFC 9162 §2.1.3.2). */
 export function verifyReceiptProof (root: Uint8Array, receipt: Uint8Array, proof: ReceiptProof): Result<true> {
   const { index, count, path } = proof
