@@ -21,7 +21,7 @@ import { startAll, type NamedStartable } from './core/startable.ts'
 import type { NodeId, SubnetId } from '../protocol/ids.ts'
 import { Libp2pNet } from './net/libp2p-net.ts'
 import type { Net } from './net/net.ts'
-import { subnetRoutes } from './api/subnet-routes.ts'
+import { relayHandler, subnetRoutes } from './api/subnet-routes.ts'
 import { WatchServer } from './api/watch-routes.ts'
 import { WatchHub } from './watch/watch-hub.ts'
 import { PrometheusWatchMetrics } from './watch/watch-metrics.ts'
@@ -112,6 +112,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       onFatal: error => { logger.error('consensus halted for a subnet', { subnet: subnet.id, error }) }
     })
   }, { dataDir })
+  // A member answers API requests that non-members relay to it with its own subnet routes.
+  subnets.onRelay(relayHandler(subnets, clock))
   // Subnets on demand: the directory of every known subnet (fed by gossip, peer pulls, the DHT and
   // this node's own formations) tells the manager where to route; formation joins through it.
   const formationMetrics = new FormationMetrics(registry)

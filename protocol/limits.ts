@@ -399,13 +399,19 @@ export const subnetCodeFetchTimeoutMs = 60_000
 /** Concurrent code-fetch streams per connection, each way. */
 export const subnetCodeStreamsMax = 2
 /**
- * Concurrent ingress-forwarding streams (/pylon/ingress/1.0.0) per connection, each way. A node
- * that is not a member forwards each client envelope to a member on a stream of its own, so this
- * is how many calls one gateway may have in flight to one member; past it the gateway tries the
- * next member, then answers 502. It was 2 (the code-fetch bound) and lost 5-10 % of calls at 16 in
- * flight (npm run bench -- lifecycle).
+ * Concurrent API-relay streams (/pylon/api-relay/1.0.0) per connection, each way. A node that is
+ * not a member hands each client request for a subnet (a call, a query, a result) to a member on a
+ * stream of its own, so this is how many requests one gateway may have in flight to one member;
+ * past it the gateway tries the next member, then answers 502. It was 2 (the code-fetch bound) and
+ * lost 5-10 % of calls at 16 in flight (npm run bench -- lifecycle).
  */
-export const subnetIngressStreamsMax = 32
+export const apiRelayStreamsMax = 32
+/** A relayed request: one ingress envelope (the largest body relayed) plus its method, path and query. */
+export const apiRelayRequestBytesMax = ingressBytesMax + 4 * KiB
+/** A relayed answer: a certified response carries a 1 MiB result as base64 plus its proof and certificate. */
+export const apiRelayAnswerBytesMax = 4 * MiB
+/** One relay exchange: the member may hold a call up to apiIngressWaitMs for its certified result. */
+export const apiRelayTimeoutMs = apiIngressWaitMs + 15_000
 /** A code-fetch request: { subnet, cid } as dag-cbor. */
 export const subnetCodeRequestBytesMax = 512
 /** Subnets one node serves at once: each has its own store, replica and mempool. */

@@ -13,14 +13,16 @@ import type { Clock } from '../core/clock.ts'
 import type { ApiAnswer, ApiRequest, ApiRoute } from './api-server.ts'
 import { CodeUploads, parseCodeCid } from './code-uploads.ts'
 import type { ActorInfo, IngressResult, SubnetService } from '../subnet/subnet-service.ts'
-import type { ForwardAnswer } from '../subnet/subnet-manager.ts'
+import type { RelayAnswer, RelayRequest } from '../subnet/subnet-manager.ts'
+import type { Result } from '../../protocol/result.ts'
 
 /** What the routes need from the subnet manager. */
 export interface SubnetDirectory {
   list (): SubnetService[]
   get (id: SubnetId): SubnetService | undefined
   known (id: SubnetId): Subnet | undefined
-  forward (bytes: Uint8Array, subnet: Subnet, signal?: AbortSignal): Promise<ForwardAnswer>
+  /** Hands a request for a subnet this node does not serve to one of its members. */
+  relay (subnet: Subnet, request: RelayRequest, signal?: AbortSignal): Promise<Result<RelayAnswer>>
 }
 
 const statusOfRefusal: Record<string, number> = {
@@ -53,39 +55,94 @@ export function subnetRoutes (directory: SubnetDirectory, clock: Clock): ApiRout
     { method: 'POST', path: '/v1/code', bodyBytesMax: apiCodeBytesMax, handle: wrap(async r => await h.code(r)) },
     { method: 'PUT', path: '/v1/code/:cid', bodyBytesMax: apiCodeChunkBytesMax, handle: wrap(async r => await h.codeChunk(r)) },
     { method: 'POST', path: '/v1/ingress', bodyBytesMax: ingressBytesMax, handle: wrap(async r => await h.ingress(r)) },
-    { method: 'GET', path: '/v1/ingress/:id', handle: wrap(async r => await h.ingressStatus(r.params.id!)) },
+    { method: 'GET', path: '/v1/ingress/:id', handle: wrap(async r => await h.ingressStatus(r.params.id!, r.query, r.signal)) },
     { method: 'POST', path: '/v1/query', bodyBytesMax: ingressBytesMax, handle: wrap(async r => await h.query(r)) },
     { method: 'GET', path: '/v1/subnets', handle: wrap(async () => ({ status: 200, json: directory.list().map(subnetJson) })) },
-    { method: 'GET', path: '/v1/subnets/:id', handle: wrap(async r => h.subnet(r.params.id!)) },
-    { method: 'GET', path: '/v1/subnets/:id/actors', handle: wrap(async r => await h.actors(r.params.id!, r.query)) },
-    { method: 'GET', path: '/v1/actors/:actorId', handle: wrap(async r => await h.actor(r.params.actorId!)) }
+    { method: 'GET', path: '/v1/subnets/:id', handle: wrap(async r => await h.subnet(r.params.id!, r.signal)) },
+    { method: 'GET', path: '/v1/subnets/:id/actors', handle: wrap(async r => await h.actors(r.params.id!, r.query, r.signal)) },
+    { method: 'GET', path: '/v1/actors/:actorId', handle: wrap(async r => await h.actor(r.params.actorId!, r.signal)) }
   ]
+}
+
+/**
+ * How a member answers requests a non-member relayed (node/subnet/subnet-manager.ts): the same
+ * handlers as its own API, for the routes a client uses on a subnet, never relayed further.
+ */
+export function relayHandler (directory: SubnetDirectory, clock: Clock): (request: RelayRequest, signal: AbortSignal) => Promise<RelayAnswer> {
+  const h = new SubnetHandlers(directory, clock, { relayed: true })
+  const routes: Array<{ method: string, pattern: RegExp, handle: (r: ApiRequest, m: RegExpMatchArray) => Promise<ApiAnswer> }> = [
+    { method: 'POST', pattern: /^\/v1\/ingress$/, handle: async r => await h.ingress(r) },
+    { method: 'GET', pattern: /^\/v1\/ingress\/([^/]+)$/, handle: async (r, m) => await h.ingressStatus(decodeURIComponent(m[1]!), r.query) },
+    { method: 'POST', pattern: /^\/v1\/query$/, handle: async r => await h.query(r) },
+    { method: 'GET', pattern: /^\/v1\/subnets\/([^/]+)$/, handle: async (r, m) => await h.subnet(decodeURIComponent(m[1]!), r.signal) },
+    { method: 'GET', pattern: /^\/v1\/subnets\/([^/]+)\/actors$/, handle: async (r, m) => await h.actors(decodeURIComponent(m[1]!), r.query, r.signal) },
+    { method: 'GET', pattern: /^\/v1\/actors\/([^/]+)$/, handle: async (r, m) => await h.actor(decodeURIComponent(m[1]!), r.signal) }
+  ]
+  return async (request, signal) => {
+    for (const route of routes) {
+      const match = request.method === route.method ? request.path.match(route.pattern) : null
+      if (match === null) continue
+      const r: ApiRequest = { method: request.method, path: request.path, params: {}, query: new URLSearchParams(request.query), headers: {}, body: request.body, signal }
+      try {
+        const answer = await route.handle(r, match)
+        return { status: answer.status, json: answer.json ?? null }
+      } catch (error) {
+        if (error instanceof HttpError) return { status: error.status, json: error.body }
+        return { status: 500, json: { ok: false, error: `relayed request failed: ${(error as Error).message}` } }
+      }
+    }
+    return { status: 404, json: { ok: false, error: `no relayed route for ${request.method} ${request.path}` } }
+  }
 }
 
 class SubnetHandlers {
   readonly #dir: SubnetDirectory
   readonly #clock: Clock
   readonly #uploads: CodeUploads
+  /** Answering for a non-member that relayed the request: never relay it again. */
+  readonly #relayed: boolean
 
-  constructor (directory: SubnetDirectory, clock: Clock) {
+  constructor (directory: SubnetDirectory, clock: Clock, options: { relayed?: boolean } = {}) {
     this.#dir = directory
     this.#clock = clock
     this.#uploads = new CodeUploads(clock)
+    this.#relayed = options.relayed === true
   }
 
-  subnet (raw: string): ApiAnswer {
+  /**
+   * A request for a subnet this node knows but does not serve, answered by one of its members.
+   * Certified answers are checked by the client against the subnet's genesis; nothing here is trusted.
+   */
+  async #viaMember (subnet: SubnetId, request: Omit<RelayRequest, 'body'> & { body?: Uint8Array }, signal: AbortSignal): Promise<ApiAnswer> {
+    const known = this.#dir.known(subnet)
+    if (known === undefined) throw new HttpError(404, `unknown subnet ${subnet}: this node neither serves nor knows it`, { reason: 'unknown-subnet', subnet })
+    if (this.#relayed) throw new HttpError(421, `this node is not a member of subnet ${subnet}; ask one of its members`, { reason: 'not-member', subnet, members: known.memberIds })
+    const answer = await this.#dir.relay(known, { ...request, body: request.body ?? new Uint8Array(0) }, signal)
+    if (!answer.ok) throw new HttpError(502, answer.error, { reason: 'unreachable', subnet, members: known.memberIds })
+    return { status: answer.value.status, json: answer.value.json }
+  }
+
+  async subnet (raw: string, signal?: AbortSignal): Promise<ApiAnswer> {
     const id = parseSubnetId(raw)
     if (!id.ok) throw new HttpError(400, `not a subnet id: ${id.error}`)
     const service = this.#dir.get(id.value)
-    if (service === undefined) throw new HttpError(404, `this node does not serve subnet ${id.value}`, { reason: 'unknown-subnet' })
-    return { status: 200, json: subnetJson(service) }
+    if (service !== undefined) return { status: 200, json: subnetJson(service) }
+    const known = this.#dir.known(id.value)
+    if (known === undefined || this.#relayed) throw new HttpError(404, `this node does not serve subnet ${id.value}`, { reason: 'unknown-subnet' })
+    // A member tells the height; if none answers, the genesis alone still lets a client verify.
+    try {
+      return await this.#viaMember(id.value, { method: 'GET', path: `/v1/subnets/${id.value}`, query: '' }, signal ?? AbortSignal.timeout(apiIngressWaitMs))
+    } catch {
+      return { status: 200, json: { ...genesisJson(known), serving: false } }
+    }
   }
 
   /** GET /v1/subnets/:id/actors?after=INDEX&limit=N: one bounded page of installed actors, in index order. */
-  async actors (raw: string, query: URLSearchParams): Promise<ApiAnswer> {
+  async actors (raw: string, query: URLSearchParams, signal?: AbortSignal): Promise<ApiAnswer> {
     const id = parseSubnetId(raw)
     if (!id.ok) throw new HttpError(400, `not a subnet id: ${id.error}`)
-    const service = this.#serviceFor(id.value)
+    const service = this.#dir.get(id.value)
+    if (service === undefined) return await this.#viaMember(id.value, { method: 'GET', path: `/v1/subnets/${id.value}/actors`, query: query.toString() }, signal ?? AbortSignal.timeout(apiIngressWaitMs))
     const limit = integerParam(query, 'limit', apiActorsPageMax, 1n, BigInt(apiActorsPageMax))
     // after + 1 is the first index read, so it must stay a u64.
     const after = integerParam(query, 'after', 0, 0n, 2n ** 64n - 2n)
@@ -95,10 +152,11 @@ class SubnetHandlers {
     return { status: 200, json: { subnet: id.value, height: service.info().height.toString(), actors: actors.map(actorJson), next } }
   }
 
-  async actor (raw: string): Promise<ApiAnswer> {
+  async actor (raw: string, signal?: AbortSignal): Promise<ApiAnswer> {
     const actor = parseActorId(raw)
     if (!actor.ok) throw new HttpError(400, `not an actor id: ${actor.error}`)
-    const service = this.#serviceFor(subnetOfActorId(actor.value))
+    const service = this.#dir.get(subnetOfActorId(actor.value))
+    if (service === undefined) return await this.#viaMember(subnetOfActorId(actor.value), { method: 'GET', path: `/v1/actors/${actor.value}`, query: '' }, signal ?? AbortSignal.timeout(apiIngressWaitMs))
     const info = await service.actor(actor.value)
     if (info === undefined) throw new HttpError(404, `actor not installed: ${actor.value}`, { reason: 'unknown-actor' })
     return { status: 200, json: actorJson(info) }
@@ -151,14 +209,8 @@ class SubnetHandlers {
     const service = this.#dir.get(subnet)
     const pending = { ok: true, status: 'pending', ingressId: id, requestId, subnet }
     const wait = r.query.get('wait') === '1'
-    if (service === undefined) {
-      const known = this.#dir.known(subnet)
-      if (known === undefined) throw new HttpError(404, `unknown subnet ${subnet}: this node neither serves nor knows it`, { reason: 'unknown-subnet', subnet })
-      // Not a member: hand it to one (the client then asks a member for the result).
-      const forwarded = await this.#dir.forward(body, known, r.signal)
-      if (!forwarded.ok) throw new HttpError(statusOfRefusal[forwarded.reason] ?? 502, forwarded.error, { reason: forwarded.reason, subnet, members: known.memberIds })
-      return { status: 202, json: { ...pending, forwarded: true, members: known.memberIds } }
-    }
+    // Not a member: a member submits it (and waits for its result when asked to).
+    if (service === undefined) return await this.#viaMember(subnet, { method: 'POST', path: '/v1/ingress', query: wait ? 'wait=1' : '', body }, r.signal)
     const added = service.submit(body)
     // Resubmitting a pooled or finished request while waiting is answered with its result.
     const again = !added.ok && (added.error.reason === 'duplicate' || added.error.reason === 'replay')
@@ -170,8 +222,15 @@ class SubnetHandlers {
     return result === undefined ? { status: 202, json: pending } : { status: 200, json: resultJson(result) }
   }
 
-  async ingressStatus (raw: string): Promise<ApiAnswer> {
+  /** GET /v1/ingress/:id[?subnet=ID]: with the subnet named, a non-member asks one of its members. */
+  async ingressStatus (raw: string, query: URLSearchParams, signal?: AbortSignal): Promise<ApiAnswer> {
     if (raw.length > 200) throw new HttpError(400, `not an ingress id: ${raw.length} characters`)
+    const named = query.get('subnet')
+    if (named !== null) {
+      const subnet = parseSubnetId(named)
+      if (!subnet.ok) throw new HttpError(400, `not a subnet id: ${subnet.error}`)
+      if (this.#dir.get(subnet.value) === undefined) return await this.#viaMember(subnet.value, { method: 'GET', path: `/v1/ingress/${encodeURIComponent(raw)}`, query: '' }, signal ?? AbortSignal.timeout(apiIngressWaitMs))
+    }
     for (const service of this.#dir.list()) {
       const result = await service.result(raw as IngressId)
       if (result === 'pending') return { status: 202, json: { ok: true, status: 'pending', ingressId: raw, subnet: service.subnet.id } }
@@ -185,7 +244,8 @@ class SubnetHandlers {
     const decoded = decodeIngress(body, this.#clock.now())
     if (!decoded.ok) throw new HttpError(statusOfRefusal[decoded.error.reason] ?? 400, decoded.error.message, { reason: decoded.error.reason })
     if (decoded.value.content.kind !== 'query') throw new HttpError(400, `a query envelope must have kind "query", got "${decoded.value.content.kind}" (POST updates to /v1/ingress)`, { reason: 'malformed' })
-    const service = this.#serviceFor(subnetOfIngress(decoded.value.content))
+    const service = this.#dir.get(subnetOfIngress(decoded.value.content))
+    if (service === undefined) return await this.#viaMember(subnetOfIngress(decoded.value.content), { method: 'POST', path: '/v1/query', query: '', body }, r.signal)
     const answer = await service.query(body)
     if (!answer.ok) throw new HttpError(statusOfRefusal[answer.error.reason] ?? 400, answer.error.message, { reason: answer.error.reason })
     const receipt = answer.value.receipt
@@ -224,9 +284,17 @@ function nonEmpty (body: Uint8Array, what: string): Uint8Array {
 function subnetJson (service: SubnetService): Record<string, unknown> {
   const info = service.info()
   return {
-    id: info.id, name: info.name, members: info.members, n: info.n, f: info.f, quorum: info.quorum,
-    height: info.height.toString(), stateRoot: Buffer.from(info.stateRoot).toString('hex'), certifiedHeight: info.certifiedHeight.toString(),
-    genesis: Buffer.from(encodeGenesis(service.subnet)).toString('base64')
+    ...genesisJson(service.subnet),
+    height: info.height.toString(), stateRoot: Buffer.from(info.stateRoot).toString('hex'), certifiedHeight: info.certifiedHeight.toString()
+  }
+}
+
+/** What the genesis alone says of a subnet. */
+function genesisJson (subnet: Subnet): Record<string, unknown> {
+  const { genesis } = subnet
+  return {
+    id: subnet.id, name: genesis.name, members: subnet.memberIds, n: genesis.n, f: genesis.f, quorum: subnet.quorum,
+    genesis: Buffer.from(encodeGenesis(subnet)).toString('base64')
   }
 }
 

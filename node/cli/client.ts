@@ -172,7 +172,9 @@ export class ApiClient {
     }))
     while (result.status === 'pending' && Date.now() < deadline) {
       await new Promise(resolve => setTimeout(resolve, 250))
-      result = await this.#orPendingOnTimeout(result, async () => await this.request<IngressResult | undefined>('GET', `/v1/ingress/${encodeURIComponent(ingress.id)}`, { signal: options.signal, notFoundIsPending: true }) ?? result)
+      // Naming the subnet lets a node that is not a member ask one of its members.
+      const path = `/v1/ingress/${encodeURIComponent(ingress.id)}?subnet=${encodeURIComponent(pending.subnet)}`
+      result = await this.#orPendingOnTimeout(result, async () => await this.request<IngressResult | undefined>('GET', path, { signal: options.signal, notFoundIsPending: true }) ?? result)
     }
     return result
   }

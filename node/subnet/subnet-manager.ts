@@ -1,7 +1,8 @@
 // The subnets this node serves: loads every DATA_DIR/subnets/<id>/genesis.cbor naming this node,
 // joins new ones at run time (file written atomically), and per subnet runs a Store, a
-// SubnetService and a ConsensusDriver, wired to the network (ingress and certification gossip,
-// code fetch and ingress forwarding streams). It keeps a directory of known subnets for routing.
+// SubnetService and a ConsensusDriver, wired to the network (member channel, code fetch, state
+// sync, streams between subnets), and relays API requests of non-members to members of the subnet
+// they name. It keeps a directory of known subnets for routing.
 // It never executes or orders anything itself, and a bad genesis file is skipped, never fatal.
 
 import { lpStream } from '@libp2p/utils'
@@ -10,8 +11,10 @@ import { join } from 'node:path'
 import { decode, encode } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
 import { stateSyncAttemptsMax, stateSyncRetryMs } from '../../protocol/limits.ts'
-import { ingressBytesMax, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax, subnetCodeStreamsMax, subnetGenesisFileBytesMax, subnetIngressStreamsMax, subnetsServedMax, actorCodeBytesMax } from '../../protocol/limits.ts'
-import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
+import {
+  actorCodeBytesMax, apiRelayAnswerBytesMax, apiRelayRequestBytesMax, apiRelayStreamsMax, apiRelayTimeoutMs, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax,
+  subnetCodeStreamsMax, subnetGenesisFileBytesMax, subnetsServedMax
+} from '../../protocol/limits.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { decodeGenesis, encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
@@ -26,11 +29,11 @@ import { Mempool, type MempoolMetrics } from '../ingress/mempool.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
 import { handleStateSync } from './state-sync-protocol.ts'
 import { StateSync, type StateSyncMetrics, type StateSyncProgress } from './state-sync.ts'
-import { SubnetService, type ChangeSink, type SubmitRefusal } from './subnet-service.ts'
+import { SubnetService, type ChangeSink } from './subnet-service.ts'
 import { XnetLinks, type XnetInbox } from './xnet-links.ts'
 
 export const codeProtocol = '/pylon/code/1.0.0'
-export const ingressProtocol = '/pylon/ingress/1.0.0'
+export const apiRelayProtocol = '/pylon/api-relay/1.0.0'
 export const ingressTopicOf = (subnet: SubnetId): string => `pylon/ingress/1/${subnet}`
 export const certifyTopicOf = (subnet: SubnetId): string => `pylon/certify/1/${subnet}`
 export const subnetsDirIn = (dataDir: string): string => join(dataDir, 'subnets')
@@ -74,8 +77,22 @@ interface Served {
   unsubscribe: () => void
 }
 
-/** The answer of a forwarded submission. */
-export type ForwardAnswer = { ok: true, ingressId: IngressId } | { ok: false, reason: SubmitRefusal | 'not-member' | 'unreachable', error: string }
+/** An API request a non-member hands to a member of the subnet it names (node/api/subnet-routes.ts answers it). */
+export interface RelayRequest {
+  method: 'GET' | 'POST'
+  path: string
+  /** The URL query without its '?'. */
+  query: string
+  body: Uint8Array
+}
+
+/** The member's answer, as its API would have given it. */
+export interface RelayAnswer {
+  status: number
+  json: unknown
+}
+
+export type RelayHandler = (request: RelayRequest, signal: AbortSignal) => Promise<RelayAnswer>
 
 export class SubnetManager implements Startable {
   readonly #c: SubnetManagerComponents
@@ -84,6 +101,8 @@ export class SubnetManager implements Startable {
   /** Subnets known for routing (served ones and any the placement layer announced). */
   readonly #known = new Map<SubnetId, Subnet>()
   readonly #xnet: XnetLinks
+  #relayHandler: RelayHandler | undefined
+  #relayTurn = 0
   #running = false
   #joining: Promise<unknown> = Promise.resolve()
   /** State sync per served subnet: the running one (if any) and its progress. */
@@ -93,7 +112,7 @@ export class SubnetManager implements Startable {
     this.#c = components
     this.#dir = subnetsDirIn(init.dataDir)
     components.net.handle(codeProtocol, async (stream) => { await this.#serveCode(stream) }, { inboundStreamsMax: subnetCodeStreamsMax, outboundStreamsMax: subnetCodeStreamsMax })
-    components.net.handle(ingressProtocol, async (stream) => { await this.#serveIngress(stream) }, { inboundStreamsMax: subnetIngressStreamsMax, outboundStreamsMax: subnetIngressStreamsMax })
+    components.net.handle(apiRelayProtocol, async (stream) => { await this.#serveRelay(stream) }, { inboundStreamsMax: apiRelayStreamsMax, outboundStreamsMax: apiRelayStreamsMax })
     this.#xnet = new XnetLinks({ net: components.net, clock: components.clock, logger: components.logger }, {
       served: id => this.#served.get(id)?.service,
       directory: () => this.directory()
@@ -203,35 +222,52 @@ export class SubnetManager implements Startable {
     return this.#served.get(id)?.subnet ?? this.#known.get(id)
   }
 
-  /** Sends an envelope to a member of its subnet over `/pylon/ingress/1.0.0`, trying members in order. */
-  async forward (bytes: Uint8Array, subnet: Subnet, signal?: AbortSignal): Promise<ForwardAnswer> {
+  /** Sets how this node answers API requests relayed by non-members (the daemon hands in the subnet routes). */
+  onRelay (handler: RelayHandler): void {
+    this.#relayHandler = handler
+  }
+
+  /**
+   * Hands an API request for `subnet` to one of its members over `/pylon/api-relay/1.0.0` and
+   * returns the member's answer as it gave it. Members are tried in turn, starting from a rotating
+   * one (load spreads over them); a member that answers "not a member" (it has not joined yet) or
+   * cannot be reached is skipped. Clients verify certified answers themselves: a relay is trusted
+   * with nothing they cannot check, and an uncertified query is as good as the member's word.
+   */
+  async relay (subnet: Subnet, request: RelayRequest, signal?: AbortSignal): Promise<Result<RelayAnswer>> {
     let last = 'no member reachable'
-    for (const { nodeId: member, multiaddrs } of subnet.genesis.members) {
+    const members = subnet.genesis.members
+    const first = this.#relayTurn++ % members.length
+    for (let i = 0; i < members.length; i++) {
+      const { nodeId: member, multiaddrs } = members[(first + i) % members.length]!
       if (member === this.#c.net.nodeId) continue
       // The genesis addresses are dialing hints; the transport authenticates the node id.
       if (multiaddrs !== undefined) this.#c.net.addPeerAddresses(member, multiaddrs)
       let stream: Stream | undefined
       try {
-        const timeout = AbortSignal.any([AbortSignal.timeout(subnetCodeFetchTimeoutMs / 4), ...(signal === undefined ? [] : [signal])])
-        stream = await this.#c.net.dial(member, ingressProtocol, { signal: timeout })
-        const lp = lpStream(stream, { maxDataLength: ingressBytesMax + 1024 })
-        await lp.write(bytes, { signal: timeout })
-        const answer = decode((await lp.read({ signal: timeout })).subarray(), { bytesMax: 4096 })
+        const timeout = AbortSignal.any([AbortSignal.timeout(apiRelayTimeoutMs), ...(signal === undefined ? [] : [signal])])
+        stream = await this.#c.net.dial(member, apiRelayProtocol, { signal: timeout })
+        const lp = lpStream(stream, { maxDataLength: apiRelayAnswerBytesMax, maxBufferSize: apiRelayAnswerBytesMax + 16 })
+        await lp.write(encode({ method: request.method, path: request.path, query: request.query, body: request.body }), { signal: timeout })
+        const answer = decode((await lp.read({ signal: timeout })).subarray(), { bytesMax: apiRelayAnswerBytesMax })
         await stream.close({ signal: timeout }).catch(() => {})
-        if (answer.ok && typeof answer.value === 'object' && answer.value !== null) {
-          const a = answer.value as Record<string, unknown>
-          if (a.ok === true && typeof a.ingressId === 'string') return { ok: true, ingressId: a.ingressId as IngressId }
-          if (a.ok === false && typeof a.reason === 'string' && typeof a.error === 'string') {
-            if (a.reason !== 'not-member') return { ok: false, reason: a.reason as SubmitRefusal, error: `member ${member}: ${a.error}` }
-          }
+        const a = answer.ok ? answer.value as Record<string, unknown> : undefined
+        if (typeof a !== 'object' || a === null || !Number.isSafeInteger(a.status) || typeof a.json !== 'object' || a.json === null) {
+          last = `member ${member} gave no usable answer`
+          continue
         }
-        last = `member ${member} gave no usable answer`
+        if ((a.json as Record<string, unknown>).reason === 'not-member') {
+          last = `member ${member} does not serve the subnet yet`
+          continue
+        }
+        return ok({ status: a.status as number, json: a.json })
       } catch (error) {
         stream?.abort(error as Error)
+        if (signal?.aborted === true) return err('the client went away')
         last = `member ${member}: ${(error as Error).message}`
       }
     }
-    return { ok: false, reason: 'unreachable', error: `could not forward to any member of subnet ${subnet.id}: ${last}` }
+    return err(`could not reach any member of subnet ${subnet.id}: ${last}`)
   }
 
   async #serve (subnet: Subnet): Promise<void> {
@@ -364,25 +400,40 @@ export class SubnetManager implements Startable {
     await stream.close({ signal })
   }
 
-  /** Accepts an envelope forwarded by a non-member node into the right subnet's mempool. */
-  async #serveIngress (stream: Stream): Promise<void> {
-    const signal = AbortSignal.timeout(subnetCodeFetchTimeoutMs / 4)
-    const lp = lpStream(stream, { maxDataLength: ingressBytesMax })
-    const bytes = (await lp.read({ signal })).subarray()
-    const decoded = decodeIngress(bytes, this.#c.clock.now())
-    let answer: Record<string, unknown>
-    if (!decoded.ok) answer = { ok: false, reason: decoded.error.reason, error: decoded.error.message }
-    else {
-      const service = this.#served.get(subnetOfIngress(decoded.value.content))?.service
-      if (service === undefined) answer = { ok: false, reason: 'not-member', error: `not a member of subnet ${subnetOfIngress(decoded.value.content)}` }
-      else {
-        const added = service.submit(bytes)
-        answer = added.ok ? { ok: true, ingressId: added.value.id } : { ok: false, reason: added.error.reason, error: added.error.message }
+  /** Answers an API request a non-member relayed, through the subnet routes (never relayed again). */
+  async #serveRelay (stream: Stream): Promise<void> {
+    const signal = AbortSignal.timeout(apiRelayTimeoutMs)
+    const lp = lpStream(stream, { maxDataLength: apiRelayRequestBytesMax, maxBufferSize: apiRelayRequestBytesMax + 16 })
+    try {
+      const request = parseRelayRequest((await lp.read({ signal })).subarray())
+      let answer: RelayAnswer
+      if (!request.ok) answer = { status: 400, json: { ok: false, error: `bad relay request: ${request.error}`, reason: 'malformed' } }
+      else if (this.#relayHandler === undefined) answer = { status: 503, json: { ok: false, error: 'this node answers no relayed requests' } }
+      else answer = await this.#relayHandler(request.value, signal)
+      let bytes: Uint8Array
+      try {
+        bytes = encode({ status: answer.status, json: answer.json })
+      } catch (error) {
+        bytes = encode({ status: 500, json: { ok: false, error: `answer does not encode: ${(error as Error).message}` } })
       }
+      if (bytes.length > apiRelayAnswerBytesMax) bytes = encode({ status: 502, json: { ok: false, error: `answer too large to relay: ${bytes.length} > ${apiRelayAnswerBytesMax} bytes` } })
+      await lp.write(bytes, { signal })
+      await stream.close({ signal })
+    } catch (error) {
+      stream.abort(error as Error)
     }
-    await lp.write(encode(answer), { signal })
-    await stream.close({ signal })
   }
+}
+
+function parseRelayRequest (bytes: Uint8Array): Result<RelayRequest> {
+  const decoded = decode(bytes, { bytesMax: apiRelayRequestBytesMax })
+  if (!decoded.ok) return err(decoded.error)
+  const r = decoded.value as Record<string, unknown>
+  if (typeof r !== 'object' || r === null || (r.method !== 'GET' && r.method !== 'POST') || typeof r.path !== 'string' || typeof r.query !== 'string' || !(r.body instanceof Uint8Array)) {
+    return err('expected { method: GET|POST, path, query, body }')
+  }
+  if (r.path.length > 512 || r.query.length > 512) return err('path or query longer than 512 characters')
+  return ok({ method: r.method, path: r.path, query: r.query, body: r.body })
 }
 
 /** Asks `peer` for code `cid` of `subnet`; undefined when it has none. */

@@ -3,6 +3,7 @@
 // only one member holds (the others fetch it over /pylon/code/1.0.0), updates sent to a
 // non-member (forwarded over /pylon/ingress/1.0.0), certified answers, and equal state roots.
 
+import { relayHandler } from '../../node/api/subnet-routes.ts'
 import test from 'ava'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -52,6 +53,8 @@ test('a 4-member subnet over libp2p: code fetched by CID, a non-member forwards,
     createDriver: (subnet, store, service) => new ConsensusDriver({ net: h.net, store, clock: systemClock, logger: silentLogger, signer: h.signer, application: service }, { subnet })
   }, { dataDir: join(dir, `n${i}`) })
   const all = hosts.map((h, i) => makeManager(h, i))
+  // Members answer relayed API requests through the subnet routes, as in the daemon.
+  for (const m of all) m.onRelay(relayHandler(m, systemClock))
   for (const h of hosts) await h.net.start()
 
   const genesis = genesisOf({
@@ -86,9 +89,16 @@ test('a 4-member subnet over libp2p: code fetched by CID, a non-member forwards,
 
   const updates = [client.update(actor), client.update(actor), client.update(actor)]
   for (const u of updates) {
-    const forwarded = await all[4]!.forward(u.bytes, subnet)
-    t.true(forwarded.ok, forwarded.ok ? '' : forwarded.error)
+    const relayed = await all[4]!.relay(subnet, { method: 'POST', path: '/v1/ingress', query: '', body: u.bytes })
+    if (!relayed.ok) return t.fail(relayed.error)
+    t.is(relayed.value.status, 202, JSON.stringify(relayed.value.json))
+    t.like(relayed.value.json as object, { status: 'pending', ingressId: u.id })
   }
+  // Garbage relayed to a member gets a clear refusal, never a crash.
+  const garbage = await all[4]!.relay(subnet, { method: 'POST', path: '/v1/ingress', query: '', body: new Uint8Array([1, 2, 3]) })
+  t.true(garbage.ok && garbage.value.status === 400, JSON.stringify(garbage))
+  const unknownRoute = await all[4]!.relay(subnet, { method: 'GET', path: '/v1/code/x', query: '', body: new Uint8Array(0) })
+  t.true(unknownRoute.ok && unknownRoute.value.status === 404)
   const results = await Promise.all(updates.map(async u => await Promise.any(services.map(async s => {
     const r = await s.wait(u.id, 40_000)
     if (r === undefined) throw new Error('no result')

@@ -2,6 +2,7 @@
 // upload stores the code under its CID, a tampered one (bytes that hash elsewhere) is refused and
 // stores nothing, bad chunks get clear 4xx answers, and the staging area stays bounded.
 
+import { err } from '../../../../protocol/result.ts'
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
@@ -28,7 +29,7 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }) {
     list: () => [service],
     get: id => (id === subnet.id ? service : undefined),
     known: id => (id === subnet.id ? subnet : undefined),
-    forward: async () => ({ ok: false, reason: 'unreachable', error: 'no forwarding in this test' })
+    relay: async () => err('no forwarding in this test')
   }
   const api = new ApiServer({
     logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],

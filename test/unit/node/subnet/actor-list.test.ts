@@ -1,6 +1,7 @@
 // Listing a subnet's actors (SubnetService.actors and GET /v1/subnets/:id/actors) from the replicated
 // records: index order, bounded pages that chain through `next`, deleted actors absent.
 
+import { err } from '../../../../protocol/result.ts'
 import test from 'ava'
 import { Registry } from 'prom-client'
 import { actorIdOf, type ActorId } from '../../../../protocol/ids.ts'
@@ -33,7 +34,7 @@ test('actors are listed in index order, in pages that chain through next, withou
   t.deepEqual(await service.actors({ after: 5n, limit: 10 }), [])
   t.like((await service.actors({ limit: 1 }))[0], { subnet: subnet.id, name: 'counter', installer: client.id, controllers: [client.id], installedAt: 1n, upgradedAt: null })
 
-  const api = new ApiServer({ logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [], routes: subnetRoutes({ list: () => [service], get: id => (id === subnet.id ? service : undefined), known: () => undefined, forward: async () => ({ ok: false, reason: 'unreachable', error: 'test' }) }, clock) }, { host: '127.0.0.1', port: 0 })
+  const api = new ApiServer({ logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [], routes: subnetRoutes({ list: () => [service], get: id => (id === subnet.id ? service : undefined), known: () => undefined, relay: async () => err('test') }, clock) }, { host: '127.0.0.1', port: 0 })
   await api.start()
   t.teardown(async () => { await api.stop() })
   const page = async (query: string): Promise<{ actors: Array<{ actor: string }>, next: string | null, height: string }> => await (await fetch(`${api.url}/v1/subnets/${subnet.id}/actors${query}`)).json() as never

@@ -53,7 +53,7 @@ test('loads the subnets it is a member of, skips bad files, joins at run time at
   t.deepEqual(drivers, [`start ${mine.subnet.id}`])
   t.truthy(manager.known(others.subnet.id), 'a subnet of other members is known for routing')
   t.is(manager.get(others.subnet.id), undefined)
-  t.true(protocols.includes('/pylon/code/1.0.0') && protocols.includes('/pylon/ingress/1.0.0'))
+  t.true(protocols.includes('/pylon/code/1.0.0') && protocols.includes('/pylon/api-relay/1.0.0'))
   t.true(topics.has(`pylon/ingress/1/${mine.subnet.id}`) && topics.has(`pylon/certify/1/${mine.subnet.id}`))
   // Gossip validators: garbage is rejected (the forwarder loses score), never a crash.
   t.is(await topics.get(`pylon/ingress/1/${mine.subnet.id}`)!({ topic: '', from: 'x' as NodeId, data: new Uint8Array([0xff]) }), 'reject')

@@ -11,7 +11,8 @@ import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
-import type { ForwardAnswer } from '../../../../node/subnet/subnet-manager.ts'
+import type { RelayAnswer, RelayRequest } from '../../../../node/subnet/subnet-manager.ts'
+import { err, type Result } from '../../../../protocol/result.ts'
 import { Client, exampleCode, makeReplica, makeSubnet, runHeight } from './_harness.ts'
 
 async function setup (t: { teardown: (fn: () => Promise<void>) => void }) {
@@ -20,14 +21,14 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }) {
   const foreign = makeSubnet(4, clock).subnet
   const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
   await service.start()
-  const forwarded: Uint8Array[] = []
+  const relayed: RelayRequest[] = []
   const directory: SubnetDirectory = {
     list: () => [service],
     get: id => (id === subnet.id ? service : undefined),
     known: id => (id === subnet.id ? subnet : id === foreign.id ? foreign : undefined),
-    forward: async (bytes: Uint8Array): Promise<ForwardAnswer> => {
-      forwarded.push(bytes)
-      return { ok: false, reason: 'unreachable', error: 'could not forward to any member (test)' }
+    relay: async (_subnet, request): Promise<Result<RelayAnswer>> => {
+      relayed.push(request)
+      return err('could not reach any member (test)')
     }
   }
   const api = new ApiServer({
@@ -40,11 +41,11 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }) {
     const res = await fetch(api.url + path, { method, headers, ...(body === undefined ? {} : { body }) })
     return { status: res.status, json: await res.json() as Record<string, unknown> }
   }
-  return { clock, subnet, foreign, service, call, forwarded, client: new Client(clock), url: api.url }
+  return { clock, subnet, foreign, service, call, relayed, client: new Client(clock), url: api.url }
 }
 
 test('garbage and misrouted requests get clear JSON errors, never a crash', async t => {
-  const { subnet, foreign, call, client, forwarded, url } = await setup(t)
+  const { subnet, foreign, call, client, relayed, url } = await setup(t)
   const bad = await call('POST', '/v1/ingress', 'garbage')
   t.is(bad.status, 400)
   t.is(bad.json.reason, 'malformed')
@@ -65,16 +66,25 @@ test('garbage and misrouted requests get clear JSON errors, never a crash', asyn
   const unknownActor = await call('GET', `/v1/actors/${actorIdOf(subnet.id, 9n)}`)
   t.is(unknownActor.status, 404)
   t.is(unknownActor.json.reason, 'unknown-actor')
+  // A subnet this node knows but does not serve: a member answers; when none can, the client learns who the members are.
   const foreignActor = await call('GET', `/v1/actors/${actorIdOf(foreign.id, 1n)}`)
-  t.is(foreignActor.status, 421)
+  t.is(foreignActor.status, 502)
   t.deepEqual(foreignActor.json.members, [...foreign.memberIds])
+  t.like(relayed.at(-1), { method: 'GET', path: `/v1/actors/${actorIdOf(foreign.id, 1n)}` })
   const elsewhere = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' as SubnetId
   t.is((await call('GET', `/v1/actors/${elsewhere}.1`)).status, 404)
-  // A non-member forwards to a member; when none answers, the client learns who the members are.
-  const toForeign = await call('POST', '/v1/ingress', client.update(actorIdOf(foreign.id, 1n)).bytes)
+  const update = client.update(actorIdOf(foreign.id, 1n))
+  const toForeign = await call('POST', '/v1/ingress?wait=1', update.bytes)
   t.is(toForeign.status, 502)
-  t.is(forwarded.length, 1)
   t.deepEqual(toForeign.json.members, [...foreign.memberIds])
+  t.like(relayed.at(-1), { method: 'POST', path: '/v1/ingress', query: 'wait=1' })
+  t.true(Buffer.from(relayed.at(-1)!.body).equals(update.bytes), 'the envelope is relayed byte for byte')
+  t.is((await call('GET', `/v1/ingress/${update.id}?subnet=${foreign.id}`)).status, 502, 'a result asked for by subnet is relayed too')
+  t.is((await call('GET', `/v1/ingress/${update.id}?subnet=nope`)).status, 400)
+  // The genesis of a known subnet is served even when no member answers: a client can still verify.
+  const foreignInfo = await call('GET', `/v1/subnets/${foreign.id}`)
+  t.is(foreignInfo.status, 200)
+  t.like(foreignInfo.json, { id: foreign.id, serving: false })
   t.is((await call('POST', `/v1/code?subnet=${subnet.id}`, '')).status, 400)
   t.is((await call('POST', '/v1/code', 'x')).status, 400)
   // A declared length past the code bound is refused before any byte of the body is read.

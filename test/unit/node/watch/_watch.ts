@@ -2,6 +2,7 @@
 // driven height by height like the consensus driver) behind a real ApiServer with the watch
 // upgrade mounted, plus a WebSocket client helper that bounds every wait.
 
+import { err } from '../../../../protocol/result.ts'
 import { Registry } from 'prom-client'
 import WebSocket from 'ws'
 import { actorIdOf, type ActorId } from '../../../../protocol/ids.ts'
@@ -50,7 +51,7 @@ export async function setupWatch (t: { teardown: (fn: () => Promise<void>) => vo
     list: () => [service],
     get: id => (id === subnet.id ? service : undefined),
     known: id => (id === subnet.id ? subnet : id === foreign.id ? foreign : undefined),
-    forward: async () => ({ ok: false, reason: 'unreachable', error: 'no forwarding in this test' })
+    relay: async () => err('no forwarding in this test')
   }
   const watch = new WatchServer({ hub, directory, clock, logger: silentLogger, metrics })
   const api = new ApiServer({
