@@ -406,8 +406,8 @@ export const subnetCodeStreamsMax = 2
  * lost 5-10 % of calls at 16 in flight (npm run bench -- lifecycle).
  */
 export const apiRelayStreamsMax = 32
-/** A relayed request: one ingress envelope (the largest body relayed) plus its method, path and query. */
-export const apiRelayRequestBytesMax = ingressBytesMax + 4 * KiB
+/** A relayed request: one ingress envelope or one code-upload chunk (the largest bodies relayed) plus its method, path and query. */
+export const apiRelayRequestBytesMax = Math.max(ingressBytesMax, apiCodeChunkBytesMax) + 4 * KiB
 /** A relayed answer: a certified response carries a 1 MiB result as base64 plus its proof and certificate. */
 export const apiRelayAnswerBytesMax = 4 * MiB
 /** One relay exchange: the member may hold a call up to apiIngressWaitMs for its certified result. */

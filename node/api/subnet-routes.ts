@@ -22,7 +22,7 @@ export interface SubnetDirectory {
   get (id: SubnetId): SubnetService | undefined
   known (id: SubnetId): Subnet | undefined
   /** Hands a request for a subnet this node does not serve to one of its members. */
-  relay (subnet: Subnet, request: RelayRequest, signal?: AbortSignal): Promise<Result<RelayAnswer>>
+  relay (subnet: Subnet, request: RelayRequest, signal?: AbortSignal, sticky?: string): Promise<Result<RelayAnswer>>
 }
 
 const statusOfRefusal: Record<string, number> = {
@@ -74,6 +74,7 @@ export function relayHandler (directory: SubnetDirectory, clock: Clock): (reques
     { method: 'POST', pattern: /^\/v1\/ingress$/, handle: async r => await h.ingress(r) },
     { method: 'GET', pattern: /^\/v1\/ingress\/([^/]+)$/, handle: async (r, m) => await h.ingressStatus(decodeURIComponent(m[1]!), r.query) },
     { method: 'POST', pattern: /^\/v1\/query$/, handle: async r => await h.query(r) },
+    { method: 'PUT', pattern: /^\/v1\/code\/([^/]+)$/, handle: async (r, m) => await h.codeChunk({ ...r, params: { cid: decodeURIComponent(m[1]!) } }) },
     { method: 'GET', pattern: /^\/v1\/subnets\/([^/]+)$/, handle: async (r, m) => await h.subnet(decodeURIComponent(m[1]!), r.signal) },
     { method: 'GET', pattern: /^\/v1\/subnets\/([^/]+)\/actors$/, handle: async (r, m) => await h.actors(decodeURIComponent(m[1]!), r.query, r.signal) },
     { method: 'GET', pattern: /^\/v1\/actors\/([^/]+)$/, handle: async (r, m) => await h.actor(decodeURIComponent(m[1]!), r.signal) }
@@ -113,11 +114,11 @@ class SubnetHandlers {
    * A request for a subnet this node knows but does not serve, answered by one of its members.
    * Certified answers are checked by the client against the subnet's genesis; nothing here is trusted.
    */
-  async #viaMember (subnet: SubnetId, request: Omit<RelayRequest, 'body'> & { body?: Uint8Array }, signal: AbortSignal): Promise<ApiAnswer> {
+  async #viaMember (subnet: SubnetId, request: Omit<RelayRequest, 'body'> & { body?: Uint8Array }, signal: AbortSignal, sticky?: string): Promise<ApiAnswer> {
     const known = this.#dir.known(subnet)
     if (known === undefined) throw new HttpError(404, `unknown subnet ${subnet}: this node neither serves nor knows it`, { reason: 'unknown-subnet', subnet })
     if (this.#relayed) throw new HttpError(421, `this node is not a member of subnet ${subnet}; ask one of its members`, { reason: 'not-member', subnet, members: known.memberIds })
-    const answer = await this.#dir.relay(known, { ...request, body: request.body ?? new Uint8Array(0) }, signal)
+    const answer = await this.#dir.relay(known, { ...request, body: request.body ?? new Uint8Array(0) }, signal, sticky)
     if (!answer.ok) throw new HttpError(502, answer.error, { reason: 'unreachable', subnet, members: known.memberIds })
     return { status: answer.value.status, json: answer.value.json }
   }
@@ -186,7 +187,12 @@ class SubnetHandlers {
     const offset = integerParam(r.query, 'offset', 0, 0n, BigInt(apiCodeBytesMax))
     const upload = r.query.get('upload') ?? ''
     if (!/^[A-Za-z0-9_-]{0,64}$/.test(upload)) throw new HttpError(400, `upload must be 0..64 characters of [A-Za-z0-9_-], got ${JSON.stringify(upload.slice(0, 80))}`, { reason: 'malformed' })
-    const service = this.#serviceFor(id.value)
+    const service = this.#dir.get(id.value)
+    if (service === undefined) {
+      // Every chunk of one upload goes to the same member, which assembles and stores the code
+      // (the others fetch it from there when the install is proposed).
+      return await this.#viaMember(id.value, { method: 'PUT', path: `/v1/code/${cid.cid}`, query: r.query.toString(), body: r.body }, r.signal, `${cid.cid}/${upload}`)
+    }
     // Code this node already holds under that CID needs no bytes: the first chunk is answered as done.
     const held = offset === 0n ? await service.getCode(cid.cid) : undefined
     if (held !== undefined) return { status: 200, json: { ok: true, complete: true, cid: cid.cid, bytes: held.length, subnet: id.value, held: true } }

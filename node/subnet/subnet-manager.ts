@@ -8,7 +8,7 @@
 import { lpStream } from '@libp2p/utils'
 import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { decode, encode } from '../../protocol/codec.ts'
+import { decode, encode, sha256Bytes } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
 import { stateSyncAttemptsMax, stateSyncRetryMs } from '../../protocol/limits.ts'
 import {
@@ -79,7 +79,7 @@ interface Served {
 
 /** An API request a non-member hands to a member of the subnet it names (node/api/subnet-routes.ts answers it). */
 export interface RelayRequest {
-  method: 'GET' | 'POST'
+  method: 'GET' | 'POST' | 'PUT'
   path: string
   /** The URL query without its '?'. */
   query: string
@@ -230,14 +230,15 @@ export class SubnetManager implements Startable {
   /**
    * Hands an API request for `subnet` to one of its members over `/pylon/api-relay/1.0.0` and
    * returns the member's answer as it gave it. Members are tried in turn, starting from a rotating
-   * one (load spreads over them); a member that answers "not a member" (it has not joined yet) or
+   * one (load spreads over them), or for a `sticky` key always from the same one (the chunks of one
+   * code upload must meet on one member); a member that answers "not a member" (it has not joined yet) or
    * cannot be reached is skipped. Clients verify certified answers themselves: a relay is trusted
    * with nothing they cannot check, and an uncertified query is as good as the member's word.
    */
-  async relay (subnet: Subnet, request: RelayRequest, signal?: AbortSignal): Promise<Result<RelayAnswer>> {
+  async relay (subnet: Subnet, request: RelayRequest, signal?: AbortSignal, sticky?: string): Promise<Result<RelayAnswer>> {
     let last = 'no member reachable'
     const members = subnet.genesis.members
-    const first = this.#relayTurn++ % members.length
+    const first = sticky === undefined ? this.#relayTurn++ % members.length : sha256Bytes(new TextEncoder().encode(sticky))[0]! % members.length
     for (let i = 0; i < members.length; i++) {
       const { nodeId: member, multiaddrs } = members[(first + i) % members.length]!
       if (member === this.#c.net.nodeId) continue
@@ -429,8 +430,8 @@ function parseRelayRequest (bytes: Uint8Array): Result<RelayRequest> {
   const decoded = decode(bytes, { bytesMax: apiRelayRequestBytesMax })
   if (!decoded.ok) return err(decoded.error)
   const r = decoded.value as Record<string, unknown>
-  if (typeof r !== 'object' || r === null || (r.method !== 'GET' && r.method !== 'POST') || typeof r.path !== 'string' || typeof r.query !== 'string' || !(r.body instanceof Uint8Array)) {
-    return err('expected { method: GET|POST, path, query, body }')
+  if (typeof r !== 'object' || r === null || (r.method !== 'GET' && r.method !== 'POST' && r.method !== 'PUT') || typeof r.path !== 'string' || typeof r.query !== 'string' || !(r.body instanceof Uint8Array)) {
+    return err('expected { method: GET|POST|PUT, path, query, body }')
   }
   if (r.path.length > 512 || r.query.length > 512) return err('path or query longer than 512 characters')
   return ok({ method: r.method, path: r.path, query: r.query, body: r.body })

@@ -21,13 +21,13 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }) {
   const foreign = makeSubnet(4, clock).subnet
   const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
   await service.start()
-  const relayed: RelayRequest[] = []
+  const relayed: Array<RelayRequest & { sticky?: string }> = []
   const directory: SubnetDirectory = {
     list: () => [service],
     get: id => (id === subnet.id ? service : undefined),
     known: id => (id === subnet.id ? subnet : id === foreign.id ? foreign : undefined),
-    relay: async (_subnet, request): Promise<Result<RelayAnswer>> => {
-      relayed.push(request)
+    relay: async (_subnet, request, _signal, sticky): Promise<Result<RelayAnswer>> => {
+      relayed.push({ ...request, ...(sticky === undefined ? {} : { sticky }) })
       return err('could not reach any member (test)')
     }
   }
@@ -81,6 +81,10 @@ test('garbage and misrouted requests get clear JSON errors, never a crash', asyn
   t.true(Buffer.from(relayed.at(-1)!.body).equals(update.bytes), 'the envelope is relayed byte for byte')
   t.is((await call('GET', `/v1/ingress/${update.id}?subnet=${foreign.id}`)).status, 502, 'a result asked for by subnet is relayed too')
   t.is((await call('GET', `/v1/ingress/${update.id}?subnet=nope`)).status, 400)
+  // The chunks of one upload to a subnet this node does not serve all go to one member (a sticky key).
+  const cid = rawCidOf(new Uint8Array([1, 2, 3])).toString()
+  for (const offset of [0, 2]) t.is((await call('PUT', `/v1/code/${cid}?subnet=${foreign.id}&total=3&offset=${offset}&upload=u1`, new Uint8Array([1, 2]).subarray(0, 3 - offset))).status, 502)
+  t.deepEqual(relayed.slice(-2).map(r => [r.method, r.path, r.sticky]), [['PUT', `/v1/code/${cid}`, `${cid}/u1`], ['PUT', `/v1/code/${cid}`, `${cid}/u1`]])
   // The genesis of a known subnet is served even when no member answers: a client can still verify.
   const foreignInfo = await call('GET', `/v1/subnets/${foreign.id}`)
   t.is(foreignInfo.status, 200)
