@@ -43,6 +43,7 @@ export class PeerLink {
   #stream: Stream | undefined
   #lp: Lp | undefined
   #flushing = false
+  #flushScheduled = false
   #closed = false
   #retryAtMs = 0
   #cancelRetry: (() => void) | undefined
@@ -71,7 +72,21 @@ export class PeerLink {
     if (dropped > 0) this.#init.onDrop('outbox-full', dropped)
     this.#frames.push(frame)
     this.#bytes += frame.length
-    void this.#flush()
+    this.#scheduleFlush()
+  }
+
+  /**
+   * Writes on the next macrotask, not now: every frame queued meanwhile (a vote to all members,
+   * the sends of a WAL group, envelopes admitted in one tick) goes out in the same write, and each
+   * write costs a yamux frame, a Noise encryption and a socket syscall.
+   */
+  #scheduleFlush (): void {
+    if (this.#flushScheduled || this.#flushing) return
+    this.#flushScheduled = true
+    setImmediate(() => {
+      this.#flushScheduled = false
+      void this.#flush()
+    })
   }
 
   close (): void {
