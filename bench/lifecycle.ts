@@ -1,7 +1,9 @@
-// `npm run bench -- lifecycle [--calls N]`: a devnet of 5 daemons on loopback, a subnet of 4 made by
-// POST /v1/subnets (so one node is not a member); deploy phases of the JS and WAT counters, call
-// latency through a member and through the non-member (forwarded over /pylon/ingress/1.0.0), side by
-// side. It measures only; it stops every process it starts, also on error.
+// `npm run bench -- lifecycle [--calls N] [--rounds R]`: a devnet of 8 daemons on loopback, a subnet
+// of 4 made by POST /v1/subnets (so four nodes are not members); deploy phases of the JS and WAT
+// counters, call latency through a member and through a non-member (forwarded over
+// /pylon/ingress/1.0.0), side by side; then a second subnet of 4 on the other nodes and the ping–pong
+// round trip across the two subnets beside the same round trip within one. It measures only; it
+// stops every process it starts, also on error.
 
 import { mkdtempSync, rmSync, existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -26,12 +28,20 @@ const concurrency = 16
 const concurrentDeadlineMs = 30_000
 /** The interleaved sequential rounds start no new round after this. */
 const sequentialDeadlineMs = 180_000
+/** Daemons: two subnets of 4, and non-members of the first until the second forms. */
+const daemons = 8
+/** Ping–pong rounds start no new round after this; one round waits at most callWaitMs for its reply. */
+const roundTripDeadlineMs = 120_000
+/** Poll interval of ping's `stats` query while a round waits for the reply. */
+const statsPollMs = 20
 
 interface Created { ok: boolean, id?: string, members?: string[], error?: string }
 
 export default async function lifecycleBench (args: string[]): Promise<void> {
   const at = args.indexOf('--calls')
   const calls = Math.min(1_000, Math.max(10, Number(at >= 0 ? args[at + 1] : 100) || 100))
+  const at2 = args.indexOf('--rounds')
+  const rounds = Math.min(500, Math.max(5, Number(at2 >= 0 ? args[at2 + 1] : 30) || 30))
   const loadStart = loadavg()
   const dir = mkdtempSync(join(tmpdir(), 'pylon-bench-lifecycle-'))
   let file: DevnetFile | undefined
@@ -41,10 +51,10 @@ export default async function lifecycleBench (args: string[]): Promise<void> {
   process.once('SIGINT', onSigint)
   const out = (line: string): void => { process.stdout.write(line + '\n') }
   try {
-    file = await devnetUp({ nodes: 5, dir: join(dir, 'net'), subnets: 0, logLevel: 'warn' })
+    file = await devnetUp({ nodes: daemons, dir: join(dir, 'net'), subnets: 0, logLevel: 'warn' })
     const apis = file.nodes.map(n => new ApiClient(n.api))
     const ids = file.nodes.map(n => n.nodeId).sort()
-    await eventually('every capacity book to hold all 5 adverts', async () => {
+    await eventually(`every capacity book to hold all ${daemons} adverts`, async () => {
       const books = await Promise.all(apis.map(async a => (await a.request<Array<{ nodeId: string }>>('GET', '/v1/capacity')).map(x => x.nodeId).sort()))
       return books.every(b => JSON.stringify(b) === JSON.stringify(ids))
     })
@@ -63,7 +73,7 @@ export default async function lifecycleBench (args: string[]): Promise<void> {
     const member = apis[memberIndexes[0]!]!
     const other = apis[outsider]!
     const { subnet } = await member.subnet(subnetId)
-    out(`lifecycle: 5 daemons on loopback (${availableParallelism()} cores), subnet of 4 created by POST /v1/subnets in ${ms(createMs)} (placement, 4 genesis signatures, serving everywhere); node ${outsider} is not a member`)
+    out(`lifecycle: ${daemons} daemons on loopback (${availableParallelism()} cores), subnet of 4 created by POST /v1/subnets in ${ms(createMs)} (placement, 4 genesis signatures, serving everywhere); node ${outsider} is not a member (nor are ${daemons - 5} others, until the second subnet forms)`)
     out(`load average at start: ${fmtLoad(loadStart)}`)
     out('')
 
@@ -129,8 +139,17 @@ export default async function lifecycleBench (args: string[]): Promise<void> {
     }
     for (const [cause, n] of causes) out(`  ${n} failed: ${cause}`)
     out('')
-    // 3. Not built: an outbox send to another subnet is dropped, so there is no round trip to time.
-    out('cross-subnet round trip: n/a: cross-subnet messages not built (outbox sends to another subnet are dropped)')
+    // 3. Ping–pong: a second subnet on the other four nodes, pong on the first, ping on each.
+    const second = await secondSubnet(apis, file, subnetId)
+    const { routes: roundTrips, pongCount, sent } = await pingPong(apis, { id: subnetId, subnet, members: memberIndexes }, second, signers, rounds)
+    out(`ping–pong round trip: a second subnet of 4 created by POST /v1/subnets in ${ms(second.createMs)}; pong on the first subnet, a ping actor on each`)
+    out(`each round: ping's start (certified) sends ping to pong; the round ends when ping's stats (queried every ${statsPollMs} ms) count the reply`)
+    out(table(['route', 'rounds', 'failed', 'start certified p50', 'round trip p50', 'p99', 'reply after start p50'], roundTrips.map(r => [
+      r.label, String(r.total.length), String(r.failures.length), ms(percentile(r.start, 50)), ms(percentile(r.total, 50)), ms(percentile(r.total, 99)), ms(percentile(r.total.map((v, i) => v - r.start[i]!), 50))
+    ])))
+    for (const r of roundTrips) for (const f of new Set(r.failures)) out(`  ${r.label} failed: ${f.slice(0, 200)}`)
+    out(`exactly once: pong counted ${pongCount} pings for ${sent} certified starts${pongCount === String(sent) ? '' : ' (MISMATCH)'}`)
+    if (roundTrips.every(r => r.total.length > 0)) out(`ratio cross-subnet / same subnet (p50, p99): ${ratio(percentile(roundTrips[0]!.total, 50), percentile(roundTrips[1]!.total, 50))} / ${ratio(percentile(roundTrips[0]!.total, 99), percentile(roundTrips[1]!.total, 99))}`)
     out('')
     out(`load average at end: ${fmtLoad(loadavg())}`)
   } finally {
@@ -142,6 +161,98 @@ export default async function lifecycleBench (args: string[]): Promise<void> {
 }
 
 interface Phases { bytes: number, uploadMs: number, installMs: number, firstCallMs: number, actor: ActorId }
+
+interface Served { id: SubnetId, subnet: Subnet, members: number[] }
+
+/** A second subnet of 4 made by node 0 (placement puts it on the nodes the first left), served and known everywhere. */
+async function secondSubnet (apis: ApiClient[], file: DevnetFile, first: SubnetId): Promise<Served & { createMs: number }> {
+  const t0 = performance.now()
+  const created = await apis[0]!.request<Created>('POST', '/v1/subnets', { body: new TextEncoder().encode(JSON.stringify({ size: 4, name: 'lifecycle-2' })), type: 'application/json', timeoutMs: 60_000 })
+  if (!created.ok || created.id === undefined || created.members === undefined) throw new Error(`second subnet create failed: ${created.error ?? JSON.stringify(created)}`)
+  const id = created.id as SubnetId
+  const members = file.nodes.filter(n => created.members!.includes(n.nodeId)).map(n => n.index)
+  await eventually('every member of the second subnet to serve it and every node to know both subnets', async () => {
+    const serving = await Promise.all(members.map(async i => (await apis[i]!.subnets()).some(s => s.id === id)))
+    const known = await Promise.all(apis.map(async a => (await a.request<Array<{ id: string }>>('GET', '/v1/directory')).map(s => s.id)))
+    return serving.every(Boolean) && known.every(list => list.includes(id) && list.includes(first))
+  })
+  const createMs = performance.now() - t0
+  const { subnet } = await apis[members[0]!]!.subnet(id)
+  return { id, subnet, members, createMs }
+}
+
+interface RoundTrips { label: string, start: number[], total: number[], failures: string[], sent: number }
+
+/**
+ * Deploys pong on `a`, one ping on `b` (across) and one on `a` (within), then `rounds` rounds of each,
+ * interleaved: ping's `start` (certified), then ping's `stats` polled on a member of its subnet until
+ * it counts the round's reply. Each ping talks to the same pong, so pong's count says every ping
+ * arrived exactly once.
+ */
+async function pingPong (apis: ApiClient[], a: Served, b: Served, signers: Signer[], rounds: number): Promise<{ routes: RoundTrips[], pongCount: string, sent: number }> {
+  const deployer = signers[0]!
+  const install = async (at: Served, name: string): Promise<ActorId> => {
+    const api = apis[at.members[0]!]!
+    const code = new Uint8Array(await readFile(join(repoRoot, 'contracts/build', `${name}.wasm`)))
+    const cid = await api.uploadCode(at.id, code)
+    const ingress = signEnvelope({ kind: 'install', subnet: at.id, code: cid, arg: new Uint8Array(), name, controllers: [] }, deployer)
+    const installed = verifyIngressResult(certified(await api.submit(ingress, { waitMs: clientDeployWaitMs }), name), at.subnet, ingress)
+    if (!installed.ok) throw new Error(`install of ${name} on ${at.id} failed: ${installed.error ?? 'unknown error'}`)
+    return installed.actor
+  }
+  for (const name of ['ping', 'pong']) if (!existsSync(join(repoRoot, 'contracts/build', `${name}.wasm`))) throw new Error(`contracts/build/${name}.wasm is missing: npm run build:contracts`)
+  const pong = await install(a, 'pong')
+  const routes = [
+    { label: 'across subnets (ping on the second, pong on the first)', at: b, ping: await install(b, 'ping') },
+    { label: 'within one subnet (ping and pong on the first)', at: a, ping: await install(a, 'ping') }
+  ]
+  const results: RoundTrips[] = routes.map(r => ({ label: r.label, start: [], total: [], failures: [], sent: 0 }))
+  const started = performance.now()
+  let k = 1
+  for (let round = 1; round <= rounds && performance.now() - started < roundTripDeadlineMs; round++) {
+    for (const [j, route] of routes.entries()) {
+      const api = apis[route.at.members[(round + j) % route.at.members.length]!]!
+      const signer = signers[(k++) % signers.length]!
+      const outcome = await roundTrip(api, route.at.subnet, signer, route.ping, pong, results[j]!.sent + 1)
+      if (outcome.startMs > 0) results[j]!.sent++
+      if (outcome.failure !== undefined) results[j]!.failures.push(outcome.failure)
+      else {
+        results[j]!.start.push(outcome.startMs)
+        results[j]!.total.push(outcome.totalMs)
+      }
+    }
+  }
+  // Exactly once: pong counted one ping per certified start of either route, no more, no fewer.
+  const pongCount = await queryText(apis[a.members[0]!]!, signers[1]!, pong, 'count')
+  return { routes: results, pongCount, sent: results.reduce((n, r) => n + r.sent, 0) }
+}
+
+/** One round: `start` through `api` (certified), then ping's stats until `replies=<replies>`. */
+async function roundTrip (api: ApiClient, subnet: Subnet, signer: Signer, ping: ActorId, pong: ActorId, replies: number): Promise<{ startMs: number, totalMs: number, failure?: string }> {
+  const t0 = performance.now()
+  try {
+    const ingress = signEnvelope({ kind: 'update', actor: ping, method: 'start', payload: new TextEncoder().encode(pong) }, signer)
+    const answer = await api.submit(ingress, { waitMs: callWaitMs })
+    if (answer.status !== 'certified' || answer.receipt?.ok !== true) return { startMs: 0, totalMs: 0, failure: `start: ${answer.status} ${answer.reason ?? answer.receipt?.error ?? ''}` }
+    verifyIngressResult(answer, subnet, ingress)
+    const startMs = performance.now() - t0
+    for (;;) {
+      const stats = await queryText(api, signer, ping, 'stats')
+      if (stats.includes(`replies=${replies} `)) return { startMs, totalMs: performance.now() - t0 }
+      if (!stats.includes('rejects=0 ')) return { startMs, totalMs: 0, failure: `rejected: ${stats}` }
+      if (performance.now() - t0 > callWaitMs) return { startMs, totalMs: 0, failure: `no reply within ${callWaitMs} ms: ${stats}` }
+      await new Promise(resolve => setTimeout(resolve, statsPollMs))
+    }
+  } catch (error) {
+    return { startMs: 0, totalMs: 0, failure: `${api.url}: ${(error as Error).message}` }
+  }
+}
+
+async function queryText (api: ApiClient, signer: Signer, actor: ActorId, method: string): Promise<string> {
+  const answer = await api.query(signEnvelope({ kind: 'query', actor, method, payload: new Uint8Array() }, signer))
+  if (!answer.ok) throw new Error(`query ${method} of ${actor}: ${answer.error ?? 'failed'}`)
+  return answer.resultUtf8 ?? ''
+}
 
 /** The three phases of `pylon deploy` plus a first call, timed apart; each answer's certificate checked. */
 async function deployPhases (api: ApiClient, subnet: Subnet, signer: Signer, wasm: string, name: string): Promise<Phases> {
