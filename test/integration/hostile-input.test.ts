@@ -55,7 +55,7 @@ async function httpStatus (url: string, method: string, headers: Record<string, 
   })
 }
 
-test('a daemon fed garbage on /pylon/capacity/1.0.0, the gossip topic and its HTTP API keeps running and still answers, then exits 0 on SIGINT', async t => {
+test('a daemon fed garbage on /pylon/capacity/1.0.0, the gossip topic, its HTTP API, the xnet and relay protocols keeps running and still answers, then exits 0 on SIGINT', async t => {
   t.timeout(100_000)
   const daemon = await spawnDaemon({ args: ['--advert-interval', '2000'] })
   t.teardown(() => daemon.destroy())
@@ -118,6 +118,26 @@ test('a daemon fed garbage on /pylon/capacity/1.0.0, the gossip topic and its HT
   t.is(await rawHttp(daemon.api, Buffer.from([0, 1, 2, 3, 255, 254])), 'HTTP/1.1 400 Bad Request')
   const notFound = await fetch(`${daemon.api}/v2/whatever`)
   t.deepEqual(await notFound.json(), { ok: false, error: 'no such route: GET /v2/whatever' })
+
+  // 4. Garbage on the streams between subnets and the API relay: each gets a clear refusal frame.
+  const ask = async (protocol: string, bytes: Uint8Array): Promise<Record<string, unknown>> => {
+    const stream = await attacker.dial(daemon.nodeId as never, protocol, { signal: AbortSignal.timeout(10_000) })
+    const lp = lpStream(stream, { maxDataLength: 1024 * 1024 })
+    await lp.write(bytes)
+    const answer = decode((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
+    await stream.close().catch(() => {})
+    if (!answer.ok) throw new Error(answer.error)
+    return answer.value as Record<string, unknown>
+  }
+  t.regex(String((await ask('/pylon/xnet/1.0.0', Uint8Array.from([0xde, 0xad]))).error), /^slice request: /)
+  t.regex(String((await ask('/pylon/xnet/1.0.0', encode({ from: 'x', to: 'y', next: -1 }))).error), /^slice request from: /)
+  const nowhere = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+  const request = { from: nowhere, to: nowhere.replace('zy', 'za'), next: 0, have: 0, acked: 0, waitMs: 0 }
+  t.is((await ask('/pylon/xnet/1.0.0', encode(request))).error, `not a member of subnet ${nowhere}`)
+  t.like(await ask('/pylon/api-relay/1.0.0', encode({ nonsense: true })), { status: 400, json: { reason: 'malformed' } })
+  t.like(await ask('/pylon/api-relay/1.0.0', encode({ method: 'GET', path: '/v1/node', query: '', body: new Uint8Array(0) })), { status: 404 })
+  const relayedQuery = await ask('/pylon/api-relay/1.0.0', encode({ method: 'POST', path: '/v1/query', query: '', body: Uint8Array.from([1, 2, 3]) }))
+  t.is(relayedQuery.status, 400, JSON.stringify(relayedQuery))
 
   // Still alive and correct.
   const node = await getJson<{ nodeId: string }>(`${daemon.api}/v1/node`)
