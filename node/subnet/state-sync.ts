@@ -154,7 +154,8 @@ export class StateSync {
     const certified = new Map<bigint, StateCertificate>()
     for (const { peer, offers } of lists) {
       for (const offer of offers) {
-        if (offer.certification === null || certified.has(BigInt(offer.manifest.height))) continue
+        // Heights at or below the store are of no use: their signatures are not worth checking.
+        if (offer.certification === null || BigInt(offer.manifest.height) <= above || certified.has(BigInt(offer.manifest.height))) continue
         const cert = this.#checkCertification(offer.certification, offer.manifest.height)
         if (cert.ok) certified.set(BigInt(offer.manifest.height), cert.value)
         else this.#fault(peer, 'bad-certificate', cert.error)
