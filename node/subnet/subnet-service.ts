@@ -692,11 +692,23 @@ export class SubnetService implements ConsensusApplication {
     }
     const cert = certificateOf(this.subnet, { state, shares: matching })
     if (!cert.ok) return
-    await this.#c.store.putCertification(height, encodeCertificate(cert.value))
+    // Waiting clients are answered while the certificate is written: it verifies on its own (2f+1
+    // member signatures), so its fsync need not be on their path. What reads certification from the
+    // store (the certified height, progress listeners, GET /v1/ingress/:id) waits for the write.
+    const stored = this.#c.store.putCertification(height, encodeCertificate(cert.value))
+    try {
+      await this.#answerWaiters(height, cert.value)
+    } finally {
+      await stored
+    }
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
     this.#notifyProgress()
     this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
     this.#shares.delete(height)
+  }
+
+  /** Sends every client waiting on a result of `height` its certified response. */
+  async #answerWaiters (height: Height, certificate: StateCertificate): Promise<void> {
     // Waiting clients are few beside the remembered results: look them up, not the other way round.
     const answered: PendingResult[] = []
     for (const id of this.#waiters.keys()) {
@@ -712,7 +724,7 @@ export class SubnetService implements ConsensusApplication {
       this.#notify({
         status: 'certified', ingressId: pending.ingressId, requestId: pending.requestId, subnet: this.subnet.id, height: pending.height,
         index: pending.index, actor: pending.actor, receipt: pending.receipt,
-        certified: { receipt: encodeReceipt(pending.receipt), proof: proofs[i]!, certificate: cert.value }
+        certified: { receipt: encodeReceipt(pending.receipt), proof: proofs[i]!, certificate }
       })
     }
   }
