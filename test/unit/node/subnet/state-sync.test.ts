@@ -10,10 +10,10 @@ import { encodeCertificate, signCertification, type StateCertificate } from '../
 import { certificateOf } from '../../../../protocol/consensus/certificate.ts'
 import { blockHash, domains, voteSigningValue, type Block } from '../../../../protocol/consensus/messages.ts'
 import type { Height, NodeId } from '../../../../protocol/ids.ts'
-import { checkpointChunksMax, stateSyncRequestBytesMax } from '../../../../protocol/limits.ts'
+import { checkpointChunksMax, consensusBlocksMax, stateSyncRequestBytesMax, subnetCatchUpBlocksMin, subnetCheckpointIntervalHeightsMin } from '../../../../protocol/limits.ts'
 import type { CheckpointManifest } from '../../../../protocol/state/checkpoint.ts'
 import type { Signer } from '../../../../protocol/signature.ts'
-import type { Subnet } from '../../../../protocol/subnet.ts'
+import { genesisOf, type Subnet } from '../../../../protocol/subnet.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { decodeStoredBlock, encodeStoredBlock, encodeStoredCertificate, genesisHashOf, tipFromStore } from '../../../../node/consensus/application.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
@@ -217,4 +217,18 @@ test('decodeRequest accepts each kind exactly and refuses bad shapes, heights an
   ]) t.false(decodeRequest(encode(bad)).ok, JSON.stringify(bad))
   t.false(decodeRequest(new Uint8Array(stateSyncRequestBytesMax + 1)).ok)
   t.false(decodeRequest(new Uint8Array([0xff])).ok)
+})
+
+test('genesis state-sync params: accepted at their bounds, refused one past them or with the interval not below the window; absent ones change no encoding', t => {
+  const keys = signers(1, 'params')
+  const make = (params: Record<string, number>): unknown => genesisOf({ name: 'p', members: [{ nodeId: keys[0]!.id as NodeId }], createdMs: 1n, params: { deltaMs: 100, ...params } })
+  t.notThrows(() => make({ checkpointIntervalHeights: subnetCheckpointIntervalHeightsMin, catchUpBlocksMax: subnetCatchUpBlocksMin }))
+  t.notThrows(() => make({ checkpointIntervalHeights: consensusBlocksMax - 1, catchUpBlocksMax: consensusBlocksMax }))
+  t.throws(() => make({ checkpointIntervalHeights: subnetCheckpointIntervalHeightsMin - 1 }), { message: /checkpointIntervalHeights must be an integer in 4\.\.1023/ })
+  t.throws(() => make({ catchUpBlocksMax: subnetCatchUpBlocksMin - 1 }), { message: /catchUpBlocksMax must be an integer in 16\.\.1024/ })
+  t.throws(() => make({ catchUpBlocksMax: consensusBlocksMax + 1 }), { message: /catchUpBlocksMax/ })
+  t.throws(() => make({ checkpointIntervalHeights: 20, catchUpBlocksMax: 20 }), { message: /below the catch-up window/ })
+  t.throws(() => make({ checkpointIntervalHeights: 5.5 }), { message: /checkpointIntervalHeights/ })
+  const plain = genesisOf({ name: 'p', members: [{ nodeId: keys[0]!.id as NodeId }], createdMs: 1n, params: { deltaMs: 100 } })
+  t.deepEqual(Object.keys(plain.params), ['deltaMs'], 'no optional key appears when unset (older genesis bytes keep their CID)')
 })
