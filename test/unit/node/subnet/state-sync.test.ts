@@ -34,13 +34,16 @@ function finalization (subnet: Subnet, keys: Signer[], block: Block, count = sub
 }
 
 /** A store of `heights` finalized heights with state, every height certified by a quorum (or by `certifiers`). */
-async function chain (subnet: Subnet, keys: Signer[], heights: number, options: { certifiers?: number } = {}): Promise<Store> {
+async function chain (subnet: Subnet, keys: Signer[], heights: number, options: { certifiers?: number, finalizedByChild?: number } = {}): Promise<Store> {
   const store = await memoryStore({ checkpointIntervalHeights: interval })
   let parent = genesisHashOf(subnet)
+  const blockAt = (h: number, parentHash: Uint8Array): Block => ({ subnet: subnet.id, view: BigInt(h * 2), height: BigInt(h), parent: parentHash, payload: encode({ h }), proposer: subnet.memberIds[h % 4]! })
   for (let h = 1; h <= heights; h++) {
-    const block: Block = { subnet: subnet.id, view: BigInt(h * 2), height: BigInt(h), parent, payload: encode({ h }), proposer: subnet.memberIds[h % 4]! }
+    const block = blockAt(h, parent)
+    // As after a catch-up, a height may be stored with the finalization of its child (which covers it).
+    const finalized = h === options.finalizedByChild ? blockAt(h + 1, blockHash(block)) : block
     const writes = Array.from({ length: 60 }, (_, i) => ({ actor, key: new TextEncoder().encode(`k${h}-${i}`), value: new Uint8Array(2_000).fill(h) }))
-    const commit = await store.commitHeight({ height: BigInt(h) as Height, block: encodeStoredBlock(block), certificate: finalization(subnet, keys, block), writes, receipts: [encode({ h })] })
+    const commit = await store.commitHeight({ height: BigInt(h) as Height, block: encodeStoredBlock(block), certificate: finalization(subnet, keys, finalized), writes, receipts: [encode({ h })] })
     const state = { subnet: subnet.id, height: BigInt(h) as Height, stateRoot: commit.stateRoot, receiptsRoot: commit.receiptsRoot }
     const count = options.certifiers ?? subnet.quorum
     const cert: StateCertificate = { state, signers: keys.slice(0, count).map((_, i) => i), signatures: keys.slice(0, count).map(k => signCertification(state, k)) }
@@ -84,7 +87,8 @@ function syncer (f: Fixture, index = 3): StateSync {
 
 test('StateSync imports the highest certified checkpoint, its block and finalization, and the imported store serves as a tip', async t => {
   const f = fixture('sync-ok')
-  const source = await chain(f.subnet, f.keys, 12)
+  // Height 10 is stored with the finalization of block 11: the tip proof carries both blocks.
+  const source = await chain(f.subnet, f.keys, 12, { finalizedByChild: 10 })
   for (const i of [0, 1, 2]) serve(f, i, source)
   const target = await memoryStore({ checkpointIntervalHeights: interval })
   await target.walAppend(new Uint8Array([1, 2, 3]))
@@ -102,6 +106,7 @@ test('StateSync imports the highest certified checkpoint, its block and finaliza
   const tip = await tipFromStore(target, genesisHashOf(f.subnet))
   t.is(tip.tip.height, 10n)
   t.is(tip.tip.view, 20n)
+  t.is(tip.certificate!.view, 22n, 'the finalization kept at height 10 is that of its child, which covers it')
   t.is(await target.getHeight(9n as Height), undefined, 'nothing below the checkpoint was replayed')
   const wal: Uint8Array[] = []
   for await (const entry of target.walEntries()) wal.push(entry.record)
