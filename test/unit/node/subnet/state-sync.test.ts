@@ -237,3 +237,25 @@ test('genesis state-sync params: accepted at their bounds, refused one past them
   const plain = genesisOf({ name: 'p', members: [{ nodeId: keys[0]!.id as NodeId }], createdMs: 1n, params: { deltaMs: 100 } })
   t.deepEqual(Object.keys(plain.params), ['deltaMs'], 'no optional key appears when unset (older genesis bytes keep their CID)')
 })
+
+test('Store importCheckpoint({ replace }): refuses a checkpoint not ahead of the store, and a failed replace leaves the old height whole', async t => {
+  const f = fixture('replace')
+  const source = await chain(f.subnet, f.keys, 10)
+  const [manifest] = await source.checkpoints()
+  const target = await chain(f.subnet, f.keys, 3)
+  const before = { height: target.height, root: target.stateRoot, block: (await target.getHeight(2n as Height))!.block }
+  const chunks = { chunk: async (i: number) => (await source.checkpointChunk(manifest!.height, i))! }
+  const ahead = await chain(f.subnet, f.keys, 11)
+  await t.throwsAsync(ahead.importCheckpoint(manifest!, chunks, { replace: true }), { message: /must move forward: checkpoint height 10 <= store height 11/ })
+  const flipped = { chunk: async (i: number) => { const b = (await source.checkpointChunk(manifest!.height, i))!.slice(); b[0]! ^= 1; return b } }
+  await t.throwsAsync(target.importCheckpoint(manifest!, flipped, { replace: true }), { message: /chunk 0 of \d+ is corrupt/ })
+  t.is(target.height, before.height)
+  t.deepEqual(target.stateRoot, before.root)
+  t.deepEqual((await target.getHeight(2n as Height))!.block, before.block, 'old blocks are still there')
+  t.true((await target.verify()).ok, 'the old state is whole')
+  await target.importCheckpoint(manifest!, chunks, { replace: true })
+  t.is(target.height, 10n as Height)
+  t.deepEqual(target.stateRoot, manifest!.stateRoot)
+  t.is(await target.getHeight(2n as Height), undefined, 'the old height is gone once the replace succeeds')
+  t.true((await target.verify()).ok)
+})
