@@ -104,7 +104,7 @@ async function measureActor (name: string, target: Target): Promise<string> {
     `${name.padEnd(12)} sustained ${Math.round(best.rate)} updates/s (closed loop; ${steps.join(', ')})`,
     `${''.padEnd(12)} replicas used ${best.cpuMsPerUpdate.toFixed(2)} ms CPU per certified update (4 replicas together), ${best.cpuShare.toFixed(2)} cores busy: the daemons alone could do ≈ ${Math.round(cores * 1000 / best.cpuMsPerUpdate)}/s on ${cores} idle cores`,
     `${''.padEnd(12)} the load generator (this process: signing, HTTP) used ${best.clientMsPerUpdate.toFixed(2)} ms CPU per update on the same cores`,
-    `${''.padEnd(12)} at ${Math.round(half)}/s offered: p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}`
+    `${''.padEnd(12)} at ${Math.round(half)}/s offered: p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.firstFailure === undefined ? '' : ` (first: ${open.firstFailure.slice(0, 100)})`}${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}`
   ].join('\n')
 }
 
@@ -119,9 +119,10 @@ async function idleCost (file: DevnetFile, api: ApiClient, id: Subnet['id']): Pr
   return { heightsPerSecond: Number(h1 - h0) / (elapsed / 1000), cores: (daemonCpuMs(file) - cpu0) / elapsed }
 }
 
-async function openLoop (target: Target, ratePerSecond: number, durationMs: number): Promise<{ p50: number, p99: number, ok: number, failed: number, overloaded: boolean }> {
+async function openLoop (target: Target, ratePerSecond: number, durationMs: number): Promise<{ p50: number, p99: number, ok: number, failed: number, firstFailure?: string, overloaded: boolean }> {
   const latencies: number[] = []
   let failed = 0
+  let firstFailure: string | undefined
   let inFlight = 0
   let overloaded = false
   const pending: Array<Promise<void>> = []
@@ -139,11 +140,14 @@ async function openLoop (target: Target, ratePerSecond: number, durationMs: numb
     pending.push(postUpdate(target, i).then(outcome => {
       inFlight--
       if (outcome.failure === undefined) latencies.push(outcome.latencyMs)
-      else failed++
+      else {
+        failed++
+        firstFailure ??= outcome.failure
+      }
     }))
   }
   await Promise.all(pending)
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok: latencies.length, failed, overloaded }
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), ok: latencies.length, failed, ...(firstFailure === undefined ? {} : { firstFailure }), overloaded }
 }
 
 /** CPU time (user + system, ms) the devnet's daemons have used so far, from /proc (Linux; 0 elsewhere). */
