@@ -129,6 +129,20 @@ assert(actorResultBytesMax + actorLogLinesMax * actorLogLineBytesMax < 2 * MiB, 
 assert(actorStorageBytesMax >= actorKeyBytesMax + actorValueBytesMax, 'an actor can hold its largest single entry')
 assert(actorPayloadBytesMax <= codecBytesMax, 'a payload must fit the codec')
 
+// ── Actor transpile workers (node/runtime/transpile-pool.ts) ────────────────────────────────────
+/** Transpile workers one loader runs at once: each takes a whole core for seconds to minutes; one leaves the other core of a 2-core node to consensus and the API. */
+export const actorTranspileWorkersMax = 1
+/** Distinct components waiting for a transpile worker: first loads are rare (a new code CID); past this the load throws, retryable. */
+export const actorTranspileQueueMax = 64
+/** One transpile (world check, jco, instrumentation, cache write): a 12 MB JS actor takes ~10 s alone, ~55 s on a machine loaded 10x; past this the worker is stopped. */
+export const actorTranspileTimeoutMs = 10 * 60_000
+/** Old-generation JS heap of a transpile worker: the 12 MB JS counter needs under 64 MiB (fails in 16); jco's and binaryen's wasm memories are outside it. Past it the worker dies alone, not the node. */
+export const actorTranspileHeapMiB = 256
+/** Smallest worker heap a pool accepts (tests go low): at 1 MiB V8 aborts the whole process while creating the worker, not just the worker. */
+export const actorTranspileHeapMiBMin = 4
+
+assert(actorTranspileHeapMiB >= actorTranspileHeapMiBMin, 'the transpile heap is above the floor')
+
 // ── Store, Merkle state and checkpoints (node/store, protocol/state) ────────────────────────────
 /** Longest storage key: keys name data, they are not data; bounds proofs, chunks and index rows. */
 export const stateKeyBytesMax = 1 * KiB
@@ -523,6 +537,8 @@ export const stateSyncTipBlocksMax = 32
 export const stateSyncTipBytesMax = codecBytesMax
 /** One request's round trip (dial, ask, read up to a 1 MiB chunk): a slow peer is dropped for the next one. */
 export const stateSyncRequestTimeoutMs = 30_000
+/** Chunks fetched ahead of the import (spread over the members offering them): overlaps network and disk; bounds memory to this many chunks. */
+export const stateSyncChunksInFlightMax = 4
 /** Bad answers (failed hash, garbage, timeout) before a peer is skipped for the rest of a sync attempt. */
 export const stateSyncPeerFailuresMax = 3
 /** Pause between sync attempts when no certified checkpoint ahead was found or every peer failed. */

@@ -1,0 +1,20 @@
+// Entry of a transpile worker thread (started by transpile-pool.ts, one per job): runs
+// transpileToCache on the job in workerData and posts one TranspileReply back. It must never be
+// imported by anything else, and never touch state outside the job's cache folder.
+
+import { parentPort, workerData } from 'node:worker_threads'
+import type { Result } from '../../protocol/result.ts'
+import { transpileToCache, type Manifest, type TranspileJob } from './transpile-to-cache.ts'
+
+/** The one message a worker posts: the job's result, or the I/O error it threw. */
+export type TranspileReply = { kind: 'result', result: Result<Manifest> } | { kind: 'thrown', message: string }
+
+if (parentPort === null) throw new Error('transpile-worker.ts runs only as a worker thread')
+const port = parentPort
+let reply: TranspileReply
+try {
+  reply = { kind: 'result', result: await transpileToCache(workerData as TranspileJob) }
+} catch (error) {
+  reply = { kind: 'thrown', message: error instanceof Error ? error.message : String(error) }
+}
+port.postMessage(reply)
