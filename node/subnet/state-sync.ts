@@ -8,7 +8,7 @@ import { blockHash, bytesEqual, hex } from '../../protocol/consensus/messages.ts
 import { membershipOf, verifyCertificate as verifyFinalization } from '../../protocol/consensus/certificate.ts'
 import { decodeCertificate, encodeCertificate, verifyCertificate, type StateCertificate } from '../../protocol/certification.ts'
 import type { Height, NodeId } from '../../protocol/ids.ts'
-import { stateSyncPeerFailuresMax } from '../../protocol/limits.ts'
+import { stateSyncChunksInFlightMax, stateSyncPeerFailuresMax } from '../../protocol/limits.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 import { manifestCid, type CheckpointManifest } from '../../protocol/state/checkpoint.ts'
 import { sha256 } from '../../protocol/state/sha256.ts'
@@ -196,8 +196,22 @@ export class StateSync {
     this.#progress = { ...this.#progress, phase: 'fetching', height: BigInt(manifest.height), chunksDone: 0, chunksTotal: manifest.chunks.length, bytes: 0 }
     this.#c.logger.info('state sync: fetching a certified checkpoint', { height: manifest.height, chunks: manifest.chunks.length, entries: manifest.entries, peers: candidate.peers.length })
     const peers = candidate.peers
+    // The import asks for chunks in order; the next few are already on their way (from different
+    // members, round-robin), so the network and the store's staging writes overlap.
+    const ahead = new Map<number, Promise<Uint8Array>>()
+    const fetch = (index: number): void => {
+      if (index >= manifest.chunks.length || ahead.has(index)) return
+      const pending = this.#fetchChunk(manifest, index, peers, signal)
+      pending.catch(() => {}) // awaited (and rethrown) when the import reaches it; never unhandled
+      ahead.set(index, pending)
+    }
     const source = {
-      chunk: async (index: number, options: { signal?: AbortSignal } = {}): Promise<Uint8Array> => await this.#fetchChunk(manifest, index, peers, options.signal)
+      chunk: async (index: number): Promise<Uint8Array> => {
+        for (let i = index; i < index + stateSyncChunksInFlightMax; i++) fetch(i)
+        const bytes = await ahead.get(index)!
+        ahead.delete(index)
+        return bytes
+      }
     }
     try {
       await store.importCheckpoint(manifest, source, {
