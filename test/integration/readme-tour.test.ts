@@ -78,12 +78,14 @@ test.before(async t => {
   const started = Date.now()
   tour = { ...await runTour(blocks, dir, home), root }
   t.log(`tour: ${blocks.length} steps in ${((Date.now() - started) / 1000).toFixed(1)} s, bash exit ${tour.status}`)
+  // What a reader of the README would see (shown with --verbose): the source of its output blocks.
+  t.log(tour.all)
 })
 
 test.afterEach.always(t => {
   if (t.passed) return
   failed = true
-  t.log(`tour output:\n${tour?.all ?? '(none)'}\ntour left in ${tour?.root ?? '?'} (daemon logs in tour/node-*/daemon.log)`)
+  t.log(`tour left in ${tour?.root ?? '?'} (daemon logs in tour/node-*/daemon.log); its output is logged by the before hook (--verbose)`)
 })
 
 test.after.always(async () => { await stop() })
