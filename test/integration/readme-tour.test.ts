@@ -13,8 +13,8 @@ import { isOurDaemon, stopNodes, type DevnetFile } from '../../node/cli/commands
 import { repoRoot } from '../helpers/daemon-process.ts'
 import { readme, section, shBlocks, tourDir, tourHeading } from './_readme.ts'
 
-/** The whole tour: 8 daemons starting, two subnet formations, ~25 CLI runs, two cross-subnet round trips. */
-const tourTimeoutMs = 240_000
+/** The whole tour: 8 daemons starting, two subnet formations, ~25 CLI runs, two cross-subnet round trips (100 s at load 28 here, 165 s at load 30). */
+const tourTimeoutMs = 300_000
 const marker = (i: number): string => `@@tour-step-${i}@@`
 
 interface Step { commands: string, output: string }
@@ -26,11 +26,16 @@ async function runTour (blocks: string[], dir: string, home: string): Promise<{ 
   delete env.PYLON_API
   delete env.PYLON_IDENTITY
   delete env.PYLON_DATA_DIR
-  const child = spawn('bash', ['-c', script], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // Its own process group, so a timeout ends the shell and whatever it started (a watch in the background, a hung call).
+  const child = spawn('bash', ['-c', script], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   let all = ''
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => { all += chunk })
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => { all += chunk })
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, tourTimeoutMs)
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL')
+    } catch {} // already gone
+  }, tourTimeoutMs)
   const status = await new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
   clearTimeout(timer)
   const steps = blocks.map((commands, i) => {
