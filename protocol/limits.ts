@@ -517,6 +517,10 @@ export const xnetStreamsMax = 16
 export const xnetRequestTimeoutMs = 30_000
 /** Pause before asking another member after a failed slice request: a down member is not hammered. */
 export const xnetRetryMs = 1_000
+/** Other subnets one served subnet keeps a long poll open to: each poll holds a stream to one of their members. Past it, subnets the directory learns later are not polled (a push hint would lift this). */
+export const xnetPolledSubnetsMax = 256
+/** How often a served subnet looks for subnets to poll that the directory learned since: a new subnet is polled within seconds. */
+export const xnetDirectoryScanMs = 2_000
 
 assert(xnetSliceBytesMax >= stateProofBytesMax + subnetRecordBytesMax + 64 * KiB, 'a slice holds at least one largest message with its proof, the genesis and a certificate')
 assert(xnetSliceMessagesMax <= subnetOutboxDeliverPerBlockMax, 'one slice is within a block\'s delivery bound')

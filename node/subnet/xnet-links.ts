@@ -8,7 +8,7 @@
 import { lpStream } from '@libp2p/utils'
 import { decode, encode } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
-import { xnetLongPollMs, xnetRequestTimeoutMs, xnetRetryMs, xnetSliceBytesMax, xnetStreamsMax } from '../../protocol/limits.ts'
+import { xnetLongPollMs, xnetDirectoryScanMs, xnetPolledSubnetsMax, xnetRequestTimeoutMs, xnetRetryMs, xnetSliceBytesMax, xnetStreamsMax } from '../../protocol/limits.ts'
 import type { Subnet } from '../../protocol/subnet.ts'
 import { decodeSlice, decodeSliceRequest, encodeSliceRequest, verifySlice, type StreamSlice, type VerifiedSlice } from '../../protocol/xnet.ts'
 import type { Clock } from '../core/clock.ts'
@@ -18,8 +18,6 @@ import type { SubnetService, XnetSource } from './subnet-service.ts'
 
 export const xnetProtocol = '/pylon/xnet/1.0.0'
 
-/** How often an inbox looks for subnets it does not poll yet (the directory learns them over time). */
-const scanIntervalMs = 2_000
 
 export interface XnetLinksComponents {
   net: Net
@@ -86,6 +84,7 @@ export class XnetInbox implements XnetSource {
   readonly #listeners = new Set<() => void>()
   #stopped = new AbortController()
   #cancelScan: (() => void) | undefined
+  #warnedFull = false
   /** Slices refused after verification failed, by sending subnet (shown in logs; a member sending one is skipped). */
   refused = 0
 
@@ -121,10 +120,15 @@ export class XnetInbox implements XnetSource {
     const self = this.#subnet.id
     for (const subnet of this.#hooks.directory()) {
       if (subnet.id === self || this.#polling.has(subnet.id)) continue
+      if (this.#polling.size >= xnetPolledSubnetsMax) {
+        if (!this.#warnedFull) this.#c.logger.warn('not polling more subnets for messages: the bound is reached', { subnet: self, polled: this.#polling.size, bound: xnetPolledSubnetsMax })
+        this.#warnedFull = true
+        break
+      }
       this.#polling.add(subnet.id)
       void this.#poll(subnet).finally(() => { this.#polling.delete(subnet.id) })
     }
-    this.#cancelScan = this.#c.clock.setTimer(scanIntervalMs, () => { this.#scan() })
+    this.#cancelScan = this.#c.clock.setTimer(xnetDirectoryScanMs, () => { this.#scan() })
   }
 
   /** Long-polls `from` for its stream to this subnet until stopped. */
