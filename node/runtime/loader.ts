@@ -112,8 +112,9 @@ export class ActorLoader {
   /**
    * Loads code (validating it on first sight). Concurrent loads of one CID share the work.
    * Resolves to a refusal (a function of the bytes alone) or the compiled actor; throws a
-   * PylonError when transpiling fails for another reason (worker crash, heap or time bound,
-   * full queue, I/O): that is not the code's fault, and a later load tries again.
+   * PylonError (with a stable `code`) when transpiling fails otherwise (worker crash, heap or
+   * time bound, full queue, closed loader, an exception such as an I/O error): not a verdict on
+   * the code, so nothing is cached and a later load tries again.
    */
   async load (code: Uint8Array): Promise<Result<CompiledActor>> {
     if (!(code instanceof Uint8Array)) return err('code must be bytes')

@@ -57,7 +57,7 @@ export class TranspilePool {
   /**
    * Runs one job in a fresh worker, waiting for a free slot first. Resolves to the job's Result
    * (a refusal of the component); throws PylonError when the queue is full, the pool is closed,
-   * or the worker fails (crash, heap limit, time bound, I/O error). Its cache folder is written
+   * or the worker fails (crash, heap limit, time bound, an exception such as an I/O error). Its cache folder is written
    * whole or not at all.
    */
   async run (job: TranspileJob): Promise<Result<Manifest>> {
@@ -107,7 +107,7 @@ export class TranspilePool {
           reject(this.#closed ? closedError() : new PylonError('transpile-worker-failed', `transpile worker for ${job.cid} exited with code ${code} before answering`, { retryable: true }))
         })
       })
-      if (reply.kind === 'thrown') throw new PylonError('transpile-io', `transpiling ${job.cid} failed: ${reply.message}`, { retryable: true })
+      if (reply.kind === 'thrown') throw new PylonError('transpile-failed', `transpiling ${job.cid} failed: ${reply.message}`, { retryable: true })
       answered = true
       return reply.result
     } finally {

@@ -33,7 +33,7 @@ export interface TranspileJob {
 
 /**
  * Transpiles, instruments and caches one component. Returns its manifest, or why the component is
- * refused (the loader's error texts). Throws only on I/O failure.
+ * refused (the loader's error texts). Throws on I/O failure (and on a bug in jco or binaryen).
  */
 export async function transpileToCache (job: TranspileJob): Promise<Result<Manifest>> {
   const { code, cid, folder, tmp } = job
