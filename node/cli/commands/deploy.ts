@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { basename } from 'node:path'
 import type { Command } from 'commander'
 import { parsePrincipal, parseSubnetId, type ActorId, type Principal, type SubnetId } from '../../../protocol/ids.ts'
-import { actorCodeBytesMax, clientDeployWaitMs, ingressActorNameCharsMax, ingressControllersMax } from '../../../protocol/limits.ts'
+import { actorCodeBytesMax, apiActorsPageMax, clientDeployCandidatesMax, clientDeployWaitMs, ingressActorNameCharsMax, ingressControllersMax } from '../../../protocol/limits.ts'
 import { ApiClient, clientIdentity, noteCreatedIdentity, payloadOf, signEnvelope, verifyIngressResult } from '../client.ts'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit } from '../output.ts'
@@ -39,7 +39,7 @@ export function register (program: Command): void {
   clientOptions(program.command('deploy')
     .description('install an actor component on a subnet (through consensus) and print its ActorId')
     .argument('<file>', 'the actor component (.wasm, e.g. contracts/build/counter.wasm)')
-    .option('--subnet <id>', 'subnet to install on (default: the node\'s only subnet)')
+    .option('--subnet <id>', 'subnet to install on (default: of the subnets the node knows, the one with the fewest actors)')
     .option('--init <arg>', 'argument (UTF-8) for the actor\'s init', '')
     .option('--name <name>', 'actor name (default: the file name without .wasm)')
     .option('--controller <principal>', 'another principal that may upgrade and delete the actor (repeatable; the deployer always may)', collect, [])
@@ -66,7 +66,7 @@ export async function deploy (file: string, flags: DeployFlags, progress?: (line
   if (name.length === 0 || name.length > ingressActorNameCharsMax) throw new CliError(`actor name must be 1..${ingressActorNameCharsMax} characters, got ${name.length}`)
   const extra = parseControllers(flags.controller ?? [])
   const client = new ApiClient(await resolveApiUrl(flags))
-  const subnetId = await chooseSubnet(client, flags.subnet)
+  const subnetId = await chooseSubnet(client, flags.subnet, progress)
   const { subnet } = await client.subnet(subnetId)
   const identity = await clientIdentity(flags.identity)
   noteCreatedIdentity(identity)
@@ -112,14 +112,31 @@ export async function readComponent (file: string): Promise<Uint8Array> {
   return code
 }
 
-async function chooseSubnet (client: ApiClient, flag: string | undefined): Promise<SubnetId> {
+/**
+ * The subnet to deploy to: --subnet, else the subnet with room among those the node knows (its
+ * directory, served or not): the one with the fewest installed actors, counted up to one page each
+ * over at most clientDeployCandidatesMax subnets; ties go to the lower id.
+ */
+async function chooseSubnet (client: ApiClient, flag: string | undefined, progress?: (line: string) => void): Promise<SubnetId> {
   if (flag !== undefined) {
     const id = parseSubnetId(flag)
     if (!id.ok) throw new CliError(`--subnet: ${id.error}`)
     return id.value
   }
-  const served = await client.subnets()
-  if (served.length === 1) return served[0]!.id
-  if (served.length === 0) throw new CliError(`${client.url} serves no subnet: start a devnet (\`pylon devnet up --dir D\`) or pass --api of a subnet member`, 'no-subnet')
-  throw new CliError(`${client.url} serves ${served.length} subnets: pick one with --subnet (${served.map(s => s.id).join(', ')})`)
+  const known = (await client.request<Array<{ id: string }>>('GET', '/v1/directory')).map(s => s.id as SubnetId).sort().slice(0, clientDeployCandidatesMax)
+  if (known.length === 0) throw new CliError(`${client.url} knows no subnet: create one (\`pylon subnet create --size 4\`), start a devnet (\`pylon devnet up --dir D\`), or pass --api of a subnet member`, 'no-subnet')
+  if (known.length === 1) return known[0]!
+  let best: { id: SubnetId, actors: number } | undefined
+  for (const id of known) {
+    try {
+      const page = await client.request<{ actors: unknown[], next: string | null }>('GET', `/v1/subnets/${encodeURIComponent(id)}/actors?limit=${apiActorsPageMax}`)
+      const actors = page.actors.length + (page.next === null ? 0 : 1)
+      if (best === undefined || actors < best.actors) best = { id, actors }
+    } catch {
+      // A subnet no member of which answers has no room to offer.
+    }
+  }
+  if (best === undefined) throw new CliError(`${client.url} knows ${known.length} subnets but none answered: pick one with --subnet`, 'unreachable')
+  progress?.(`no --subnet: picked ${best.id}, the one with the fewest actors (${best.actors}) of ${known.length} known subnets`)
+  return best.id
 }
