@@ -3,7 +3,7 @@
 // heap, close) end in a clear thrown PylonError without taking the process down or writing a
 // half cache entry.
 
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
@@ -67,6 +67,24 @@ test('ActorLoader shares one transpile among concurrent loads of one CID', async
   t.true(a.ok && b.ok && c.ok)
   if (a.ok && b.ok && c.ok) t.true(a.value === b.value && b.value === c.value, 'one compiled actor')
   t.is(lines.filter(l => l.includes('actor transpiled')).length, 1)
+})
+
+test('Transpiling one component twice writes byte-identical cache folders: each job gets a fresh worker', async t => {
+  // binaryen numbers its log-execution calls from a process-wide counter, so in one long-lived
+  // process the second transpile of a module differed in those (ignored) constants.
+  const dir = await tempDir(t)
+  const code = await exampleCode('pong')
+  const pool = new TranspilePool()
+  const first = await pool.run(job(join(dir, 'a'), code))
+  await pool.run(job(join(dir, 'b'), await exampleCode('ping')))
+  const second = await pool.run(job(join(dir, 'c'), code))
+  t.true(first.ok && second.ok)
+  if (!first.ok || !second.ok) return
+  t.deepEqual(first.value, second.value)
+  const cid = rawCidOf(code).toString()
+  const files = await readdir(join(dir, 'a', cid))
+  t.deepEqual(files.sort(), ['actor.core.wasm', 'actor.core2.wasm', 'actor.core3.wasm', 'actor.mjs', 'manifest.json'])
+  for (const name of files) t.deepEqual(await readFile(join(dir, 'a', cid, name)), await readFile(join(dir, 'c', cid, name)), name)
 })
 
 test('TranspilePool runs one worker at a time and refuses a job past its queue, naming the limit', async t => {
