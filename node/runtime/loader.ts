@@ -132,6 +132,7 @@ export class ActorLoader {
       return result
     } catch (error) {
       forget()
+      this.#init.logger.warn('actor transpile failed', { cid, codeBytes: code.length, code: (error as { code?: string }).code, error: (error as Error).message })
       throw error
     }
   }

@@ -1,6 +1,6 @@
 // Entry of a transpile worker thread (started by transpile-pool.ts, one per job): runs
-// transpileToCache on the job in workerData and posts one TranspileReply back. It must never be
-// imported by anything else, and never touch state outside the job's cache folder.
+// transpileToCache on the job in workerData and posts one TranspileReply back. Nothing imports it
+// except for its type; it never touches files outside the job's cache and temporary folders.
 
 import { parentPort, workerData } from 'node:worker_threads'
 import type { Result } from '../../protocol/result.ts'
