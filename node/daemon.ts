@@ -96,12 +96,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   // pylon watch: the manager's subnets report each committed height; the API streams it to watchers.
   const watchMetrics = new PrometheusWatchMetrics(registry, () => watchHub.size)
   const watchHub: WatchHub = new WatchHub({ logger: logger.child('watch'), metrics: watchMetrics })
+  const loader = new ActorLoader({ cacheDir: join(dataDir, 'transpiled'), logger: logger.child('runtime') })
   const subnets: SubnetManager = new SubnetManager({
     net, signer: key.signer, clock, logger: logger.child('subnet'),
     subnetMetrics: new PrometheusSubnetMetrics(registry),
     changes: watchHub,
     mempoolMetrics: new PrometheusMempoolMetrics(registry, () => subnets.list().reduce((sum, s) => ({ messages: sum.messages + s.mempool.size, bytes: sum.bytes + s.mempool.bytes }), { messages: 0, bytes: 0 })),
-    loader: new ActorLoader({ cacheDir: join(dataDir, 'transpiled'), logger: logger.child('runtime') }),
+    loader,
     openStore: async (dir, init) => await openStore(dir, init ?? {}),
     stateSyncMetrics: new PrometheusStateSyncMetrics(registry),
     createDriver: (subnet, store, service, hooks) => new ConsensusDriver({
@@ -174,6 +175,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     // Registers the pylon-subnet DHT record type, which only works before the net starts.
     { name: 'subnet-directory-sync', component: directorySync },
     { name: 'net', component: net },
+    // Stopped after the subnets: a transpile still running in its worker is ended, not waited for.
+    { name: 'runtime', component: { start: async () => {}, stop: async () => { await loader.close() } } },
     { name: 'advertiser', component: advertiser },
     // After the net (streams, gossip), before the API: clients see only subnets that are running.
     { name: 'subnets', component: subnets },
