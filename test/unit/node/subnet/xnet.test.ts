@@ -4,7 +4,7 @@
 // tampered slices refused by verify and skipped by execution.
 
 import test from 'ava'
-import { actorIdOf, type SubnetId } from '../../../../protocol/ids.ts'
+import { actorIdOf, type ActorId, type SubnetId } from '../../../../protocol/ids.ts'
 import type { Subnet } from '../../../../protocol/subnet.ts'
 import type { Block } from '../../../../protocol/consensus/messages.ts'
 import { decodeSlice, encodeSlice, streamKeys, systemActorOf, verifySlice, type StreamSlice, type VerifiedSlice } from '../../../../protocol/xnet.ts'
@@ -55,6 +55,14 @@ async function world (): Promise<{ a: Side, b: Side, clock: ManualClock, client:
   return { a, b, clock, client: new Client(clock) }
 }
 
+/** Two subnets, pong installed on A and ping on B (each their subnet's actor 1). */
+async function pingPongWorld (): Promise<Awaited<ReturnType<typeof world>> & { pong: ActorId, ping: ActorId }> {
+  const w = await world()
+  await install(w.a, w.client, 'pong')
+  await install(w.b, w.client, 'ping')
+  return { ...w, pong: actorIdOf(w.a.subnet.id, 1n), ping: actorIdOf(w.b.subnet.id, 1n) }
+}
+
 async function install (side: Side, client: Client, name: string): Promise<void> {
   const code = await exampleCode(name)
   await side.service.putCode(code)
@@ -62,7 +70,7 @@ async function install (side: Side, client: Client, name: string): Promise<void>
   await runHeight(side.service, [side.service])
 }
 
-async function query (side: Side, client: Client, actor: ReturnType<typeof actorIdOf>, method: string): Promise<string> {
+async function query (side: Side, client: Client, actor: ActorId, method: string): Promise<string> {
   const answer = await side.service.query(client.query(actor, method).bytes)
   if (!answer.ok || !answer.value.receipt.ok) throw new Error(`query ${method} failed`)
   return utf8(answer.value.receipt.result)
@@ -78,11 +86,7 @@ async function round (a: Side, b: Side, clock: ManualClock): Promise<void> {
 }
 
 test('ping on one subnet reaches pong on another exactly once, the reply comes back once, and acknowledged messages are removed', async t => {
-  const { a, b, clock, client } = await world()
-  await install(a, client, 'pong')
-  await install(b, client, 'ping')
-  const pong = actorIdOf(a.subnet.id, 1n)
-  const ping = actorIdOf(b.subnet.id, 1n)
+  const { a, b, clock, client, pong, ping } = await pingPongWorld()
 
   const start = client.update(ping, 'start', new TextEncoder().encode(pong))
   b.service.submit(start.bytes)
@@ -111,11 +115,8 @@ test('ping on one subnet reaches pong on another exactly once, the reply comes b
 })
 
 test('a call to an actor missing on the other subnet comes back as one reject', async t => {
-  const { a, b, clock, client } = await world()
-  await install(b, client, 'ping')
-  await install(a, client, 'pong') // pong is A's actor 1; A's actor 7 does not exist
-  const ping = actorIdOf(b.subnet.id, 1n)
-  const nobody = actorIdOf(a.subnet.id, 7n)
+  const { a, b, clock, client, ping } = await pingPongWorld()
+  const nobody = actorIdOf(a.subnet.id, 7n) // A holds only pong, its actor 1
   b.service.submit(client.update(ping, 'start', new TextEncoder().encode(nobody)).bytes)
   await runHeight(b.service, [b.service])
   for (let i = 0; i < 4; i++) await round(a, b, clock)
@@ -124,11 +125,7 @@ test('a call to an actor missing on the other subnet comes back as one reject', 
 })
 
 test('forged and tampered slices are refused by verify and change nothing', async t => {
-  const { a, b, clock, client } = await world()
-  await install(a, client, 'pong')
-  await install(b, client, 'ping')
-  const pong = actorIdOf(a.subnet.id, 1n)
-  const ping = actorIdOf(b.subnet.id, 1n)
+  const { a, b, clock, client, pong, ping } = await pingPongWorld()
   b.service.submit(client.update(ping, 'start', new TextEncoder().encode(pong)).bytes)
   await runHeight(b.service, [b.service])
   const bytes = await b.service.sliceFor(a.subnet.id, { next: 0n, acked: 0n }, 0)
