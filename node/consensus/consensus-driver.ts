@@ -312,6 +312,9 @@ export class ConsensusDriver implements Startable {
       this.#fail(error as Error)
     } finally {
       this.#pumping = false
+      // An event queued while the pump was finding its queues empty (an application answer is a
+      // microtask) found it still running and did not schedule it: schedule it now.
+      if (this.#running && this.#halted === undefined && (this.#local.length > 0 || this.#inbound.length > 0)) this.#schedule()
     }
   }
 

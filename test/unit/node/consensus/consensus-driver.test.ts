@@ -32,7 +32,9 @@ function startNode (network: FakeNetwork, key: ReturnType<typeof signers>[number
 }
 
 function heights (nodes: Node[]): string {
-  return nodes.map(n => `${n.store.height}`).join(',')
+  const halted = nodes.map(n => { try { return n.driver.status().halted } catch { return undefined } }).filter(h => h !== undefined)
+  return nodes.map(n => `${n.store.height}`).join(',') + (halted.length > 0 ? `; halted: ${halted.join(' | ')}` : '') +
+    `; views ${nodes.map(n => { try { return `${n.driver.status().view}` } catch { return '-' } }).join(',')}`
 }
 
 test('ConsensusDriver: 4 drivers over an in-memory net finalize 20 heights with one chain', async t => {
