@@ -4,6 +4,7 @@
 // the replica decides, and never lets a non-member's bytes reach the replica.
 
 import { lpStream } from '@libp2p/utils'
+import { readFrame } from '../net/frames.ts'
 import { encode } from '../../protocol/codec.ts'
 import { verifyMember, membershipOf, type Membership, type Verifier } from '../../protocol/consensus/certificate.ts'
 import { decodeMessage, encodeMessage, hex, type Block, type Certificate, type Message } from '../../protocol/consensus/messages.ts'
@@ -586,19 +587,12 @@ export class ConsensusDriver implements Startable {
     const lp = lpStream(stream, { maxDataLength: consensusMessageBytesMax, maxBufferSize: consensusMessageBytesMax + 64 * 1024 })
     try {
       for (;;) {
-        let frame: Uint8Array
-        try {
-          frame = (await lp.read({ signal: this.#abort.signal })).subarray()
-        } catch (error) {
-          const name = (error as Error).name
-          if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError' || name === 'StreamBufferError') {
-            this.#refuse('oversized')
-            stream.abort(error as Error)
-          } else if (name === 'InvalidMessageLengthError') {
-            this.#refuse('malformed')
-            stream.abort(error as Error)
-          }
-          return // end of stream (the peer closed or reconnected) or our stop
+        const frame = await readFrame(lp, this.#abort.signal)
+        if (frame === 'end') return
+        if (frame === 'oversized' || frame === 'malformed') {
+          this.#refuse(frame)
+          stream.abort(new Error(`${frame} frame length`))
+          return
         }
         const message = decodeMessage(frame)
         if (!message.ok) {

@@ -4,6 +4,7 @@
 // only, checked per stream. It never decides what is valid: the sinks (mempool, share check) do.
 
 import { lpStream } from '@libp2p/utils'
+import { readFrame } from '../net/frames.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
 import { memberFrameBytesMax, memberOutboxBytesMax, memberOutboxFramesMax, memberShareBytesMax, memberStreamsMax } from '../../protocol/limits.ts'
 import type { Subnet } from '../../protocol/subnet.ts'
@@ -164,19 +165,12 @@ export class MemberChannel implements Startable {
     const lp = lpStream(stream, { maxDataLength: memberFrameBytesMax, maxBufferSize: memberFrameBytesMax + 64 * 1024 })
     try {
       for (;;) {
-        let frame: Uint8Array
-        try {
-          frame = (await lp.read({ signal: this.#abort.signal })).subarray()
-        } catch (error) {
-          const name = (error as Error).name
-          if (name === 'InvalidDataLengthError' || name === 'InvalidDataLengthLengthError' || name === 'StreamBufferError') {
-            this.#refuse('oversized')
-            stream.abort(error as Error)
-          } else if (name === 'InvalidMessageLengthError') {
-            this.#refuse('malformed')
-            stream.abort(error as Error)
-          }
-          return // end of stream (the peer closed or reconnected) or our stop
+        const frame = await readFrame(lp, this.#abort.signal)
+        if (frame === 'end') return
+        if (frame === 'oversized' || frame === 'malformed') {
+          this.#refuse(frame)
+          stream.abort(new Error(`${frame} frame length`))
+          return
         }
         if (!this.#running) return
         const why = await this.#deliver(frame, peer)
