@@ -442,7 +442,7 @@ export class SubnetService implements ConsensusApplication {
     for (const [from, entry] of this.#xnetInFlight) if (entry.height <= finalized) this.#xnetInFlight.delete(from)
     let xnet = await this.#proposableSlices(height)
     let batch = await this.#proposable(xnet)
-    if (batch.length === 0 && xnet.length === 0 && this.#proposeIdleWaitMs > 0) {
+    if (batch.length === 0 && xnet.length === 0 && this.#proposeIdleWaitMs > 0 && !await this.#messagesDue()) {
       // An empty height costs every replica two synced votes, a commit, signatures and a
       // certification: an idle 4-node devnet made 17 of them a second on 2 cores. Waiting for a
       // first envelope (well inside the 2Δ leader timeout) keeps an idle subnet nearly idle;
@@ -493,6 +493,18 @@ export class SubnetService implements ConsensusApplication {
   #markSliceInFlight (from: SubnetId, next: bigint, height: bigint): void {
     const known = this.#xnetInFlight.get(from)
     if (known === undefined || known.next < next) this.#xnetInFlight.set(from, { next, height: known !== undefined && known.height > height ? known.height : height })
+  }
+
+  /**
+   * Whether the committed state holds messages the next block delivers on its own: queued calls or
+   * answers, or a timer due by now. An idle leader must not wait for envelopes then.
+   */
+  async #messagesDue (): Promise<boolean> {
+    const store = this.#c.store
+    const sys = this.#system
+    if (decodeU64(await store.get(sys, systemKeys.outboxHead), 0n) < decodeU64(await store.get(sys, systemKeys.outboxTail), 0n)) return true
+    const nowNs = BigInt(Math.floor(this.#c.clock.now())) * 1_000_000n
+    return (await store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(nowNs), limit: 1 })).length > 0
   }
 
   /** The envelopes a proposal may carry now: pooled, not in flight, their code (if any) at hand. */

@@ -5,7 +5,9 @@ import { ManualClock } from '../../../../node/core/clock.ts'
 import { buildWatActor } from '../../../../node/runtime/builder.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { decodeU64, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
-import { Client, exampleCode, makeReplica, makeSubnet, relayWat, runHeight, utf8 } from './_harness.ts'
+import { silentLogger } from '../../../../node/core/logger.ts'
+import { SubnetService } from '../../../../node/subnet/subnet-service.ts'
+import { Client, exampleCode, loader, makeReplica, makeSubnet, relayWat, runHeight, utf8 } from './_harness.ts'
 
 // A relay actor: update `ping` with payload = an actor id sends `inc` (empty payload) to it.
 test('an actor\'s send is queued in replicated state and delivered to its target in the next block', async t => {
@@ -46,4 +48,41 @@ test('an actor\'s send is queued in replicated state and delivered to its target
   const after = await service.query(client.query(counterId).bytes)
   t.true(after.ok)
   if (after.ok) t.is(utf8(after.value.receipt.result), '1')
+})
+
+test('an idle leader proposes at once when queued messages are due, and waits for envelopes only when nothing is', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const service = new SubnetService(subnet, { store: await memoryStore(), loader, signer: nodes[0]!, clock, logger: silentLogger, transport: { publishShare: async () => {} } }, { proposeIdleWaitMs: 60_000 })
+  await service.start()
+  const client = new Client(clock)
+  const counter = await exampleCode('counter-wat')
+  const relay = await buildWatActor(relayWat)
+  await service.putCode(counter)
+  await service.putCode(relay)
+  service.submit(client.install(subnet, counter).bytes)
+  service.submit(client.install(subnet, relay).bytes)
+  await runHeight(service, [service])
+  service.submit(client.update(actorIdOf(subnet.id, 2n), 'ping', new TextEncoder().encode(actorIdOf(subnet.id, 1n))).bytes)
+  await runHeight(service, [service])
+  const sys = systemActorOf(subnet.id)
+  t.is(decodeU64(await service.store.get(sys, systemKeys.outboxTail), 0n), 1n, 'a call waits in the queue')
+
+  // The mempool is empty, but the queue is not: the proposal comes without the 60 s idle wait.
+  const within = async <T>(ms: number, promise: Promise<T>): Promise<T | 'waiting'> => await Promise.race([promise, new Promise<'waiting'>(resolve => setTimeout(() => resolve('waiting'), ms))])
+  const tip = await service.tip()
+  const payload = await within(5_000, service.propose(tip.tip.hash, service.store.height + 1n, {}))
+  if (payload === 'waiting') return t.fail('the leader waited for envelopes although a queued call was due')
+  await runHeight(service, [service], { payload })
+  t.is(decodeU64(await service.store.get(sys, systemKeys.outboxHead), 0n), 1n, 'that block delivered the call')
+
+  // The answer to the call is queued now (reply:inc to the relay): due again, so no wait either.
+  const again = await within(5_000, service.propose((await service.tip()).tip.hash, service.store.height + 1n, {}))
+  if (again === 'waiting') return t.fail('the leader waited although the answer was due')
+  await runHeight(service, [service], { payload: again })
+  // Nothing is due any more: the leader waits for an envelope (or the idle bound) as before.
+  const idle = service.propose((await service.tip()).tip.hash, service.store.height + 1n, {})
+  t.is(await within(300, idle), 'waiting')
+  clock.advance(60_000)
+  t.true((await idle) instanceof Uint8Array)
 })
