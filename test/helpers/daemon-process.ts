@@ -28,6 +28,28 @@ export interface DaemonProcess {
 const live = new Set<ChildProcess>()
 process.on('exit', () => { for (const child of live) child.kill('SIGKILL') })
 
+/**
+ * Runs the CLI without blocking this process (tests that also drive a devnet from this event loop
+ * need it); killed after `timeoutMs`. `until`: a foreground command (a daemon) is sent SIGINT once
+ * its output matches.
+ */
+export async function runCliAsync (args: string[], options: { env?: Record<string, string>, timeoutMs?: number, until?: RegExp } = {}): Promise<{ status: number | null, stdout: string, stderr: string }> {
+  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  live.add(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    stdout += chunk
+    if (options.until?.test(stdout) === true) child.kill('SIGINT')
+  })
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
+  const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 120_000)
+  const status = await new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
+  clearTimeout(timer)
+  live.delete(child)
+  return { status, stdout, stderr }
+}
+
 /** Runs the CLI to completion; returns its exit code and output. */
 export function runCli (args: string[], options: { env?: Record<string, string> } = {}): { status: number | null, stdout: string, stderr: string } {
   // 90 s: the CLI imports every command group, which on a loaded 2-core CI box takes seconds.

@@ -4,14 +4,13 @@
 // Every process is stopped in teardown.
 
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { rawCidOf } from '../../protocol/codec.ts'
 import type { ActorId } from '../../protocol/ids.ts'
 import type { ActorJson, ActorPage, ManageOutcome } from '../../node/cli/commands/actor.ts'
 import { createIdentity } from '../../node/identity/identity-file.ts'
-import { cliPath, repoRoot } from '../helpers/daemon-process.ts'
+import { repoRoot, runCliAsync } from '../helpers/daemon-process.ts'
 import { testDevnet } from './_test-devnet.ts'
 
 const counterWasm = join(repoRoot, 'contracts/build/counter-wat.wasm')
@@ -19,17 +18,7 @@ const counterWasm = join(repoRoot, 'contracts/build/counter-wat.wasm')
 interface CliRun { status: number | null, stdout: string, stderr: string }
 
 /** Runs the CLI without blocking this process. */
-async function cli (args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliRun> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  const status = await new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  clearTimeout(timer)
-  return { status, stdout, stderr }
-}
+const cli = async (args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<CliRun> => await runCliAsync(args, { env, timeoutMs })
 
 /**
  * The same component with a custom section appended ("pylon-test" → `tag`): it behaves exactly like

@@ -3,13 +3,12 @@
 // it catches up: same height, same state root, the exact count. Every process is stopped in teardown.
 
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ActorId } from '../../protocol/ids.ts'
 import { ApiClient, signEnvelope, type SubnetInfo } from '../../node/cli/client.ts'
 import { isOurDaemon, startDevnetNode } from '../../node/cli/commands/devnet.ts'
-import { cliPath, eventually, repoRoot } from '../helpers/daemon-process.ts'
+import { eventually, repoRoot, runCliAsync } from '../helpers/daemon-process.ts'
 import { clientSigners, sendUpdates } from './_devnet-load.ts'
 import { testDevnet } from './_test-devnet.ts'
 
@@ -24,17 +23,7 @@ const counterWasm = join(repoRoot, 'contracts/build', process.env.PYLON_DEVNET_C
 interface CliRun { status: number | null, stdout: string, stderr: string }
 
 /** Runs the CLI without blocking this process (the devnet's clients share the event loop). */
-async function cli (args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  const status = await new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  clearTimeout(timer)
-  return { status, stdout, stderr }
-}
+const cli = async (args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> => await runCliAsync(args, { env, timeoutMs })
 
 async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefined> {
   try {

@@ -4,28 +4,13 @@
 // temporary folder.
 
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { cliPath, repoRoot } from '../helpers/daemon-process.ts'
+import { repoRoot, runCliAsync } from '../helpers/daemon-process.ts'
 
-/** Runs the CLI (never blocking this process); resolves its exit code and output. */
-async function cli (args: string[], options: { env?: Record<string, string>, until?: RegExp, timeoutMs?: number } = {}): Promise<{ status: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-    // A foreground daemon: once it printed what we wait for, Ctrl-C it.
-    if (options.until?.test(stdout) === true) child.kill('SIGINT')
-  })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 60_000)
-  const status = await new Promise<number | null>(resolve => child.once('exit', code => { resolve(code) }))
-  clearTimeout(timer)
-  return { status, stdout, stderr }
-}
+/** Runs the CLI (never blocking this process); a foreground daemon is Ctrl-C'd once its output matches `until`. */
+const cli = async (args: string[], options: { env?: Record<string, string>, until?: RegExp, timeoutMs?: number } = {}): Promise<{ status: number | null, stdout: string, stderr: string }> => await runCliAsync(args, { timeoutMs: 60_000, ...options })
 
 test('README commands no other test runs: pylon store info, pylon quickstart --single', async t => {
   t.timeout(110_000)

@@ -4,7 +4,6 @@
 // then catches up block by block: all four end at the same height and state root, same count.
 
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -12,7 +11,7 @@ import type { ActorId } from '../../protocol/ids.ts'
 import { consensusFetchItemsMax } from '../../protocol/limits.ts'
 import { ApiClient, signEnvelope, type SubnetInfo } from '../../node/cli/client.ts'
 import { isOurDaemon, startDevnetNode } from '../../node/cli/commands/devnet.ts'
-import { cliPath, eventually, repoRoot } from '../helpers/daemon-process.ts'
+import { eventually, repoRoot, runCliAsync } from '../helpers/daemon-process.ts'
 import { clientSigners, sendUpdates } from './_devnet-load.ts'
 import { testDevnet } from './_test-devnet.ts'
 
@@ -30,17 +29,7 @@ async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefi
 }
 
 /** Runs the CLI without blocking this process (the devnet's clients share the event loop). */
-async function runCli (args: string[], env: Record<string, string> = {}): Promise<{ status: number | null, stdout: string, stderr: string }> {
-  const child = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk })
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const status = await new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
-  clearTimeout(timer)
-  return { status, stdout, stderr }
-}
+const runCli = async (args: string[], env: Record<string, string> = {}): Promise<{ status: number | null, stdout: string, stderr: string }> => await runCliAsync(args, { env, timeoutMs: 60_000 })
 
 test('a replica stopped past the catch-up window state-syncs a certified checkpoint from the other daemons and ends with the same height and root', async t => {
   t.timeout(180_000)
