@@ -9,20 +9,25 @@ import { silentLogger } from '../../../../node/core/logger.ts'
 import { SubnetService } from '../../../../node/subnet/subnet-service.ts'
 import { Client, exampleCode, loader, makeReplica, makeSubnet, relayWat, runHeight, utf8 } from './_harness.ts'
 
+/** Starts `service` and installs counter-wat (actor 1) and the relay (actor 2) in one height. */
+async function installCounterAndRelay (service: SubnetService, client: Client): Promise<void> {
+  await service.start()
+  const counter = await exampleCode('counter-wat')
+  const relay = await buildWatActor(relayWat)
+  await service.putCode(counter)
+  await service.putCode(relay)
+  service.submit(client.install(service.subnet, counter).bytes)
+  service.submit(client.install(service.subnet, relay).bytes)
+  await runHeight(service, [service])
+}
+
 // A relay actor: update `ping` with payload = an actor id sends `inc` (empty payload) to it.
 test('an actor\'s send is queued in replicated state and delivered to its target in the next block', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(1, clock)
   const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
-  await service.start()
   const client = new Client(clock)
-  const counter = await exampleCode('counter-wat')
-  const relay = await buildWatActor(relayWat)
-  await service.putCode(counter)
-  await service.putCode(relay)
-  service.submit(client.install(subnet, counter).bytes)
-  service.submit(client.install(subnet, relay).bytes)
-  await runHeight(service, [service])
+  await installCounterAndRelay(service, client)
   const counterId = actorIdOf(subnet.id, 1n)
   const relayId = actorIdOf(subnet.id, 2n)
   t.is((await service.actor(relayId))?.name, 'counter')
@@ -54,15 +59,8 @@ test('an idle leader proposes at once when queued messages are due, and waits fo
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(1, clock)
   const service = new SubnetService(subnet, { store: await memoryStore(), loader, signer: nodes[0]!, clock, logger: silentLogger, transport: { publishShare: async () => {} } }, { proposeIdleWaitMs: 60_000 })
-  await service.start()
   const client = new Client(clock)
-  const counter = await exampleCode('counter-wat')
-  const relay = await buildWatActor(relayWat)
-  await service.putCode(counter)
-  await service.putCode(relay)
-  service.submit(client.install(subnet, counter).bytes)
-  service.submit(client.install(subnet, relay).bytes)
-  await runHeight(service, [service])
+  await installCounterAndRelay(service, client)
   service.submit(client.update(actorIdOf(subnet.id, 2n), 'ping', new TextEncoder().encode(actorIdOf(subnet.id, 1n))).bytes)
   await runHeight(service, [service])
   const sys = systemActorOf(subnet.id)
