@@ -84,3 +84,75 @@ test('an idle leader proposes at once when queued messages are due, and waits fo
   clock.advance(60_000)
   t.true((await idle) instanceof Uint8Array)
 })
+
+// A timer actor: update `a` schedules `c` in 1 s, `b` in 5 s and `d` in an hour on itself; any other
+// update (a timer firing) stores key <method> = 0x01, so the test sees which fired.
+const timerWat = `(module
+  (import "pylon:actor/outbox@0.1.0" "schedule" (func $schedule (param i64 i32 i32 i32 i32)))
+  (import "pylon:actor/context@0.1.0" "now" (func $now (result i64)))
+  (import "pylon:actor/storage@0.1.0" "set" (func $set (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 32) "bcd")
+  (data (i32.const 40) "\\01")
+  (global $heap (mut i32) (i32.const 1024))
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $ptr i32)
+    (local.set $ptr (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get 3) (i32.const 8))))
+    (local.get $ptr))
+  (func $ok_empty (result i32)
+    (i32.store8 (i32.const 16) (i32.const 0))
+    (i32.store (i32.const 20) (i32.const 0))
+    (i32.store (i32.const 24) (i32.const 0))
+    (i32.const 16))
+  (func (export "init") (param i32 i32) (result i32) (call $ok_empty))
+  (func (export "update") (param $m i32) (param $mlen i32) (param $p i32) (param $plen i32) (result i32)
+    (if (i32.eq (i32.load8_u (local.get $m)) (i32.const 97))
+      (then
+        (call $schedule (i64.add (call $now) (i64.const 1000000000)) (i32.const 33) (i32.const 1) (i32.const 0) (i32.const 0))
+        (call $schedule (i64.add (call $now) (i64.const 5000000000)) (i32.const 32) (i32.const 1) (i32.const 0) (i32.const 0))
+        (call $schedule (i64.add (call $now) (i64.const 3600000000000)) (i32.const 34) (i32.const 1) (i32.const 0) (i32.const 0)))
+      (else (call $set (local.get $m) (i32.const 1) (i32.const 40) (i32.const 1))))
+    (call $ok_empty))
+  (func (export "query") (param i32 i32 i32 i32) (result i32) (call $ok_empty)))`
+
+test('timers fire in the first block at or past their consensus time, in due order, and a far-off one holds up nothing', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  const client = new Client(clock)
+  const code = await buildWatActor(timerWat)
+  await service.putCode(code)
+  service.submit(client.install(subnet, code).bytes)
+  await runHeight(service, [service])
+  const actor = actorIdOf(subnet.id, 1n)
+  service.submit(client.update(actor, 'a').bytes)
+  await runHeight(service, [service])
+  const fired = async (): Promise<string> => {
+    let out = ''
+    for (const m of ['b', 'c', 'd']) if (await service.store.get(actor, new TextEncoder().encode(m)) !== undefined) out += m
+    return out
+  }
+  const at = async (advanceMs: number): Promise<string> => {
+    clock.advance(advanceMs)
+    await runHeight(service, [service])
+    return await fired()
+  }
+  t.is(await at(500), '', 'nothing is due 0.5 s later')
+  t.is(await at(600), 'c', 'the 1 s timer fired in the first block past it')
+  t.is(await at(1_000), 'c')
+  // A same-subnet message sent now is delivered at once, though a timer an hour away waits.
+  const relay = await buildWatActor(relayWat)
+  await service.putCode(relay)
+  service.submit(client.install(subnet, relay).bytes)
+  await runHeight(service, [service])
+  service.submit(client.update(actorIdOf(subnet.id, 2n), 'ping', new TextEncoder().encode(actor)).bytes)
+  await runHeight(service, [service])
+  await runHeight(service, [service])
+  t.not(await service.store.get(actor, new TextEncoder().encode('i')), undefined, 'the relay\'s inc arrived (stored under its first byte) while the hour timer waits')
+  t.is((await fired()).includes('d'), false)
+  t.is(await at(3_000), 'bc', 'the 5 s timer fired, the hour one did not')
+  const timers = await service.store.range(systemActorOf(subnet.id), { start: systemKeys.timersPrefix, end: new TextEncoder().encode('timer0'), limit: 10 })
+  t.is(timers.length, 1, 'one timer left: the hour one')
+})
