@@ -39,7 +39,7 @@ export function register (program: Command): void {
   clientOptions(program.command('deploy')
     .description('install an actor component on a subnet (through consensus) and print its ActorId')
     .argument('<file>', 'the actor component (.wasm, e.g. contracts/build/counter.wasm)')
-    .option('--subnet <id>', 'subnet to install on (default: of the subnets the node knows, the one with the fewest actors)')
+    .option('--subnet <id>', 'subnet to install on (default: the node\'s subnet; of several, the one with the fewest actors)')
     .option('--init <arg>', 'argument (UTF-8) for the actor\'s init', '')
     .option('--name <name>', 'actor name (default: the file name without .wasm)')
     .option('--controller <principal>', 'another principal that may upgrade and delete the actor (repeatable; the deployer always may)', collect, [])
@@ -113,17 +113,19 @@ export async function readComponent (file: string): Promise<Uint8Array> {
 }
 
 /**
- * The subnet to deploy to: --subnet, else the subnet with room among those the node knows (its
- * directory, served or not): the one with the fewest installed actors, counted up to one page each
- * over at most clientDeployCandidatesMax subnets; ties go to the lower id.
+ * The subnet to deploy to: --subnet; else the subnet the node serves, if it serves one; else the
+ * one with room among those it serves, or when it serves none among those it knows (its
+ * directory): the fewest installed actors, counted up to one page each over at most
+ * clientDeployCandidatesMax subnets; ties go to the lower id.
  */
-async function chooseSubnet (client: ApiClient, flag: string | undefined, progress?: (line: string) => void): Promise<SubnetId> {
+export async function chooseSubnet (client: ApiClient, flag: string | undefined, progress?: (line: string) => void): Promise<SubnetId> {
   if (flag !== undefined) {
     const id = parseSubnetId(flag)
     if (!id.ok) throw new CliError(`--subnet: ${id.error}`)
     return id.value
   }
-  const known = (await client.request<Array<{ id: string }>>('GET', '/v1/directory')).map(s => s.id as SubnetId).sort().slice(0, clientDeployCandidatesMax)
+  const served = (await client.subnets()).map(s => s.id)
+  const known = (served.length > 0 ? served : (await client.request<Array<{ id: string }>>('GET', '/v1/directory')).map(s => s.id as SubnetId)).sort().slice(0, clientDeployCandidatesMax)
   if (known.length === 0) throw new CliError(`${client.url} knows no subnet: create one (\`pylon subnet create --size 4\`), start a devnet (\`pylon devnet up --dir D\`), or pass --api of a subnet member`, 'no-subnet')
   if (known.length === 1) return known[0]!
   let best: { id: SubnetId, actors: number } | undefined
@@ -137,6 +139,6 @@ async function chooseSubnet (client: ApiClient, flag: string | undefined, progre
     }
   }
   if (best === undefined) throw new CliError(`${client.url} knows ${known.length} subnets but none answered: pick one with --subnet`, 'unreachable')
-  progress?.(`no --subnet: picked ${best.id}, the one with the fewest actors (${best.actors}) of ${known.length} known subnets`)
+  progress?.(`no --subnet: picked ${best.id}, the one with the fewest actors (${best.actors}) of ${known.length} ${served.length > 0 ? 'served' : 'known'} subnets`)
   return best.id
 }
