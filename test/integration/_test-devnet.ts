@@ -6,6 +6,7 @@ import type { ExecutionContext } from 'ava'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { SubnetInfo } from '../../node/cli/client.ts'
 import { devnetUp, isOurDaemon, stopNodes, type DevnetFile, type DevnetUpOptions } from '../../node/cli/commands/devnet.ts'
 
 export async function testDevnet (t: ExecutionContext, options: { prefix: string, nodes: number, up?: Partial<DevnetUpOptions> }): Promise<{ dir: string, file: DevnetFile }> {
@@ -21,4 +22,14 @@ export async function testDevnet (t: ExecutionContext, options: { prefix: string
   })
   file = await devnetUp({ nodes: options.nodes, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn', ...options.up })
   return { dir, file }
+}
+
+/** A node's view of a subnet (GET /v1/subnets/:id), or undefined while it does not answer. */
+export async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefined> {
+  try {
+    const response = await fetch(`${api}/v1/subnets/${id}`, { signal: AbortSignal.timeout(3_000) })
+    return response.ok ? await response.json() as SubnetInfo : undefined
+  } catch {
+    return undefined
+  }
 }

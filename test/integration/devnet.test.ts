@@ -10,7 +10,7 @@ import { ApiClient, signEnvelope, type SubnetInfo } from '../../node/cli/client.
 import { isOurDaemon, startDevnetNode } from '../../node/cli/commands/devnet.ts'
 import { eventually, repoRoot, runCliAsync } from '../helpers/daemon-process.ts'
 import { clientSigners, sendUpdates } from './_devnet-load.ts'
-import { testDevnet } from './_test-devnet.ts'
+import { subnetInfo, testDevnet } from './_test-devnet.ts'
 
 // The full run (500 + 500 updates) is `npm run test:integration:full`; npm test runs the same steps
 // with 150 + 150, so the whole suite stays within its time budget on a shared 2-core machine. Both
@@ -24,15 +24,6 @@ interface CliRun { status: number | null, stdout: string, stderr: string }
 
 /** Runs the CLI without blocking this process (the devnet's clients share the event loop). */
 const cli = async (args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> => await runCliAsync(args, { env, timeoutMs })
-
-async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefined> {
-  try {
-    const response = await fetch(`${api}/v1/subnets/${id}`, { signal: AbortSignal.timeout(3_000) })
-    return response.ok ? await response.json() as SubnetInfo : undefined
-  } catch {
-    return undefined
-  }
-}
 
 test('a 4-process devnet finalizes every update across a SIGKILL and restart, and all replicas agree', async t => {
   t.timeout(full ? 600_000 : 240_000)

@@ -13,20 +13,11 @@ import { ApiClient, signEnvelope, type SubnetInfo } from '../../node/cli/client.
 import { isOurDaemon, startDevnetNode } from '../../node/cli/commands/devnet.ts'
 import { eventually, repoRoot, runCliAsync } from '../helpers/daemon-process.ts'
 import { clientSigners, sendUpdates } from './_devnet-load.ts'
-import { testDevnet } from './_test-devnet.ts'
+import { subnetInfo, testDevnet } from './_test-devnet.ts'
 
 const counterWasm = join(repoRoot, 'contracts/build/counter-wat.wasm')
 const interval = 10
 const window = 24
-
-async function subnetInfo (api: string, id: string): Promise<SubnetInfo | undefined> {
-  try {
-    const response = await fetch(`${api}/v1/subnets/${id}`, { signal: AbortSignal.timeout(3_000) })
-    return response.ok ? await response.json() as SubnetInfo : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** Runs the CLI without blocking this process (the devnet's clients share the event loop). */
 const runCli = async (args: string[], env: Record<string, string> = {}): Promise<{ status: number | null, stdout: string, stderr: string }> => await runCliAsync(args, { env, timeoutMs: 60_000 })

@@ -101,11 +101,11 @@ export async function tempDir (): Promise<{ dir: string, remove: () => Promise<v
 
 export const utf8 = (bytes: Uint8Array | null | undefined): string => new TextDecoder().decode(bytes ?? new Uint8Array(0))
 
-/** A hand-written actor whose update sends its payload to the actor it names, method "inc" (outbox tests). */
-export const relayWat = `(module
-  (import "pylon:actor/outbox@0.1.0" "send" (func $send (param i32 i32 i32 i32 i32 i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 32) "inc")
+/**
+ * What every hand-written test actor needs after its imports and data: memory, a bump allocator
+ * from 1024, $ok_empty (an ok result with no bytes at 16) and an init that succeeds.
+ */
+export const watBasics = `(memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
   (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
     (local $ptr i32)
@@ -117,7 +117,13 @@ export const relayWat = `(module
     (i32.store (i32.const 20) (i32.const 0))
     (i32.store (i32.const 24) (i32.const 0))
     (i32.const 16))
-  (func (export "init") (param i32 i32) (result i32) (call $ok_empty))
+  (func (export "init") (param i32 i32) (result i32) (call $ok_empty))`
+
+/** A hand-written actor whose update sends its payload to the actor it names, method "inc" (outbox tests). */
+export const relayWat = `(module
+  (import "pylon:actor/outbox@0.1.0" "send" (func $send (param i32 i32 i32 i32 i32 i32)))
+  (data (i32.const 32) "inc")
+  ${watBasics}
   (func (export "update") (param $m i32) (param $mlen i32) (param $p i32) (param $plen i32) (result i32)
     (call $send (local.get $p) (local.get $plen) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0))
     (call $ok_empty))

@@ -7,7 +7,7 @@ import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { decodeU64, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { SubnetService } from '../../../../node/subnet/subnet-service.ts'
-import { Client, exampleCode, loader, makeReplica, makeSubnet, relayWat, runHeight, utf8 } from './_harness.ts'
+import { Client, exampleCode, loader, makeReplica, makeSubnet, relayWat, runHeight, utf8, watBasics } from './_harness.ts'
 
 /** Starts `service` and installs counter-wat (actor 1) and the relay (actor 2) in one height. */
 async function installCounterAndRelay (service: SubnetService, client: Client): Promise<void> {
@@ -91,21 +91,9 @@ const timerWat = `(module
   (import "pylon:actor/outbox@0.1.0" "schedule" (func $schedule (param i64 i32 i32 i32 i32)))
   (import "pylon:actor/context@0.1.0" "now" (func $now (result i64)))
   (import "pylon:actor/storage@0.1.0" "set" (func $set (param i32 i32 i32 i32)))
-  (memory (export "memory") 1)
   (data (i32.const 32) "bcd")
   (data (i32.const 40) "\\01")
-  (global $heap (mut i32) (i32.const 1024))
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $ptr i32)
-    (local.set $ptr (global.get $heap))
-    (global.set $heap (i32.add (global.get $heap) (i32.add (local.get 3) (i32.const 8))))
-    (local.get $ptr))
-  (func $ok_empty (result i32)
-    (i32.store8 (i32.const 16) (i32.const 0))
-    (i32.store (i32.const 20) (i32.const 0))
-    (i32.store (i32.const 24) (i32.const 0))
-    (i32.const 16))
-  (func (export "init") (param i32 i32) (result i32) (call $ok_empty))
+  ${watBasics}
   (func (export "update") (param $m i32) (param $mlen i32) (param $p i32) (param $plen i32) (result i32)
     (if (i32.eq (i32.load8_u (local.get $m)) (i32.const 97))
       (then
