@@ -28,9 +28,12 @@ export const systemKeys = {
   actor: (index: bigint): Uint8Array => key(`actor/${padded(index)}`),
   /** The first key past every actor record (`actor/` < `actor0`), the end of a listing. */
   actorsEnd: key('actor0'),
-  /** An executed request → its expiry: the authority on replays until the request expires. */
-  executed: (requestId: RequestId): Uint8Array => key(`executed/${requestId}`),
-  /** The same requests ordered by expiry, so expired ones are pruned in bounded steps. */
+  /**
+   * An executed request, the authority on replays until it expires. One row per request, ordered
+   * by expiry so expired ones are pruned in bounded steps: a request's expiry is part of what its
+   * id hashes, so a replay names the same row. (A second `executed/<id>` index cost every update
+   * a second trie leaf, written and later deleted.)
+   */
   expiring: (expiryMs: bigint, requestId: RequestId): Uint8Array => key(`expiring/${padded(expiryMs)}/${requestId}`),
   expiringPrefix: key('expiring/'),
   /** Queued same-subnet call or answer (an encoded ActorCall) by sequence number. */
@@ -56,11 +59,6 @@ export function expiringEnd (ms: bigint): Uint8Array {
 export function actorIndexOfKey (k: Uint8Array): bigint {
   const s = new TextDecoder().decode(k)
   return BigInt(s.slice(s.indexOf('/') + 1))
-}
-
-export function requestIdOfExpiringKey (k: Uint8Array): RequestId {
-  const s = new TextDecoder().decode(k)
-  return s.slice(s.lastIndexOf('/') + 1) as RequestId
 }
 
 /** What the subnet records about an installed actor. */

@@ -7,6 +7,7 @@ import { ManualClock } from '../../../../node/core/clock.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { openStore } from '../../../../node/store/level-store.ts'
 import { encodePayload } from '../../../../node/subnet/payload.ts'
+import { expiringEnd, padded, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
 import { Client, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
 
 test('install then updates: certified responses verify against the genesis', async t => {
@@ -78,6 +79,39 @@ test('a replayed envelope runs once, even when a leader proposes it again', asyn
   t.true(query.ok)
   if (query.ok) t.is(utf8(query.value.receipt.result), '1')
   t.is((await service.store.receipts(3n as never)).length, 0, 'the replays produced no receipt')
+})
+
+test('the replay history holds one row per executed request and drops it once the request has expired', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  const client = new Client(clock)
+  const code = await exampleCode('counter-wat')
+  await service.putCode(code)
+  service.submit(client.install(subnet, code).bytes)
+  await runHeight(service, [service])
+  const actor = actorIdOf(subnet.id, 1n)
+  const system = systemActorOf(subnet.id)
+  const history = async () => (await service.store.range(system, { start: systemKeys.expiringPrefix, end: expiringEnd(BigInt(clock.now() + 3_600_000)) })).map(e => new TextDecoder().decode(e.key))
+  const soon = client.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs: BigInt(clock.now() + 5_000) })
+  const later = client.update(actor)
+  service.submit(soon.bytes)
+  service.submit(later.bytes)
+  await runHeight(service, [service])
+  const rows = await history()
+  t.true(rows.includes(`expiring/${padded(soon.content.expiryMs)}/${soon.requestId}`))
+  t.true(rows.includes(`expiring/${padded(later.content.expiryMs)}/${later.requestId}`))
+  t.is(rows.length, 3, 'the install, soon and later: one row each')
+  clock.advance(10_000) // past soon's expiry, before later's and the install's
+  await runHeight(service, [service])
+  const left = await history()
+  t.false(left.some(r => r.endsWith(soon.requestId)), 'the expired request left the history')
+  t.true(left.some(r => r.endsWith(later.requestId)), 'the unexpired one is still refused as a replay')
+  // Its replay is skipped by the replicated history, not only by this node's mempool memory.
+  await runHeight(service, [service], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [later.bytes], xnet: [] }) })
+  const query = await service.query(client.query(actor).bytes)
+  t.true(query.ok && utf8(query.value.receipt.result) === '2')
 })
 
 test('upgrade and delete by a non-controller are refused with a certified receipt; a controller may', async t => {
