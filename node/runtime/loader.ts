@@ -137,6 +137,15 @@ export class ActorLoader {
     }
   }
 
+  /**
+   * The load of code `cid` (a raw CID string) this loader already holds, done or under way, or
+   * undefined: a caller that knows the CID skips reading and hashing the bytes again (sha2-256 of
+   * an 11.5 MB component costs tens of ms, and a subnet loads its actors' code every block).
+   */
+  cached (cid: string): Promise<Result<CompiledActor>> | undefined {
+    return this.#compiled.get(cid)
+  }
+
   /** Stops running transpile workers; loads waiting on them, and later first loads, throw. */
   async close (): Promise<void> {
     await this.#pool.close()

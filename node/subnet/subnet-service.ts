@@ -1051,6 +1051,8 @@ export class SubnetService implements ConsensusApplication {
    * bytes alone, the same on every replica.
    */
   async #load (cid: string, sourcesIn: readonly NodeId[], persist = false): Promise<Result<CompiledActor>> {
+    const held = this.#c.loader.cached(cid)
+    if (held !== undefined) return await held
     let bytes = await this.#c.store.getCode(cid)
     // Only other members can supply it; a one-member subnet's replica verified it held the code.
     const sources = sourcesIn.filter(peer => peer !== this.#c.signer.id)

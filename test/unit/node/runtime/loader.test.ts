@@ -137,3 +137,18 @@ test('ActorLoader refuses code whose initial memory exceeds the page cap', async
   const loaded = await small.load(await exampleCode('counter-wat'))
   t.deepEqual(loaded, { ok: false, error: 'core module actor.core.wasm: initial memory too large: 1 > 0 pages' })
 })
+
+test('ActorLoader.cached hands back a load it holds by CID, and nothing for code it never loaded or refused', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'pylon-loader-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const held = new ActorLoader({ cacheDir: dir, logger: silentLogger })
+  const code = await exampleCode('counter-wat')
+  const cid = rawCidOf(code).toString()
+  t.is(held.cached(cid), undefined, 'nothing before the first load')
+  const loaded = await held.load(code)
+  const again = await held.cached(cid)
+  t.true(loaded.ok && again?.ok === true && again.value === loaded.value, 'the very same compiled actor')
+  const garbage = new TextEncoder().encode('not wasm at all')
+  t.false((await held.load(garbage)).ok)
+  t.is(held.cached(rawCidOf(garbage).toString()), undefined, 'a refusal is not pinned')
+})
