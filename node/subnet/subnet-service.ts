@@ -773,7 +773,10 @@ export class SubnetService implements ConsensusApplication {
     const store = this.#c.store
     const sys = this.#system
     const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [], xnet: [] } : unwrapPayload(block.payload, this.#c.logger)
-    const lastTimeMs = decodeU64(await store.get(sys, systemKeys.lastTimeMs), 0n)
+    // Reads run together wherever one does not depend on another: each is a round trip to LevelDB's
+    // thread pool, and a block of one update used to wait for some twenty of them in a row.
+    const counters = await Promise.all([systemKeys.lastTimeMs, systemKeys.outboxHead, systemKeys.outboxTail, systemKeys.nextIndex, systemKeys.timerSeq].map(async k => await store.get(sys, k)))
+    const lastTimeMs = decodeU64(counters[0], 0n)
     const timeMs = payload.timeMs > lastTimeMs ? payload.timeMs : lastTimeMs
     const system = new SystemWrites(sys)
     system.set(systemKeys.lastTimeMs, encodeU64(timeMs))
@@ -788,25 +791,28 @@ export class SubnetService implements ConsensusApplication {
       const decoded = decodeIngress(bytes, Number(timeMs))
       return decoded.ok ? decoded.value : undefined
     })
-    await Promise.all(named.map(async ingress => {
-      if (ingress !== undefined && await store.get(sys, systemKeys.expiring(ingress.content.expiryMs, ingress.requestId)) !== undefined) history.add(ingress.requestId)
-    }))
+    let head = decodeU64(counters[1], 0n)
+    let tail = decodeU64(counters[2], 0n)
+    const timeNs = timeMs * 1_000_000n
+    const [, expired, queued, due] = await Promise.all([
+      Promise.all(named.map(async ingress => {
+        if (ingress !== undefined && await store.get(sys, systemKeys.expiring(ingress.content.expiryMs, ingress.requestId)) !== undefined) history.add(ingress.requestId)
+      })),
+      store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax }),
+      head < tail ? store.range(sys, { start: systemKeys.outbox(head), end: systemKeys.outbox(tail), limit: subnetOutboxDeliverPerBlockMax }) : [],
+      store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax })
+    ])
     const selection = selectBlockIngress(payload.ingress, {
       subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id), verified: id => this.#verified.get(id)?.ingress
     })
 
     // Prune expired history in bounded steps, then record this block's requests.
-    const expired = await store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax })
     for (const { key } of expired) system.delete(key)
     for (const ingress of selection.execute) system.set(systemKeys.expiring(ingress.content.expiryMs, ingress.requestId), new Uint8Array(0))
 
     // Messages between actors come first: the same-subnet queue in order, then due timers, then
     // the other subnets' streams; client envelopes after them.
     const steps: Step[] = []
-    let head = decodeU64(await store.get(sys, systemKeys.outboxHead), 0n)
-    let tail = decodeU64(await store.get(sys, systemKeys.outboxTail), 0n)
-    const timeNs = timeMs * 1_000_000n
-    const queued = await store.range(sys, { start: systemKeys.outbox(head), end: systemKeys.outbox(tail), limit: subnetOutboxDeliverPerBlockMax })
     for (const { key, value } of queued) {
       const message = decodeActorCall(value)
       assert(message.ok, `corrupt queued message in subnet state: ${message.ok ? '' : message.error}`)
@@ -815,7 +821,6 @@ export class SubnetService implements ConsensusApplication {
       head++
     }
     system.set(systemKeys.outboxHead, encodeU64(head))
-    const due = await store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax })
     for (const { key, value } of due) {
       const timer = decodeTimer(value)
       assert(timer.ok, 'corrupt timer in subnet state')
@@ -843,25 +848,24 @@ export class SubnetService implements ConsensusApplication {
     for (const ingress of selection.execute) steps.push({ kind: 'ingress', ingress })
 
     // Everything execution needs, read before it starts (execution itself is synchronous).
-    const records = new Map<ActorId, ActorRecord | undefined>()
     const touched = new Set<ActorId>()
     const codeCids = new Set<string>()
     for (const step of steps) {
       const content = step.kind === 'ingress' ? step.ingress.content : undefined
       const target = step.kind === 'deliver' ? step.message.to : step.kind === 'timer' ? step.timer.actor : content !== undefined && content.kind !== 'install' ? content.actor : undefined
-      if (target !== undefined) {
-        touched.add(target)
-        if (!records.has(target)) records.set(target, await this.#record(target))
-        const record = records.get(target)
-        if (record !== undefined) codeCids.add(record.code)
-      }
+      if (target !== undefined) touched.add(target)
       if (content?.kind === 'install' || content?.kind === 'upgrade') codeCids.add(content.code.toString())
     }
+    const [records, storage] = await Promise.all([
+      Promise.all([...touched].map(async actor => [actor, await this.#record(actor)] as const)).then(entries => new Map<ActorId, ActorRecord | undefined>(entries)),
+      preloadState(store, touched)
+    ])
+    for (const record of records.values()) if (record !== undefined) codeCids.add(record.code)
     const compiled = new Map<string, Result<CompiledActor>>()
-    for (const cid of codeCids) compiled.set(cid, await this.#load(cid, this.subnet.memberIds, true))
-    const storage = await preloadState(store, touched)
+    const loads = [...codeCids].sort().map(async cid => [cid, await this.#load(cid, this.subnet.memberIds, true)] as const)
+    for (const [cid, loaded] of await Promise.all(loads)) compiled.set(cid, loaded)
 
-    let nextIndex = decodeU64(await store.get(sys, systemKeys.nextIndex), 1n)
+    let nextIndex = decodeU64(counters[3], 1n)
     const seedBase = block.parent
     const actorWrites: StateWrite[] = []
     const receipts: Receipt[] = []
@@ -997,7 +1001,7 @@ export class SubnetService implements ConsensusApplication {
       tail++
     }
     for (const answer of answers) await enqueue(answer)
-    const timerSeqBefore = decodeU64(await store.get(sys, systemKeys.timerSeq), 0n)
+    const timerSeqBefore = decodeU64(counters[4], 0n)
     let timerSeq = timerSeqBefore
     for (const message of outbox) {
       if (message.atNs !== null) {
