@@ -72,7 +72,16 @@ export function verifyCertificationShare (subnet: Subnet, share: CertificationSh
  * member shares. Error when fewer than a quorum are valid, naming how many there are.
  */
 export function certificateOf (subnet: Subnet, { state, shares }: { state: CertifiedState, shares: ReadonlyMap<number, Uint8Array> }): Result<StateCertificate> {
-  const signers = [...shares.keys()].filter(signer => verifyCertificationShare(subnet, { state, signer, signature: shares.get(signer)! })).sort((a, b) => a - b)
+  const valid = new Map([...shares].filter(([signer, signature]) => verifyCertificationShare(subnet, { state, signer, signature })))
+  return assembleCertificate(subnet, { state, shares: valid })
+}
+
+/**
+ * A certificate from shares over `state` that were each verified already (a replica checks every
+ * share as it arrives, and signs its own): counts them, verifies nothing again.
+ */
+export function assembleCertificate (subnet: Subnet, { state, shares }: { state: CertifiedState, shares: ReadonlyMap<number, Uint8Array> }): Result<StateCertificate> {
+  const signers = [...shares.keys()].sort((a, b) => a - b)
   if (signers.length < subnet.quorum) return err(`only ${signers.length} valid member signatures for height ${state.height}, a certificate needs ${subnet.quorum}`)
   return ok({ state: wireOf(state), signers, signatures: signers.map(i => shares.get(i)!) })
 }

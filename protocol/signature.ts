@@ -4,6 +4,7 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { signingBytes } from './codec.ts'
 import { ed25519PublicKeyBytes, publicKeyOfPeerId } from './ids.ts'
+import { nodeKeysCachedMax } from './limits.ts'
 
 export const ed25519SignatureBytes = 64
 export const ed25519SeedBytes = 32
@@ -48,8 +49,26 @@ export function verifySignature (publicKey: Uint8Array, domain: string, value: u
   }
 }
 
+/**
+ * Key objects of recent signers by peer id: a pure memo (a hit and a miss give the same answer),
+ * bounded, oldest dropped first.
+ */
+const peerKeys = new Map<string, KeyObject>()
+
 /** Verifies a signature by the key that a peer id (NodeId or Principal) names. */
 export function verifyBy (peerId: string, domain: string, value: unknown, signature: unknown): boolean {
-  const key = publicKeyOfPeerId(peerId)
-  return key.ok && verifySignature(key.value, domain, value, signature)
+  if (!(signature instanceof Uint8Array) || signature.length !== ed25519SignatureBytes) return false
+  try {
+    let key = peerKeys.get(peerId)
+    if (key === undefined) {
+      const raw = publicKeyOfPeerId(peerId)
+      if (!raw.ok) return false
+      key = publicKeyObject(raw.value) // throws for 32 bytes that are not a curve point
+      if (peerKeys.size >= nodeKeysCachedMax) peerKeys.delete(peerKeys.keys().next().value!)
+      peerKeys.set(peerId, key)
+    }
+    return nodeVerify(null, signingBytes(domain, value), key, signature)
+  } catch {
+    return false
+  }
 }

@@ -19,7 +19,7 @@ import { err, ok, type Result } from '../../protocol/result.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import {
-  certificateOf, decodeCertificate, encodeCertificate, signCertification, verifyCertificationShare,
+  assembleCertificate, decodeCertificate, encodeCertificate, signCertification, verifyCertificationShare,
   type CertificationShare, type CertifiedResponse, type CertifiedState, type StateCertificate
 } from '../../protocol/certification.ts'
 import { decode, encode, sha256Bytes } from '../../protocol/codec.ts'
@@ -702,7 +702,8 @@ export class SubnetService implements ConsensusApplication {
       if (byHeight.size - matching.size > this.subnet.genesis.f) this.#c.logger.error('members disagree on the state of a height', { height, agreeing: matching.size, differing: byHeight.size - matching.size })
       return
     }
-    const cert = certificateOf(this.subnet, { state, shares: matching })
+    // Every share in #shares was verified on arrival (receiveShare) or is this replica's own.
+    const cert = assembleCertificate(this.subnet, { state, shares: matching })
     if (!cert.ok) return
     // Waiting clients are answered while the certificate is written: it verifies on its own (2f+1
     // member signatures), so its fsync need not be on their path. What reads certification from the

@@ -32,6 +32,10 @@ test('verifySignature returns false for malformed keys and signatures, never thr
   t.false(verifySignature(new Uint8Array(32), 'pylon/test/v1', 1, new Uint8Array(63)))
   t.false(verifySignature(new Uint8Array(32), 'pylon/test/v1', 1, 'nope'))
   t.false(verifyBy('not-a-peer-id', 'pylon/test/v1', 1, new Uint8Array(64)))
+  // A well-formed id whose 32 bytes are no curve point: refused each time (the key memo keeps no failure).
+  const offCurve = peerIdOfPublicKey(new Uint8Array(32).fill(0xff))
+  t.false(verifyBy(offCurve, 'pylon/test/v1', 1, new Uint8Array(64)))
+  t.false(verifyBy(offCurve, 'pylon/test/v1', 1, new Uint8Array(64)))
 })
 
 test('parseNodeId refuses garbage, non-Ed25519 ids and over-long strings', t => {
