@@ -11,7 +11,7 @@ import { actorIdOf, actorIndexOf, height as toHeight, subnetOfActorId, type Acto
 import { checkExpiry, decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
   actorCodeBytesMax, subnetBlockIngressMax, subnetBlockPayloadBytesMax, subnetProposeIdleWaitPercentOfDelta, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
-  subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetOutboxQueueMax, subnetResultsMax, subnetTimersPerBlockMax, subnetWaitersMax,
+  subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetUncertifiedHeightsCachedMax, subnetOutboxQueueMax, subnetResultsMax, subnetTimersPerBlockMax, subnetWaitersMax,
   xnetAckPrunePerBlockMax, xnetBlockBytesMax, xnetCertificateWaitMs, xnetSliceBytesMax, xnetSliceMessagesMax, xnetSlicesPerBlockMax, xnetStreamMessagesMax
 } from '../../protocol/limits.ts'
 import { encodeReceipt, type ActorMessage, type BlockContext, type OutboxMessage, type Receipt, type StateWrite } from '../../protocol/receipt.ts'
@@ -179,6 +179,8 @@ export class SubnetService implements ConsensusApplication {
   /** Heights whose certification runs now, and those a share reached meanwhile (checked again after). */
   readonly #certifying = new Set<bigint>()
   readonly #certifyAgain = new Set<bigint>()
+  /** Roots and encoded receipts of heights committed here and not certified yet (from finalize). */
+  readonly #uncertified = new BoundedMap<bigint, { stateRoot: Uint8Array, receiptsRoot: Uint8Array, receipts: Uint8Array[] }>(subnetUncertifiedHeightsCachedMax)
   readonly #results = new BoundedMap<IngressId, PendingResult | IngressResult>(subnetResultsMax)
   readonly #waiters = new Map<IngressId, Set<(result: IngressResult) => void>>()
   #waiterCount = 0
@@ -602,13 +604,15 @@ export class SubnetService implements ConsensusApplication {
     const height = toHeight(heightIn)
     const startedMs = performance.now()
     const executed = await this.#execute(height, block)
+    const receipts = executed.receipts.map(encodeReceipt)
     const commit = await store.commitHeight({
       height,
       block: encodeStoredBlock(block),
       certificate: encodeStoredCertificate(certificate),
       writes: executed.writes,
-      receipts: executed.receipts.map(encodeReceipt)
+      receipts
     })
+    this.#uncertified.set(heightIn, { stateRoot: commit.stateRoot, receiptsRoot: commit.receiptsRoot, receipts })
     this.mempool.markFinalized(executed.ingress)
     this.#notifyProgress()
     this.#publishChanges(height, executed.changes)
@@ -687,9 +691,11 @@ export class SubnetService implements ConsensusApplication {
   async #tryCertifyOnce (height: Height): Promise<void> {
     const byHeight = this.#shares.get(height)
     if (byHeight === undefined) return
-    const record = await this.#c.store.getHeight(height)
+    // Committed here since the last start and not certified yet: no store read (the entry leaves
+    // once certified, so a late share for a certified height finds the store's certificate below).
+    const record = this.#uncertified.get(height) ?? await this.#c.store.getHeight(height)
     if (record === undefined) return
-    if (record.certification !== null) {
+    if ('certification' in record && record.certification !== null) {
       this.#shares.delete(height)
       return
     }
@@ -710,9 +716,10 @@ export class SubnetService implements ConsensusApplication {
     // store (the certified height, progress listeners, GET /v1/ingress/:id) waits for the write.
     const stored = this.#c.store.putCertification(height, encodeCertificate(cert.value))
     try {
-      await this.#answerWaiters(height, cert.value)
+      await this.#answerWaiters(height, cert.value, 'receipts' in record ? record.receipts : undefined)
     } finally {
       await stored
+      this.#uncertified.delete(height)
     }
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
     this.#notifyProgress()
@@ -721,7 +728,7 @@ export class SubnetService implements ConsensusApplication {
   }
 
   /** Sends every client waiting on a result of `height` its certified response. */
-  async #answerWaiters (height: Height, certificate: StateCertificate): Promise<void> {
+  async #answerWaiters (height: Height, certificate: StateCertificate, heldReceipts?: Uint8Array[]): Promise<void> {
     // Waiting clients are few beside the remembered results: look them up, not the other way round.
     const answered: PendingResult[] = []
     for (const id of this.#waiters.keys()) {
@@ -731,7 +738,7 @@ export class SubnetService implements ConsensusApplication {
     if (answered.length === 0) return
     // One read of the height's receipts and one tree for all its waiters (a proof each used to
     // re-read and re-hash every receipt of the height: quadratic in the block size).
-    const receipts = await this.#c.store.receipts(height)
+    const receipts = heldReceipts ?? await this.#c.store.receipts(height)
     const proofs = proveReceipts(receipts, answered.map(p => p.index))
     for (const [i, pending] of answered.entries()) {
       this.#notify({
