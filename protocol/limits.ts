@@ -400,6 +400,12 @@ export const subnetOutboxQueueMax = 100_000
 export const subnetHistoryPrunePerBlockMax = 10_000
 /** Heights whose certification shares are buffered while they await quorum or the local commit. */
 export const subnetCertifyHeightsMax = 256
+/**
+ * Committed heights whose roots and encoded receipts stay in memory until certified, so that
+ * certifying and answering the waiting clients read nothing back from the store (a big height's
+ * receipts are ~150 KiB; a height is normally certified a few ms after its commit).
+ */
+export const subnetUncertifiedHeightsCachedMax = 32
 /** Clients waiting (HTTP ?wait=1) for a result per subnet. */
 export const subnetWaitersMax = 10_000
 /** Finalized results remembered per subnet for GET /v1/ingress/:id and late waiters. */
