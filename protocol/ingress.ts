@@ -3,11 +3,11 @@
 // and decodeIngress never throws for any input.
 
 import { verify as nodeVerify, type KeyObject } from 'node:crypto'
-import { CID, cidOfBytes, decode, encode, sha256Bytes, signingBytes } from './codec.ts'
+import { CID, cidStringOfBytes, decodeCanonical, encode, sha256Hex, signingBytes } from './codec.ts'
 import { parseActorId, parsePrincipal, parseSubnetId, publicKeyOfPeerId, subnetOfActorId, type ActorId, type Principal, type SubnetId } from './ids.ts'
 import {
   ingressActorNameCharsMax, ingressBytesMax, ingressControllersMax, ingressExpiryDriftMs, ingressMethodCharsMax,
-  ingressNonceBytesMax, ingressPayloadBytesMax, ingressSenderKeysCachedMax, ingressTtlMaxMs
+  ingressIdsParsedCachedMax, ingressNonceBytesMax, ingressPayloadBytesMax, ingressSenderKeysCachedMax, ingressTtlMaxMs
 } from './limits.ts'
 import { err, ok, type Result } from './result.ts'
 import { ed25519SignatureBytes, publicKeyObject, type Signer } from './signature.ts'
@@ -141,16 +141,46 @@ export function signIngress (content: IngressContent, signer: Signer): Ingress {
   return { content: checked.value, signature, bytes, id: ingressIdOf(bytes), requestId: requestIdOf(wire) }
 }
 
+/** The IngressId of envelope bytes: the string of their CID (dag-cbor, sha2-256, base32). */
 export function ingressIdOf (bytes: Uint8Array): IngressId {
-  return cidOfBytes(bytes).toString() as IngressId
+  return cidStringOfBytes(bytes) as IngressId
 }
 
 function requestIdOf (wire: unknown): RequestId {
-  return hexSha256(signingBytes(ingressDomain, wire))
+  return sha256Hex(signingBytes(ingressDomain, wire)) as RequestId
 }
 
-function hexSha256 (bytes: Uint8Array): RequestId {
-  return Buffer.from(sha256Bytes(bytes)).toString('hex') as RequestId
+// The canonical envelope is the map { content, signature } in dag-cbor key order, so its bytes are
+// `envelopeHead ‖ content ‖ envelopeMiddle ‖ signature`, and the signed bytes `[domain, content]`
+// are `signedHead ‖ content`. Both layouts are taken from the codec itself (a placeholder content
+// and signature), not written out by hand. Slicing replaces two re-encodings of the content.
+const envelopeShape = encode({ content: null, signature: new Uint8Array(ed25519SignatureBytes) })
+const contentAt = envelopeShape.indexOf(0xf6) // the placeholder null content
+const envelopeHead = envelopeShape.subarray(0, contentAt)
+const envelopeTail = envelopeShape.length - contentAt - 1 // bytes after the content: key, head, signature
+const envelopeMiddle = envelopeShape.subarray(contentAt + 1, envelopeShape.length - ed25519SignatureBytes)
+const signedShape = signingBytes(ingressDomain, null)
+const signedHead = signedShape.subarray(0, signedShape.length - 1)
+
+/**
+ * The content's bytes inside a canonical envelope of exactly { content, signature: 64 bytes }, or
+ * undefined if the bytes do not have that layout (impossible for such an envelope; checked so that
+ * a codec change could never make us verify a signature over the wrong bytes).
+ */
+function contentBytesOf (bytes: Uint8Array): Uint8Array | undefined {
+  const end = bytes.length - envelopeTail
+  if (end <= contentAt) return undefined
+  for (let i = 0; i < envelopeHead.length; i++) if (bytes[i] !== envelopeHead[i]) return undefined
+  for (let i = 0; i < envelopeMiddle.length; i++) if (bytes[end + i] !== envelopeMiddle[i]) return undefined
+  return bytes.subarray(contentAt, end)
+}
+
+/** `signingBytes(ingressDomain, content)` from the content's canonical bytes, without re-encoding. */
+function signedBytesOf (content: Uint8Array): Uint8Array {
+  const signed = new Uint8Array(signedHead.length + content.length)
+  signed.set(signedHead)
+  signed.set(content, signedHead.length)
+  return signed
 }
 
 export interface DecodeIngressOptions {
@@ -166,10 +196,9 @@ export interface DecodeIngressOptions {
 export function decodeIngress (bytes: Uint8Array, nowMs: number, options: DecodeIngressOptions = {}): Result<Ingress, IngressError> {
   if (!(bytes instanceof Uint8Array)) return refuse('malformed', 'ingress must be bytes')
   if (bytes.length > ingressBytesMax) return refuse('too-large', `ingress too large: ${bytes.length} > ${ingressBytesMax} bytes`)
-  const decoded = decode(bytes, { bytesMax: ingressBytesMax })
-  if (!decoded.ok) return refuse('malformed', `ingress: ${decoded.error}`)
   // Non-canonical bytes (unsorted keys, float-encoded integers…) would give one request many ids.
-  if (!Buffer.from(encode(decoded.value)).equals(bytes)) return refuse('malformed', 'ingress is not canonical dag-cbor')
+  const decoded = decodeCanonical(bytes, { bytesMax: ingressBytesMax })
+  if (!decoded.ok) return refuse('malformed', `ingress: ${decoded.error}`)
   const envelope = decoded.value
   if (!isRecord(envelope) || !hasOnlyKeys(envelope, ['content', 'signature'])) return refuse('malformed', 'ingress must be a map of exactly { content, signature }')
   const { content: wire, signature } = envelope
@@ -178,9 +207,11 @@ export function decodeIngress (bytes: Uint8Array, nowMs: number, options: Decode
   if (!content.ok) return content
   const expiry = checkExpiry(content.value.expiryMs, nowMs)
   if (!expiry.ok) return expiry
-  const signed = signingBytes(ingressDomain, wire)
+  const contentBytes = contentBytesOf(bytes)
+  if (contentBytes === undefined) return refuse('malformed', 'ingress envelope is not laid out as { content, signature }')
+  const signed = signedBytesOf(contentBytes)
   if (!verifyBySender(content.value.sender, signed, signature)) return refuse('bad-signature', `bad signature: not by sender ${content.value.sender}`)
-  return ok({ content: content.value, signature, bytes, id: options.id ?? ingressIdOf(bytes), requestId: hexSha256(signed) })
+  return ok({ content: content.value, signature, bytes, id: options.id ?? ingressIdOf(bytes), requestId: sha256Hex(signed) as RequestId })
 }
 
 /**
@@ -206,6 +237,24 @@ function verifyBySender (sender: Principal, signed: Uint8Array, signature: Uint8
   }
 }
 
+/**
+ * Actor and subnet id strings that parsed before, with what they parsed to (a CID string parse and
+ * re-print costs about 3 µs; the same few actors receive most calls). A pure memo like senderKeys.
+ */
+const parsedIds = new Map<string, string>()
+
+function parseIdMemo<T extends string> (value: unknown, parse: (value: unknown) => Result<T>, tag: string): Result<T> {
+  if (typeof value !== 'string') return parse(value)
+  const key = tag + value
+  const known = parsedIds.get(key)
+  if (known !== undefined) return ok(known as T)
+  const parsed = parse(value)
+  if (!parsed.ok) return parsed
+  if (parsedIds.size >= ingressIdsParsedCachedMax) parsedIds.delete(parsedIds.keys().next().value!)
+  parsedIds.set(key, parsed.value)
+  return parsed
+}
+
 function parseContent (wire: unknown): Result<IngressContent, IngressError> {
   if (!isRecord(wire)) return refuse('malformed', 'ingress content must be a map')
   const kind = wire.kind
@@ -217,12 +266,12 @@ function parseContent (wire: unknown): Result<IngressContent, IngressError> {
   if (!common.ok) return common
   let subnet: SubnetId | undefined
   if (wire.subnet !== undefined) {
-    const parsed = parseSubnetId(wire.subnet)
+    const parsed = parseIdMemo(wire.subnet, parseSubnetId, 's')
     if (!parsed.ok) return refuse('malformed', parsed.error)
     subnet = parsed.value
   }
   if (kind === 'install') return parseInstall(wire, common.value, subnet)
-  const actor = parseActorId(wire.actor)
+  const actor = parseIdMemo(wire.actor, parseActorId, 'a')
   if (!actor.ok) return refuse('malformed', actor.error)
   if (subnet !== undefined && subnet !== subnetOfActorId(actor.value)) return refuse('malformed', `subnet ${subnet} is not the actor's subnet ${subnetOfActorId(actor.value)}`)
   const at = { ...common.value, ...(subnet === undefined ? {} : { subnet }), actor: actor.value }
@@ -249,7 +298,8 @@ function parseCommon (wire: Record<string, unknown>): Result<IngressCommon, Ingr
   const nonce = wire.nonce
   if (!(nonce instanceof Uint8Array)) return refuse('malformed', 'nonce must be bytes')
   if (nonce.length > ingressNonceBytesMax) return refuse('too-large', `nonce too large: ${nonce.length} > ${ingressNonceBytesMax} bytes`)
-  const sender = parsePrincipal(wire.sender)
+  // A sender whose key is cached was parsed as a principal before (parsing is a base58 decode).
+  const sender = typeof wire.sender === 'string' && senderKeys.has(wire.sender) ? ok(wire.sender as Principal) : parsePrincipal(wire.sender)
   if (!sender.ok) return refuse('malformed', `sender: ${sender.error}`)
   return ok({ expiryMs: BigInt(expiry), nonce, sender: sender.value })
 }

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { cidOf, decode, encode, signingBytes } from '../../../protocol/codec.ts'
+import { cidOf, cidOfBytes, cidStringOfBytes, decode, encode, sha256Bytes, sha256Hex, signingBytes } from '../../../protocol/codec.ts'
 import { codecBytesMax, codecDepthMax } from '../../../protocol/limits.ts'
 
 test('decode round-trips what encode wrote', t => {
@@ -61,4 +61,16 @@ test('signingBytes differ by domain and refuse a domain outside pylon/', t => {
   t.notDeepEqual(signingBytes('pylon/a/v1', 1), signingBytes('pylon/b/v1', 1))
   t.throws(() => signingBytes('other/v1', 1), { instanceOf: RangeError })
   t.throws(() => signingBytes('pylon/' + 'x'.repeat(100), 1), { instanceOf: RangeError })
+})
+
+test('cidStringOfBytes and sha256Hex equal the multiformats construction byte for byte', t => {
+  for (const size of [0, 1, 31, 32, 289, 4096, 70_000]) {
+    const bytes = new Uint8Array(size).map((_, i) => (i * 131 + size) & 0xff)
+    t.is(cidStringOfBytes(bytes), cidOfBytes(bytes).toString(), `${size} bytes`)
+    t.is(sha256Hex(bytes), Buffer.from(sha256Bytes(bytes)).toString('hex'), `${size} bytes`)
+  }
+  // A subarray hashes its own bytes, not the whole buffer behind it.
+  const whole = encode({ a: [1, 2, 3], b: 'x' })
+  const part = whole.subarray(2, 9)
+  t.is(cidStringOfBytes(part), cidOfBytes(new Uint8Array(part)).toString())
 })

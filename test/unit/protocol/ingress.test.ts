@@ -1,7 +1,7 @@
 import test from 'ava'
 import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
-import { cidOf, decode, encode, rawCidOf, signingBytes } from '../../../protocol/codec.ts'
+import { cidOf, cidOfBytes, decode, encode, rawCidOf, sha256Bytes, signingBytes } from '../../../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../protocol/ids.ts'
 import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, selectBlockIngress, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
 import {
@@ -189,7 +189,62 @@ test('decodeIngress refuses a non-canonical encoding of a validly signed message
   const swapped = Buffer.concat([Buffer.from([0xa2]), Buffer.from(encode('signature')).subarray(0), Buffer.from(encode(signature)), Buffer.from(encode('content')), Buffer.from(encode(content))])
   const r = decodeIngress(new Uint8Array(swapped), now)
   t.false(r.ok)
-  if (!r.ok) t.is(r.error.message, 'ingress is not canonical dag-cbor')
+  if (!r.ok) t.regex(r.error.message, /^ingress: not canonical dag-cbor: map keys out of order/)
+})
+
+test('decodeIngress refuses an expiry written as a float64 holding the same integer (same value, other bytes)', t => {
+  const signed = signIngress(call(), client)
+  // The u64 head 0x1b + 8 bytes and the float head 0xfb + 8 bytes have the same length, so only
+  // the encoding changes; the decoded content (and so the signature check) would be identical.
+  const expiry = Buffer.alloc(9)
+  expiry[0] = 0x1b
+  expiry.writeBigUInt64BE(BigInt(now + 60_000), 1)
+  const at = Buffer.from(signed.bytes).indexOf(expiry)
+  t.true(at > 0)
+  const floated = new Uint8Array(signed.bytes)
+  floated[at] = 0xfb
+  new DataView(floated.buffer).setFloat64(at + 1, now + 60_000)
+  const before = decode(floated)
+  t.true(before.ok, 'the dag-cbor decoder accepts it')
+  if (before.ok) t.is(Number((before.value as { content: { expiryMs: number } }).content.expiryMs), now + 60_000)
+  const r = decodeIngress(floated, now)
+  t.false(r.ok)
+  if (!r.ok) t.deepEqual([r.error.reason, r.error.message], ['malformed', `ingress: not canonical dag-cbor: float ${now + 60_000} at byte ${at} (written as an integer, or not allowed)`])
+})
+
+test('decodeIngress gives the ids of the multiformats construction: CID string of the bytes, hex SHA-256 of [domain, content]', t => {
+  // Ids live in replicated state, receipts and the API: the fast path must not change one byte.
+  const code = rawCidOf(Uint8Array.of(0, 97, 115, 109))
+  const base = { expiryMs: BigInt(now + 1000), nonce: randomBytes(16), sender: client.id as Principal }
+  const contents: IngressContent[] = [
+    call({ payload: randomBytes(1000) }), call({ kind: 'query', subnet, method: 'é✓' }),
+    { kind: 'install', subnet, code, arg: randomBytes(3), name: 'counter', controllers: [other.id as Principal], ...base },
+    { kind: 'upgrade', actor, code, arg: new Uint8Array(0), ...base },
+    { kind: 'delete', actor, ...base }
+  ]
+  for (const content of contents) {
+    const signed = signIngress(content, client)
+    const decoded = decodeIngress(signed.bytes, now)
+    if (!decoded.ok) return t.fail(decoded.error.message)
+    const wire = (decode(signed.bytes) as { ok: true, value: { content: unknown } }).value.content
+    const requestId = Buffer.from(sha256Bytes(signingBytes(ingressDomain, wire))).toString('hex')
+    const id = cidOfBytes(signed.bytes).toString()
+    t.is<string, string>(decoded.value.id, id)
+    t.is<string, string>(signed.id, id)
+    t.is<string, string>(ingressIdOf(signed.bytes), id)
+    t.is<string, string>(decoded.value.requestId, requestId)
+    t.is<string, string>(signed.requestId, requestId)
+  }
+})
+
+test('decodeIngress gives the same verdicts twice: the parse and key memos change no answer', t => {
+  const other = call({ actor: actorIdOf(otherSubnet, 3n) })
+  const badActor = { ...call(), actor: `${subnet}.0` } as unknown as Record<string, unknown>
+  const envelopes = [signIngress(call(), client).bytes, signIngress(other, client).bytes, rawEnvelope(badActor)]
+  const first = envelopes.map(bytes => decodeIngress(bytes, now))
+  const second = envelopes.map(bytes => decodeIngress(bytes, now))
+  t.deepEqual(second, first)
+  t.deepEqual(first.map(r => r.ok), [true, true, false])
 })
 
 test('ingress id covers the signature; a re-signed request gets a new id but the same request id', t => {
