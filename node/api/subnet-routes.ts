@@ -217,7 +217,8 @@ class SubnetHandlers {
     const wait = r.query.get('wait') === '1'
     // Not a member: a member submits it (and waits for its result when asked to).
     if (service === undefined) return await this.#viaMember(subnet, { method: 'POST', path: '/v1/ingress', query: wait ? 'wait=1' : '', body }, r.signal)
-    const added = service.submit(body)
+    // Verified above: the service admits the decoded message without checking its signature again.
+    const added = service.submitVerified(decoded.value)
     // Resubmitting a pooled or finished request while waiting is answered with its result.
     const again = !added.ok && (added.error.reason === 'duplicate' || added.error.reason === 'replay')
     if (!added.ok && !(again && wait)) throw new HttpError(statusOfRefusal[added.error.reason] ?? 400, added.error.message, { reason: added.error.reason })

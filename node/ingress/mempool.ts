@@ -2,7 +2,7 @@
 // rate-limited, bounded), hands batches to the proposer and forgets them once finalized. It never
 // does I/O: gossip and consensus reach it through add/onAccepted/take/markFinalized.
 
-import { decodeIngress, ingressIdOf, subnetOfIngress, type Ingress, type IngressError, type IngressId, type IngressRefusal, type RequestId } from '../../protocol/ingress.ts'
+import { checkExpiry, decodeIngress, ingressIdOf, subnetOfIngress, type Ingress, type IngressError, type IngressId, type IngressRefusal, type RequestId } from '../../protocol/ingress.ts'
 import type { SubnetId } from '../../protocol/ids.ts'
 import {
   ingressBytesMax, mempoolBytesMax, mempoolCountMax, mempoolPrincipalBurst, mempoolPrincipalRatePerSecond,
@@ -113,7 +113,8 @@ export class Mempool {
   }
 
   /**
-   * Admits the envelope `bytes` received from `from` (a peer id, or undefined for the local API).
+   * Admits the untrusted envelope `bytes` received from `from` (a peer id, or undefined for the
+   * local API): decodes and verifies it, then admits it as addVerified does.
    * Post: on ok the message is pooled and listeners were told; on error nothing changed except the
    * refusal counter (and, for a verified sender, nothing else either: rate tokens are spent only on
    * accepted messages).
@@ -126,8 +127,28 @@ export class Mempool {
     if (id !== undefined && this.#pool.has(id)) return this.#refuse('duplicate', `duplicate message ${id}`)
     const decoded = decodeIngress(bytes, nowMs, id === undefined ? {} : { id })
     if (!decoded.ok) return this.#refuse(decoded.error.reason, decoded.error.message)
-    const ingress = decoded.value
-    const { content } = ingress
+    return this.#admit(decoded.value, from, nowMs)
+  }
+
+  /**
+   * Admits a message this node already decoded and signature-checked from its bytes (the API does,
+   * to route it), so its signature is not verified a second time. Every other check of add() still
+   * runs, the expiry window again at this pool's clock. Pre: `ingress` came from decodeIngress (or
+   * signIngress), never built by hand: its id, requestId and content must be those of its bytes.
+   * Post: as add().
+   */
+  addVerified (ingress: Ingress, from?: string): Result<Ingress, IngressError<MempoolRefusal>> {
+    const nowMs = this.#clock.now()
+    this.#maybePrune(nowMs)
+    if (this.#pool.has(ingress.id)) return this.#refuse('duplicate', `duplicate message ${ingress.id}`)
+    const expiry = checkExpiry(ingress.content.expiryMs, nowMs)
+    if (!expiry.ok) return this.#refuse(expiry.error.reason, expiry.error.message)
+    return this.#admit(ingress, from, nowMs)
+  }
+
+  /** The checks after decoding (kind, subnet, replay, bounds, rate) and the insert. */
+  #admit (ingress: Ingress, from: string | undefined, nowMs: number): Result<Ingress, IngressError<MempoolRefusal>> {
+    const { bytes, content } = ingress
     if (content.kind === 'query') return this.#refuse('query', 'queries do not go through consensus: send them to a replica\'s query endpoint')
     const subnet = subnetOfIngress(content)
     if (this.#subnet !== undefined && subnet !== this.#subnet) return this.#refuse('wrong-subnet', `message is for subnet ${subnet}, this pool serves ${this.#subnet}`)

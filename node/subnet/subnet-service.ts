@@ -253,6 +253,17 @@ export class SubnetService implements ConsensusApplication {
     return added
   }
 
+  /**
+   * submit() for a message the caller already decoded and signature-checked (the API decodes every
+   * envelope to route it): one Ed25519 verification per envelope per node, not two.
+   * Pre: `ingress` came from decodeIngress or signIngress.
+   */
+  submitVerified (ingress: Ingress): Result<Ingress, IngressError<SubmitRefusal>> {
+    const added = this.mempool.addVerified(ingress)
+    if (added.ok) this.#wantCode(added.value, [])
+    return added
+  }
+
   /** Stores uploaded code so installs can name it; other members fetch it from here. */
   async putCode (bytes: Uint8Array): Promise<Result<string>> {
     if (bytes.length === 0) return err('code is empty')

@@ -12,6 +12,7 @@ import { clientRequest, clientRequestTtlMs } from '../../../../node/ingress/clie
 import { PrometheusMempoolMetrics } from '../../../../node/ingress/mempool-metrics.ts'
 import { Registry } from 'prom-client'
 import { signWithNonce } from './_resign.ts'
+import { countVerifications } from '../../../helpers/verify-counter.ts'
 
 const subnet = cidOf({ test: 'subnet' }).toString() as SubnetId
 const otherSubnet = cidOf({ test: 'other' }).toString() as SubnetId
@@ -256,4 +257,51 @@ test('clientRequest signs a body with a fresh nonce and an expiry the mempool ac
   t.true(pool.add(a.bytes).ok)
   t.true(pool.add(b.bytes).ok)
   t.throws(() => clientRequest(client, body, { nowMs: clock.now(), ttlMs: 10 * 60_000 }), { message: /ttlMs must be an integer/ })
+})
+
+test.serial('Mempool.addVerified admits a decoded message without verifying its signature again; add verifies once', t => {
+  const { pool, clock, message } = setup()
+  const m = message()
+  const n = message()
+  const counter = countVerifications()
+  t.teardown(() => counter.restore())
+  const decoded = decodeIngress(m.bytes, clock.now())
+  t.is(counter.count, 1, 'the counter sees decodeIngress verify')
+  if (!decoded.ok) return t.fail(decoded.error.message)
+  const r = pool.addVerified(decoded.value, 'peer-a')
+  t.true(r.ok)
+  t.is(counter.count, 1, 'addVerified verified nothing')
+  t.true(pool.has(m.id))
+  t.true(pool.add(n.bytes).ok)
+  t.is(counter.count, 2, 'add verifies untrusted bytes')
+  // Duplicates cost no verification on either path.
+  t.is(refusal(t, pool.addVerified(decoded.value)).reason, 'duplicate')
+  t.is(refusal(t, pool.add(n.bytes)).reason, 'duplicate')
+  t.is(counter.count, 2)
+})
+
+test('Mempool.addVerified runs every check of add but the signature: expiry at its clock, replay, kind, subnet, rate', t => {
+  const { pool, clock, message, refused, client, seed } = setup({ burst: 3, ratePerSecond: 0.001 })
+  const verified = (bytes: Uint8Array) => {
+    const decoded = decodeIngress(bytes, clock.now())
+    if (!decoded.ok) throw new Error(decoded.error.message)
+    return decoded.value
+  }
+  // Decoded while fresh, expired by the time it reaches the pool.
+  const late = verified(message({ expiryMs: BigInt(clock.now() + 10) }).bytes)
+  clock.advance(10)
+  t.is(refusal(t, pool.addVerified(late)).reason, 'expired')
+  t.is(refusal(t, pool.addVerified(verified(message({ kind: 'query' }).bytes))).reason, 'query')
+  t.is(refusal(t, pool.addVerified(verified(message({ actor: actorIdOf(otherSubnet, 1n) }).bytes))).reason, 'wrong-subnet')
+  const first = message()
+  t.true(pool.addVerified(verified(first.bytes)).ok)
+  // The same request under another signature is a replay, not a second message.
+  const wire = (decode(first.bytes) as { ok: true, value: { content: Record<string, unknown> } }).value.content
+  const resigned = encode({ content: wire, signature: signWithNonce(seed, signingBytes(ingressDomain, wire), 7n) })
+  t.is(refusal(t, pool.addVerified(verified(resigned))).reason, 'replay')
+  t.true(pool.addVerified(verified(message().bytes)).ok)
+  t.true(pool.addVerified(verified(message().bytes)).ok)
+  t.is(refusal(t, pool.addVerified(verified(message({}, client).bytes))).reason, 'rate-limited')
+  t.deepEqual(refused, ['expired', 'query', 'wrong-subnet', 'replay', 'rate-limited'])
+  t.is(pool.size, 3)
 })

@@ -1,0 +1,74 @@
+import test from 'ava'
+import { Registry } from 'prom-client'
+import { decode, encode } from '../../../../protocol/codec.ts'
+import { actorIdOf } from '../../../../protocol/ids.ts'
+import { ApiServer } from '../../../../node/api/api-server.ts'
+import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
+import { ManualClock } from '../../../../node/core/clock.ts'
+import { silentLogger } from '../../../../node/core/logger.ts'
+import { memoryStore } from '../../../../node/store/memory-store.ts'
+import { err } from '../../../../protocol/result.ts'
+import { countVerifications } from '../../../helpers/verify-counter.ts'
+import { Client, makeReplica, makeSubnet } from './_harness.ts'
+
+// POST /v1/ingress: the API decodes and verifies the envelope to route it, then hands the decoded
+// message to the service, so each envelope costs this node one Ed25519 verification, not two.
+// Verifications are counted for the whole process, so this file holds one serial test.
+
+test.serial('POST /v1/ingress verifies each envelope once; forged and non-canonical ones are refused and not pooled', async t => {
+  const clock = new ManualClock(Date.now())
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  t.teardown(async () => { await service.stop() })
+  const directory: SubnetDirectory = {
+    list: () => [service],
+    get: id => (id === subnet.id ? service : undefined),
+    known: id => (id === subnet.id ? subnet : undefined),
+    relay: async () => err('no relay in this test')
+  }
+  const api = new ApiServer({
+    logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
+    routes: subnetRoutes(directory, clock)
+  }, { host: '127.0.0.1', port: 0 })
+  await api.start()
+  t.teardown(async () => { await api.stop() })
+  const post = async (body: Uint8Array) => {
+    const res = await fetch(`${api.url}/v1/ingress`, { method: 'POST', body })
+    return { status: res.status, json: await res.json() as Record<string, unknown> }
+  }
+  const client = new Client(clock)
+  const counter = countVerifications()
+  t.teardown(() => counter.restore())
+  const verifiedBy = async (body: Uint8Array) => {
+    const before = counter.count
+    const answer = await post(body)
+    return { ...answer, verifications: counter.count - before }
+  }
+
+  const update = client.update(actorIdOf(subnet.id, 1n))
+  const accepted = await verifiedBy(update.bytes)
+  t.like(accepted, { status: 202, verifications: 1 })
+  t.like(accepted.json, { status: 'pending', ingressId: update.id, requestId: update.requestId })
+  t.true(service.mempool.has(update.id))
+
+  // The pooled message is the decoded one, with the bytes and ids of the envelope.
+  const pooled = service.mempool.get(update.id)
+  t.true(pooled !== undefined && Buffer.from(pooled.bytes).equals(update.bytes) && pooled.requestId === update.requestId)
+
+  const forged = new Uint8Array(client.update(actorIdOf(subnet.id, 1n)).bytes)
+  forged[forged.length - 1]! ^= 1
+  const refused = await verifiedBy(forged)
+  t.like(refused, { verifications: 1 })
+  t.like(refused.json, { reason: 'bad-signature' })
+
+  // Same content and signature, keys in reverse order: refused before any verification.
+  const other = client.update(actorIdOf(subnet.id, 1n))
+  const { content, signature } = (decode(other.bytes) as { ok: true, value: { content: unknown, signature: Uint8Array } }).value
+  const swapped = Buffer.concat([Uint8Array.of(0xa2), encode('signature'), encode(signature), encode('content'), encode(content)])
+  const noncanonical = await verifiedBy(new Uint8Array(swapped))
+  t.like(noncanonical, { status: 400, verifications: 0 })
+  t.like(noncanonical.json, { reason: 'malformed' })
+  t.regex(noncanonical.json.error as string, /not canonical dag-cbor/)
+  t.is(service.mempool.size, 1, 'only the valid envelope was pooled')
+})
