@@ -175,8 +175,15 @@ function contentBytesOf (bytes: Uint8Array): Uint8Array | undefined {
   return bytes.subarray(contentAt, end)
 }
 
-/** `signingBytes(ingressDomain, content)` from the content's canonical bytes, without re-encoding. */
-function signedBytesOf (content: Uint8Array): Uint8Array {
+/**
+ * The bytes the signature of canonical envelope `bytes` covers, `signingBytes(ingressDomain,
+ * content)`, copied out of the envelope instead of re-encoded; undefined if `bytes` are not laid
+ * out as a canonical { content, signature } envelope. Pre: decodeIngress accepted the layout
+ * (this checks the fixed bytes around the content, not the content itself).
+ */
+export function ingressSignedBytes (bytes: Uint8Array): Uint8Array | undefined {
+  const content = contentBytesOf(bytes)
+  if (content === undefined) return undefined
   const signed = new Uint8Array(signedHead.length + content.length)
   signed.set(signedHead)
   signed.set(content, signedHead.length)
@@ -207,9 +214,8 @@ export function decodeIngress (bytes: Uint8Array, nowMs: number, options: Decode
   if (!content.ok) return content
   const expiry = checkExpiry(content.value.expiryMs, nowMs)
   if (!expiry.ok) return expiry
-  const contentBytes = contentBytesOf(bytes)
-  if (contentBytes === undefined) return refuse('malformed', 'ingress envelope is not laid out as { content, signature }')
-  const signed = signedBytesOf(contentBytes)
+  const signed = ingressSignedBytes(bytes)
+  if (signed === undefined) return refuse('malformed', 'ingress envelope is not laid out as { content, signature }')
   if (!verifyBySender(content.value.sender, signed, signature)) return refuse('bad-signature', `bad signature: not by sender ${content.value.sender}`)
   return ok({ content: content.value, signature, bytes, id: options.id ?? ingressIdOf(bytes), requestId: sha256Hex(signed) as RequestId })
 }

@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { randomBytes } from 'node:crypto'
 import { cidOf, cidOfBytes, decode, encode, rawCidOf, sha256Bytes, signingBytes } from '../../../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../protocol/ids.ts'
-import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, selectBlockIngress, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
+import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, ingressSignedBytes, selectBlockIngress, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
 import {
   ingressActorNameCharsMax, ingressBytesMax, ingressControllersMax, ingressExpiryDriftMs, ingressMethodCharsMax,
   ingressNonceBytesMax, ingressPayloadBytesMax, ingressTtlMaxMs
@@ -234,7 +234,10 @@ test('decodeIngress gives the ids of the multiformats construction: CID string o
     t.is<string, string>(ingressIdOf(signed.bytes), id)
     t.is<string, string>(decoded.value.requestId, requestId)
     t.is<string, string>(signed.requestId, requestId)
+    t.true(Buffer.from(ingressSignedBytes(signed.bytes) ?? []).equals(signingBytes(ingressDomain, wire)), 'the sliced signed bytes are the encoded ones')
   }
+  // Bytes without the envelope's layout around the content have no signed bytes.
+  for (const bytes of [new Uint8Array(0), Uint8Array.of(0xa2), encode({ content: 1 }), encode({ content: 'x', signature: new Uint8Array(63) })]) t.is(ingressSignedBytes(bytes), undefined)
 })
 
 test('decodeIngress gives the same verdicts twice: the parse and key memos change no answer', t => {
