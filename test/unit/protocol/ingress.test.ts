@@ -236,6 +236,11 @@ test('decodeIngress gives the ids of the multiformats construction: CID string o
     t.is<string, string>(signed.requestId, requestId)
     t.true(Buffer.from(ingressSignedBytes(signed.bytes) ?? []).equals(signingBytes(ingressDomain, wire)), 'the sliced signed bytes are the encoded ones')
   }
+  // Envelope bytes inside a larger buffer (an HTTP body or a stream frame): the same verdict and ids.
+  const signed = signIngress({ kind: 'install', subnet, code, arg: randomBytes(3), name: 'n', controllers: [], ...base }, client)
+  const framed = Buffer.concat([randomBytes(13), signed.bytes, randomBytes(5)]).subarray(13, 13 + signed.bytes.length)
+  const fromFrame = decodeIngress(new Uint8Array(framed.buffer, framed.byteOffset, framed.length), now)
+  t.true(fromFrame.ok && fromFrame.value.id === signed.id && fromFrame.value.requestId === signed.requestId)
   // Bytes without the envelope's layout around the content have no signed bytes.
   for (const bytes of [new Uint8Array(0), Uint8Array.of(0xa2), encode({ content: 1 }), encode({ content: 'x', signature: new Uint8Array(63) })]) t.is(ingressSignedBytes(bytes), undefined)
 })
