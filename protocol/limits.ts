@@ -190,6 +190,8 @@ export const storeNodeCacheEntriesMax = 65_536
 export const storeReadPageRows = 512
 /** Ops per unsynced batch when writing a large import or checkpoint: bounds a batch's memory. */
 export const storeWriteBatchOps = 4096
+/** Receipts bytes per stored row: a block's small receipts share one row (one LevelDB op), large ones never make one huge value. */
+export const storeReceiptPageBytes = 256 * KiB
 /** Longest metadata name: names are short identifiers, not data. */
 export const storeMetaNameCharsMax = 128
 

@@ -3,7 +3,7 @@
 // Keeping one store implementation over two backends means one suite tests the logic for both.
 
 /** One space per concern; each is a LevelDB sublevel of the same name. */
-export const spaces = ['blocks', 'wal', 'state', 'leaves', 'code', 'receipts', 'meta', 'checkpoints', 'nodes', 'staging'] as const
+export const spaces = ['blocks', 'certs', 'wal', 'state', 'leaves', 'code', 'receipts', 'meta', 'checkpoints', 'nodes', 'staging'] as const
 export type Space = typeof spaces[number]
 
 export type KvOp =
@@ -21,6 +21,8 @@ export interface OrderedKv {
   readonly kind: 'leveldb' | 'memory'
   get (space: Space, key: Uint8Array): Promise<Uint8Array | undefined>
   getMany (space: Space, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>>
+  /** Whether `key` is present, without reading its value (a height record holds a whole block). */
+  has (space: Space, key: Uint8Array): Promise<boolean>
   /** Entries in byte order of their keys (reverse when asked), within the range. */
   entries (space: Space, range?: KvRange): AsyncIterable<[Uint8Array, Uint8Array]>
   /** Applies every op or none. With sync: true, resolves only once the batch is on disk. */

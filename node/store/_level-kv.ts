@@ -35,6 +35,10 @@ export class LevelKv implements OrderedKv {
     return (await this.#subs[space].getMany(keys) as Array<Uint8Array | undefined>).map(plain)
   }
 
+  async has (space: Space, key: Uint8Array): Promise<boolean> {
+    return await this.#subs[space].has(key)
+  }
+
   async * entries (space: Space, range: KvRange = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
     const iterator = this.#subs[space].iterator(toOptions(range))
     try {

@@ -40,6 +40,11 @@ export class MemoryKv implements OrderedKv {
     return keys.map(key => this.#spaces[space].rows.get(toHex(key))?.[1].slice())
   }
 
+  async has (space: Space, key: Uint8Array): Promise<boolean> {
+    this.#open()
+    return this.#spaces[space].rows.has(toHex(key))
+  }
+
   async * entries (space: Space, range: KvRange = {}): AsyncIterable<[Uint8Array, Uint8Array]> {
     this.#open()
     // A snapshot, like a LevelDB iterator: later writes do not show up in this walk.

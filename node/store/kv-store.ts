@@ -2,10 +2,12 @@
 // row layout, atomic heights, the trie's persistence, checkpoints and recovery on open. It never
 // interprets blocks, certificates or receipts: those are bytes that consensus and the runtime own.
 //
-// Layout (space → key → value):
-//   meta         "store/height" → u64 BE, "store/root" → 32 B, "store/importing" → marker; other names: metaPut
-//   blocks       u64 height → dag-cbor [1, stateRoot, receiptsRoot, receiptCount, block, certificate, certification]
-//   receipts     u64 height ‖ u32 index → receipt bytes
+// Layout (space → key → value), format 2 (meta "store/format"):
+//   meta         "store/height" → u64 BE, "store/root" → 32 B, "store/importing" → marker, "store/format" → u8;
+//                other names: metaPut
+//   blocks       u64 height → dag-cbor [2, stateRoot, receiptsRoot, receiptCount, block, certificate]
+//   certs        u64 height → certification bytes (written after the height, on its own: see putCertification)
+//   receipts     u64 height ‖ u32 first index → (u32 BE length ‖ receipt)*   (one row per ~storeReceiptPageBytes)
 //   state        row key (u8 len ‖ actor ‖ key) → value            (get/range read here)
 //   leaves       trie path (sha256 of row key) → row key            (path-ordered walk for checkpoints/verify)
 //   nodes        node hash → node bytes (merkle-trie.ts)           (only the latest root's trie is kept)
@@ -13,6 +15,11 @@
 //   wal          u64 seq → record
 //   checkpoints  0x00 ‖ u64 height → manifest; 0x01 ‖ u64 height ‖ u32 index → chunk
 //   staging      u32 index → chunk bytes of an import being verified
+//
+// Ordering: three independent chains. Commits, checkpoints, imports, proofs and verify run one at a
+// time on the commit chain; the WAL (its own space and seq counters) on the WAL chain, so a vote's
+// fsync never waits for a height's trie work; certifications on their own chain, which an import's
+// install also holds (it replaces the certs space). LevelDB orders the writes themselves.
 
 import { sha256 } from '../../protocol/state/sha256.ts'
 import { createHash } from 'node:crypto'
@@ -21,7 +28,7 @@ import { height as toHeight, type ActorId, type Height } from '../../protocol/id
 import {
   checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, receiptBytesMax, receiptsPerHeightMax,
   stateRangeEntriesMax, stateValueBytesMax, stateWritesPerHeightMax, storeCodeBytesMax, storeMetaBytesMax, storeMetaNameCharsMax, storeNodeCacheEntriesMax,
-  storeReadPageRows, storeWriteBatchOps,
+  storeReadPageRows, storeReceiptPageBytes, storeWriteBatchOps,
   walRecordBytesMax, walRecordsMax
 } from '../../protocol/limits.ts'
 import { decodeChunk, encodeChunk, encodeManifest, decodeManifest, type CheckpointChunk, type CheckpointManifest, type StateEntry } from '../../protocol/state/checkpoint.ts'
@@ -48,9 +55,12 @@ export interface StoreInit {
 const metaHeight = utf8('store/height')
 const metaRoot = utf8('store/root')
 const metaImporting = utf8('store/importing')
+const metaFormat = utf8('store/format')
+/** 2: certifications in their own space, receipts in pages (1: inside the height record, one row each). */
+const storeFormat = 2
 const reservedMetaPrefix = 'store/'
 /** What a replacing import (state sync) swaps out: everything of the old height but WAL, code and metadata. */
-const replacedSpaces = ['state', 'leaves', 'nodes', 'blocks', 'receipts', 'checkpoints'] as const
+const replacedSpaces = ['state', 'leaves', 'nodes', 'blocks', 'certs', 'receipts', 'checkpoints'] as const
 const prefetchWritesMin = 16 // below this, reading nodes one by one costs less than a level-by-level walk
 
 export class KvStore implements Store {
@@ -61,7 +71,12 @@ export class KvStore implements Store {
   readonly #logger: Logger
   readonly #cache = new NodeCache(storeNodeCacheEntriesMax)
   readonly #nodes: TrieNodeSource
-  #queue: Promise<unknown> = Promise.resolve()
+  /** Commits, checkpoints, imports, proofs, verify: whatever reads or writes the state and heights. */
+  readonly #commits = new Chain()
+  /** WAL appends and truncation: its own key space and seq counters, never waiting for a commit. */
+  readonly #wal = new Chain()
+  /** Certifications; an import's install holds it too, as it replaces the certs space. */
+  readonly #certs = new Chain()
   #closed = false
   #walNext = 0n
   #walFirst = 0n
@@ -115,14 +130,14 @@ export class KvStore implements Store {
 
   async getHeight (h: Height): Promise<HeightRecord | undefined> {
     this.#checkOpen()
-    const bytes = await this.#kv.get('blocks', u64(h))
-    return bytes === undefined ? undefined : decodeHeightRecord(h, bytes)
+    const [bytes, certification] = await Promise.all([this.#kv.get('blocks', u64(h)), this.#kv.get('certs', u64(h))])
+    return bytes === undefined ? undefined : { ...decodeHeightRecord(h, bytes), certification: certification ?? null }
   }
 
   async receipts (h: Height): Promise<Uint8Array[]> {
     this.#checkOpen()
     const out: Uint8Array[] = []
-    for await (const [, receipt] of this.#kv.entries('receipts', { gte: u64(h), lt: u64(BigInt(h) + 1n) })) out.push(receipt)
+    for await (const [, page] of this.#kv.entries('receipts', { gte: u64(h), lt: u64(BigInt(h) + 1n) })) unpackReceipts(h, page, out)
     return out
   }
 
@@ -138,11 +153,11 @@ export class KvStore implements Store {
 
   async prove (actor: ActorId, key: Uint8Array): Promise<StateProof> {
     // Under the commit lock so that the root and the rows read belong to the same height.
-    return await this.#exclusive(async () => await this.#prove(actor, key))
+    return await this.#commits.run(() => this.#checkOpen(), async () => await this.#prove(actor, key))
   }
 
   async proveMany (actor: ActorId, keys: readonly Uint8Array[]): Promise<{ height: Height, stateRoot: Uint8Array, proofs: StateProof[] }> {
-    return await this.#exclusive(async () => {
+    return await this.#commits.run(() => this.#checkOpen(), async () => {
       const proofs: StateProof[] = []
       for (const key of keys) proofs.push(await this.#prove(actor, key))
       return { height: this.height, stateRoot: this.stateRoot, proofs }
@@ -161,7 +176,7 @@ export class KvStore implements Store {
   // ── The height commit ──────────────────────────────────────────────────────────────────────────
 
   async commitHeight (commit: HeightCommit, options: { signal?: AbortSignal } = {}): Promise<CommitResult> {
-    return await this.#exclusive(async () => {
+    return await this.#commits.run(() => this.#checkOpen(), async () => {
       options.signal?.throwIfAborted()
       const expected = BigInt(this.height) + 1n
       if (BigInt(commit.height) !== expected) throw new StoreError('store/height', `commit of height ${commit.height} refused: the store is at ${this.height}, next is ${expected}`)
@@ -174,9 +189,9 @@ export class KvStore implements Store {
       for (const { hash, bytes } of update.created) ops.push({ type: 'put', space: 'nodes', key: hash, value: bytes })
       for (const hash of update.deleted) ops.push({ type: 'del', space: 'nodes', key: hash })
       const rRoot = receiptsRoot(commit.receipts)
-      commit.receipts.forEach((receipt, i) => ops.push({ type: 'put', space: 'receipts', key: concat(u64(commit.height), u32(i)), value: receipt }))
+      for (const page of receiptPages(commit.receipts)) ops.push({ type: 'put', space: 'receipts', key: concat(u64(commit.height), u32(page.first)), value: page.bytes })
       for (const blob of commit.code ?? []) ops.push({ type: 'put', space: 'code', key: utf8(blob.cid), value: blob.bytes })
-      const record: HeightRecord = { height: commit.height, stateRoot: update.root, receiptsRoot: rRoot, receiptCount: commit.receipts.length, block: commit.block ?? null, certificate: commit.certificate ?? null, certification: null }
+      const record: StoredHeight = { stateRoot: update.root, receiptsRoot: rRoot, receiptCount: commit.receipts.length, block: commit.block ?? null, certificate: commit.certificate ?? null }
       ops.push({ type: 'put', space: 'blocks', key: u64(commit.height), value: encodeHeightRecord(record) })
       ops.push(...headOps(commit.height, update.root))
       options.signal?.throwIfAborted()
@@ -222,12 +237,17 @@ export class KvStore implements Store {
     for (const blob of commit.code ?? []) checkCode(blob.cid, blob.bytes)
   }
 
+  /**
+   * Its own row and its own chain: it never rewrites the height record (a whole block) and never
+   * waits for or holds up a commit. A commit of a later height may land first; getHeight shows
+   * the certification once this resolves.
+   */
   async putCertification (h: Height, certification: Uint8Array): Promise<void> {
-    await this.#exclusive(async () => {
-      if (certification.length > codecBytesMax) throw new StoreError('store/limit', `certification too large: ${certification.length} > ${codecBytesMax} bytes`)
-      const record = await this.getHeight(h)
-      if (record === undefined) throw new StoreError('store/height', `cannot certify height ${h}: it is not committed`)
-      await this.#kv.batch([{ type: 'put', space: 'blocks', key: u64(h), value: encodeHeightRecord({ ...record, certification }) }], { sync: true })
+    if (!(certification instanceof Uint8Array) || certification.length > codecBytesMax) throw new StoreError('store/limit', `certification too large: ${certification?.length} > ${codecBytesMax} bytes`)
+    await this.#certs.run(() => this.#checkOpen(), async () => {
+      // Heights above the head are not committed; below an imported checkpoint they have no record.
+      if (BigInt(h) > BigInt(this.height) || !await this.#kv.has('blocks', u64(h))) throw new StoreError('store/height', `cannot certify height ${h}: it is not committed`)
+      await this.#kv.batch([{ type: 'put', space: 'certs', key: u64(h), value: certification }], { sync: true })
     })
   }
 
@@ -240,7 +260,9 @@ export class KvStore implements Store {
   // ── WAL and metadata ───────────────────────────────────────────────────────────────────────────
 
   async walAppend (record: Uint8Array, options: { sync?: boolean } = {}): Promise<bigint> {
-    return await this.#exclusive(async () => {
+    // The WAL chain keeps records in seq order and each batch issued after the previous one
+    // resolved, so a synced append also makes every earlier unsynced one durable (LevelDB's log).
+    return await this.#wal.run(() => this.#checkOpen(), async () => {
       if (!(record instanceof Uint8Array) || record.length === 0 || record.length > walRecordBytesMax) throw new StoreError('store/limit', `WAL record must be 1..${walRecordBytesMax} bytes, got ${record?.length}`)
       if (this.#walNext - this.#walFirst >= BigInt(walRecordsMax)) throw new StoreError('store/limit', `WAL full: ${walRecordsMax} records; truncate after each finalized height`)
       const seq = this.#walNext
@@ -256,7 +278,7 @@ export class KvStore implements Store {
   }
 
   async walTruncate (beforeSeq: bigint): Promise<void> {
-    await this.#exclusive(async () => {
+    await this.#wal.run(() => this.#checkOpen(), async () => {
       const ops: KvOp[] = []
       for await (const [key] of this.#kv.entries('wal', { lt: u64(beforeSeq) })) ops.push({ type: 'del', space: 'wal', key })
       await this.#kv.batch(ops, { sync: true })
@@ -278,7 +300,7 @@ export class KvStore implements Store {
   // ── Checkpoints ────────────────────────────────────────────────────────────────────────────────
 
   async checkpoint (): Promise<CheckpointManifest> {
-    return await this.#exclusive(async () => await this.#makeCheckpoint())
+    return await this.#commits.run(() => this.#checkOpen(), async () => await this.#makeCheckpoint())
   }
 
   async checkpoints (): Promise<CheckpointManifest[]> {
@@ -357,7 +379,7 @@ export class KvStore implements Store {
   }
 
   async importCheckpoint (manifest: CheckpointManifest, source: ChunkSource, options: ImportOptions = {}): Promise<void> {
-    await this.#exclusive(async () => {
+    await this.#commits.run(() => this.#checkOpen(), async () => {
       if (options.replace === true) {
         if (BigInt(manifest.height) <= BigInt(this.height)) throw new CheckpointError('checkpoint/not-ahead', `a replacing import must move forward: checkpoint height ${manifest.height} <= store height ${this.height}`)
       } else if (BigInt(this.height) !== 0n || !bytesEqual(this.stateRoot, emptyRoot) || await this.#hasRows('leaves') || await this.#hasRows('blocks')) {
@@ -371,7 +393,9 @@ export class KvStore implements Store {
         await this.#kv.clear('staging')
         throw error
       }
-      await this.#installStaged(manifest, options)
+      // The install replaces the certs space: no certification may land between its clear and its
+      // head (it would name a height the new store has no record of). The WAL is not touched.
+      await this.#certs.run(() => this.#checkOpen(), async () => { await this.#installStaged(manifest, options) })
     })
   }
 
@@ -449,7 +473,10 @@ export class KvStore implements Store {
       { type: 'put', space: 'checkpoints', key: manifestKey(h), value: encodeManifest(manifest) },
       ...(tip === undefined
         ? []
-        : [{ type: 'put' as const, space: 'blocks' as const, key: u64(h), value: encodeHeightRecord({ height: h, stateRoot: root, receiptsRoot: tip.receiptsRoot, receiptCount: 0, block: tip.block, certificate: tip.certificate, certification: tip.certification }) }]),
+        : [
+            { type: 'put' as const, space: 'blocks' as const, key: u64(h), value: encodeHeightRecord({ stateRoot: root, receiptsRoot: tip.receiptsRoot, receiptCount: 0, block: tip.block, certificate: tip.certificate }) },
+            { type: 'put' as const, space: 'certs' as const, key: u64(h), value: tip.certification }
+          ]),
       { type: 'del', space: 'meta', key: metaImporting }
     ], { sync: true })
     await this.#kv.clear('staging')
@@ -471,7 +498,7 @@ export class KvStore implements Store {
   // ── Verification ───────────────────────────────────────────────────────────────────────────────
 
   async verify (): Promise<VerifyReport> {
-    return await this.#exclusive(async () => {
+    return await this.#commits.run(() => this.#checkOpen(), async () => {
       const recordedRoot = this.stateRoot
       const base = { height: this.height, recordedRoot }
       const record = await this.getHeight(this.height)
@@ -575,7 +602,7 @@ export class KvStore implements Store {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await this.#queue
+    await Promise.all([this.#commits.idle(), this.#wal.idle(), this.#certs.idle()])
     await this.#kv.close()
   }
 
@@ -593,6 +620,7 @@ export class KvStore implements Store {
     const h = await this.#kv.get('meta', metaHeight)
     const root = await this.#kv.get('meta', metaRoot)
     assert((h === undefined) === (root === undefined), 'store head has a height without a root or the reverse')
+    await this.#checkFormat(h !== undefined)
     this.height = toHeight(h === undefined ? 0n : readU64(h))
     this.stateRoot = root ?? emptyRoot
     await this.#dropUnfinishedCheckpoints()
@@ -601,6 +629,19 @@ export class KvStore implements Store {
     if (this.#walNext < this.#walFirst) this.#walNext = this.#walFirst
     // A crash between a checkpoint height's commit and its checkpoint: the state is still that height's.
     if (this.#interval > 0 && BigInt(this.height) > 0n && BigInt(this.height) % BigInt(this.#interval) === 0n) await this.#checkpointBestEffort()
+  }
+
+  /** Marks a new store with the format it is written in; refuses a store of another format. */
+  async #checkFormat (hasHead: boolean): Promise<void> {
+    const format = await this.#kv.get('meta', metaFormat)
+    if (format === undefined && !hasHead && !await this.#hasRows('blocks') && !await this.#hasRows('leaves')) {
+      await this.#kv.batch([{ type: 'put', space: 'meta', key: metaFormat, value: Uint8Array.of(storeFormat) }], { sync: true })
+      return
+    }
+    const found = format === undefined ? 1 : format[0]
+    if (found !== storeFormat) {
+      throw new StoreError('store/format', `the store is in on-disk format ${found}, this build reads format ${storeFormat}: remove it and let the node sync again (or import a checkpoint)`)
+    }
   }
 
   /** Chunks written by a checkpoint whose manifest never landed. */
@@ -654,15 +695,26 @@ export class KvStore implements Store {
     return key
   }
 
-  async #exclusive<T> (fn: () => Promise<T>): Promise<T> {
-    this.#checkOpen()
-    const run = this.#queue.then(async () => await fn())
-    this.#queue = run.catch(() => undefined)
+  #checkOpen (): void {
+    if (this.#closed) throw new StoreError('store/closed', 'the store is closed')
+  }
+}
+
+/** Runs tasks one at a time in call order; a failed task does not stop the ones after it. */
+class Chain {
+  #tail: Promise<unknown> = Promise.resolve()
+
+  /** `check` runs at once (e.g. refuses a closed store before queueing), `task` after every earlier task. */
+  async run<T> (check: () => void, task: () => Promise<T>): Promise<T> {
+    check()
+    const run = this.#tail.then(task)
+    this.#tail = run.catch(() => undefined)
     return await run
   }
 
-  #checkOpen (): void {
-    if (this.#closed) throw new StoreError('store/closed', 'the store is closed')
+  /** Resolves once every task queued so far has settled. */
+  async idle (): Promise<void> {
+    await this.#tail
   }
 }
 
@@ -794,16 +846,57 @@ function headOps (h: Height, root: Uint8Array): KvOp[] {
   return [{ type: 'put', space: 'meta', key: metaHeight, value: u64(h) }, { type: 'put', space: 'meta', key: metaRoot, value: root }]
 }
 
-function encodeHeightRecord (r: HeightRecord): Uint8Array {
-  return encode([1, r.stateRoot, r.receiptsRoot, r.receiptCount, r.block, r.certificate, r.certification])
+/** A height record as stored: the certification lives in the certs space. */
+type StoredHeight = Omit<HeightRecord, 'height' | 'certification'>
+
+function encodeHeightRecord (r: StoredHeight): Uint8Array {
+  return encode([2, r.stateRoot, r.receiptsRoot, r.receiptCount, r.block, r.certificate])
 }
 
-function decodeHeightRecord (h: Height, bytes: Uint8Array): HeightRecord {
+function decodeHeightRecord (h: Height, bytes: Uint8Array): Omit<HeightRecord, 'certification'> {
   const decoded = decode(bytes)
   const v = decoded.ok ? decoded.value : undefined
-  if (!Array.isArray(v) || v.length !== 7 || v[0] !== 1) throw new StoreError('store/corrupt', `height ${h} record is unreadable`)
-  const [, stateRoot, rRoot, receiptCount, block, certificate, certification] = v as [number, Uint8Array, Uint8Array, number, Uint8Array | null, Uint8Array | null, Uint8Array | null]
-  return { height: h, stateRoot, receiptsRoot: rRoot ?? emptyReceiptsRoot, receiptCount, block, certificate, certification }
+  if (!Array.isArray(v) || v.length !== 6 || v[0] !== 2) throw new StoreError('store/corrupt', `height ${h} record is unreadable`)
+  const [, stateRoot, rRoot, receiptCount, block, certificate] = v as [number, Uint8Array, Uint8Array, number, Uint8Array | null, Uint8Array | null]
+  return { height: h, stateRoot, receiptsRoot: rRoot ?? emptyReceiptsRoot, receiptCount, block, certificate }
+}
+
+/**
+ * Receipts in rows of about storeReceiptPageBytes, keyed by their first index: a height of a
+ * thousand small receipts is one row, not a thousand (each row costs a LevelDB op), while a height
+ * of large ones still never makes one huge value.
+ */
+function receiptPages (receipts: readonly Uint8Array[]): Array<{ first: number, bytes: Uint8Array }> {
+  const pages: Array<{ first: number, bytes: Uint8Array }> = []
+  let first = 0
+  while (first < receipts.length) {
+    let end = first
+    let size = 0
+    while (end < receipts.length && (end === first || size + 4 + receipts[end]!.length <= storeReceiptPageBytes)) size += 4 + receipts[end++]!.length
+    const bytes = new Uint8Array(size)
+    const view = new DataView(bytes.buffer)
+    let offset = 0
+    for (let i = first; i < end; i++) {
+      view.setUint32(offset, receipts[i]!.length)
+      bytes.set(receipts[i]!, offset + 4)
+      offset += 4 + receipts[i]!.length
+    }
+    pages.push({ first, bytes })
+    first = end
+  }
+  return pages
+}
+
+/** Appends the receipts of one stored page to `out`; a page that does not parse is corruption. */
+function unpackReceipts (h: Height, page: Uint8Array, out: Uint8Array[]): void {
+  const view = new DataView(page.buffer, page.byteOffset, page.byteLength)
+  let offset = 0
+  while (offset < page.length) {
+    const length = offset + 4 <= page.length ? view.getUint32(offset) : -1
+    if (length < 0 || offset + 4 + length > page.length) throw new StoreError('store/corrupt', `receipts of height ${h} are unreadable; run pylon store verify`)
+    out.push(page.subarray(offset + 4, offset + 4 + length))
+    offset += 4 + length
+  }
 }
 
 /** A node hash as a short Map key (latin1: one char per byte, cheaper than hex). */

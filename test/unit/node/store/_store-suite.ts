@@ -9,9 +9,37 @@ import { receiptsRoot, verifyReceiptProof } from '../../../../protocol/state/rec
 import { verifyStateProof } from '../../../../protocol/state/state-proof.ts'
 import { CheckpointError, StoreError, type ChunkSource, type StateWrite, type Store } from '../../../../node/store/store.ts'
 import type { StoreInit } from '../../../../node/store/kv-store.ts'
+import type { KvOp, OrderedKv } from '../../../../node/store/_kv.ts'
 import type { CheckpointManifest } from '../../../../protocol/state/checkpoint.ts'
 
-export type OpenStore = (t: ExecutionContext, init?: StoreInit) => Promise<Store>
+/** Opens a fresh store; `wrap`, when given, goes around its key-value backend (to gate batches). */
+export type OpenStore = (t: ExecutionContext, init?: StoreInit, wrap?: (kv: OrderedKv) => OrderedKv) => Promise<Store>
+
+/**
+ * A backend whose batches matching `holds` stop at a gate until release(): a commit held open in
+ * the middle of its write, deterministically (no sleeps). `reached` resolves when one is held.
+ */
+export function gatedKv (holds: (ops: KvOp[]) => boolean): { wrap: (kv: OrderedKv) => OrderedKv, reached: Promise<void>, release: () => void } {
+  const reached = Promise.withResolvers<void>()
+  const gate = Promise.withResolvers<void>()
+  const wrap = (kv: OrderedKv): OrderedKv => ({
+    kind: kv.kind,
+    get: async (space, key) => await kv.get(space, key),
+    getMany: async (space, keys) => await kv.getMany(space, keys),
+    has: async (space, key) => await kv.has(space, key),
+    entries: (space, range) => kv.entries(space, range),
+    clear: async (space, range) => { await kv.clear(space, range) },
+    close: async () => { await kv.close() },
+    batch: async (ops, options) => {
+      if (holds(ops)) {
+        reached.resolve()
+        await gate.promise
+      }
+      await kv.batch(ops, options)
+    }
+  })
+  return { wrap, reached: reached.promise, release: () => { gate.resolve() } }
+}
 
 const actor = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy.7' as ActorId
 const other = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy.70' as ActorId
@@ -69,6 +97,59 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     await store.putCertification(height(1), b('signed-roots'))
     t.deepEqual((await store.getHeight(height(1)))!.certification, b('signed-roots'))
     await t.throwsAsync(store.putCertification(height(2), b('x')), { instanceOf: StoreError, message: /not committed/ })
+  })
+
+  test(`${name}: certifications are read back per height, leave the height record alone, and a later one replaces an earlier`, async t => {
+    const store = await open(t)
+    for (let i = 1; i <= 3; i++) await store.commitHeight({ height: height(i), writes: [put(`k${i}`, 'v')], receipts: [b(`r${i}`)], block: b(`block-${i}`), certificate: b(`final-${i}`) })
+    await store.putCertification(height(2), b('cert-2'))
+    await store.putCertification(height(1), b('cert-1'))
+    const records = await Promise.all([1, 2, 3].map(async h => await store.getHeight(height(h))))
+    t.deepEqual(records.map(r => r?.certification === null ? null : new TextDecoder().decode(r!.certification)), ['cert-1', 'cert-2', null])
+    t.deepEqual(records.map(r => new TextDecoder().decode(r!.block!)), ['block-1', 'block-2', 'block-3'])
+    t.deepEqual(records.map(r => new TextDecoder().decode(r!.certificate!)), ['final-1', 'final-2', 'final-3'])
+    await store.putCertification(height(2), b('cert-2-again'))
+    t.deepEqual((await store.getHeight(height(2)))!.certification, b('cert-2-again'))
+    await t.throwsAsync(store.putCertification(height(0), b('x')), { instanceOf: StoreError, message: /cannot certify height 0: it is not committed/ })
+    await t.throwsAsync(store.putCertification(height(4), b('x')), { instanceOf: StoreError, message: /cannot certify height 4: it is not committed/ })
+    t.is(await store.getHeight(height(4)), undefined)
+  })
+
+  test(`${name}: a WAL append, a WAL truncate and a certification complete while a commit is held in its write`, async t => {
+    const gated = gatedKv(ops => ops.some(op => op.type === 'put' && op.space === 'blocks'))
+    let holding = false
+    const store = await open(t, {}, kv => { const inner = gated.wrap(kv); return { ...inner, batch: async (ops, options) => { await (holding ? inner.batch(ops, options) : kv.batch(ops, options)) } } })
+    await commitWrites(store, [put('a', '1')])
+    t.is(await store.walAppend(b('vote-0')), 0n)
+    holding = true
+    const commit = store.commitHeight({ height: height(2), writes: [put('b', '2')], receipts: [], block: b('block-2') })
+    await gated.reached
+    // The commit of height 2 is inside its batch and cannot finish before release().
+    t.is(await store.walAppend(b('vote-1')), 1n)
+    t.is(await store.walAppend(b('vote-2'), { sync: false }), 2n)
+    await store.walTruncate(1n)
+    await store.putCertification(height(1), b('cert-1'))
+    t.is(BigInt(store.height), 1n, 'the commit is still held')
+    const wal: string[] = []
+    for await (const e of store.walEntries()) wal.push(`${e.seq}:${new TextDecoder().decode(e.record)}`)
+    t.deepEqual(wal, ['1:vote-1', '2:vote-2'])
+    t.deepEqual((await store.getHeight(height(1)))!.certification, b('cert-1'))
+    gated.release()
+    await commit
+    t.is(BigInt(store.height), 2n)
+    t.deepEqual((await store.getHeight(height(2)))!.block, b('block-2'))
+    t.deepEqual(await store.get(actor, b('b')), b('2'))
+  })
+
+  test(`${name}: WAL appends issued together get seqs in call order and land in that order`, async t => {
+    const store = await open(t)
+    const seqs = await Promise.all(Array.from({ length: 20 }, async (_, i) => await store.walAppend(b(`r${i}`), { sync: i % 5 === 4 })))
+    t.deepEqual(seqs, Array.from({ length: 20 }, (_, i) => BigInt(i)))
+    const [truncated] = await Promise.all([store.walTruncate(10n), store.walAppend(b('after'))])
+    t.is(truncated, undefined)
+    const wal: string[] = []
+    for await (const e of store.walEntries()) wal.push(`${e.seq}:${new TextDecoder().decode(e.record)}`)
+    t.deepEqual(wal, [...Array.from({ length: 10 }, (_, i) => `${i + 10}:r${i + 10}`), '20:after'])
   })
 
   test(`${name}: commitHeight refuses a height that is not the next one and changes nothing`, async t => {
@@ -206,6 +287,56 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     await commitWrites(source, [put('after', 'import')])
     t.is(hex(target.stateRoot), hex(source.stateRoot))
     await t.throwsAsync(target.importCheckpoint(manifest, sourceOf(source, manifest)), { instanceOf: CheckpointError, message: /needs an empty store/ })
+  })
+
+  test(`${name}: receipts of many sizes round-trip in order across row boundaries, with proofs`, async t => {
+    const store = await open(t)
+    // Small ones share a row; large ones (over half a row each) split rows; an empty receipt is kept.
+    const receipts = [...Array.from({ length: 300 }, (_, i) => b(`small-${i}`)), new Uint8Array(0), ...Array.from({ length: 5 }, (_, i) => new Uint8Array(200_000).fill(i)), b('last')]
+    const result = await store.commitHeight({ height: height(1), writes: [], receipts })
+    await commitWrites(store, [], [b('next-height')])
+    const read = await store.receipts(height(1))
+    t.is(read.length, receipts.length)
+    t.true(read.every((r, i) => hex(r) === hex(receipts[i]!)))
+    t.deepEqual(await store.receipts(height(2)), [b('next-height')])
+    t.deepEqual(await store.receipts(height(3)), [])
+    for (const index of [0, 299, 300, 303, 306]) {
+      const proof = await store.proveReceipt(height(1), index)
+      t.true(proof !== undefined && verifyReceiptProof(result.receiptsRoot, receipts[index]!, proof).ok, `receipt ${index}`)
+    }
+    t.is(await store.proveReceipt(height(1), 307), undefined)
+  })
+
+  test(`${name}: a WAL append and a certification complete while a replacing import waits for a chunk; the import keeps the WAL and drops old certifications`, async t => {
+    const source = await open(t)
+    for (let i = 1; i <= 3; i++) await commitWrites(source, [put(`k${i}`, `v${i}`)])
+    const manifest = await source.checkpoint()
+    const target = await open(t)
+    await commitWrites(target, [put('old', 'x')])
+    await target.walAppend(b('vote-before'))
+    const chunkAsked = Promise.withResolvers<void>()
+    const chunkGate = Promise.withResolvers<void>()
+    const importing = target.importCheckpoint(manifest, {
+      chunk: async i => { chunkAsked.resolve(); await chunkGate.promise; return (await source.checkpointChunk(manifest.height, i))! }
+    }, { replace: true, tip: { receiptsRoot: new Uint8Array(32), block: b('tip-block'), certificate: b('tip-final'), certification: b('tip-cert') } })
+    await chunkAsked.promise
+    t.is(await target.walAppend(b('vote-during')), 1n)
+    await target.putCertification(height(1), b('old-cert'))
+    chunkGate.resolve()
+    await importing
+    t.is(BigInt(target.height), 3n)
+    t.is(hex(target.stateRoot), hex(source.stateRoot))
+    const wal: string[] = []
+    for await (const e of target.walEntries()) wal.push(new TextDecoder().decode(e.record))
+    t.deepEqual(wal, ['vote-before', 'vote-during'])
+    t.is(await target.getHeight(height(1)), undefined, 'the old height is gone, its certification with it')
+    await t.throwsAsync(target.putCertification(height(1), b('x')), { instanceOf: StoreError, message: /not committed/ })
+    const tip = await target.getHeight(height(3))
+    t.deepEqual(tip!.certification, b('tip-cert'))
+    t.deepEqual(tip!.block, b('tip-block'))
+    await target.putCertification(height(3), b('tip-cert-2'))
+    t.deepEqual((await target.getHeight(height(3)))!.certification, b('tip-cert-2'))
+    t.is(await target.walAppend(b('vote-after')), 2n)
   })
 
   test(`${name}: a corrupted, missing or wrong-root checkpoint is refused and the target stays empty`, async t => {

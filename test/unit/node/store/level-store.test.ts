@@ -146,3 +146,19 @@ test('NodeCache never holds more than its bound and keeps recently used entries'
   t.deepEqual(cache.get('k999'), Uint8Array.of(999 & 0xff))
   t.is(cache.get('k500'), undefined)
 })
+
+test('a certification survives a reopen, and a store of another on-disk format is refused by name', async t => {
+  const dir = await tempDir(t)
+  const store = await openStore(dir)
+  await commitWrites(store, [put('a', '1')])
+  await store.putCertification(height(1), b('cert-1'))
+  await store.close()
+  const again = await openStore(dir)
+  t.deepEqual((await again.getHeight(height(1)))!.certification, b('cert-1'))
+  await again.close()
+  // Format 1 kept no format marker: a store with a head and no marker is from before.
+  await raw(dir, async sub => { await sub('meta').del(b('store/format')) })
+  await t.throwsAsync(openStore(dir), { instanceOf: StoreError, message: /on-disk format 1, this build reads format 2/ })
+  await raw(dir, async sub => { await sub('meta').put(b('store/format'), Uint8Array.of(3)) })
+  await t.throwsAsync(openStore(dir), { instanceOf: StoreError, message: /on-disk format 3, this build reads format 2/ })
+})
