@@ -189,7 +189,7 @@ test('decodeIngress refuses a non-canonical encoding of a validly signed message
   const swapped = Buffer.concat([Buffer.from([0xa2]), Buffer.from(encode('signature')).subarray(0), Buffer.from(encode(signature)), Buffer.from(encode('content')), Buffer.from(encode(content))])
   const r = decodeIngress(new Uint8Array(swapped), now)
   t.false(r.ok)
-  if (!r.ok) t.regex(r.error.message, /^ingress: not canonical dag-cbor: map keys out of order/)
+  if (!r.ok) t.regex(r.error.message, /^ingress: not canonical dag-cbor: encoding the value again gives other bytes/)
 })
 
 test('decodeIngress refuses an expiry written as a float64 holding the same integer (same value, other bytes)', t => {
@@ -209,7 +209,7 @@ test('decodeIngress refuses an expiry written as a float64 holding the same inte
   if (before.ok) t.is(Number((before.value as { content: { expiryMs: number } }).content.expiryMs), now + 60_000)
   const r = decodeIngress(floated, now)
   t.false(r.ok)
-  if (!r.ok) t.deepEqual([r.error.reason, r.error.message], ['malformed', `ingress: not canonical dag-cbor: float ${now + 60_000} at byte ${at} (written as an integer, or not allowed)`])
+  if (!r.ok) t.deepEqual([r.error.reason, r.error.message], ['malformed', 'ingress: not canonical dag-cbor: encoding the value again gives other bytes'])
 })
 
 test('decodeIngress gives the ids of the multiformats construction: CID string of the bytes, hex SHA-256 of [domain, content]', t => {
