@@ -253,7 +253,7 @@ class SubnetHandlers {
     if (decoded.value.content.kind !== 'query') throw new HttpError(400, `a query envelope must have kind "query", got "${decoded.value.content.kind}" (POST updates to /v1/ingress)`, { reason: 'malformed' })
     const service = this.#dir.get(subnetOfIngress(decoded.value.content))
     if (service === undefined) return await this.#viaMember(subnetOfIngress(decoded.value.content), { method: 'POST', path: '/v1/query', query: '', body }, r.signal)
-    const answer = await service.query(body)
+    const answer = await service.query(decoded.value)
     if (!answer.ok) throw new HttpError(statusOfRefusal[answer.error.reason] ?? 400, answer.error.message, { reason: answer.error.reason })
     const receipt = answer.value.receipt
     return { status: 200, json: { ok: receipt.ok, actor: receipt.actor, method: receipt.method, ...resultFields(receipt.result), error: receipt.error, fuelUsed: receipt.fuelUsed.toString(), height: answer.value.height.toString() } }

@@ -310,9 +310,12 @@ export class SubnetService implements ConsensusApplication {
     })
   }
 
-  /** Runs a signed query envelope against the latest committed state (no consensus). */
-  async query (bytes: Uint8Array): Promise<Result<QueryAnswer, { reason: string, message: string }>> {
-    const decoded = decodeIngress(bytes, this.#c.clock.now())
+  /**
+   * Runs a signed query envelope against the latest committed state (no consensus): its bytes, or
+   * the message the caller already decoded and verified (the API does, to route it).
+   */
+  async query (envelope: Uint8Array | Ingress): Promise<Result<QueryAnswer, { reason: string, message: string }>> {
+    const decoded = envelope instanceof Uint8Array ? decodeIngress(envelope, this.#c.clock.now()) : ok(envelope)
     if (!decoded.ok) return decoded
     const { content } = decoded.value
     if (content.kind !== 'query') return err({ reason: 'malformed', message: `a query envelope must have kind "query", got "${content.kind}" (send updates to /v1/ingress)` })

@@ -11,7 +11,7 @@ import { err } from '../../../../protocol/result.ts'
 import { countVerifications } from '../../../helpers/verify-counter.ts'
 import { Client, makeReplica, makeSubnet } from './_harness.ts'
 
-// POST /v1/ingress: the API decodes and verifies the envelope to route it, then hands the decoded
+// POST /v1/ingress and /v1/query: the API decodes and verifies the envelope to route it, then hands the decoded
 // message to the service, so each envelope costs this node one Ed25519 verification, not two.
 // Verifications are counted for the whole process, so this file holds one serial test.
 
@@ -71,4 +71,11 @@ test.serial('POST /v1/ingress verifies each envelope once; forged and non-canoni
   t.like(noncanonical.json, { reason: 'malformed' })
   t.regex(noncanonical.json.error as string, /not canonical dag-cbor/)
   t.is(service.mempool.size, 1, 'only the valid envelope was pooled')
+
+  // POST /v1/query: decoded and verified once at the route too, then run from the decoded message.
+  const before = counter.count
+  const res = await fetch(`${api.url}/v1/query`, { method: 'POST', body: client.query(actorIdOf(subnet.id, 1n)).bytes })
+  t.is(res.status, 404, 'no such actor here')
+  t.like(await res.json(), { reason: 'unknown-actor' })
+  t.is(counter.count - before, 1, 'one verification for a query')
 })
