@@ -93,35 +93,45 @@ interface Target {
 
 async function measureActor (name: string, target: Target): Promise<string> {
   // Closed loop: C clients each waiting for its certified result, C rising until throughput stops growing.
-  let best = { rate: 0, concurrency: 0, cpuMsPerUpdate: Number.NaN, cpuShare: 0, clientMsPerUpdate: Number.NaN }
+  let best = { rate: 0, concurrency: 0, cpuMsPerUpdate: Number.NaN, cpuShare: 0, clientMsPerUpdate: Number.NaN, heightsPerSecond: 0 }
   const steps: string[] = []
   for (const concurrency of concurrencies) {
     // Enough for this step at twice the best rate so far (past the end, the step signs as it goes).
     target.envelopes.fill(Math.ceil(Math.max(1_500, best.rate * 2) * target.seconds))
     const cpuBefore = daemonCpuMs(target.file)
     const clientBefore = process.cpuUsage()
+    const heightBefore = await heightOf(target)
     const report = await closedLoop(target, concurrency, target.seconds * 1000)
+    const heights = Number(await heightOf(target) - heightBefore)
     const cpuMs = daemonCpuMs(target.file) - cpuBefore
     const clientUsage = process.cpuUsage(clientBefore)
     const clientMs = (clientUsage.user + clientUsage.system) / 1000
     const rate = report.ok / (report.elapsedMs / 1000)
     steps.push(`C=${concurrency}: ${Math.round(rate)}/s${report.failures.length > 0 ? ` (${report.failures.length} failed: ${report.failures[0]!.slice(0, 80)})` : ''}`)
-    if (rate > best.rate) best = { rate, concurrency, cpuMsPerUpdate: report.ok > 0 ? cpuMs / report.ok : Number.NaN, cpuShare: cpuMs / report.elapsedMs, clientMsPerUpdate: report.ok > 0 ? clientMs / report.ok : Number.NaN }
+    if (rate > best.rate) best = { rate, concurrency, cpuMsPerUpdate: report.ok > 0 ? cpuMs / report.ok : Number.NaN, cpuShare: cpuMs / report.elapsedMs, clientMsPerUpdate: report.ok > 0 ? clientMs / report.ok : Number.NaN, heightsPerSecond: heights / (report.elapsedMs / 1000) }
     else if (rate < best.rate * 1.05) break
   }
   // Open loop at half the sustained rate: arrivals on a fixed schedule, whatever the answers do.
   const half = Math.max(1, best.rate / 2)
   target.envelopes.fill(Math.ceil(half * target.seconds) + 1)
+  const openFrom = await heightOf(target)
   const open = await openLoop(target, half, target.seconds * 1000)
+  const openHeights = Number(await heightOf(target) - openFrom)
   if (target.rate !== undefined) target.envelopes.fill(Math.ceil(target.rate * target.seconds) + 1)
   const fixed = target.rate === undefined ? undefined : await openLoop(target, target.rate, target.seconds * 1000)
   return [
     `${name.padEnd(12)} sustained ${Math.round(best.rate)} updates/s (closed loop; ${steps.join(', ')})`,
     `${''.padEnd(12)} replicas used ${best.cpuMsPerUpdate.toFixed(2)} ms CPU per certified update (4 replicas together), ${best.cpuShare.toFixed(2)} cores busy: the daemons alone could do ≈ ${Math.round(cores * 1000 / best.cpuMsPerUpdate)}/s on ${cores} idle cores`,
+    `${''.padEnd(12)} ${best.heightsPerSecond.toFixed(1)} heights/s, ${(best.rate / best.heightsPerSecond).toFixed(0)} updates per height on average`,
     `${''.padEnd(12)} the load generator (this process: HTTP, plus signing past the pre-signed envelopes) used ${best.clientMsPerUpdate.toFixed(2)} ms CPU per update on the same cores`,
-    `${''.padEnd(12)} at ${Math.round(half)}/s offered: p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.firstFailure === undefined ? '' : ` (first: ${open.firstFailure.slice(0, 100)})`}${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}`,
+    `${''.padEnd(12)} at ${Math.round(half)}/s offered: p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.firstFailure === undefined ? '' : ` (first: ${open.firstFailure.slice(0, 100)})`}${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}; ${(open.ok / Math.max(1, openHeights)).toFixed(1)} updates per height`,
     ...(fixed === undefined ? [] : [`${''.padEnd(12)} at ${target.rate}/s offered: p50 ${fixed.p50.toFixed(1)} ms, p99 ${fixed.p99.toFixed(1)} ms, ${fixed.ok} certified, ${fixed.failed} failed${fixed.overloaded ? ', OVERLOADED' : ''}`])
   ].join('\n')
+}
+
+/** The subnet's committed height as the first node reports it. */
+async function heightOf (target: Target): Promise<bigint> {
+  return BigInt((await target.apis[0]!.subnet(target.subnet.id)).info.height)
 }
 
 /** What an idle subnet costs: empty heights per second and the cores its replicas keep busy. */
