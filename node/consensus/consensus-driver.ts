@@ -103,6 +103,8 @@ export class ConsensusDriver implements Startable {
   /** The chain of application commits (finalized heights in order); never rejects. */
   #commits: Promise<void> = Promise.resolve()
   #commitsPending = 0
+  /** The chain of WAL prunes, each after the commits before it; never rejects. */
+  #pruning: Promise<void> = Promise.resolve()
   readonly #timers = new Set<() => void>()
   readonly #links = new Map<number, PeerLink>()
   readonly #streams = new Set<Stream>()
@@ -216,6 +218,7 @@ export class ConsensusDriver implements Startable {
     // Let an action in flight (a WAL append, a commit) settle before the store may be closed.
     for (let i = 0; this.#pumping && i < 1000; i++) await new Promise(resolve => setImmediate(resolve))
     await this.#commits
+    await this.#pruning
     this.#log.info('consensus stopped', { subnet: this.subnetId })
   }
 
@@ -409,7 +412,7 @@ export class ConsensusDriver implements Startable {
         void this.#serveLookups()
         return
       }
-      case 'prune': return await this.#prune(action.belowView)
+      case 'prune': return this.#schedulePrune(action.belowView)
       case 'evidence': {
         const { signer, view, first, second } = action.evidence
         this.#metrics.evidence(this.subnetId)
@@ -436,7 +439,7 @@ export class ConsensusDriver implements Startable {
   /**
    * Hands a finalized block to the application in height order, without holding up the votes that
    * follow it: commits run one at a time on their own chain, at most consensusCommitsPendingMax
-   * ahead. Only a prune (which drops WAL records the commit makes redundant) waits for the chain.
+   * ahead. A prune (which drops WAL records the commits make redundant) runs after the chain.
    */
   async #finalize (height: bigint, hash: Uint8Array, block: Block, certificate: Certificate): Promise<void> {
     if (this.#commitsPending >= consensusCommitsPendingMax) await this.#commits
@@ -466,9 +469,21 @@ export class ConsensusDriver implements Startable {
     this.#wal.push({ seq, view: walRecordView(record) })
   }
 
+  /**
+   * Prunes once every height finalized so far is committed (before that, a restart needs those
+   * records to finalize them again), on a chain of its own: the pump used to wait for the commits
+   * here, so every finalization held the next votes behind the execution of its block.
+   */
+  #schedulePrune (belowView: bigint): void {
+    const committed = this.#commits
+    this.#pruning = this.#pruning.then(async () => {
+      await committed
+      if (this.#running) await this.#prune(belowView)
+    }).catch(error => { this.#fail(error as Error) })
+  }
+
   /** Truncates the WAL prefix below `belowView`, once enough records are redundant to be worth a sync. */
   async #prune (belowView: bigint): Promise<void> {
-    await this.#commits
     if (this.#halted !== undefined) return
     let keepFrom = this.#wal.findIndex(r => r.view >= belowView)
     if (keepFrom < 0) keepFrom = this.#wal.length

@@ -58,6 +58,29 @@ test('ConsensusDriver: 4 drivers over an in-memory net finalize 20 heights with 
   }
 })
 
+test('ConsensusDriver keeps voting while its application commits: a slow commit holds up no later view', async t => {
+  const keys = signers(4)
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const nodes = await Promise.all(keys.map(async k => startNode(network, k, subnet, await memoryStore({ checkpointIntervalHeights: 0 }))))
+  t.teardown(async () => { for (const n of nodes) await n.driver.stop() })
+  // Node 0's commit of height 3 waits until released: its execution is slow, its consensus must not be.
+  const { promise: released, resolve: release } = Promise.withResolvers<void>()
+  const slow = nodes[0]!.app
+  const finalize = slow.finalize.bind(slow)
+  slow.finalize = async (height, block, certificate) => {
+    if (height === 3n) await released
+    await finalize(height, block, certificate)
+  }
+  for (const n of nodes) await n.driver.start()
+  await waitFor(() => nodes[0]!.driver.status().view >= 12n, 60_000, () => `node 0 past view 12 with height 3 uncommitted (heights ${heights(nodes)})`)
+  t.is(BigInt(nodes[0]!.store.height), 2n, 'height 3 is still being committed')
+  t.true(nodes[0]!.driver.status().finalizedHeight >= 8n, 'node 0 went on voting and finalizing')
+  release()
+  await waitFor(() => nodes.every(n => n.store.height >= 12n), 60_000, () => `height 12 everywhere after the release (heights ${heights(nodes)})`)
+  for (let h = 0; h < 12; h++) t.is(new Set(nodes.map(n => hex(blockHash(n.app.finalized[h]!.block)))).size, 1, `one block at height ${h + 1}`)
+})
+
 test('ConsensusDriver: a replica killed mid-run restarts from its LevelDB WAL, never signs a conflicting vote, and catches up', async t => {
   const keys = signers(4, 'restart')
   const subnet = subnetOf(keys, deltaMs)
