@@ -190,6 +190,10 @@ export const storeNodeCacheEntriesMax = 65_536
 export const storeReadPageRows = 512
 /** Ops per unsynced batch when writing a large import or checkpoint: bounds a batch's memory. */
 export const storeWriteBatchOps = 4096
+/** LevelDB memtable per store (it may hold two while one flushes): fewer flushes and compactions under heavy commits. */
+export const storeLevelWriteBufferBytes = 16 * MiB
+/** LevelDB block cache per store: trie nodes past the node cache are read from here, not the disk. */
+export const storeLevelBlockCacheBytes = 32 * MiB
 /** Receipts bytes per stored row: a block's small receipts share one row (one LevelDB op), large ones never make one huge value. */
 export const storeReceiptPageBytes = 256 * KiB
 /** Longest metadata name: names are short identifiers, not data. */

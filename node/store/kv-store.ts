@@ -186,8 +186,9 @@ export class KvStore implements Store {
       const writes = lastWriteWins(commit.writes)
       if (writes.length >= prefetchWritesMin) await update.prefetch(writes.map(w => w.path))
       for (const write of writes) await this.#applyWrite(update, write, ops)
-      for (const { hash, bytes } of update.created) ops.push({ type: 'put', space: 'nodes', key: hash, value: bytes })
+      // Deletions first: a node dropped and rebuilt identically in this height is in both lists.
       for (const hash of update.deleted) ops.push({ type: 'del', space: 'nodes', key: hash })
+      for (const { hash, bytes } of update.created) ops.push({ type: 'put', space: 'nodes', key: hash, value: bytes })
       const rRoot = receiptsRoot(commit.receipts)
       for (const page of receiptPages(commit.receipts)) ops.push({ type: 'put', space: 'receipts', key: concat(u64(commit.height), u32(page.first)), value: page.bytes })
       for (const blob of commit.code ?? []) ops.push({ type: 'put', space: 'code', key: utf8(blob.cid), value: blob.bytes })
@@ -222,8 +223,7 @@ export class KvStore implements Store {
   #checkCommit (commit: HeightCommit): void {
     if (commit.writes.length > stateWritesPerHeightMax) throw new StoreError('store/limit', `too many writes in height ${commit.height}: ${commit.writes.length} > ${stateWritesPerHeightMax}`)
     for (const write of commit.writes) {
-      this.#key(write.key)
-      actorPrefix(write.actor)
+      this.#key(write.key) // the actor is checked where its row key is made (lastWriteWins)
       if (write.value !== null && !(write.value instanceof Uint8Array)) throw new StoreError('store/limit', 'a storage value must be bytes or null')
       if (write.value !== null && write.value.length > stateValueBytesMax) throw new StoreError('store/limit', `storage value too large: ${write.value.length} > ${stateValueBytesMax} bytes`)
     }
@@ -830,11 +830,17 @@ function checkMetaName (name: string): string {
   return name
 }
 
-/** The last write to each (actor, key) wins; the trie sees each row once. */
+/** The last write to each (actor, key) wins; the trie sees each row once. Throws for a bad actor id. */
 function lastWriteWins (writes: HeightCommit['writes']): Array<{ row: Uint8Array, path: Uint8Array, value: Uint8Array | null }> {
   const byRow = new Map<string, { row: Uint8Array, value: Uint8Array | null }>()
+  // A height's writes name few actors (thousands of writes, a handful of actors): encode each once.
+  const prefixes = new Map<ActorId, Uint8Array>()
   for (const write of writes) {
-    const row = rowKey(write.actor, write.key)
+    let prefix = prefixes.get(write.actor)
+    if (prefix === undefined) prefixes.set(write.actor, prefix = actorPrefix(write.actor))
+    const row = new Uint8Array(prefix.length + write.key.length)
+    row.set(prefix)
+    row.set(write.key, prefix.length)
     const key = cacheKey(row)
     byRow.delete(key)
     byRow.set(key, { row, value: write.value })

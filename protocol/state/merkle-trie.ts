@@ -105,14 +105,17 @@ type MemNode = { kind: 'leaf', path: Uint8Array, valueHash: Uint8Array } | { kin
 /**
  * A batch of changes to one trie. Pre: `root` is a root whose nodes `source` holds. Post (after the
  * last write, on reading root/created/deleted, which finishes the batch): `root` is the trie with
- * every write applied; `created` holds exactly the new nodes reachable from it and `deleted` the
- * old root's nodes it no longer reaches (a node hash is unique in a trie: its subtree names its keys).
+ * every write applied; `created` holds exactly the new nodes reachable from it (each once: a node
+ * hash is unique in a trie, its subtree names its keys) and `deleted` the old root's nodes it no
+ * longer reaches, plus any the batch dropped and rebuilt identically (a key deleted and set back):
+ * apply `deleted` BEFORE `created` and the node set is exact. (Matching the two lists by hash cost
+ * a string key per node; the order makes it unnecessary.)
  */
 export class TrieUpdate {
   readonly #source: TrieNodeSource
   #root: Ref | null
   #finished: Finished | undefined
-  readonly #deleted = new Map<string, Uint8Array>()
+  readonly #deleted: Uint8Array[] = []
 
   constructor (source: TrieNodeSource, root: Uint8Array) {
     this.#source = source
@@ -122,7 +125,7 @@ export class TrieUpdate {
   get root (): Uint8Array { return this.#finish().root }
   /** New nodes to persist with this batch. */
   get created (): Iterable<{ hash: Uint8Array, bytes: Uint8Array }> { return this.#finish().created }
-  /** Old nodes to delete with this batch. */
+  /** Old nodes to delete with this batch, before the created ones are written. */
   get deleted (): Iterable<Uint8Array> { return this.#finish().deleted }
 
   /**
@@ -234,7 +237,7 @@ export class TrieUpdate {
   /** The ref's stored node is about to change or vanish: it leaves the store with this batch. */
   #dirty (ref: Ref): void {
     if (ref.hash === null) return
-    this.#deleted.set(toHex(ref.hash), ref.hash)
+    this.#deleted.push(ref.hash)
     ref.hash = null
   }
 
@@ -244,21 +247,18 @@ export class TrieUpdate {
 
   #finish (): Finished {
     if (this.#finished !== undefined) return this.#finished
-    const created = new Map<string, { hash: Uint8Array, bytes: Uint8Array }>()
+    // Each dirty ref is hashed once (its hash is set on the way back up), so no node is listed twice.
+    const created: Array<{ hash: Uint8Array, bytes: Uint8Array }> = []
     const hashOf = (ref: Ref): Uint8Array => {
       if (ref.hash !== null) return ref.hash
       const node = ref.node!
       const bytes = node.kind === 'leaf' ? encodeLeaf(node.path, node.valueHash) : encodeInner(node.bit, hashOf(node.left), hashOf(node.right))
       ref.hash = sha256(bytes)
-      created.set(toHex(ref.hash), { hash: ref.hash, bytes })
+      created.push({ hash: ref.hash, bytes })
       return ref.hash
     }
     const root = this.#root === null ? emptyRoot : hashOf(this.#root)
-    // A node dropped and then rebuilt identically in the same batch stays: neither put nor delete.
-    for (const key of created.keys()) {
-      if (this.#deleted.delete(key)) created.delete(key)
-    }
-    this.#finished = { root, created: [...created.values()], deleted: [...this.#deleted.values()] }
+    this.#finished = { root, created, deleted: this.#deleted }
     return this.#finished
   }
 
