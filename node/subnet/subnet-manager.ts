@@ -10,6 +10,7 @@ import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decode, encode, sha256Bytes } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
+import { ingressIdOf } from '../../protocol/ingress.ts'
 import { stateSyncAttemptsMax, stateSyncRetryMs } from '../../protocol/limits.ts'
 import {
   actorCodeBytesMax, apiRelayAnswerBytesMax, apiRelayRequestBytesMax, apiRelayStreamsMax, apiRelayTimeoutMs, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax,
@@ -286,7 +287,7 @@ export class SubnetManager implements Startable {
         subnet,
         self: net.nodeId,
         onIngress: (bytes, from) => {
-          if (!live) return true
+          if (!live || service.holds(ingressIdOf(bytes))) return true
           const added = service.mempool.add(bytes, from)
           if (added.ok) service.gossiped(added.value, from)
           // A member relays only what it admitted: bytes no honest member would relay are counted.

@@ -1148,6 +1148,15 @@ export class SubnetService implements ConsensusApplication {
     })().catch(error => { this.#c.logger.debug('background code fetch failed', { code, error }) })
   }
 
+  /**
+   * Whether this replica already holds the envelope with this id: verified in a block it proposed
+   * or voted for, or finalized and remembered. A member's copy that arrives after the block (common
+   * at load) then costs a hash instead of a second signature check, and is not pooled again.
+   */
+  holds (id: IngressId): boolean {
+    return this.#verified.has(id) || this.#results.has(id)
+  }
+
   /** Called by the manager for envelopes gossiped in: fetch their code from the sender first. */
   gossiped (ingress: Ingress, from: string | undefined): void {
     this.#wantCode(ingress, from === undefined ? [] : [from as NodeId])

@@ -114,6 +114,22 @@ test('the replay history holds one row per executed request and drops it once th
   t.true(query.ok && utf8(query.value.receipt.result) === '2')
 })
 
+test('holds: an envelope verified in a block, then finalized, is known by id (a late member copy costs no signature check)', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const a = makeReplica(subnet, nodes[0]!, await memoryStore(), clock).service
+  const b = makeReplica(subnet, nodes[1]!, await memoryStore(), clock).service
+  const client = new Client(clock)
+  const update = client.update(actorIdOf(subnet.id, 1n))
+  const other = client.update(actorIdOf(subnet.id, 1n))
+  t.false(b.holds(update.id))
+  // b never pooled it: it arrives in a's block first, as at load.
+  await runHeight(a, [a, b], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [update.bytes], xnet: [] }) })
+  t.true(b.holds(update.id), 'verified in the block, then finalized')
+  t.false(b.holds(other.id), 'an envelope it never saw')
+  t.false(b.mempool.has(update.id))
+})
+
 test('upgrade and delete by a non-controller are refused with a certified receipt; a controller may', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(1, clock)
