@@ -15,6 +15,10 @@ import type { Net, Stream } from '../net/net.ts'
 import { PeerLink } from './peer-link.ts'
 
 /** The stream protocol of one subnet's member channel (the SubnetId keeps subnets on one node apart). */
+
+/** Longest a member stream delivers frames before letting other work run (a scheduling quantum, not a protocol bound). */
+const deliverSliceMs = 2
+
 export function memberProtocolOf (subnet: SubnetId): string {
   return `/pylon/members/1.0.0/${subnet}`
 }
@@ -164,7 +168,14 @@ export class MemberChannel implements Startable {
     this.#streams.add(stream)
     const lp = lpStream(stream, { maxDataLength: memberFrameBytesMax, maxBufferSize: memberFrameBytesMax + 64 * 1024 })
     try {
+      let sliceStart = performance.now()
       for (;;) {
+        if (performance.now() - sliceStart > deliverSliceMs) {
+          // Buffered frames resolve as microtasks: a burst of envelopes (a signature check each)
+          // would hold the consensus pump and the sockets until it drained.
+          await new Promise(resolve => setImmediate(resolve))
+          sliceStart = performance.now()
+        }
         const frame = await readFrame(lp, this.#abort.signal)
         if (frame === 'end') return
         if (frame === 'oversized' || frame === 'malformed') {
