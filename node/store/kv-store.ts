@@ -105,6 +105,12 @@ export class KvStore implements Store {
     return await this.#kv.get('state', rowKey(actor, this.#key(key)))
   }
 
+  async getMany (actor: ActorId, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
+    this.#checkOpen()
+    if (keys.length === 0) return []
+    return await this.#kv.getMany('state', keys.map(key => rowKey(actor, this.#key(key))))
+  }
+
   async range (actor: ActorId, options: RangeOptions = {}): Promise<Array<{ key: Uint8Array, value: Uint8Array }>> {
     this.#checkOpen()
     const limit = options.limit ?? stateRangeEntriesMax

@@ -104,6 +104,8 @@ export interface Store {
    * not wait for a commit in progress; prove() does, so its value and root belong together.
    */
   get (actor: ActorId, key: Uint8Array): Promise<Uint8Array | undefined>
+  /** The values of several keys of `actor` in one read, in the order asked (undefined where absent). */
+  getMany (actor: ActorId, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>>
   /** Entries of `actor` with start <= key < end in key order, at most `limit`. */
   range (actor: ActorId, options?: RangeOptions): Promise<Array<{ key: Uint8Array, value: Uint8Array }>>
   /** Every entry of `actor` in key order, read in pages (state of any size). */

@@ -817,9 +817,12 @@ export class SubnetService implements ConsensusApplication {
     let tail = decodeU64(counters[2], 0n)
     const timeNs = timeMs * 1_000_000n
     const [, expired, queued, due] = await Promise.all([
-      Promise.all(named.map(async ingress => {
-        if (ingress !== undefined && await store.get(sys, systemKeys.expiring(ingress.content.expiryMs, ingress.requestId)) !== undefined) history.add(ingress.requestId)
-      })),
+      (async () => {
+        // One read for the whole block: a get per envelope was a thread-pool task and a promise each.
+        const known = named.filter(i => i !== undefined)
+        const rows = await store.getMany(sys, known.map(i => systemKeys.expiring(i.content.expiryMs, i.requestId)))
+        rows.forEach((row, i) => { if (row !== undefined) history.add(known[i]!.requestId) })
+      })(),
       store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax }),
       head < tail ? store.range(sys, { start: systemKeys.outbox(head), end: systemKeys.outbox(tail), limit: subnetOutboxDeliverPerBlockMax }) : [],
       store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax })
