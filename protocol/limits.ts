@@ -186,6 +186,8 @@ export const walRecordsMax = 100_000
 export const storeMetaBytesMax = 64 * KiB
 /** Trie nodes cached in memory: the top ~16 levels of a large tree, ~10 MB. */
 export const storeNodeCacheEntriesMax = 65_536
+/** Trie levels a store keeps decoded between commits (at most 2^levels nodes, ~20 MB at 16): the levels nearly every height walks. */
+export const storeTrieKeptLevels = 16
 /** Rows read per getMany while walking the state (checkpoint, verify): bounds a walk's memory. */
 export const storeReadPageRows = 512
 /** Ops per unsynced batch when writing a large import or checkpoint: bounds a batch's memory. */

@@ -28,7 +28,7 @@ import { height as toHeight, type ActorId, type Height } from '../../protocol/id
 import {
   checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, receiptBytesMax, receiptsPerHeightMax,
   stateRangeEntriesMax, stateValueBytesMax, stateWritesPerHeightMax, storeCodeBytesMax, storeMetaBytesMax, storeMetaNameCharsMax, storeNodeCacheEntriesMax,
-  storeReadPageRows, storeReceiptPageBytes, storeWriteBatchOps,
+  storeReadPageRows, storeReceiptPageBytes, storeTrieKeptLevels, storeWriteBatchOps,
   walRecordBytesMax, walRecordsMax
 } from '../../protocol/limits.ts'
 import { decodeChunk, encodeChunk, encodeManifest, decodeManifest, type CheckpointChunk, type CheckpointManifest, type StateEntry } from '../../protocol/state/checkpoint.ts'
@@ -71,6 +71,8 @@ export class KvStore implements Store {
   readonly #logger: Logger
   readonly #cache = new NodeCache(storeNodeCacheEntriesMax)
   readonly #nodes: TrieNodeSource
+  /** The last committed trie update: its decoded top levels are where the next commit starts. */
+  #trie: TrieUpdate | undefined
   /** Commits, checkpoints, imports, proofs, verify: whatever reads or writes the state and heights. */
   readonly #commits = new Chain()
   /** WAL appends and truncation: its own key space and seq counters, never waiting for a commit. */
@@ -188,8 +190,9 @@ export class KvStore implements Store {
       if (BigInt(commit.height) !== expected) throw new StoreError('store/height', `commit of height ${commit.height} refused: the store is at ${this.height}, next is ${expected}`)
       this.#checkCommit(commit)
       const ops: KvOp[] = []
-      const update = new TrieUpdate(this.#nodes, this.stateRoot)
       const writes = lastWriteWins(commit.writes)
+      // From here on a failure leaves #trie unset: the next commit starts again from the root hash.
+      const update = this.#startTrieUpdate()
       if (writes.length >= prefetchWritesMin) await update.prefetch(writes.map(w => w.path))
       for (const write of writes) await this.#applyWrite(update, write, ops)
       // Deletions first: a node dropped and rebuilt identically in this height is in both lists.
@@ -205,11 +208,21 @@ export class KvStore implements Store {
       await this.#kv.batch(ops, { sync: true })
       this.height = commit.height
       this.stateRoot = update.root
+      this.#trie = update
       // New nodes are the likeliest to be walked again by the next heights.
       for (const { hash, bytes } of update.created) this.#cache.set(cacheKey(hash), bytes)
       if (this.#interval > 0 && BigInt(commit.height) % BigInt(this.#interval) === 0n) await this.#checkpointBestEffort()
       return { height: commit.height, stateRoot: update.root, receiptsRoot: rRoot }
     })
+  }
+
+  /** A trie update from the head: continuing the last commit's decoded top when there is one. */
+  #startTrieUpdate (): TrieUpdate {
+    const previous = this.#trie
+    this.#trie = undefined
+    if (previous === undefined) return new TrieUpdate(this.#nodes, this.stateRoot)
+    assert(bytesEqual(previous.root, this.stateRoot), 'the kept trie is of another root than the head')
+    return previous.next(storeTrieKeptLevels)
   }
 
   async #applyWrite (update: TrieUpdate, write: { row: Uint8Array, path: Uint8Array, value: Uint8Array | null }, ops: KvOp[]): Promise<void> {
@@ -486,6 +499,7 @@ export class KvStore implements Store {
       { type: 'del', space: 'meta', key: metaImporting }
     ], { sync: true })
     await this.#kv.clear('staging')
+    this.#trie = undefined
     this.height = h
     this.stateRoot = root
   }

@@ -115,6 +115,7 @@ export class TrieUpdate {
   readonly #source: TrieNodeSource
   #root: Ref | null
   #finished: Finished | undefined
+  #handedOver = false
   readonly #deleted: Uint8Array[] = []
 
   constructor (source: TrieNodeSource, root: Uint8Array) {
@@ -127,6 +128,38 @@ export class TrieUpdate {
   get created (): Iterable<{ hash: Uint8Array, bytes: Uint8Array }> { return this.#finish().created }
   /** Old nodes to delete with this batch, before the created ones are written. */
   get deleted (): Iterable<Uint8Array> { return this.#finish().deleted }
+
+  /**
+   * A new batch on this finished batch's root that keeps the nodes this one holds decoded, down to
+   * `keepDepth` levels below the root; deeper ones drop back to their hash and are read from the
+   * source again when walked. The top of a large trie is walked by nearly every batch: kept here, it
+   * is not looked up, decoded and re-cached node by node at each height. The new batch changes the
+   * kept nodes in place: after next() this batch is spent, and when the new one is abandoned (its
+   * nodes never persisted) the one after must start from a root hash again, not from it.
+   * Pre: this batch's created nodes are persisted in the source, and nothing else changed the trie.
+   */
+  next (keepDepth: number): TrieUpdate {
+    if (!Number.isInteger(keepDepth) || keepDepth < 0) throw new RangeError(`keepDepth must be a non-negative integer, got ${keepDepth}`)
+    const { root } = this.#finish()
+    if (this.#handedOver) throw new Error('TrieUpdate.next() was already called on this batch')
+    this.#handedOver = true
+    const update = new TrieUpdate(this.#source, root)
+    if (this.#root === null) return update
+    update.#root = this.#root
+    // Finished, every reachable ref has its hash (hashOf set it), so any of them can be unloaded.
+    const stack: Array<{ ref: Ref, depth: number }> = [{ ref: this.#root, depth: 0 }]
+    while (stack.length > 0) {
+      const { ref, depth } = stack.pop()!
+      const node = ref.node
+      if (node === null) continue
+      if (depth >= keepDepth) {
+        ref.node = null
+        continue
+      }
+      if (node.kind === 'inner') stack.push({ ref: node.left, depth: depth + 1 }, { ref: node.right, depth: depth + 1 })
+    }
+    return update
+  }
 
   /**
    * Loads every node the given paths will walk through, one level at a time with one getNodes

@@ -149,3 +149,42 @@ test('TrieUpdate.prefetch loads nodes level by level and changes no result', asy
   t.true(reads > 0 && reads <= 30, `${reads} level reads`)
   await t.throwsAsync(update.set(new Uint8Array(32), new Uint8Array(32)), { message: /finished/ })
 })
+
+test('TrieUpdate.next continues from the kept top with the same roots and node sets as fresh batches, and reads fewer nodes', async t => {
+  const writeArb = fc.record({ actor: fc.constantFrom(actorA, actorB), key: fc.uint8Array({ maxLength: 2 }), value: fc.option(fc.uint8Array({ maxLength: 4 }), { nil: null }) })
+  await fc.assert(fc.asyncProperty(fc.array(fc.array(writeArb, { maxLength: 20 }), { maxLength: 6 }), fc.integer({ min: 0, max: 4 }), async (batches, keepDepth) => {
+    const fresh = new MapNodes()
+    let root = emptyRoot
+    const kept = new MapNodes()
+    let update = new TrieUpdate(kept, emptyRoot)
+    for (const [i, batch] of batches.entries()) {
+      root = await applyWrites(fresh, root, batch)
+      if (i > 0) update = update.next(keepDepth)
+      for (const w of batch) {
+        const path = statePath(w.actor, w.key)
+        if (w.value === null) await update.delete(path)
+        else await update.set(path, sha256Bytes(w.value))
+      }
+      for (const hash of update.deleted) kept.nodes.delete(toHex(hash))
+      for (const { hash, bytes } of update.created) kept.nodes.set(toHex(hash), bytes)
+      t.is(toHex(update.root), toHex(root))
+      t.deepEqual([...kept.nodes.keys()].sort(), [...fresh.nodes.keys()].sort())
+    }
+  }), { numRuns: 150 })
+  // Kept levels are not read again: a second batch over the same paths reads only below them.
+  const base: Write[] = Array.from({ length: 256 }, (_, i) => ({ actor: actorA, key: Uint8Array.of(i), value: Uint8Array.of(1) }))
+  const built = await trieOf(base)
+  let reads = 0
+  const source = { getNode: (hash: Uint8Array) => { reads++; return built.nodes.getNode(hash) } }
+  const first = new TrieUpdate(source, built.root)
+  for (const w of base) await first.set(statePath(w.actor, w.key), sha256Bytes(Uint8Array.of(2)))
+  for (const { hash, bytes } of first.created) built.nodes.nodes.set(toHex(hash), bytes)
+  const firstReads = reads
+  reads = 0
+  const second = first.next(64)
+  for (const w of base) await second.set(statePath(w.actor, w.key), sha256Bytes(Uint8Array.of(3)))
+  t.is(reads, 0, 'the whole trie was kept')
+  t.true(firstReads >= 2 * 256 - 1, `${firstReads} reads in the first batch`)
+  t.throws(() => first.next(1), { message: /already called/ })
+  t.throws(() => second.next(-1), { message: /keepDepth must be a non-negative integer/ })
+})
