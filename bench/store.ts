@@ -1,6 +1,7 @@
 // Store benchmark (`npm run bench -- store [--quick]`): synced heights per second at 1, 100 and
-// 1,000 writes per height; root update cost per write at 1k, 100k and 1M keys beside log2 n; proof
-// size; checkpoint export and import MB/s. Real LevelDB in a temp dir; removed afterwards.
+// 1,000 writes per height; WAL append and certification latency while heights commit; root update
+// cost per write at 1k, 100k and 1M keys beside log2 n; proof size; checkpoint export and import
+// MB/s. Real LevelDB in a temp dir; removed afterwards.
 
 import { sha256 } from '../protocol/state/sha256.ts'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -65,6 +66,53 @@ async function heightsPerSecond (dirs: string[]): Promise<void> {
     const seconds = (performance.now() - started) / 1000
     process.stdout.write(`${String(perHeight).padStart(13)}   ${(heights / seconds).toFixed(0).padStart(9)}   ${(heights * perHeight / seconds).toFixed(0).padStart(8)}   ${(seconds * 1000 / heights).toFixed(2).padStart(10)}\n`)
   }
+  await store.close()
+}
+
+const percentile = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0
+
+/**
+ * What consensus sees of the store while execution commits: synced WAL appends (votes) issued one
+ * after another, and the certification of each height written as the next one commits, with and
+ * without heights of 1,000 writes committing back to back on a 10k-key state (with a block of 200 KB).
+ */
+async function walDuringCommits (dirs: string[]): Promise<void> {
+  process.stdout.write('\nconsensus writes while heights of 1,000 writes commit (synced; ms)\n')
+  process.stdout.write('                      WAL appends   p50     p99     max      certifications   p50     p99\n')
+  const store = await tempStore(dirs)
+  for (let i = 0; i < 10; i++) await commit(store, Array.from({ length: 1000 }, (_, j) => ({ actor, key: keyOf(i * 1000 + j), value: valueOf(j, 0) })))
+  const block = new Uint8Array(200_000).fill(7)
+  const measure = async (heights: number): Promise<void> => {
+    let done = heights === 0
+    const appends: number[] = []
+    const certifications: number[] = []
+    const appender = (async () => {
+      for (let i = 0; i < 400 && (!done || i < 50); i++) {
+        const started = performance.now()
+        await store.walAppend(valueOf(i, 0))
+        appends.push(performance.now() - started)
+      }
+    })()
+    const pending: Array<Promise<void>> = []
+    for (let h = 0; h < heights; h++) {
+      const next = BigInt(store.height) + 1n
+      const committed = store.commitHeight({ height: height(next), block, writes: Array.from({ length: 1000 }, (_, j) => { const k = (h * 7919 + j * 104729) % 10_000; return { actor, key: keyOf(k), value: valueOf(k, h + 1) } }), receipts: [] })
+      if (next > 1n) {
+        const started = performance.now()
+        pending.push(store.putCertification(height(next - 1n), new Uint8Array(2_000).fill(1)).then(() => { certifications.push(performance.now() - started) }))
+      }
+      await committed
+    }
+    await Promise.all(pending)
+    done = true
+    await appender
+    await store.walTruncate(BigInt(Number.MAX_SAFE_INTEGER))
+    const label = heights === 0 ? 'alone' : `beside ${heights} heights`
+    const f = (ms: number): string => ms.toFixed(2).padStart(6)
+    process.stdout.write(`${label.padEnd(20)}  ${String(appends.length).padStart(11)}  ${f(percentile(appends, 0.5))}  ${f(percentile(appends, 0.99))}  ${f(Math.max(...appends))}   ${String(certifications.length).padStart(14)}  ${certifications.length === 0 ? '     -       -' : `${f(percentile(certifications, 0.5))}  ${f(percentile(certifications, 0.99))}`}\n`)
+  }
+  await measure(0)
+  await measure(20)
   await store.close()
 }
 
@@ -142,6 +190,7 @@ export default async function (args: string[]): Promise<void> {
   const dirs: string[] = []
   try {
     await heightsPerSecond(dirs)
+    await walDuringCommits(dirs)
     process.stdout.write('\nroot update cost of the trie alone (nodes in memory, no I/O; CPU µs)\n')
     process.stdout.write('keys        log2 n   1 write/batch: µs/write  nodes hashed  hashed ÷ log2 n  µs ÷ log2 n   1,000 writes/batch: µs/write  nodes hashed\n')
     for (const n of sizes) {

@@ -2,7 +2,7 @@
 // row layout, atomic heights, the trie's persistence, checkpoints and recovery on open. It never
 // interprets blocks, certificates or receipts: those are bytes that consensus and the runtime own.
 //
-// Layout (space → key → value), format 2 (meta "store/format"):
+// Layout (space → key → value), format 3 (meta "store/format"):
 //   meta         "store/height" → u64 BE, "store/root" → 32 B, "store/importing" → marker, "store/format" → u8;
 //                other names: metaPut
 //   blocks       u64 height → dag-cbor [2, stateRoot, receiptsRoot, receiptCount, block, certificate]
@@ -12,14 +12,14 @@
 //   leaves       trie path (sha256 of row key) → row key            (path-ordered walk for checkpoints/verify)
 //   nodes        node hash → node bytes (merkle-trie.ts)           (only the latest root's trie is kept)
 //   code         CID string (utf-8) → bytes
-//   wal          u64 seq → record
+//   wal          u64 seq → record                                   (its own LevelDB in dir/wal: _level-kv.ts)
 //   checkpoints  0x00 ‖ u64 height → manifest; 0x01 ‖ u64 height ‖ u32 index → chunk
 //   staging      u32 index → chunk bytes of an import being verified
 //
 // Ordering: three independent chains. Commits, checkpoints, imports, proofs and verify run one at a
-// time on the commit chain; the WAL (its own space and seq counters) on the WAL chain, so a vote's
-// fsync never waits for a height's trie work; certifications on their own chain, which an import's
-// install also holds (it replaces the certs space). LevelDB orders the writes themselves.
+// time on the commit chain; the WAL (its own space, seq counters and database) on the WAL chain, so
+// a vote's fsync waits neither for a height's trie work nor for its batch; certifications on their
+// own chain, which an import's install also holds (it replaces the certs space).
 
 import { sha256 } from '../../protocol/state/sha256.ts'
 import { createHash } from 'node:crypto'
@@ -56,8 +56,11 @@ const metaHeight = utf8('store/height')
 const metaRoot = utf8('store/root')
 const metaImporting = utf8('store/importing')
 const metaFormat = utf8('store/format')
-/** 2: certifications in their own space, receipts in pages (1: inside the height record, one row each). */
-const storeFormat = 2
+/**
+ * 3: the WAL in its own LevelDB. 2: certifications in their own space, receipts in pages.
+ * 1 (no marker): certifications inside the height record, one row per receipt.
+ */
+const storeFormat = 3
 const reservedMetaPrefix = 'store/'
 /** What a replacing import (state sync) swaps out: everything of the old height but WAL, code and metadata. */
 const replacedSpaces = ['state', 'leaves', 'nodes', 'blocks', 'certs', 'receipts', 'checkpoints'] as const

@@ -2,6 +2,7 @@
 // verify finding corruption planted directly in the LevelDB files.
 import test, { type ExecutionContext } from 'ava'
 import { Level } from 'level'
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -48,6 +49,8 @@ test('openStore keeps height, root, state and WAL sequence across a reopen', asy
   t.is(toHex(again.stateRoot), root)
   t.deepEqual(await again.get(actor, b('c')), b('3'))
   t.is(await again.walAppend(b('w1')), 1n)
+  // The WAL is a LevelDB of its own inside the store directory (its fsyncs queue behind no commit).
+  t.true(existsSync(join(dir, 'wal', 'CURRENT')))
   await commitWrites(again, [put('d', '4')])
   t.true((await again.verify()).ok)
 })
@@ -158,7 +161,7 @@ test('a certification survives a reopen, and a store of another on-disk format i
   await again.close()
   // Format 1 kept no format marker: a store with a head and no marker is from before.
   await raw(dir, async sub => { await sub('meta').del(b('store/format')) })
-  await t.throwsAsync(openStore(dir), { instanceOf: StoreError, message: /on-disk format 1, this build reads format 2/ })
-  await raw(dir, async sub => { await sub('meta').put(b('store/format'), Uint8Array.of(3)) })
-  await t.throwsAsync(openStore(dir), { instanceOf: StoreError, message: /on-disk format 3, this build reads format 2/ })
+  await t.throwsAsync(openStore(dir), { instanceOf: StoreError, message: /on-disk format 1, this build reads format 3/ })
+  await raw(dir, async sub => { await sub('meta').put(b('store/format'), Uint8Array.of(2)) })
+  await t.throwsAsync(openStore(dir), { instanceOf: StoreError, message: /on-disk format 2, this build reads format 3/ })
 })
