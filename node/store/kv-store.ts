@@ -65,6 +65,12 @@ const reservedMetaPrefix = 'store/'
 /** What a replacing import (state sync) swaps out: everything of the old height but WAL, code and metadata. */
 const replacedSpaces = ['state', 'leaves', 'nodes', 'blocks', 'certs', 'receipts', 'checkpoints'] as const
 const prefetchWritesMin = 16 // below this, reading nodes one by one costs less than a level-by-level walk
+const yieldWritesMin = 256 // from this many writes a commit's CPU stretches are worth splitting (~5 ms)
+
+/** Lets timers and I/O callbacks (consensus messages, WAL completions) run between long CPU stretches. */
+async function yieldToLoop (): Promise<void> {
+  await new Promise<void>(resolve => { setImmediate(resolve) })
+}
 
 export class KvStore implements Store {
   height: Height = toHeight(0)
@@ -198,24 +204,30 @@ export class KvStore implements Store {
       const update = this.#startTrieUpdate()
       if (writes.length >= prefetchWritesMin) await update.prefetch(writes.map(w => w.path))
       for (const write of writes) await this.#applyWrite(update, write, ops)
+      // Awaits of loaded nodes are microtasks: without these the applying, hashing and batch filling
+      // of a large height would be one 50+ ms stretch that no consensus message could interrupt.
+      const large = writes.length >= yieldWritesMin
+      if (large) await yieldToLoop()
+      const root = update.root // hashes the changed nodes
+      if (large) await yieldToLoop()
       // Deletions first: a node dropped and rebuilt identically in this height is in both lists.
       for (const hash of update.deleted) ops.push({ type: 'del', space: 'nodes', key: hash })
       for (const { hash, bytes } of update.created) ops.push({ type: 'put', space: 'nodes', key: hash, value: bytes })
       const rRoot = receiptsRoot(commit.receipts)
       for (const page of receiptPages(commit.receipts)) ops.push({ type: 'put', space: 'receipts', key: concat(u64(commit.height), u32(page.first)), value: page.bytes })
       for (const blob of commit.code ?? []) ops.push({ type: 'put', space: 'code', key: utf8(blob.cid), value: blob.bytes })
-      const record: StoredHeight = { stateRoot: update.root, receiptsRoot: rRoot, receiptCount: commit.receipts.length, block: commit.block ?? null, certificate: commit.certificate ?? null }
+      const record: StoredHeight = { stateRoot: root, receiptsRoot: rRoot, receiptCount: commit.receipts.length, block: commit.block ?? null, certificate: commit.certificate ?? null }
       ops.push({ type: 'put', space: 'blocks', key: u64(commit.height), value: encodeHeightRecord(record) })
-      ops.push(...headOps(commit.height, update.root))
+      ops.push(...headOps(commit.height, root))
       options.signal?.throwIfAborted()
       await this.#kv.batch(ops, { sync: true })
       this.height = commit.height
-      this.stateRoot = update.root
+      this.stateRoot = root
       this.#trie = update
       // New nodes are the likeliest to be walked again by the next heights.
       for (const { hash, bytes } of update.created) this.#cache.set(cacheKey(hash), bytes)
       if (this.#interval > 0 && BigInt(commit.height) % BigInt(this.#interval) === 0n) await this.#checkpointBestEffort()
-      return { height: commit.height, stateRoot: update.root, receiptsRoot: rRoot }
+      return { height: commit.height, stateRoot: root, receiptsRoot: rRoot }
     })
   }
 
