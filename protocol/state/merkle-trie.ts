@@ -92,6 +92,27 @@ export class TrieNodeMissingError extends Error {
   override name = 'TrieNodeMissingError'
 }
 
+/**
+ * Unloads every node `keepDepth` or more levels below `root` (their refs keep the hash) and returns
+ * how many stay loaded. Pre: every reachable ref has its hash (a finished batch).
+ */
+function trim (root: Ref, keepDepth: number): number {
+  let held = 0
+  const stack: Array<{ ref: Ref, depth: number }> = [{ ref: root, depth: 0 }]
+  while (stack.length > 0) {
+    const { ref, depth } = stack.pop()!
+    const node = ref.node
+    if (node === null) continue
+    if (depth >= keepDepth) {
+      ref.node = null
+      continue
+    }
+    held++
+    if (node.kind === 'inner') stack.push({ ref: node.left, depth: depth + 1 }, { ref: node.right, depth: depth + 1 })
+  }
+  return held
+}
+
 export type WriteOutcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'absent'
 
 // A batch works on a mutable in-memory copy of the part of the trie it touches: each Ref names a
@@ -116,6 +137,8 @@ export class TrieUpdate {
   #root: Ref | null
   #finished: Finished | undefined
   #handedOver = false
+  /** Nodes held decoded (loaded or made), counting some no longer reachable: an upper bound. */
+  #held = 0
   readonly #deleted: Uint8Array[] = []
 
   constructor (source: TrieNodeSource, root: Uint8Array) {
@@ -130,34 +153,25 @@ export class TrieUpdate {
   get deleted (): Iterable<Uint8Array> { return this.#finish().deleted }
 
   /**
-   * A new batch on this finished batch's root that keeps the nodes this one holds decoded, down to
-   * `keepDepth` levels below the root; deeper ones drop back to their hash and are read from the
-   * source again when walked. The top of a large trie is walked by nearly every batch: kept here, it
-   * is not looked up, decoded and re-cached node by node at each height. The new batch changes the
-   * kept nodes in place: after next() this batch is spent, and when the new one is abandoned (its
-   * nodes never persisted) the one after must start from a root hash again, not from it.
+   * A new batch on this finished batch's root that keeps the nodes this one holds decoded. The top
+   * of a large trie is walked by nearly every batch: kept, it is not looked up, decoded and cached
+   * again node by node at each height. Kept nodes are bounded: once more than 2^(keepDepth+1) are
+   * held (counted as they are loaded or made), the ones `keepDepth` or more levels below the root
+   * drop back to their hash (read from the source again when walked); that walk runs only then, so a
+   * small batch does not pay for the whole kept top. The new batch changes the kept nodes in place:
+   * after next() this batch is spent, and when the new one is abandoned (its nodes never persisted)
+   * the one after must start from a root hash again, not from it.
    * Pre: this batch's created nodes are persisted in the source, and nothing else changed the trie.
    */
   next (keepDepth: number): TrieUpdate {
-    if (!Number.isInteger(keepDepth) || keepDepth < 0) throw new RangeError(`keepDepth must be a non-negative integer, got ${keepDepth}`)
+    if (!Number.isInteger(keepDepth) || keepDepth < 0 || keepDepth > 30) throw new RangeError(`keepDepth must be an integer in 0..30, got ${keepDepth}`)
     const { root } = this.#finish()
     if (this.#handedOver) throw new Error('TrieUpdate.next() was already called on this batch')
     this.#handedOver = true
     const update = new TrieUpdate(this.#source, root)
     if (this.#root === null) return update
     update.#root = this.#root
-    // Finished, every reachable ref has its hash (hashOf set it), so any of them can be unloaded.
-    const stack: Array<{ ref: Ref, depth: number }> = [{ ref: this.#root, depth: 0 }]
-    while (stack.length > 0) {
-      const { ref, depth } = stack.pop()!
-      const node = ref.node
-      if (node === null) continue
-      if (depth >= keepDepth) {
-        ref.node = null
-        continue
-      }
-      if (node.kind === 'inner') stack.push({ ref: node.left, depth: depth + 1 }, { ref: node.right, depth: depth + 1 })
-    }
+    update.#held = this.#held <= 2 ** (keepDepth + 1) ? this.#held : trim(this.#root, keepDepth)
     return update
   }
 
@@ -194,6 +208,7 @@ export class TrieUpdate {
   async set (path: Uint8Array, valueHash: Uint8Array): Promise<WriteOutcome> {
     this.#checkOpen()
     const newLeaf: Ref = { hash: null, node: { kind: 'leaf', path, valueHash } }
+    this.#held += 2 // the leaf, and the inner node it may hang from
     if (this.#root === null) {
       this.#root = newLeaf
       return 'created'
@@ -259,6 +274,7 @@ export class TrieUpdate {
   }
 
   #adopt (ref: Ref, bytes: Uint8Array | undefined): MemNode {
+    this.#held++
     const node = bytes === undefined ? undefined : decodeNode(bytes)
     if (node === undefined) throw new TrieNodeMissingError(`trie node ${toHex(ref.hash!)} is missing or malformed`)
     ref.node = node.kind === 'leaf'

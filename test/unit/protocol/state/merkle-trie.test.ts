@@ -181,10 +181,15 @@ test('TrieUpdate.next continues from the kept top with the same roots and node s
   for (const { hash, bytes } of first.created) built.nodes.nodes.set(toHex(hash), bytes)
   const firstReads = reads
   reads = 0
-  const second = first.next(64)
+  const second = first.next(30)
   for (const w of base) await second.set(statePath(w.actor, w.key), sha256Bytes(Uint8Array.of(3)))
+  for (const { hash, bytes } of second.created) built.nodes.nodes.set(toHex(hash), bytes)
   t.is(reads, 0, 'the whole trie was kept')
   t.true(firstReads >= 2 * 256 - 1, `${firstReads} reads in the first batch`)
   t.throws(() => first.next(1), { message: /already called/ })
-  t.throws(() => second.next(-1), { message: /keepDepth must be a non-negative integer/ })
+  t.throws(() => second.next(-1), { message: /keepDepth must be an integer in 0\.\.30/ })
+  // Over 2^(2+1) nodes held: all but the top two levels are dropped and read again when walked.
+  const third = second.next(2)
+  for (const w of base) await third.set(statePath(w.actor, w.key), sha256Bytes(Uint8Array.of(4)))
+  t.true(reads >= 2 * 256 - 1 - 3, `${reads} reads after trimming to two levels`)
 })
