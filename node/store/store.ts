@@ -121,7 +121,11 @@ export interface Store {
   commitHeight (commit: HeightCommit, options?: { signal?: AbortSignal }): Promise<CommitResult>
   /** The record of a committed height, or undefined (not committed, or before an imported checkpoint). */
   getHeight (height: Height): Promise<HeightRecord | undefined>
-  /** Stores the replicas' certification of a committed height's roots (synced). */
+  /**
+   * Stores the replicas' certification of a committed height's roots (synced) in a row of its own:
+   * it neither waits for nor holds up commits, and getHeight(height).certification returns it once
+   * this resolves. A later call replaces it. StoreError store/height for a height not in the store.
+   */
   putCertification (height: Height, certification: Uint8Array): Promise<void>
   /** The encoded receipts of a committed height, in execution order. */
   receipts (height: Height): Promise<Uint8Array[]>
@@ -135,7 +139,9 @@ export interface Store {
   /**
    * Appends a consensus WAL record; returns its seq. With sync (the default) it resolves once the
    * record and every earlier one are fsynced; with { sync: false } once written (it survives a
-   * process crash, not a power loss) — for records whose loss costs only a re-fetch.
+   * process crash, not a power loss) — for records whose loss costs only a re-fetch. WAL calls are
+   * ordered among themselves only: they never wait for a commit, checkpoint or import (the LevelDB
+   * store keeps the WAL in a database of its own).
    */
   walAppend (record: Uint8Array, options?: { sync?: boolean }): Promise<bigint>
   /** WAL records in append order. */
