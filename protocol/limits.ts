@@ -186,7 +186,11 @@ export const walRecordsMax = 100_000
 export const storeMetaBytesMax = 64 * KiB
 /** Trie nodes cached in memory: the top ~16 levels of a large tree, ~10 MB. */
 export const storeNodeCacheEntriesMax = 65_536
-/** Trie levels a store keeps decoded between commits (at most 2^levels nodes, ~20 MB at 16): the levels nearly every height walks. */
+/**
+ * Trie levels a store keeps decoded between commits, the ones nearly every height walks; trimmed to
+ * them past 2^(levels+1) held nodes. Memory: ~60 MB of heap at 16 (measured on a 200k-key state, 12
+ * gives ~20 MB) for ~10-15 % less commit CPU than 12-14 on heights of 1,000 updates.
+ */
 export const storeTrieKeptLevels = 16
 /** Rows read per getMany while walking the state (checkpoint, verify): bounds a walk's memory. */
 export const storeReadPageRows = 512
