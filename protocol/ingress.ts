@@ -201,25 +201,6 @@ export interface DecodeIngressOptions {
  * and per-field limits, expiry window, then the signature. Never throws.
  */
 export function decodeIngress (bytes: Uint8Array, nowMs: number, options: DecodeIngressOptions = {}): Result<Ingress, IngressError> {
-  const parsed = parseIngress(bytes, nowMs, options)
-  if (!parsed.ok) return parsed
-  const { ingress, check } = parsed.value
-  return checkSignature(check) ? ok(ingress) : badSignature(ingress)
-}
-
-/** What checking an envelope's signature takes: the sender's key (undefined: no valid key), the signed bytes, the signature. */
-export interface SignatureCheck {
-  key: KeyObject | undefined
-  signed: Uint8Array
-  signature: Uint8Array
-}
-
-/**
- * Every check of decodeIngress but the signature, and what checking it takes: for a caller that
- * verifies elsewhere (node/ingress/decode-async.ts, on a worker thread of the pool). The Ingress is
- * not to be trusted until `check` verifies.
- */
-export function parseIngress (bytes: Uint8Array, nowMs: number, options: DecodeIngressOptions = {}): Result<{ ingress: Ingress, check: SignatureCheck }, IngressError> {
   if (!(bytes instanceof Uint8Array)) return refuse('malformed', 'ingress must be bytes')
   if (bytes.length > ingressBytesMax) return refuse('too-large', `ingress too large: ${bytes.length} > ${ingressBytesMax} bytes`)
   // Non-canonical bytes (unsorted keys, float-encoded integers…) would give one request many ids.
@@ -235,22 +216,8 @@ export function parseIngress (bytes: Uint8Array, nowMs: number, options: DecodeI
   if (!expiry.ok) return expiry
   const signed = ingressSignedBytes(bytes)
   if (signed === undefined) return refuse('malformed', 'ingress envelope is not laid out as { content, signature }')
-  const ingress: Ingress = { content: content.value, signature, bytes, id: options.id ?? ingressIdOf(bytes), requestId: sha256Hex(signed) as RequestId }
-  return ok({ ingress, check: { key: senderKeyOf(content.value.sender), signed, signature } })
-}
-
-/** Whether the signature of a parsed envelope verifies (here, on this thread). */
-export function checkSignature (check: SignatureCheck): boolean {
-  try {
-    return check.key !== undefined && nodeVerify(null, check.signed, check.key, check.signature)
-  } catch {
-    return false
-  }
-}
-
-/** The refusal of an envelope whose signature does not verify. */
-export function badSignature (ingress: Ingress): Result<never, IngressError> {
-  return refuse('bad-signature', `bad signature: not by sender ${ingress.content.sender}`)
+  if (!verifyBySender(content.value.sender, signed, signature)) return refuse('bad-signature', `bad signature: not by sender ${content.value.sender}`)
+  return ok({ content: content.value, signature, bytes, id: options.id ?? ingressIdOf(bytes), requestId: sha256Hex(signed) as RequestId })
 }
 
 /**
@@ -260,20 +227,20 @@ export function badSignature (ingress: Ingress): Result<never, IngressError> {
  */
 const senderKeys = new Map<string, KeyObject>()
 
-/** The sender's verification key, or undefined when its id names no usable Ed25519 key. */
-function senderKeyOf (sender: Principal): KeyObject | undefined {
-  let key = senderKeys.get(sender)
-  if (key !== undefined) return key
-  const raw = publicKeyOfPeerId(sender)
-  if (!raw.ok) return undefined
+function verifyBySender (sender: Principal, signed: Uint8Array, signature: Uint8Array): boolean {
   try {
-    key = publicKeyObject(raw.value) // throws for 32 bytes that are not a curve point
+    let key = senderKeys.get(sender)
+    if (key === undefined) {
+      const raw = publicKeyOfPeerId(sender)
+      if (!raw.ok) return false
+      key = publicKeyObject(raw.value) // may throw for 32 bytes that are not a curve point
+      if (senderKeys.size >= ingressSenderKeysCachedMax) senderKeys.delete(senderKeys.keys().next().value!)
+      senderKeys.set(sender, key)
+    }
+    return nodeVerify(null, signed, key, signature)
   } catch {
-    return undefined
+    return false
   }
-  if (senderKeys.size >= ingressSenderKeysCachedMax) senderKeys.delete(senderKeys.keys().next().value!)
-  senderKeys.set(sender, key)
-  return key
 }
 
 /**

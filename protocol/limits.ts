@@ -326,12 +326,6 @@ export const subnetDeltaMaxMs = 60_000
 export const subnetRecordBytesMax = 256 * KiB
 /** Sender public keys kept ready for verification (~1 KiB each): the active clients of a busy node. */
 export const ingressSenderKeysCachedMax = 4_096
-/**
- * Envelope signature checks running on libuv's thread pool at once (node/ingress/decode-async.ts):
- * the pool's 4 threads also run LevelDB's reads and the WAL's fsyncs, which must not queue behind
- * a block's worth of checks; two keep both cores of a small machine busy.
- */
-export const ingressVerifyJobsMax = 2
 /** Actor and subnet id strings already parsed (~250 B each; a parse costs 3 µs): the actors clients call. */
 export const ingressIdsParsedCachedMax = 4_096
 /**

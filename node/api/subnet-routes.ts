@@ -5,8 +5,7 @@
 
 import { encodeCertifiedResponse } from '../../protocol/certification.ts'
 import { actorIndexOf, parseActorId, parseSubnetId, subnetOfActorId, type SubnetId } from '../../protocol/ids.ts'
-import { subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
-import { decodeIngressAsync } from '../ingress/decode-async.ts'
+import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
 import { apiActorsPageMax, apiCodeBytesMax, apiCodeChunkBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
 import type { Receipt } from '../../protocol/receipt.ts'
 import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
@@ -208,7 +207,7 @@ class SubnetHandlers {
 
   async ingress (r: ApiRequest): Promise<ApiAnswer> {
     const body = nonEmpty(r.body, 'ingress envelope')
-    const decoded = await decodeIngressAsync(body, this.#clock.now())
+    const decoded = decodeIngress(body, this.#clock.now())
     if (!decoded.ok) throw new HttpError(statusOfRefusal[decoded.error.reason] ?? 400, decoded.error.message, { reason: decoded.error.reason })
     const { content, id, requestId } = decoded.value
     if (content.kind === 'query') throw new HttpError(400, 'queries do not go through consensus: POST them to /v1/query', { reason: 'query' })
@@ -249,7 +248,7 @@ class SubnetHandlers {
 
   async query (r: ApiRequest): Promise<ApiAnswer> {
     const body = nonEmpty(r.body, 'query envelope')
-    const decoded = await decodeIngressAsync(body, this.#clock.now())
+    const decoded = decodeIngress(body, this.#clock.now())
     if (!decoded.ok) throw new HttpError(statusOfRefusal[decoded.error.reason] ?? 400, decoded.error.message, { reason: decoded.error.reason })
     if (decoded.value.content.kind !== 'query') throw new HttpError(400, `a query envelope must have kind "query", got "${decoded.value.content.kind}" (POST updates to /v1/ingress)`, { reason: 'malformed' })
     const service = this.#dir.get(subnetOfIngress(decoded.value.content))

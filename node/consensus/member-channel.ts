@@ -43,7 +43,7 @@ export interface MemberChannelInit {
    * An envelope a member relayed: admit it (mempool). Returns false when it was refused for being
    * bytes no honest member relays (malformed, bad signature…); a late or repeated one is not that.
    */
-  onIngress: (bytes: Uint8Array, from: NodeId) => boolean | Promise<boolean>
+  onIngress: (bytes: Uint8Array, from: NodeId) => boolean
   /** A certification share from a member; false when it is not a valid member share. */
   onShare: (bytes: Uint8Array, from: NodeId) => Promise<boolean>
 }
@@ -206,7 +206,7 @@ export class MemberChannel implements Startable {
     switch (frame[0]) {
       case frameKinds.ingress:
         this.#received.ingress++
-        if (!await this.#init.onIngress(body, peer)) this.#refuse('bad-ingress')
+        if (!this.#init.onIngress(body, peer)) this.#refuse('bad-ingress')
         return undefined
       case frameKinds.share:
         if (body.length > memberShareBytesMax) {

@@ -13,7 +13,6 @@ import { assert } from '../core/assert.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import { RateLimiter } from './rate-limiter.ts'
-import { decodeIngressAsync } from './decode-async.ts'
 
 /** Why add() refused a message: the decoder's reasons plus the pool's own. Stable metric labels. */
 export type MempoolRefusal = IngressRefusal
@@ -129,21 +128,6 @@ export class Mempool {
     const decoded = decodeIngress(bytes, nowMs, id === undefined ? {} : { id })
     if (!decoded.ok) return this.#refuse(decoded.error.reason, decoded.error.message)
     return this.#admit(decoded.value, from, nowMs)
-  }
-
-  /**
-   * add() with the signature checked on the thread pool (decode-async.ts): for envelopes from
-   * peers, which are most of a replica's ingress. The checks after the signature run when it
-   * returns, against the pool as it is then (a copy admitted meanwhile is a duplicate).
-   */
-  async addAsync (bytes: Uint8Array, from?: string): Promise<Result<Ingress, IngressError<MempoolRefusal>>> {
-    const nowMs = this.#clock.now()
-    this.#maybePrune(nowMs)
-    const id = bytes instanceof Uint8Array && bytes.length <= ingressBytesMax ? ingressIdOf(bytes) : undefined
-    if (id !== undefined && this.#pool.has(id)) return this.#refuse('duplicate', `duplicate message ${id}`)
-    const decoded = await decodeIngressAsync(bytes, nowMs, id === undefined ? {} : { id })
-    if (!decoded.ok) return this.#refuse(decoded.error.reason, decoded.error.message)
-    return this.addVerified(decoded.value, from)
   }
 
   /**

@@ -286,10 +286,9 @@ export class SubnetManager implements Startable {
       const members: MemberChannel = new MemberChannel({ net, clock, logger: log.child('members') }, {
         subnet,
         self: net.nodeId,
-        onIngress: async (bytes, from) => {
+        onIngress: (bytes, from) => {
           if (!live || service.holds(ingressIdOf(bytes))) return true
-          // Verified on the thread pool: one at a time per member stream, so in flight stay bounded.
-          const added = await service.mempool.addAsync(bytes, from)
+          const added = service.mempool.add(bytes, from)
           if (added.ok) service.gossiped(added.value, from)
           // A member relays only what it admitted: bytes no honest member would relay are counted.
           return added.ok || !['malformed', 'bad-signature', 'too-large', 'query', 'wrong-subnet'].includes(added.error.reason)

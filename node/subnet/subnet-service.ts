@@ -36,7 +36,6 @@ import type { ActorLoader, CompiledActor } from '../runtime/loader.ts'
 import { MemoryState, preloadState } from '../runtime/state-view.ts'
 import type { Store } from '../store/store.ts'
 import { decodePayload, encodePayload, type BlockPayload } from './payload.ts'
-import { decodeIngressAsync } from '../ingress/decode-async.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
 import {
   actorIndexOfKey, decodeActorRecord, decodeTimer, decodeU64, encodeActorRecord, encodeTimer, encodeU64, expiringEnd,
@@ -570,14 +569,11 @@ export class SubnetService implements ConsensusApplication {
     const blockTimeMs = Number(payload.value.timeMs)
     const codes = new Set<string>()
     const decoded: Ingress[] = []
-    // An envelope this node's mempool admitted was signature-checked then: only its expiry is
-    // judged again, at the block's time (a pure memo keyed by the hash of the exact bytes). The
-    // others are checked on the thread pool, together.
-    const checked = await Promise.all(payload.value.ingress.map(async bytes => {
+    for (const [i, bytes] of payload.value.ingress.entries()) {
+      // An envelope this node's mempool admitted was signature-checked then: only its expiry is
+      // judged again, at the block's time (a pure memo keyed by the hash of the exact bytes).
       const pooled = this.mempool.get(ingressIdOf(bytes))
-      return pooled !== undefined && Buffer.from(pooled.bytes).equals(bytes) ? checkAt(pooled, blockTimeMs) : await decodeIngressAsync(bytes, blockTimeMs)
-    }))
-    for (const [i, one] of checked.entries()) {
+      const one = pooled !== undefined && Buffer.from(pooled.bytes).equals(bytes) ? checkAt(pooled, blockTimeMs) : decodeIngress(bytes, blockTimeMs)
       if (!one.ok) return this.#refuseBlock(block, `envelope ${i}: ${one.error.message}`)
       decoded.push(one.value)
       const { content } = one.value
