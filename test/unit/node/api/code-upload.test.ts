@@ -2,46 +2,26 @@
 // upload stores the code under its CID, a tampered one (bytes that hash elsewhere) is refused and
 // stores nothing, bad chunks get clear 4xx answers, and the staging area stays bounded.
 
-import { err } from '../../../../protocol/result.ts'
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { request } from 'node:http'
 import { Writable } from 'node:stream'
-import { Registry } from 'prom-client'
 import { cidOf, rawCidOf } from '../../../../protocol/codec.ts'
 import { apiCodeChunkBytesMax, apiCodeStagedBytesMax, apiCodeUploadIdleMs, apiCodeUploadsMax } from '../../../../protocol/limits.ts'
-import { ApiServer } from '../../../../node/api/api-server.ts'
 import { CodeUploads } from '../../../../node/api/code-uploads.ts'
-import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
 import { ApiClient } from '../../../../node/cli/client.ts'
 import { uploadReporter } from '../../../../node/cli/upload-progress.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
-import { silentLogger } from '../../../../node/core/logger.ts'
-import { memoryStore } from '../../../../node/store/memory-store.ts'
-import { makeReplica, makeSubnet } from '../subnet/_harness.ts'
+import { oneReplicaApi } from '../subnet/_harness.ts'
 
 async function setup (t: { teardown: (fn: () => Promise<void>) => void }) {
   const clock = new ManualClock(Date.now())
-  const { subnet, nodes } = makeSubnet(1, clock)
-  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
-  await service.start()
-  const directory: SubnetDirectory = {
-    list: () => [service],
-    get: id => (id === subnet.id ? service : undefined),
-    known: id => (id === subnet.id ? subnet : undefined),
-    relay: async () => err('no forwarding in this test')
-  }
-  const api = new ApiServer({
-    logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
-    routes: subnetRoutes(directory, clock)
-  }, { host: '127.0.0.1', port: 0 })
-  await api.start()
-  t.teardown(async () => { await api.stop() })
+  const { subnet, service, url } = await oneReplicaApi(t, clock)
   const put = async (cid: string, query: string, body: Uint8Array) => {
-    const res = await fetch(`${api.url}/v1/code/${cid}?subnet=${subnet.id}&${query}`, { method: 'PUT', body })
+    const res = await fetch(`${url}/v1/code/${cid}?subnet=${subnet.id}&${query}`, { method: 'PUT', body })
     return { status: res.status, json: await res.json() as Record<string, unknown> }
   }
-  return { clock, subnet, service, put, url: api.url }
+  return { clock, subnet, service, put, url }
 }
 
 test('ApiClient.uploadCode sends a 2.5 MiB component in 3 chunks, reports progress, and the node stores it under its CID', async t => {

@@ -17,6 +17,11 @@ import { silentLogger } from '../../../../node/core/logger.ts'
 import { ActorLoader } from '../../../../node/runtime/loader.ts'
 import type { Store } from '../../../../node/store/store.ts'
 import { SubnetService, type SubnetTransport, type XnetSource } from '../../../../node/subnet/subnet-service.ts'
+import { Registry } from 'prom-client'
+import { ApiServer } from '../../../../node/api/api-server.ts'
+import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
+import { memoryStore } from '../../../../node/store/memory-store.ts'
+import { err } from '../../../../protocol/result.ts'
 
 const buildDir = fileURLToPath(new URL('../../../../contracts/build/', import.meta.url))
 export const loader = new ActorLoader({ cacheDir: join(buildDir, '.transpiled'), logger: silentLogger })
@@ -128,3 +133,26 @@ export const relayWat = `(module
     (call $send (local.get $p) (local.get $plen) (i32.const 32) (i32.const 3) (i32.const 0) (i32.const 0))
     (call $ok_empty))
   (func (export "query") (param i32 i32 i32 i32) (result i32) (call $ok_empty)))`
+
+/** A real HTTP API (loopback, free port) serving one replica of a one-member subnet, no relay; both stopped at teardown. */
+export async function oneReplicaApi (t: { teardown: (fn: () => Promise<void>) => void }, clock: ManualClock): Promise<{ subnet: Subnet, service: SubnetService, url: string }> {
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  const directory: SubnetDirectory = {
+    list: () => [service],
+    get: id => (id === subnet.id ? service : undefined),
+    known: id => (id === subnet.id ? subnet : undefined),
+    relay: async () => err('no relay in this test')
+  }
+  const api = new ApiServer({
+    logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
+    routes: subnetRoutes(directory, clock)
+  }, { host: '127.0.0.1', port: 0 })
+  await api.start()
+  t.teardown(async () => {
+    await api.stop()
+    await service.stop()
+  })
+  return { subnet, service, url: api.url }
+}

@@ -1,15 +1,9 @@
 import test from 'ava'
-import { Registry } from 'prom-client'
 import { decode, encode } from '../../../../protocol/codec.ts'
 import { actorIdOf } from '../../../../protocol/ids.ts'
-import { ApiServer } from '../../../../node/api/api-server.ts'
-import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
-import { silentLogger } from '../../../../node/core/logger.ts'
-import { memoryStore } from '../../../../node/store/memory-store.ts'
-import { err } from '../../../../protocol/result.ts'
 import { countVerifications } from '../../../helpers/verify-counter.ts'
-import { Client, makeReplica, makeSubnet } from './_harness.ts'
+import { Client, oneReplicaApi } from './_harness.ts'
 
 // POST /v1/ingress and /v1/query: the API decodes and verifies the envelope to route it, then hands the decoded
 // message to the service, so each envelope costs this node one Ed25519 verification, not two.
@@ -17,24 +11,9 @@ import { Client, makeReplica, makeSubnet } from './_harness.ts'
 
 test.serial('POST /v1/ingress verifies each envelope once; forged and non-canonical ones are refused and not pooled', async t => {
   const clock = new ManualClock(Date.now())
-  const { subnet, nodes } = makeSubnet(1, clock)
-  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
-  await service.start()
-  t.teardown(async () => { await service.stop() })
-  const directory: SubnetDirectory = {
-    list: () => [service],
-    get: id => (id === subnet.id ? service : undefined),
-    known: id => (id === subnet.id ? subnet : undefined),
-    relay: async () => err('no relay in this test')
-  }
-  const api = new ApiServer({
-    logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
-    routes: subnetRoutes(directory, clock)
-  }, { host: '127.0.0.1', port: 0 })
-  await api.start()
-  t.teardown(async () => { await api.stop() })
+  const { subnet, service, url } = await oneReplicaApi(t, clock)
   const post = async (body: Uint8Array) => {
-    const res = await fetch(`${api.url}/v1/ingress`, { method: 'POST', body })
+    const res = await fetch(`${url}/v1/ingress`, { method: 'POST', body })
     return { status: res.status, json: await res.json() as Record<string, unknown> }
   }
   const client = new Client(clock)
@@ -74,7 +53,7 @@ test.serial('POST /v1/ingress verifies each envelope once; forged and non-canoni
 
   // POST /v1/query: decoded and verified once at the route too, then run from the decoded message.
   const before = counter.count
-  const res = await fetch(`${api.url}/v1/query`, { method: 'POST', body: client.query(actorIdOf(subnet.id, 1n)).bytes })
+  const res = await fetch(`${url}/v1/query`, { method: 'POST', body: client.query(actorIdOf(subnet.id, 1n)).bytes })
   t.is(res.status, 404, 'no such actor here')
   t.like(await res.json(), { reason: 'unknown-actor' })
   t.is(counter.count - before, 1, 'one verification for a query')

@@ -55,7 +55,8 @@ test('install then updates: certified responses verify against the genesis', asy
   t.is(BigInt(query.value.height), 2n)
 })
 
-test('a replayed envelope runs once, even when a leader proposes it again', async t => {
+/** One replica of a one-member subnet with counter-wat installed at height 1 (actor index 1). */
+async function counterReplica () {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(1, clock)
   const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
@@ -65,7 +66,11 @@ test('a replayed envelope runs once, even when a leader proposes it again', asyn
   await service.putCode(code)
   service.submit(client.install(subnet, code).bytes)
   await runHeight(service, [service])
-  const actor = actorIdOf(subnet.id, 1n)
+  return { clock, subnet, service, client, actor: actorIdOf(subnet.id, 1n) }
+}
+
+test('a replayed envelope runs once, even when a leader proposes it again', async t => {
+  const { clock, service, client, actor } = await counterReplica()
   const inc = client.update(actor)
   service.submit(inc.bytes)
   await runHeight(service, [service])
@@ -82,16 +87,7 @@ test('a replayed envelope runs once, even when a leader proposes it again', asyn
 })
 
 test('the replay history holds one row per executed request and drops it once the request has expired', async t => {
-  const clock = new ManualClock()
-  const { subnet, nodes } = makeSubnet(1, clock)
-  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
-  await service.start()
-  const client = new Client(clock)
-  const code = await exampleCode('counter-wat')
-  await service.putCode(code)
-  service.submit(client.install(subnet, code).bytes)
-  await runHeight(service, [service])
-  const actor = actorIdOf(subnet.id, 1n)
+  const { clock, subnet, service, client, actor } = await counterReplica()
   const system = systemActorOf(subnet.id)
   const history = async () => (await service.store.range(system, { start: systemKeys.expiringPrefix, end: expiringEnd(BigInt(clock.now() + 3_600_000)) })).map(e => new TextDecoder().decode(e.key))
   const soon = client.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs: BigInt(clock.now() + 5_000) })
