@@ -15,14 +15,9 @@ import type { CheckpointManifest } from '../../../../protocol/state/checkpoint.t
 /** Opens a fresh store; `wrap`, when given, goes around its key-value backend (to gate batches). */
 export type OpenStore = (t: ExecutionContext, init?: StoreInit, wrap?: (kv: OrderedKv) => OrderedKv) => Promise<Store>
 
-/**
- * A backend whose batches matching `holds` stop at a gate until release(): a commit held open in
- * the middle of its write, deterministically (no sleeps). `reached` resolves when one is held.
- */
-export function gatedKv (holds: (ops: KvOp[]) => boolean): { wrap: (kv: OrderedKv) => OrderedKv, reached: Promise<void>, release: () => void } {
-  const reached = Promise.withResolvers<void>()
-  const gate = Promise.withResolvers<void>()
-  const wrap = (kv: OrderedKv): OrderedKv => ({
+/** `kv` with its batch replaced by `batch` (everything else passes through): for faults and gates. */
+function withBatch (kv: OrderedKv, batch: OrderedKv['batch']): OrderedKv {
+  return {
     kind: kv.kind,
     get: async (space, key) => await kv.get(space, key),
     getMany: async (space, keys) => await kv.getMany(space, keys),
@@ -30,13 +25,23 @@ export function gatedKv (holds: (ops: KvOp[]) => boolean): { wrap: (kv: OrderedK
     entries: (space, range) => kv.entries(space, range),
     clear: async (space, range) => { await kv.clear(space, range) },
     close: async () => { await kv.close() },
-    batch: async (ops, options) => {
-      if (holds(ops)) {
-        reached.resolve()
-        await gate.promise
-      }
-      await kv.batch(ops, options)
+    batch
+  }
+}
+
+/**
+ * A backend whose batches matching `holds` stop at a gate until release(): a commit held open in
+ * the middle of its write, deterministically (no sleeps). `reached` resolves when one is held.
+ */
+export function gatedKv (holds: (ops: KvOp[]) => boolean): { wrap: (kv: OrderedKv) => OrderedKv, reached: Promise<void>, release: () => void } {
+  const reached = Promise.withResolvers<void>()
+  const gate = Promise.withResolvers<void>()
+  const wrap = (kv: OrderedKv): OrderedKv => withBatch(kv, async (ops, options) => {
+    if (holds(ops)) {
+      reached.resolve()
+      await gate.promise
     }
+    await kv.batch(ops, options)
   })
   return { wrap, reached: reached.promise, release: () => { gate.resolve() } }
 }
@@ -143,18 +148,9 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
 
   test(`${name}: a commit whose write fails changes nothing, and the next commit starts from the stored trie`, async t => {
     let failNext = false
-    const store = await open(t, {}, kv => ({
-      kind: kv.kind,
-      get: async (space, key) => await kv.get(space, key),
-      getMany: async (space, keys) => await kv.getMany(space, keys),
-      has: async (space, key) => await kv.has(space, key),
-      entries: (space, range) => kv.entries(space, range),
-      clear: async (space, range) => { await kv.clear(space, range) },
-      close: async () => { await kv.close() },
-      batch: async (ops, options) => {
-        if (failNext && ops.some(op => op.type === 'put' && op.space === 'blocks')) { failNext = false; throw new Error('disk full') }
-        await kv.batch(ops, options)
-      }
+    const store = await open(t, {}, kv => withBatch(kv, async (ops, options) => {
+      if (failNext && ops.some(op => op.type === 'put' && op.space === 'blocks')) { failNext = false; throw new Error('disk full') }
+      await kv.batch(ops, options)
     }))
     const twin = await open(t)
     const first = Array.from({ length: 40 }, (_, i) => put(`k${i}`, `v${i}`))
