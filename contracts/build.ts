@@ -3,6 +3,7 @@
 // unchanged, then warms the runtime's transpile cache (contracts/build/.transpiled) so tests and
 // benchmarks never pay jco + instrumentation. It only writes under contracts/build/.
 
+import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { createLogger } from '../node/core/logger.ts'
 import { buildJsActor, buildWatActor, disabledFeatures } from '../node/runtime/builder.ts'
 import { ActorLoader, cacheFormat } from '../node/runtime/loader.ts'
+import { contractsBuildAttemptsMax } from '../protocol/limits.ts'
 
 const root = fileURLToPath(new URL('./', import.meta.url))
 export const buildDir = join(root, 'build')
@@ -133,6 +135,18 @@ async function pruneCache (current: Set<string>, log: (line: string) => void): P
   }
 }
 
+/** Builds in a child process, and in another after one that crashed (at most contractsBuildAttemptsMax in all). */
+function buildWithRetry (): number {
+  for (let attempt = 1; ; attempt++) {
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { stdio: 'inherit', env: { ...process.env, PYLON_BUILD_CHILD: '1' } })
+    // A signal is a crash of the VM itself (see contractsBuildAttemptsMax), and the build is
+    // idempotent, so it runs again; an exit code is the build's own verdict and stands.
+    if (child.signal === null || attempt >= contractsBuildAttemptsMax) return child.status ?? 1
+    process.stderr.write(`build:contracts crashed (${child.signal}); building again (attempt ${attempt + 1} of ${contractsBuildAttemptsMax})\n`)
+  }
+}
+
 if (import.meta.main) {
-  await buildContracts(line => process.stderr.write(`build:contracts ${line}\n`))
+  if (process.env.PYLON_BUILD_CHILD === '1') await buildContracts(line => process.stderr.write(`build:contracts ${line}\n`))
+  else process.exitCode = buildWithRetry()
 }

@@ -142,6 +142,8 @@ export const actorTranspileHeapMiB = 256
 export const actorTranspileHeapMiBMin = 4
 
 assert(actorTranspileHeapMiB >= actorTranspileHeapMiBMin, 'the transpile heap is above the floor')
+/** `npm run build:contracts` (and `pretest`) runs at most this often when the build process crashes (a signal, not a failure): V8 aborted once in its wasm code-space bookkeeping while compiling the 12 MB components; the build is idempotent. */
+export const contractsBuildAttemptsMax = 3
 
 // ── Store, Merkle state and checkpoints (node/store, protocol/state) ────────────────────────────
 /** Longest storage key: keys name data, they are not data; bounds proofs, chunks and index rows. */
