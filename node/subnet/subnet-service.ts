@@ -179,6 +179,8 @@ export class SubnetService implements ConsensusApplication {
   /** Heights whose certification runs now, and those a share reached meanwhile (checked again after). */
   readonly #certifying = new Set<bigint>()
   readonly #certifyAgain = new Set<bigint>()
+  /** Certificates assembled and being written: their heights count as certified for result() already. */
+  readonly #writing = new Map<bigint, StateCertificate>()
   /** Roots and encoded receipts of heights committed here and not certified yet (from finalize). */
   readonly #uncertified = new BoundedMap<bigint, { stateRoot: Uint8Array, receiptsRoot: Uint8Array, receipts: Uint8Array[] }>(subnetUncertifiedHeightsCachedMax)
   readonly #results = new BoundedMap<IngressId, PendingResult | IngressResult>(subnetResultsMax)
@@ -282,7 +284,10 @@ export class SubnetService implements ConsensusApplication {
     const known = this.#results.get(id)
     if (known === undefined) return this.mempool.has(id) || this.#inFlight.has(id) ? 'pending' : undefined
     if ('status' in known) return known
-    if (known.height > this.#certifiedHeight) return 'pending'
+    if (known.height > this.#certifiedHeight) {
+      const writing = this.#writing.get(known.height)
+      return writing === undefined ? 'pending' : await this.#certifiedResult(known, writing) ?? 'pending'
+    }
     return await this.#certifiedResult(known) ?? 'pending'
   }
 
@@ -307,6 +312,9 @@ export class SubnetService implements ConsensusApplication {
       this.#waiterCount++
       const cancel = this.#c.clock.setTimer(ms, () => done(undefined))
       signal?.addEventListener('abort', onAbort, { once: true })
+      // Its height may have been certified (and its waiters answered) between the check above and
+      // now: a waiter that came just too late would otherwise wait out its whole bound.
+      this.result(id).then(result => { if (result !== undefined && result !== 'pending' && set.has(settle)) settle(result) }, () => {})
     })
   }
 
@@ -726,14 +734,17 @@ export class SubnetService implements ConsensusApplication {
     const cert = assembleCertificate(this.subnet, { state, shares: matching })
     if (!cert.ok) return
     // Waiting clients are answered while the certificate is written: it verifies on its own (2f+1
-    // member signatures), so its fsync need not be on their path. What reads certification from the
-    // store (the certified height, progress listeners, GET /v1/ingress/:id) waits for the write.
+    // member signatures), so its fsync need not be on their path; result() answers from it too
+    // meanwhile. What reads certification from the store (the certified height, progress
+    // listeners) waits for the write.
     const stored = this.#c.store.putCertification(height, encodeCertificate(cert.value))
+    this.#writing.set(height, cert.value)
     try {
       await this.#answerWaiters(height, cert.value, 'receipts' in record ? record.receipts : undefined)
     } finally {
       await stored
       this.#uncertified.delete(height)
+      this.#writing.delete(height)
     }
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
     this.#notifyProgress()

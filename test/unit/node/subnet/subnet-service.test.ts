@@ -126,6 +126,36 @@ test('holds: an envelope verified in a block, then finalized, is known by id (a 
   t.false(b.mempool.has(update.id))
 })
 
+test('a client that starts waiting while its height\'s certificate is being written gets the certified answer, not a timeout', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const inner = await memoryStore()
+  const { promise: writing, resolve: written } = Promise.withResolvers<void>()
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>()
+  const store = new Proxy(inner, {
+    get: (target, name) => {
+      if (name === 'putCertification') return async (...args: Parameters<typeof inner.putCertification>) => { written(); await gate; await target.putCertification(...args) }
+      const value = Reflect.get(target, name, target) as unknown
+      return typeof value === 'function' ? value.bind(target) : value
+    }
+  })
+  const { service } = makeReplica(subnet, nodes[0]!, store, clock)
+  await service.start()
+  const client = new Client(clock)
+  const update = client.update(actorIdOf(subnet.id, 1n))
+  service.submit(update.bytes)
+  const height = runHeight(service, [service])
+  await writing // answered the waiters (none yet); the certificate's write is held
+  const waited = service.wait(update.id, 30_000) // the manual clock never reaches the bound
+  const answer = await Promise.race([waited, new Promise<'stuck'>(resolve => setTimeout(() => resolve('stuck'), 5_000))])
+  t.not(answer, 'stuck', 'answered while the certificate is written')
+  if (answer !== 'stuck') t.is(answer?.status, 'certified')
+  open()
+  await height
+  const after = await service.result(update.id)
+  t.true(after !== undefined && after !== 'pending' && after.status === 'certified')
+})
+
 test('upgrade and delete by a non-controller are refused with a certified receipt; a controller may', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(1, clock)
