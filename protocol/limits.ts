@@ -410,8 +410,13 @@ export const subnetProposeIdleWaitPercentOfDelta = 50
 export const subnetOutboxDeliverPerBlockMax = 1_000
 /** Outbox messages queued in replicated state: beyond it new sends are dropped (and logged in the receipt's logs). */
 export const subnetOutboxQueueMax = 100_000
-/** Expired executed-request entries removed per block: pruning cost per block stays bounded. */
-export const subnetHistoryPrunePerBlockMax = 10_000
+/**
+ * Expired executed-request entries removed per block: at most what one block can add
+ * (subnetBlockIngressMax), so pruning keeps up with any steady load and a wave of requests that
+ * expire together (signed in one burst) is spread over blocks. At 10,000, such a wave made a few
+ * blocks each delete 10,000 trie leaves: seconds of commit per replica, and clients timed out.
+ */
+export const subnetHistoryPrunePerBlockMax = 2_000
 /** Heights whose certification shares are buffered while they await quorum or the local commit. */
 export const subnetCertifyHeightsMax = 256
 /**
