@@ -8,6 +8,7 @@ import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { openStore } from '../../../../node/store/level-store.ts'
 import { encodePayload } from '../../../../node/subnet/payload.ts'
 import { expiringEnd, padded, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
+import { subnetBlockIngressMax, subnetHistoryPrunePerBlockMax } from '../../../../protocol/limits.ts'
 import { Client, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
 
 test('install then updates: certified responses verify against the genesis', async t => {
@@ -108,6 +109,27 @@ test('the replay history holds one row per executed request and drops it once th
   await runHeight(service, [service], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [later.bytes], xnet: [] }) })
   const query = await service.query(client.query(actor).bytes)
   t.true(query.ok && utf8(query.value.receipt.result) === '2')
+})
+
+test('requests that expire together leave the history over several blocks, at most subnetHistoryPrunePerBlockMax each', async t => {
+  const { clock, subnet, service, actor } = await counterReplica()
+  const system = systemActorOf(subnet.id)
+  const rows = async () => (await service.store.range(system, { start: systemKeys.expiringPrefix, end: expiringEnd(BigInt(clock.now() + 3_600_000)), limit: 10_000 })).length
+  // One burst of requests with one expiry: more than a block may prune.
+  const clients = Array.from({ length: 50 }, () => new Client(clock))
+  const expiryMs = BigInt(clock.now() + 5_000)
+  const burst = Array.from({ length: subnetHistoryPrunePerBlockMax + 300 }, (_, i) =>
+    clients[i % clients.length]!.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs }).bytes)
+  for (let i = 0; i < burst.length; i += subnetBlockIngressMax) {
+    await runHeight(service, [service], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: burst.slice(i, i + subnetBlockIngressMax), xnet: [] }) })
+  }
+  const before = await rows()
+  t.is(before, burst.length + 1, 'the burst and the install')
+  clock.advance(10_000) // all of the burst has expired, the install's request has not
+  await runHeight(service, [service])
+  t.is(await rows(), before - subnetHistoryPrunePerBlockMax, 'one block prunes at most the bound')
+  await runHeight(service, [service])
+  t.is(await rows(), 1, 'the next block prunes the rest')
 })
 
 test('holds: an envelope verified in a block, then finalized, is known by id (a late member copy costs no signature check)', async t => {
