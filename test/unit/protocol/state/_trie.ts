@@ -13,7 +13,11 @@ export interface Write { actor: ActorId, key: Uint8Array, value: Uint8Array | nu
 
 /** Applies writes as one batch over `nodes` from `root`; persists created nodes, removes deleted ones. */
 export async function applyWrites (nodes: MapNodes, root: Uint8Array, writes: Write[]): Promise<Uint8Array> {
-  const update = new TrieUpdate(nodes, root)
+  return await applyUpdate(new TrieUpdate(nodes, root), nodes, writes)
+}
+
+/** Applies writes through `update` and persists its created and deleted nodes into `nodes`. */
+export async function applyUpdate (update: TrieUpdate, nodes: MapNodes, writes: Write[]): Promise<Uint8Array> {
   for (const w of writes) {
     const path = statePath(w.actor, w.key)
     if (w.value === null) await update.delete(path)
