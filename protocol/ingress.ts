@@ -2,15 +2,14 @@
 // expiry window and the two ids. Pure: the caller hands in the time; this file never reads a clock,
 // and decodeIngress never throws for any input.
 
-import { verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { CID, cidStringOfBytes, decodeCanonical, encode, sha256Hex, signingBytes } from './codec.ts'
-import { parseActorId, parsePrincipal, parseSubnetId, publicKeyOfPeerId, subnetOfActorId, type ActorId, type Principal, type SubnetId } from './ids.ts'
+import { parseActorId, parsePrincipal, parseSubnetId, subnetOfActorId, type ActorId, type Principal, type SubnetId } from './ids.ts'
 import {
   ingressActorNameCharsMax, ingressBytesMax, ingressControllersMax, ingressExpiryDriftMs, ingressMethodCharsMax,
-  ingressIdsParsedCachedMax, ingressNonceBytesMax, ingressPayloadBytesMax, ingressSenderKeysCachedMax, ingressTtlMaxMs
+  ingressIdsParsedCachedMax, ingressNonceBytesMax, ingressPayloadBytesMax, ingressTtlMaxMs
 } from './limits.ts'
 import { err, ok, type Result } from './result.ts'
-import { ed25519SignatureBytes, publicKeyObject, type Signer } from './signature.ts'
+import { ed25519SignatureBytes, keyOfPeerHeld, verifyBytesBy, type Signer } from './signature.ts'
 
 /** Domain tag of a client's signature over an ingress content. */
 export const ingressDomain = 'pylon/ingress/v1'
@@ -216,36 +215,13 @@ export function decodeIngress (bytes: Uint8Array, nowMs: number, options: Decode
   if (!expiry.ok) return expiry
   const signed = ingressSignedBytes(bytes)
   if (signed === undefined) return refuse('malformed', 'ingress envelope is not laid out as { content, signature }')
-  if (!verifyBySender(content.value.sender, signed, signature)) return refuse('bad-signature', `bad signature: not by sender ${content.value.sender}`)
+  if (!verifyBytesBy(content.value.sender, signed, signature)) return refuse('bad-signature', `bad signature: not by sender ${content.value.sender}`)
   return ok({ content: content.value, signature, bytes, id: options.id ?? ingressIdOf(bytes), requestId: sha256Hex(signed) as RequestId })
 }
 
 /**
- * Public key objects of recent senders. Building one from raw bytes costs about a third of a
- * verification, and a busy client signs many messages. A pure memo: a hit and a miss give the same
- * answer, so replicas stay identical whatever each one has cached.
- */
-const senderKeys = new Map<string, KeyObject>()
-
-function verifyBySender (sender: Principal, signed: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    let key = senderKeys.get(sender)
-    if (key === undefined) {
-      const raw = publicKeyOfPeerId(sender)
-      if (!raw.ok) return false
-      key = publicKeyObject(raw.value) // may throw for 32 bytes that are not a curve point
-      if (senderKeys.size >= ingressSenderKeysCachedMax) senderKeys.delete(senderKeys.keys().next().value!)
-      senderKeys.set(sender, key)
-    }
-    return nodeVerify(null, signed, key, signature)
-  } catch {
-    return false
-  }
-}
-
-/**
  * Actor and subnet id strings that parsed before, with what they parsed to (a CID string parse and
- * re-print costs about 3 µs; the same few actors receive most calls). A pure memo like senderKeys.
+ * re-print costs about 3 µs; the same few actors receive most calls). A pure memo like signature.ts's keys by peer id.
  */
 const parsedIds = new Map<string, string>()
 
@@ -305,7 +281,7 @@ function parseCommon (wire: Record<string, unknown>): Result<IngressCommon, Ingr
   if (!(nonce instanceof Uint8Array)) return refuse('malformed', 'nonce must be bytes')
   if (nonce.length > ingressNonceBytesMax) return refuse('too-large', `nonce too large: ${nonce.length} > ${ingressNonceBytesMax} bytes`)
   // A sender whose key is cached was parsed as a principal before (parsing is a base58 decode).
-  const sender = typeof wire.sender === 'string' && senderKeys.has(wire.sender) ? ok(wire.sender as Principal) : parsePrincipal(wire.sender)
+  const sender = typeof wire.sender === 'string' && keyOfPeerHeld(wire.sender) ? ok(wire.sender as Principal) : parsePrincipal(wire.sender)
   if (!sender.ok) return refuse('malformed', `sender: ${sender.error}`)
   return ok({ expiryMs: BigInt(expiry), nonce, sender: sender.value })
 }

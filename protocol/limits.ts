@@ -326,16 +326,14 @@ export const subnetDeltaMinMs = 10
 export const subnetDeltaMaxMs = 60_000
 /** Largest genesis or certificate encoding: 64 members × (id + addrs + signature) fits easily. */
 export const subnetRecordBytesMax = 256 * KiB
-/** Sender public keys kept ready for verification (~1 KiB each): the active clients of a busy node. */
-export const ingressSenderKeysCachedMax = 4_096
+/**
+ * Public keys kept ready for verification by peer id (~1 KiB each; protocol/signature.ts keyOfPeer):
+ * building one costs a third of a verification. Room for the active clients of a busy node plus the
+ * members of the subnets it serves and talks to.
+ */
+export const peerKeysCachedMax = 5_120
 /** Actor and subnet id strings already parsed (~250 B each; a parse costs 3 µs): the actors clients call. */
 export const ingressIdsParsedCachedMax = 4_096
-/**
- * Node public keys kept ready for verification (~1 KiB each): building one from raw bytes costs a
- * third of a verification, and the same few members sign every certification share, slice
- * certificate and advert. Room for the members of many subnets and the advertisers of a LAN.
- */
-export const nodeKeysCachedMax = 1_024
 /** Largest client identity file read: a PKCS#8 PEM Ed25519 key is 119 bytes; anything far bigger is not one. */
 export const identityFileBytesMax = 4 * KiB
 /** A certified response to a client: a receipt (reply up to an ingress's size), its proof and a certificate. */

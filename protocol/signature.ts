@@ -4,7 +4,7 @@
 import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { signingBytes } from './codec.ts'
 import { ed25519PublicKeyBytes, publicKeyOfPeerId } from './ids.ts'
-import { nodeKeysCachedMax } from './limits.ts'
+import { peerKeysCachedMax } from './limits.ts'
 
 export const ed25519SignatureBytes = 64
 export const ed25519SeedBytes = 32
@@ -50,25 +50,46 @@ export function verifySignature (publicKey: Uint8Array, domain: string, value: u
 }
 
 /**
- * Key objects of recent signers by peer id: a pure memo (a hit and a miss give the same answer),
- * bounded, oldest dropped first.
+ * Key objects of recent signers by peer id (client principals and node ids alike): building one from
+ * raw bytes costs about a third of a verification, and the same clients and members sign again and
+ * again. A pure memo (a hit and a miss give the same answer), bounded, oldest dropped first.
  */
 const peerKeys = new Map<string, KeyObject>()
+
+/** The verification key a peer id names, or undefined when it names no usable Ed25519 key. */
+export function keyOfPeer (peerId: string): KeyObject | undefined {
+  let key = peerKeys.get(peerId)
+  if (key !== undefined) return key
+  const raw = publicKeyOfPeerId(peerId)
+  if (!raw.ok) return undefined
+  try {
+    key = publicKeyObject(raw.value) // throws for 32 bytes that are not a curve point
+  } catch {
+    return undefined
+  }
+  if (peerKeys.size >= peerKeysCachedMax) peerKeys.delete(peerKeys.keys().next().value!)
+  peerKeys.set(peerId, key)
+  return key
+}
+
+/** Whether keyOfPeer holds this peer id now (it then parses as an Ed25519 peer id). */
+export function keyOfPeerHeld (peerId: string): boolean {
+  return peerKeys.has(peerId)
+}
+
+/** Verifies a signature over `signed` bytes by the key that a peer id names; false (never a throw) for anything malformed. */
+export function verifyBytesBy (peerId: string, signed: Uint8Array, signature: unknown): boolean {
+  if (!(signature instanceof Uint8Array) || signature.length !== ed25519SignatureBytes) return false
+  const key = keyOfPeer(peerId)
+  try {
+    return key !== undefined && nodeVerify(null, signed, key, signature)
+  } catch {
+    return false
+  }
+}
 
 /** Verifies a signature by the key that a peer id (NodeId or Principal) names. */
 export function verifyBy (peerId: string, domain: string, value: unknown, signature: unknown): boolean {
   if (!(signature instanceof Uint8Array) || signature.length !== ed25519SignatureBytes) return false
-  try {
-    let key = peerKeys.get(peerId)
-    if (key === undefined) {
-      const raw = publicKeyOfPeerId(peerId)
-      if (!raw.ok) return false
-      key = publicKeyObject(raw.value) // throws for 32 bytes that are not a curve point
-      if (peerKeys.size >= nodeKeysCachedMax) peerKeys.delete(peerKeys.keys().next().value!)
-      peerKeys.set(peerId, key)
-    }
-    return nodeVerify(null, signingBytes(domain, value), key, signature)
-  } catch {
-    return false
-  }
+  return verifyBytesBy(peerId, signingBytes(domain, value), signature)
 }
