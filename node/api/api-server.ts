@@ -81,6 +81,8 @@ export class ApiServer implements Startable {
   readonly #c: ApiServerComponents
   readonly #init: ApiServerInit
   readonly #routes: Map<string, Route>
+  /** Mounted routes with their patterns split once (every request is matched against them). */
+  readonly #mounted: Array<{ route: ApiRoute, segments: string[] }>
   #server: Server | undefined
   #url: string | undefined
   /** Connections handed to an upgrade handler, still open. */
@@ -96,6 +98,7 @@ export class ApiServer implements Startable {
       ['/v1/capacity', json(components.capacity)],
       ['/metrics', async () => ({ status: 200, body: await components.registry.metrics(), type: components.registry.contentType })]
     ])
+    this.#mounted = (components.routes ?? []).map(route => ({ route, segments: route.path.split('/') }))
   }
 
   /** http://HOST:PORT once started. */
@@ -151,7 +154,10 @@ export class ApiServer implements Startable {
 
   async #serve (req: IncomingMessage, res: ServerResponse): Promise<void> {
     const declared = Number(req.headers['content-length'] ?? 0)
-    const bodyMax = this.#bodyBytesMaxOf(req)
+    const path = (req.url ?? '/').split('?')[0] ?? '/'
+    // Matched once: the body bound is the route's, and the same match serves the request.
+    const matching = this.#routes.has(path) ? [] : this.#matchMounted(path)
+    const bodyMax = matching.find(m => m.route.method === req.method)?.route.bodyBytesMax ?? apiBodyBytesMax
     if (Number.isNaN(declared) || declared > bodyMax) {
       res.setHeader('Connection', 'close')
       send(res, 413, { ok: false, error: `request body too large: ${req.headers['content-length']} > ${bodyMax} bytes` })
@@ -165,9 +171,8 @@ export class ApiServer implements Startable {
       req.destroy()
       return
     }
-    const path = (req.url ?? '/').split('?')[0] ?? '/'
     const route = this.#routes.get(path)
-    if (route === undefined && await this.#serveMounted(req, res, path, body)) return
+    if (route === undefined && await this.#serveMounted(req, res, path, body, matching)) return
     if (route === undefined) {
       send(res, 404, { ok: false, error: `no such route: ${req.method} ${path.slice(0, 200)}` })
       return
@@ -205,19 +210,19 @@ export class ApiServer implements Startable {
     }
   }
 
-  /** The body bound of the mounted route this request names (method and path), else apiBodyBytesMax. */
-  #bodyBytesMaxOf (req: IncomingMessage): number {
-    const path = (req.url ?? '/').split('?')[0] ?? '/'
-    const route = (this.#c.routes ?? []).find(r => r.method === req.method && matchPath(r.path, path) !== undefined)
-    return route?.bodyBytesMax ?? apiBodyBytesMax
+  /** The mounted routes whose pattern matches `path`, with their captures. */
+  #matchMounted (path: string): Array<{ route: ApiRoute, params: Record<string, string> }> {
+    const got = path.split('/')
+    const matching: Array<{ route: ApiRoute, params: Record<string, string> }> = []
+    for (const { route, segments } of this.#mounted) {
+      const params = matchSegments(segments, got)
+      if (params !== undefined) matching.push({ route, params })
+    }
+    return matching
   }
 
-  /** Serves a mounted route; false when no mounted route has this path. */
-  async #serveMounted (req: IncomingMessage, res: ServerResponse, path: string, body: Uint8Array): Promise<boolean> {
-    const matching = (this.#c.routes ?? []).flatMap(route => {
-      const params = matchPath(route.path, path)
-      return params === undefined ? [] : [{ route, params }]
-    })
+  /** Serves a mounted route (`matching`: the routes whose path matches); false when there is none. */
+  async #serveMounted (req: IncomingMessage, res: ServerResponse, path: string, body: Uint8Array, matching: Array<{ route: ApiRoute, params: Record<string, string> }>): Promise<boolean> {
     if (matching.length === 0) return false
     const method = req.method === 'HEAD' ? 'GET' : req.method
     const found = matching.find(m => m.route.method === method)
@@ -241,8 +246,10 @@ export class ApiServer implements Startable {
 
 /** The `:name` captures when `pattern` matches `path` segment for segment, else undefined. */
 function matchPath (pattern: string, path: string): Record<string, string> | undefined {
-  const want = pattern.split('/')
-  const got = path.split('/')
+  return matchSegments(pattern.split('/'), path.split('/'))
+}
+
+function matchSegments (want: readonly string[], got: readonly string[]): Record<string, string> | undefined {
   if (want.length !== got.length) return undefined
   const params: Record<string, string> = {}
   for (let i = 0; i < want.length; i++) {
@@ -259,16 +266,29 @@ function matchPath (pattern: string, path: string): Record<string, string> | und
   return params
 }
 
-/** The body, or undefined once it passes apiBodyBytesMax (chunked bodies have no content-length). */
+/**
+ * The body, or undefined once it passes `bytesMax` (chunked bodies have no content-length). Read
+ * with events, not `for await`: an async iterator costs promises and listeners on every request.
+ */
 async function readBody (req: IncomingMessage, bytesMax: number): Promise<Uint8Array | undefined> {
-  const chunks: Buffer[] = []
-  let length = 0
-  for await (const chunk of req) {
-    length += (chunk as Buffer).length
-    if (length > bytesMax) return undefined
-    chunks.push(chunk as Buffer)
-  }
-  return Buffer.concat(chunks)
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let length = 0
+    const onData = (chunk: Buffer): void => {
+      length += chunk.length
+      if (length > bytesMax) {
+        done()
+        resolve(undefined)
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => { done(); resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)) }
+    const onError = (error: Error): void => { done(); reject(error) }
+    const onClose = (): void => { done(); reject(new Error('request closed before its body ended')) }
+    const done = (): void => { req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose) }
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose)
+  })
 }
 
 /** Answers an upgrade request with an HTTP error (JSON body, as every other error) and closes the connection. */

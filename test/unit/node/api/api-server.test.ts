@@ -1,6 +1,7 @@
 import test from 'ava'
 import { mkdtempSync, existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
+import { request } from 'node:http'
 import { join } from 'node:path'
 import { Counter, Registry } from 'prom-client'
 import { apiBodyBytesMax } from '../../../../protocol/limits.ts'
@@ -84,4 +85,30 @@ test('ApiServer serves mounted routes with :params and bodies, and answers 405 n
   t.is(wrong.status, 405)
   t.is(wrong.headers.get('allow'), 'POST')
   t.is((await fetch(`${api.url}/v1/things/`)).status, 404)
+})
+
+test('ApiServer bounds a chunked body (no content-length) by the bound of the route its method names, and keeps serving', async t => {
+  const roomy = apiBodyBytesMax * 2
+  const api = new ApiServer({
+    logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
+    routes: [
+      { method: 'POST', path: '/v1/big/:id', bodyBytesMax: roomy, handle: async r => ({ status: 200, json: { id: r.params.id, bytes: r.body.length } }) },
+      { method: 'POST', path: '/v1/small', handle: async r => ({ status: 200, json: { bytes: r.body.length } }) }
+    ]
+  }, { host: '127.0.0.1', port: 0 })
+  await api.start()
+  t.teardown(async () => { await api.stop() })
+  const chunked = async (path: string, size: number): Promise<{ status: number, body: unknown }> => await new Promise((resolve, reject) => {
+    const req = request(new URL(path, api.url), { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (c: Buffer) => chunks.push(c)).on('end', () => { resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString()) }) })
+    })
+    req.on('error', reject)
+    for (let sent = 0; sent < size; sent += 1024) req.write(Buffer.alloc(Math.min(1024, size - sent)))
+    req.end()
+  })
+  t.deepEqual(await chunked('/v1/big/x', apiBodyBytesMax + 10), { status: 200, body: { id: 'x', bytes: apiBodyBytesMax + 10 } })
+  t.deepEqual(await chunked('/v1/small', apiBodyBytesMax + 10), { status: 413, body: { ok: false, error: `request body too large: > ${apiBodyBytesMax} bytes` } })
+  t.deepEqual(await chunked('/v1/big/y', roomy + 1), { status: 413, body: { ok: false, error: `request body too large: > ${roomy} bytes` } })
+  t.deepEqual(await (await fetch(`${api.url}/v1/small`, { method: 'POST', body: 'abc' })).json(), { bytes: 3 }, 'still serving')
 })
