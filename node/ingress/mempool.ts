@@ -76,6 +76,11 @@ export class Mempool {
   readonly #byRequest = new Map<RequestId, IngressId>()
   /** Request ids of pooled and finalized messages → their expiry (ms): the replay memory. */
   readonly #seen = new Map<RequestId, number>()
+  /**
+   * The same ids by the second their expiry falls in (expiryMs rounded up to a whole second), so a
+   * prune visits only the expired ones; a scan of the whole memory cost milliseconds each second.
+   */
+  readonly #seenBySecond = new Map<number, RequestId[]>()
   readonly #listeners = new Set<AcceptedListener>()
   readonly #counts: Record<MempoolRefusal | 'accepted', number>
   #bytes = 0
@@ -163,7 +168,7 @@ export class Mempool {
     this.#pool.set(ingress.id, ingress)
     this.#byRequest.set(ingress.requestId, ingress.id)
     this.#bytes += ingress.bytes.length
-    this.#seen.set(ingress.requestId, Number(content.expiryMs))
+    this.#remember(ingress.requestId, Number(content.expiryMs))
     this.#counts.accepted++
     this.#metrics?.accepted()
     for (const listener of this.#listeners) {
@@ -216,7 +221,7 @@ export class Mempool {
         this.#logger.warn('replay memory full; finalized request not remembered', { requestId: ingress.requestId })
         continue
       }
-      this.#seen.set(ingress.requestId, expiryMs)
+      this.#remember(ingress.requestId, expiryMs)
     }
   }
 
@@ -231,12 +236,37 @@ export class Mempool {
         dropped++
       }
     }
-    for (const [requestId, expiryMs] of this.#seen) if (expiryMs <= nowMs) this.#seen.delete(requestId)
+    // Seconds that ended by now hold only expired ids (each id is remembered once); in the second
+    // now falls in, each id is judged by its own expiry.
+    const current = Math.ceil(nowMs / 1000)
+    for (const [second, ids] of this.#seenBySecond) {
+      if (second > current) continue
+      if (second * 1000 <= nowMs) {
+        for (const requestId of ids) this.#seen.delete(requestId)
+        this.#seenBySecond.delete(second)
+        continue
+      }
+      const kept = ids.filter(requestId => {
+        if (this.#seen.get(requestId)! > nowMs) return true
+        this.#seen.delete(requestId)
+        return false
+      })
+      if (kept.length < ids.length) this.#seenBySecond.set(second, kept)
+    }
     return dropped
   }
 
   /** Request ids currently remembered against replay (pooled + finalized, unexpired). */
   get rememberedCount (): number { return this.#seen.size }
+
+  /** Pre: requestId is not remembered yet. */
+  #remember (requestId: RequestId, expiryMs: number): void {
+    this.#seen.set(requestId, expiryMs)
+    const second = Math.ceil(expiryMs / 1000)
+    const ids = this.#seenBySecond.get(second)
+    if (ids === undefined) this.#seenBySecond.set(second, [requestId])
+    else ids.push(requestId)
+  }
 
   #maybePrune (nowMs: number): void {
     if (nowMs - this.#prunedAtMs >= mempoolPruneIntervalMs) this.prune()

@@ -305,3 +305,25 @@ test('Mempool.addVerified runs every check of add but the signature: expiry at i
   t.deepEqual(refused, ['expired', 'query', 'wrong-subnet', 'replay', 'rate-limited'])
   t.is(pool.size, 3)
 })
+
+test('Mempool forgets each request id exactly when it expires, also within a second, and only then', t => {
+  const { pool, clock, message } = setup()
+  clock.advance(1_000 - (clock.now() % 1_000) + 250) // a quarter into a second
+  const start = clock.now()
+  const expiries = [1_000, 1_500, 1_500, 2_750, 60_000].map(d => start + d)
+  for (const expiryMs of expiries) pool.markFinalized([message({ expiryMs: BigInt(expiryMs) })])
+  t.is(pool.rememberedCount, 5)
+  const rememberedAt = (ms: number): number => {
+    clock.advance(ms - clock.now())
+    pool.prune()
+    return pool.rememberedCount
+  }
+  t.is(rememberedAt(start + 999), 5)
+  t.is(rememberedAt(start + 1_000), 4, 'at its expiry, mid-second')
+  t.is(rememberedAt(start + 1_499), 4)
+  t.is(rememberedAt(start + 1_500), 2)
+  t.is(rememberedAt(start + 2_749), 2)
+  t.is(rememberedAt(start + 2_750), 1)
+  t.is(rememberedAt(start + 59_999), 1)
+  t.is(rememberedAt(start + 60_000), 0)
+})
