@@ -19,6 +19,7 @@ import * as levelStore from '../node/store/level-store.ts'
 import { encodePayload } from '../node/subnet/payload.ts'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { countVerifications } from '../test/helpers/verify-counter.ts'
 
 type Harness = typeof harness
 interface Impl { name: string, harness: Harness, openStore: typeof levelStore.openStore }
@@ -97,6 +98,7 @@ async function perHeight (impls: Impl[], heights: number, sizes: number[]): Prom
   const rounds = 3
   const cpu = new Map<string, number[]>() // `${impl}/${size}` → CPU ms per height per replica, one per round
   const wall = new Map<string, number[]>()
+  const checks = new Map<string, number[]>()
   for (let r = 0; r < rounds; r++) {
     for (const size of sizes) {
       // Alternate which tree goes first, so a drift in the box's load does not favour one.
@@ -106,14 +108,15 @@ async function perHeight (impls: Impl[], heights: number, sizes: number[]): Prom
         const key = `${impl.name}/${size}`
         cpu.set(key, [...cpu.get(key) ?? [], m.cpuMs])
         wall.set(key, [...wall.get(key) ?? [], m.wallMs])
+        checks.set(key, [...checks.get(key) ?? [], m.verifies])
       }
     }
   }
   process.stdout.write(`\nper height, 4 replicas in one process (LevelDB each), ${heights} heights a round, median of ${rounds} rounds:\n`)
-  process.stdout.write(`  CPU ms per height per replica (wall ms per height for the four)\n`)
-  process.stdout.write(`  ${'updates/block'.padEnd(14)}${impls.map(i => i.name.padEnd(28)).join('')}\n`)
+  process.stdout.write(`  CPU ms per height per replica [Ed25519 verifications per height per replica] (wall ms per height for the four)\n`)
+  process.stdout.write(`  ${'updates/block'.padEnd(14)}${impls.map(i => i.name.padEnd(32)).join('')}\n`)
   for (const size of sizes) {
-    const cells = impls.map(i => `${median(cpu.get(`${i.name}/${size}`)!).toFixed(2)} (${median(wall.get(`${i.name}/${size}`)!).toFixed(1)})`.padEnd(28))
+    const cells = impls.map(i => `${median(cpu.get(`${i.name}/${size}`)!).toFixed(2)} [${median(checks.get(`${i.name}/${size}`)!).toFixed(2)}] (${median(wall.get(`${i.name}/${size}`)!).toFixed(1)})`.padEnd(32))
     process.stdout.write(`  ${String(size).padEnd(14)}${cells.join('')}\n`)
   }
 }
@@ -122,7 +125,7 @@ async function perHeight (impls: Impl[], heights: number, sizes: number[]): Prom
  * One round: a fresh 4-member subnet, counter-wat installed, then `heights` heights of `size`
  * updates each, every update submitted (already verified, as the API hands it) to all four pools.
  */
-async function fourReplicas (impl: Impl, size: number, heights: number): Promise<{ cpuMs: number, wallMs: number }> {
+async function fourReplicas (impl: Impl, size: number, heights: number): Promise<{ cpuMs: number, wallMs: number, verifies: number }> {
   const { Client, exampleCode, makeReplica, makeSubnet, tempDir } = impl.harness
   const { dir, remove } = await tempDir()
   const clock = new ManualClock(Date.now())
@@ -152,17 +155,24 @@ async function fourReplicas (impl: Impl, size: number, heights: number): Promise
     const clients = Array.from({ length: 50 }, () => new Client(clock))
     let cpuUs = 0
     let wallMs = 0
+    let verifies = 0
     for (let h = 2n; h < BigInt(heights) + 2n; h++) {
       clock.advance(10)
       const updates = Array.from({ length: size }, (_, i) => clients[(Number(h) * size + i) % clients.length]!.update(actor))
+      const counter = countVerifications()
       const started = process.cpuUsage()
       const t0 = performance.now()
-      parent = await height(replicas.map(r => r.service), h, updates, parent)
+      try {
+        parent = await height(replicas.map(r => r.service), h, updates, parent)
+      } finally {
+        counter.restore()
+      }
       wallMs += performance.now() - t0
       const used = process.cpuUsage(started)
       cpuUs += used.user + used.system
+      verifies += counter.count
     }
-    return { cpuMs: cpuUs / 1000 / heights / replicas.length, wallMs: wallMs / heights }
+    return { cpuMs: cpuUs / 1000 / heights / replicas.length, wallMs: wallMs / heights, verifies: verifies / heights / replicas.length }
   } finally {
     for (const { service } of replicas) await service.stop()
     for (const store of stores) await store.close()

@@ -181,6 +181,13 @@ export class SubnetService implements ConsensusApplication {
   readonly #certifyAgain = new Set<bigint>()
   /** Certificates assembled and being written: their heights count as certified for result() already. */
   readonly #writing = new Map<bigint, StateCertificate>()
+  /**
+   * Heights certified here since start (the last subnetCertifyHeightsMax): a share arriving for one
+   * can change nothing and is dropped before its Ed25519 check. With 4 members the fourth share of
+   * every height arrives after the certificate, and each such check cost a verification plus a
+   * store read of the height record (its block included) to find the height certified.
+   */
+  readonly #certified = new BoundedMap<bigint, true>(subnetCertifyHeightsMax)
   /** Roots and encoded receipts of heights committed here and not certified yet (from finalize). */
   readonly #uncertified = new BoundedMap<bigint, { stateRoot: Uint8Array, receiptsRoot: Uint8Array, receipts: Uint8Array[] }>(subnetUncertifiedHeightsCachedMax)
   readonly #results = new BoundedMap<IngressId, PendingResult | IngressResult>(subnetResultsMax)
@@ -223,6 +230,7 @@ export class SubnetService implements ConsensusApplication {
       const record = await this.#c.store.getHeight(toHeight(h))
       if (record?.certification != null) {
         this.#certifiedHeight = h
+        this.#certified.set(h, true)
         break
       }
       if (this.#c.store.height - h >= BigInt(subnetCertifyHeightsMax)) break
@@ -662,15 +670,23 @@ export class SubnetService implements ConsensusApplication {
 
   // ── Certification ──────────────────────────────────────────────────────────────────────────
 
-  /** A share from another member (gossip). Returns false for a share that is not a valid member signature. */
+  /**
+   * A share from another member (member channel or gossip). Returns false for a share that is
+   * malformed, names no member or another subnet, or does not verify. A share that can change
+   * nothing is dropped before its signature is checked and returns true: one for a height certified
+   * here (or whose certificate is being written), a second one from a signer whose verified share
+   * is held, one outside the buffered window. Only verified shares are ever held or counted.
+   */
   async receiveShare (bytes: Uint8Array): Promise<boolean> {
     const share = decodeShare(bytes)
-    if (share === undefined || !verifyCertificationShare(this.subnet, share)) return false
+    if (share === undefined || this.subnet.memberIds[share.signer] === undefined || share.state.subnet !== this.subnet.id) return false
     const h = share.state.height
+    if (this.#certified.has(h) || this.#writing.has(h) || this.#shares.get(h)?.has(share.signer) === true) return true
     // Heights below the last certified one may still lack their own certificate (shares arrive in
     // any order), so they are buffered too, except far behind the commit (bounded memory).
     if (h + BigInt(subnetCertifyHeightsMax) < this.#c.store.height) return true
     if (h > this.#c.store.height + BigInt(subnetCertifyHeightsMax)) return true // too far ahead to buffer; ignore
+    if (!verifyCertificationShare(this.subnet, share)) return false
     this.#addShare(share)
     if (h <= this.#c.store.height) await this.#tryCertify(toHeight(h))
     return true
@@ -719,6 +735,7 @@ export class SubnetService implements ConsensusApplication {
     if (record === undefined) return
     if ('certification' in record && record.certification !== null) {
       this.#shares.delete(height)
+      this.#certified.set(height, true)
       return
     }
     const state: CertifiedState = { subnet: this.subnet.id, height, stateRoot: record.stateRoot, receiptsRoot: record.receiptsRoot }
@@ -746,6 +763,7 @@ export class SubnetService implements ConsensusApplication {
       this.#uncertified.delete(height)
       this.#writing.delete(height)
     }
+    this.#certified.set(height, true)
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
     this.#notifyProgress()
     this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)

@@ -10,6 +10,7 @@ import { encodePayload } from '../../../../node/subnet/payload.ts'
 import { expiringEnd, padded, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
 import { subnetBlockIngressMax, subnetHistoryPrunePerBlockMax } from '../../../../protocol/limits.ts'
 import { Client, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
+import { countVerifications } from '../../../helpers/verify-counter.ts'
 
 test('install then updates: certified responses verify against the genesis', async t => {
   const clock = new ManualClock()
@@ -259,6 +260,58 @@ test('four replicas certify only with a quorum of matching shares', async t => {
   t.is(result.certified!.certificate.signers.length, 3)
   t.true(verifyCertifiedResponse(result.certified!, subnet).ok)
   t.deepEqual(services.map(s => Buffer.from(s.info().stateRoot).toString('hex')), Array(4).fill(Buffer.from(services[0]!.info().stateRoot).toString('hex')))
+})
+
+test.serial('shares that can change nothing are dropped before their signature check; malformed ones are still refused', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const replicas = await Promise.all(nodes.map(async node => makeReplica(subnet, node, await memoryStore(), clock)))
+  const services = replicas.map(r => r.service)
+  for (const s of services) await s.start()
+  const code = await exampleCode('counter-wat')
+  for (const s of services) await s.putCode(code)
+  services[0]!.submit(new Client(clock).install(subnet, code).bytes)
+  await runHeight(services[0]!, services)
+  const counter = countVerifications()
+  t.teardown(() => counter.restore())
+  const forge = (share: Uint8Array, change: Record<string, unknown>): Uint8Array => {
+    const decoded = decode(share) as { ok: true, value: Record<string, unknown> }
+    return encode({ ...decoded.value, ...change })
+  }
+  const share1 = replicas[1]!.shares[0]!
+  // Before the certificate: a forged share is checked and refused, a valid one checked once.
+  t.false(await services[0]!.receiveShare(forge(share1, { signature: new Uint8Array(64) })))
+  t.is(counter.count, 1)
+  t.true(await services[0]!.receiveShare(share1))
+  t.is(counter.count, 2)
+  t.true(await services[0]!.receiveShare(share1), 'a second copy from a signer already held')
+  t.true(await services[0]!.receiveShare(forge(share1, { signature: new Uint8Array(64) })), 'held signer: dropped unchecked')
+  t.is(counter.count, 2, 'no check for a signer whose verified share is held')
+  t.true(await services[0]!.receiveShare(replicas[2]!.shares[0]!))
+  t.is(BigInt(services[0]!.info().certifiedHeight), 1n)
+  const certified = await services[0]!.store.getHeight(1n as never)
+  const before = counter.count
+  // After it: the last member's share, and a forgery of it, change nothing and cost no check.
+  t.true(await services[0]!.receiveShare(replicas[3]!.shares[0]!))
+  t.true(await services[0]!.receiveShare(forge(replicas[3]!.shares[0]!, { signature: new Uint8Array(64) })))
+  t.is(counter.count, before, 'no Ed25519 verification for a certified height')
+  t.deepEqual((await services[0]!.store.getHeight(1n as never))?.certification, certified?.certification, 'the stored certificate is unchanged')
+  // Structural refusals need no signature check and still say false.
+  t.false(await services[0]!.receiveShare(forge(replicas[3]!.shares[0]!, { signer: 9 })), 'no member at index 9')
+  const state = (decode(replicas[3]!.shares[0]!) as { ok: true, value: { state: Record<string, unknown> } }).value.state
+  t.false(await services[0]!.receiveShare(forge(replicas[3]!.shares[0]!, { state: { ...state, subnet: 'other' } })), 'another subnet')
+  t.false(await services[0]!.receiveShare(new Uint8Array([1, 2, 3])))
+  t.is(counter.count, before)
+  // A replica that restarts knows its last certified height from the store and drops late shares for it too.
+  for (const r of [replicas[0]!, replicas[2]!]) t.true(await services[1]!.receiveShare(r.shares[0]!))
+  t.is(BigInt(services[1]!.info().certifiedHeight), 1n)
+  await services[1]!.stop()
+  const { service: restarted } = makeReplica(subnet, nodes[1]!, services[1]!.store, clock)
+  await restarted.start()
+  t.is(BigInt(restarted.info().certifiedHeight), 1n)
+  const afterStart = counter.count
+  t.true(await restarted.receiveShare(replicas[3]!.shares[0]!))
+  t.is(counter.count, afterStart)
 })
 
 test('the executed-request history survives a restart from the LevelDB store', async t => {
