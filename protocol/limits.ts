@@ -302,15 +302,15 @@ export const ingressExpiryDriftMs = 60_000
 export const mempoolCountMax = 10_000
 /** Bytes a mempool holds: bounds its memory whatever the message sizes. */
 export const mempoolBytesMax = 64 * MiB
-/** Ids remembered against replay until their expiry: ≥ mempool turnover over TTL + drift at the sustained rate the subnet can finalize (~4,700 msgs/s bound × headroom); when full, new messages are refused, never remembered-and-forgotten. */
-export const mempoolSeenMax = 200_000
+/** Ids remembered against replay until their expiry: 2,000 updates/s (issue #5's goal) for the whole longest expiry (ingressTtlMaxMs, 5 min) is 600,000 ids (about 80 MB of heap); when full, new messages are refused, never remembered-and-forgotten. */
+export const mempoolSeenMax = 600_000
 /** Principals with a rate bucket; least recently seen are forgotten (a new principal costs nothing, so per-principal limits bound one identity, not a Sybil). */
 export const mempoolPrincipalsMax = 10_000
 /** Sustained messages per second one principal may submit to one node. */
 export const mempoolPrincipalRatePerSecond = 50
 /** Burst one principal may submit at once (token-bucket capacity). */
 export const mempoolPrincipalBurst = 200
-/** Least time between two scans for expired messages and ids: a scan of mempoolSeenMax entries costs a few ms. */
+/** Least time between two prunes of expired messages (a scan of the pool) and ids (only the expired ones are visited). */
 export const mempoolPruneIntervalMs = 1_000
 /** Largest subnet: certificates carry one signature per member, and n² votes per view must stay cheap. */
 export const subnetMembersMax = 64
