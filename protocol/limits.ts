@@ -206,6 +206,14 @@ export const storeLevelBlockCacheBytes = 32 * MiB
 export const storeReceiptPageBytes = 256 * KiB
 /** Longest metadata name: names are short identifiers, not data. */
 export const storeMetaNameCharsMax = 128
+/** Committed state rows a store keeps after a get (counters, actor records: read every height, ~20 µs of CPU each from LevelDB). */
+export const storeRowCacheEntriesMax = 4096
+/** Largest value the row cache keeps: small counters and records are what is read again; ≤ 4 MiB in all. */
+export const storeRowCacheValueBytesMax = 1 * KiB
+/** Actors whose whole state a store keeps for preloading (an iterator per touched actor per height otherwise, ~70-200 µs of CPU). */
+export const storeActorCacheActorsMax = 128
+/** Largest actor state (keys + values) the actor cache keeps: ≤ 8 MiB in all. */
+export const storeActorCacheBytesMax = 64 * KiB
 
 assert(checkpointChunkBytesMax <= codecBytesMax, 'a checkpoint chunk must decode under the codec limit')
 assert(checkpointManifestBytesMax <= codecBytesMax, 'a checkpoint manifest must decode under the codec limit')

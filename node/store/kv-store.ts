@@ -20,6 +20,10 @@
 // time on the commit chain; the WAL (its own space, seq counters and database) on the WAL chain, so
 // a vote's fsync waits neither for a height's trie work nor for its batch; certifications on their
 // own chain, which an import's install also holds (it replaces the certs space).
+//
+// Caching: committed rows read by get and small actors read whole (actorEntries) are kept in memory
+// (_state-cache.ts); each commit updates them once its batch lands, a failed commit and an import
+// empty them, and a read that overlapped a commit is not kept.
 
 import { sha256 } from '../../protocol/state/sha256.ts'
 import { createHash } from 'node:crypto'
@@ -41,6 +45,7 @@ import { assert } from '../core/assert.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
 import type { KvOp, OrderedKv } from './_kv.ts'
 import { NodeCache } from './_node-cache.ts'
+import { StateCache } from './_state-cache.ts'
 import {
   CheckpointError, StoreError, type ChunkSource, type CommitResult, type HeightCommit, type HeightRecord, type ImportOptions, type RangeOptions,
   type Store, type VerifyReport, type WalEntry
@@ -79,6 +84,12 @@ export class KvStore implements Store {
   readonly #interval: number
   readonly #logger: Logger
   readonly #cache = new NodeCache(storeNodeCacheEntriesMax)
+  /**
+   * Committed rows and small actors' whole state, as read: every height reads the same counters and
+   * records and preloads the same actors, each a LevelDB round trip (an iterator for a preload).
+   * Updated by each commit once its batch lands, emptied by a failed commit and by an import.
+   */
+  readonly #state = new StateCache()
   readonly #nodes: TrieNodeSource
   /** The last committed trie update: its decoded top levels are where the next commit starts. */
   #trie: TrieUpdate | undefined
@@ -118,19 +129,38 @@ export class KvStore implements Store {
 
   async get (actor: ActorId, key: Uint8Array): Promise<Uint8Array | undefined> {
     this.#checkOpen()
-    return await this.#kv.get('state', rowKey(actor, this.#key(key)))
+    const row = rowKey(actor, this.#key(key))
+    const name = cacheKey(row)
+    const cached = this.#state.row(actor, key, name)
+    if (cached !== undefined) return cached ?? undefined
+    const generation = this.#state.generation
+    const value = await this.#kv.get('state', row)
+    this.#state.keepRow(generation, name, value)
+    return value
   }
 
+  /** Cached rows are answered from memory; the rest in one read, not kept (a block's history lookups name new keys). */
   async getMany (actor: ActorId, keys: Uint8Array[]): Promise<Array<Uint8Array | undefined>> {
     this.#checkOpen()
     if (keys.length === 0) return []
-    return await this.#kv.getMany('state', keys.map(key => rowKey(actor, this.#key(key))))
+    const rows = keys.map(key => rowKey(actor, this.#key(key)))
+    const out = rows.map((row, i) => this.#state.row(actor, keys[i]!, cacheKey(row)))
+    const missing = out.flatMap((value, i) => value === undefined ? [i] : [])
+    const found = missing.length === 0 ? [] : await this.#kv.getMany('state', missing.map(i => rows[i]!))
+    missing.forEach((index, j) => { out[index] = found[j] })
+    return out.map(value => value ?? undefined)
   }
 
   async range (actor: ActorId, options: RangeOptions = {}): Promise<Array<{ key: Uint8Array, value: Uint8Array }>> {
     this.#checkOpen()
     const limit = options.limit ?? stateRangeEntriesMax
     if (!Number.isInteger(limit) || limit < 0 || limit > stateRangeEntriesMax) throw new StoreError('store/limit', `range limit must be 0..${stateRangeEntriesMax}, got ${limit}`)
+    const cached = this.#state.actor(actor)
+    if (cached !== undefined) {
+      const start = options.start === undefined ? undefined : cacheKey(this.#key(options.start))
+      const end = options.end === undefined ? undefined : cacheKey(this.#key(options.end))
+      return cached.filter(({ key }) => { const name = cacheKey(key); return (start === undefined || name >= start) && (end === undefined || name < end) }).slice(0, limit)
+    }
     const prefix = actorPrefix(actor)
     const gte = concat(prefix, options.start === undefined ? new Uint8Array(0) : this.#key(options.start))
     const lt = options.end === undefined ? prefixEnd(prefix) : concat(prefix, this.#key(options.end))
@@ -141,9 +171,18 @@ export class KvStore implements Store {
   }
 
   async * actorEntries (actor: ActorId): AsyncIterable<{ key: Uint8Array, value: Uint8Array }> {
+    this.#checkOpen()
+    const cached = this.#state.actor(actor)
+    if (cached !== undefined) {
+      yield * cached
+      return
+    }
+    const generation = this.#state.generation
     let start: Uint8Array | undefined
     for (;;) {
       const page = await this.range(actor, start === undefined ? {} : { start })
+      // A state read in one page is the actor's whole state: kept when small (preloading reads it every block).
+      if (start === undefined && page.length < stateRangeEntriesMax) this.#state.keepActor(generation, actor, page)
       yield * page
       if (page.length < stateRangeEntriesMax) return
       start = concat(page[page.length - 1]!.key, Uint8Array.of(0)) // the next key after the last
@@ -225,7 +264,13 @@ export class KvStore implements Store {
       ops.push({ type: 'put', space: 'blocks', key: u64(commit.height), value: encodeHeightRecord(record) })
       ops.push(...headOps(commit.height, root))
       options.signal?.throwIfAborted()
-      await this.#kv.batch(ops, { sync: true })
+      try {
+        await this.#kv.batch(ops, { sync: true })
+      } catch (error) {
+        this.#state.clear() // whether any of it landed is unknown: read the database again
+        throw error
+      }
+      this.#state.applyCommit(writes)
       this.height = commit.height
       this.stateRoot = root
       this.#trie = update
@@ -484,8 +529,9 @@ export class KvStore implements Store {
    */
   async #installStaged (manifest: CheckpointManifest, options: ImportOptions): Promise<void> {
     const h = manifest.height
-    // From here the old heights' records may go (replace): a failure part way must not leave them assumed.
+    // From here the old heights' records and state may go (replace): a failure part way must not leave them assumed.
     this.#recordsFrom = undefined
+    this.#state.clear()
     await this.#kv.batch([{ type: 'put', space: 'meta', key: metaImporting, value: u64(h) }], { sync: true })
     // A replacing import drops the old height's rows after the marker: a crash from here on is
     // undone to an empty store (WAL kept), never to a mix of two heights.
@@ -524,6 +570,7 @@ export class KvStore implements Store {
     ], { sync: true })
     await this.#kv.clear('staging')
     this.#trie = undefined
+    this.#state.clear() // reads during the install may have kept rows of a state between two heights
     this.height = h
     this.stateRoot = root
   }
@@ -875,8 +922,8 @@ function checkMetaName (name: string): string {
 }
 
 /** The last write to each (actor, key) wins; the trie sees each row once. Throws for a bad actor id. */
-function lastWriteWins (writes: HeightCommit['writes']): Array<{ row: Uint8Array, path: Uint8Array, value: Uint8Array | null }> {
-  const byRow = new Map<string, { row: Uint8Array, value: Uint8Array | null }>()
+function lastWriteWins (writes: HeightCommit['writes']): Array<{ actor: ActorId, key: Uint8Array, row: Uint8Array, name: string, path: Uint8Array, value: Uint8Array | null }> {
+  const byRow = new Map<string, { actor: ActorId, key: Uint8Array, row: Uint8Array, name: string, value: Uint8Array | null }>()
   // A height's writes name few actors (thousands of writes, a handful of actors): encode each once.
   const prefixes = new Map<ActorId, Uint8Array>()
   for (const write of writes) {
@@ -885,9 +932,9 @@ function lastWriteWins (writes: HeightCommit['writes']): Array<{ row: Uint8Array
     const row = new Uint8Array(prefix.length + write.key.length)
     row.set(prefix)
     row.set(write.key, prefix.length)
-    const key = cacheKey(row)
-    byRow.delete(key)
-    byRow.set(key, { row, value: write.value })
+    const name = cacheKey(row)
+    byRow.delete(name)
+    byRow.set(name, { actor: write.actor, key: write.key, row, name, value: write.value })
   }
   return [...byRow.values()].map(w => ({ ...w, path: sha256(w.row) }))
 }

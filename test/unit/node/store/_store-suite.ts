@@ -46,6 +46,39 @@ export function gatedKv (holds: (ops: KvOp[]) => boolean): { wrap: (kv: OrderedK
   return { wrap, reached: reached.promise, release: () => { gate.resolve() } }
 }
 
+/**
+ * `kv` counting the state reads that reach it; while `hold` is set, a state read has read its value
+ * and waits for release() before answering (a read overlapping a commit, deterministically).
+ */
+function readProbe (): { wrap: (kv: OrderedKv) => OrderedKv, reads: () => number, hold: () => Promise<void>, release: () => void } {
+  let reads = 0
+  let gate: PromiseWithResolvers<void> | undefined
+  let reached = Promise.withResolvers<void>()
+  const wait = async (): Promise<void> => {
+    if (gate === undefined) return
+    reached.resolve()
+    await gate.promise
+  }
+  const wrap = (kv: OrderedKv): OrderedKv => ({
+    ...withBatch(kv, async (ops, options) => { await kv.batch(ops, options) }),
+    get: async (space, key) => { if (space === 'state') reads++; const value = await kv.get(space, key); if (space === 'state') await wait(); return value },
+    getMany: async (space, keys) => { if (space === 'state') reads++; return await kv.getMany(space, keys) },
+    entries: async function * (space, range) {
+      if (space === 'state') reads++
+      const rows: Array<[Uint8Array, Uint8Array]> = []
+      for await (const row of kv.entries(space, range)) rows.push(row)
+      if (space === 'state') await wait()
+      yield * rows
+    }
+  })
+  return {
+    wrap,
+    reads: () => reads,
+    hold: async () => { gate = Promise.withResolvers<void>(); reached = Promise.withResolvers<void>(); await Promise.resolve() },
+    release: () => { const g = gate; gate = undefined; g?.resolve() }
+  }
+}
+
 const actor = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy.7' as ActorId
 const other = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy.70' as ActorId
 const te = new TextEncoder()
@@ -417,5 +450,98 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     await store.close()
     await t.throwsAsync(store.get(actor, b('a')), { instanceOf: StoreError, message: /closed/ })
     await t.throwsAsync(commitWrites(store, []), { instanceOf: StoreError, message: /closed/ })
+  })
+
+  test(`${name}: repeated reads of committed rows and of a small actor's state come from memory, and every commit shows through`, async t => {
+    const probe = readProbe()
+    const store = await open(t, {}, probe.wrap)
+    const big = 'v'.repeat(2048) // over storeRowCacheValueBytesMax: read from the database every time
+    await commitWrites(store, [put('a', '1'), put('b', '2'), put('x', big, other)])
+    const text = (bytes: Uint8Array | undefined): string | undefined => bytes === undefined ? undefined : new TextDecoder().decode(bytes)
+    const entries = async (): Promise<string[]> => { const out: string[] = []; for await (const e of store.actorEntries(actor)) out.push(`${text(e.key)}=${text(e.value)}`); return out }
+    let before = probe.reads()
+    t.is(text(await store.get(other, b('x'))), big)
+    t.is(text(await store.get(other, b('missing'))), undefined)
+    t.is(probe.reads() - before, 2)
+    before = probe.reads()
+    const held = (await store.get(other, b('missing')))
+    t.is(held, undefined, 'known absent')
+    t.is(text(await store.get(other, b('x'))), big)
+    t.is(probe.reads() - before, 1, 'a large value is read again, an absent key is not')
+    // A small actor read whole (as preloading does) answers gets, ranges and the next preload.
+    t.deepEqual(await entries(), ['a=1', 'b=2'])
+    before = probe.reads()
+    t.deepEqual(await entries(), ['a=1', 'b=2'])
+    const a = await store.get(actor, b('a'))
+    t.is(text(a), '1')
+    a!.fill(0) // a caller scribbling on what it got changes nothing the store holds
+    t.is(text(await store.get(actor, b('a'))), '1')
+    t.deepEqual((await store.range(actor, { start: b('b') })).map(e => text(e.key)), ['b'])
+    t.deepEqual((await store.getMany(actor, [b('b'), b('zz')])).map(text), ['2', undefined])
+    t.is(probe.reads(), before, 'nothing reached the database')
+    // A commit's writes show through at once: a set, a delete, a new key, a row that was absent.
+    await commitWrites(store, [put('a', '3'), { actor, key: b('b'), value: null }, put('c', '4'), put('missing', 'now', other)])
+    before = probe.reads()
+    t.deepEqual(await entries(), ['a=3', 'c=4'])
+    t.is(text(await store.get(actor, b('a'))), '3')
+    t.is(await store.get(actor, b('b')), undefined)
+    t.deepEqual((await store.range(actor, { start: b('b'), end: b('d'), limit: 5 })).map(e => text(e.key)), ['c'])
+    t.deepEqual((await store.range(actor, { limit: 1 })).map(e => text(e.key)), ['a'])
+    t.is(text(await store.get(other, b('missing'))), 'now')
+    t.is(probe.reads(), before, 'still nothing read from the database')
+    // An actor grown past storeActorCacheBytesMax is dropped and read from the database again, correctly.
+    await commitWrites(store, Array.from({ length: 40 }, (_, i) => put(`big-${String(i).padStart(2, '0')}`, 'w'.repeat(2000))))
+    before = probe.reads()
+    t.is((await entries()).length, 42)
+    t.true(probe.reads() > before)
+  })
+
+  test(`${name}: a read that overlaps a commit never leaves the old value behind`, async t => {
+    const probe = readProbe()
+    const store = await open(t, {}, probe.wrap)
+    await commitWrites(store, [put('a', '1'), put('b', '1', other)])
+    const text = (bytes: Uint8Array | undefined): string | undefined => bytes === undefined ? undefined : new TextDecoder().decode(bytes)
+    await probe.hold()
+    const row = store.get(other, b('b')) // reads "1", then waits
+    const whole = (async () => { const out: string[] = []; for await (const e of store.actorEntries(actor)) out.push(text(e.value)!); return out })()
+    await new Promise(resolve => setImmediate(resolve))
+    await commitWrites(store, [put('a', '2'), put('b', '2', other)])
+    probe.release()
+    t.is(text(await row), '1', 'the read began before the commit')
+    t.deepEqual(await whole, ['1'])
+    t.is(text(await store.get(other, b('b'))), '2')
+    t.is(text(await store.get(actor, b('a'))), '2')
+    const after: string[] = []
+    for await (const e of store.actorEntries(actor)) after.push(text(e.value)!)
+    t.deepEqual(after, ['2'])
+  })
+
+  test(`${name}: a failed commit changes no value read; after a replacing import nothing read before it answers`, async t => {
+    let fail = false
+    const store = await open(t, {}, kv => withBatch(kv, async (ops, options) => {
+      if (fail && ops.some(op => op.space === 'blocks')) throw new Error('disk full')
+      await kv.batch(ops, options)
+    }))
+    const text = (bytes: Uint8Array | undefined): string | undefined => bytes === undefined ? undefined : new TextDecoder().decode(bytes)
+    await commitWrites(store, [put('a', '1'), put('k1', 'old')])
+    t.is(text(await store.get(actor, b('a'))), '1')
+    for await (const _ of store.actorEntries(actor)) {} // keeps the actor whole
+    fail = true
+    await t.throwsAsync(commitWrites(store, [put('a', '2')]), { message: /disk full/ })
+    fail = false
+    t.is(text(await store.get(actor, b('a'))), '1', 'the failed height changed nothing')
+    await commitWrites(store, [put('a', '3')])
+    t.is(text(await store.get(actor, b('a'))), '3')
+    // A replacing import swaps the whole state: nothing read before it may answer after it.
+    const source = await open(t)
+    for (let i = 1; i <= 3; i++) await commitWrites(source, [put(`k${i}`, `new-${i}`)])
+    const manifest = await source.checkpoint()
+    t.is(text(await store.get(actor, b('k1'))), 'old')
+    await store.importCheckpoint(manifest, sourceOf(source, manifest), { replace: true })
+    t.is(text(await store.get(actor, b('k1'))), 'new-1')
+    t.is(await store.get(actor, b('a')), undefined)
+    const whole: string[] = []
+    for await (const e of store.actorEntries(actor)) whole.push(text(e.value)!)
+    t.deepEqual(whole, ['new-1', 'new-2', 'new-3'])
   })
 }
