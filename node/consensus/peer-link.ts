@@ -48,6 +48,11 @@ export class PeerLink {
   #retryAtMs = 0
   #cancelRetry: (() => void) | undefined
   readonly #abort = new AbortController()
+  /** Aborts the current stream's pending write: on close, or when the write is stuck. */
+  #streamAbort: AbortController | undefined
+  /** When the write in progress began (clock ms), undefined between writes. */
+  #writingSince: number | undefined
+  #cancelWatchdog: (() => void) | undefined
   /** Frames written to the stream (for tests and status). */
   sent = 0
 
@@ -92,7 +97,9 @@ export class PeerLink {
   close (): void {
     this.#closed = true
     this.#abort.abort(new Error('consensus link closed'))
+    this.#streamAbort?.abort(new Error('consensus link closed'))
     this.#cancelRetry?.()
+    this.#cancelWatchdog?.()
     this.#frames = []
     this.#bytes = 0
     const stream = this.#stream
@@ -113,14 +120,19 @@ export class PeerLink {
         this.#frames = []
         this.#bytes = 0
         try {
-          // A member that stops reading must not hold its link forever: replace the stream.
-          await lp.writeV(batch, { signal: AbortSignal.any([this.#abort.signal, AbortSignal.timeout(consensusWriteTimeoutMs)]) })
+          // A member that stops reading must not hold its link forever: the watchdog replaces the
+          // stream. (A timeout signal per write cost a timer and two AbortSignals per frame batch.)
+          this.#writingSince = this.#c.clock.now()
+          this.#armWatchdog(consensusWriteTimeoutMs)
+          await lp.writeV(batch, { signal: this.#streamAbort!.signal })
           this.sent += batch.length
         } catch (error) {
           if (this.#closed) return
           this.#init.onDrop('write-failed', batch.length)
           this.#c.logger.debug('consensus stream failed', { peer: this.peer, error: (error as Error).message })
           this.#reset(error as Error)
+        } finally {
+          this.#writingSince = undefined
         }
       }
     } finally {
@@ -142,6 +154,7 @@ export class PeerLink {
         return undefined
       }
       this.#stream = stream
+      this.#streamAbort = new AbortController()
       this.#lp = lpStream(stream, { maxDataLength: this.#bounds.frameBytesMax })
       // The peer never writes on this stream: if it ends or fails, the next write re-dials.
       stream.addEventListener('close', () => { if (this.#stream === stream) this.#reset() })
@@ -163,6 +176,22 @@ export class PeerLink {
     this.#stream = undefined
     this.#lp = undefined
     if (stream !== undefined && error !== undefined) stream.abort(error)
+  }
+
+  /**
+   * One timer per link at a time, not one per write: when it fires it aborts a write that has been
+   * pending for consensusWriteTimeoutMs, or waits for the rest of that time if a newer write is pending.
+   */
+  #armWatchdog (delayMs: number): void {
+    if (this.#cancelWatchdog !== undefined) return
+    this.#cancelWatchdog = this.#c.clock.setTimer(delayMs, () => {
+      this.#cancelWatchdog = undefined
+      const since = this.#writingSince
+      if (since === undefined || this.#closed) return
+      const pendingMs = this.#c.clock.now() - since
+      if (pendingMs >= consensusWriteTimeoutMs) this.#streamAbort?.abort(new Error(`write pending for ${pendingMs} ms: the member stopped reading`))
+      else this.#armWatchdog(consensusWriteTimeoutMs - pendingMs)
+    })
   }
 
   #scheduleRetry (delayMs: number): void {

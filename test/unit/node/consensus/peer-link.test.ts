@@ -4,7 +4,7 @@
 import test from 'ava'
 import { lpStream } from '@libp2p/utils'
 import type { NodeId } from '../../../../protocol/ids.ts'
-import { consensusOutboxFramesMax, consensusRedialMs } from '../../../../protocol/limits.ts'
+import { consensusOutboxFramesMax, consensusRedialMs, consensusWriteTimeoutMs } from '../../../../protocol/limits.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { PeerLink } from '../../../../node/consensus/peer-link.ts'
@@ -78,4 +78,32 @@ test('PeerLink keeps at most consensusOutboxFramesMax frames, dropping the oldes
   for (let i = 0; i < consensusOutboxFramesMax + 10; i++) link.send(frame(`m${i}`))
   t.is(link.queued, consensusOutboxFramesMax)
   t.is(drops.reduce((x, y) => x + y, 0), 10)
+})
+
+test('PeerLink replaces the stream of a member that stops reading once a write is pending for consensusWriteTimeoutMs', async t => {
+  const { a, b, received } = pair()
+  const clock = new ManualClock()
+  const drops: Array<{ reason: string, frames: number }> = []
+  let streams = 0
+  const dial = a.dial.bind(a)
+  a.dial = async (peer, p) => {
+    const stream = await dial(peer, p)
+    // The first stream behaves as a member that stopped reading: its buffer is full and never drains.
+    if (streams++ === 0) stream.send = () => false
+    return stream
+  }
+  const link = new PeerLink({ net: a, clock, logger: silentLogger }, { peer: b.nodeId, protocol, onDrop: (reason, frames) => { drops.push({ reason, frames }) } })
+  t.teardown(() => { link.close() })
+  link.send(frame('stuck'))
+  await waitFor(() => link.queued === 0, 2_000, () => 'the write started')
+  link.send(frame('queued'))
+  clock.advance(consensusWriteTimeoutMs - 1)
+  await new Promise(resolve => setTimeout(resolve, 20))
+  t.deepEqual(drops, [], 'not before the timeout')
+  t.is(link.sent, 0)
+  clock.advance(1)
+  await waitFor(() => received.length === 1, 2_000, () => 'the queued frame delivered on a new stream')
+  t.deepEqual(drops, [{ reason: 'write-failed', frames: 1 }])
+  t.deepEqual(received, ['queued'])
+  t.is(streams, 2)
 })
