@@ -1,10 +1,11 @@
 // Committed state the store has read, kept equal to the committed state by the store's own commits
-// (private to node/store): single rows after a get, and the whole state of small actors after a full
-// read (preloading). It never reads or writes the database, never holds a value no commit made, and
-// hands out copies, so no caller can change what it holds.
+// (private to node/store): single rows after a get, and key windows after a range read: every key
+// of one actor in [start, upper), so a later range from the same start that ends by `upper` (time-
+// ordered queues asking "anything due yet?", a small actor read whole for preloading) needs no read.
+// It never reads or writes the database, never holds a value no commit made, and hands out copies.
 
 import type { ActorId } from '../../protocol/ids.ts'
-import { storeActorCacheActorsMax, storeActorCacheBytesMax, storeRowCacheEntriesMax, storeRowCacheValueBytesMax } from '../../protocol/limits.ts'
+import { storeRangeCacheBytesMax, storeRangeCacheWindowsMax, storeRowCacheEntriesMax, storeRowCacheValueBytesMax } from '../../protocol/limits.ts'
 import { BoundedMap } from '../core/bounded-map.ts'
 
 export interface CachedEntry { key: Uint8Array, value: Uint8Array }
@@ -12,35 +13,70 @@ export interface CachedEntry { key: Uint8Array, value: Uint8Array }
 /** One committed write as the cache sees it: `name` is its row key as a latin1 string. */
 export interface CachedWrite { actor: ActorId, key: Uint8Array, name: string, value: Uint8Array | null }
 
-/** Every entry of one actor, by key (latin1: string order is byte order). */
-class ActorEntries {
-  readonly byKey = new Map<string, CachedEntry>()
-  bytes = 0
-  #sorted: CachedEntry[] | undefined
+/**
+ * Every key of one actor in [start, upper) (upper null: to the actor's last key), by key as a
+ * latin1 string, whose order is byte order. Past storeRangeCacheBytesMax it gives up its highest
+ * keys and lowers `upper` to the first one given up: what it still claims stays complete.
+ */
+class Window {
+  readonly actor: ActorId
+  readonly start: string
+  upper: string | null
+  readonly rows = new Map<string, CachedEntry>()
+  /** The keys of `rows` in order, kept sorted as keys come and go (a block changes a few of many). */
+  readonly names: string[] = []
+  #bytes = 0
 
-  set (key: Uint8Array, value: Uint8Array | null): void {
-    const name = latin1(key)
-    const old = this.byKey.get(name)
-    if (old !== undefined) this.bytes -= old.key.length + old.value.length
+  constructor (actor: ActorId, start: string, upper: string | null) {
+    this.actor = actor
+    this.start = start
+    this.upper = upper
+  }
+
+  covers (name: string): boolean { return name >= this.start && (this.upper === null || name < this.upper) }
+
+  set (name: string, key: Uint8Array, value: Uint8Array | null): void {
+    const old = this.rows.get(name)
+    if (old !== undefined) this.#bytes -= old.key.length + old.value.length
     if (value === null) {
-      if (old !== undefined) this.byKey.delete(name)
-    } else {
-      this.byKey.set(name, { key: key.slice(), value: value.slice() })
-      this.bytes += key.length + value.length
+      if (old !== undefined) {
+        this.rows.delete(name)
+        this.names.splice(firstAtOrAfter(this.names, name), 1)
+      }
+      return
     }
-    if (old === undefined || value === null) this.#sorted = undefined
-    else if (this.#sorted !== undefined) this.#sorted[this.#sorted.indexOf(old)] = this.byKey.get(name)!
+    this.rows.set(name, { key: key.slice(), value: value.slice() })
+    this.#bytes += key.length + value.length
+    if (old === undefined) {
+      // Appending in order (a read filling the window, a queue growing at its end) costs no search.
+      if (this.names.length === 0 || this.names.at(-1)! < name) this.names.push(name)
+      else this.names.splice(firstAtOrAfter(this.names, name), 0, name)
+    }
+    while (this.#bytes > storeRangeCacheBytesMax) {
+      const top = this.names.pop()!
+      const entry = this.rows.get(top)!
+      this.rows.delete(top)
+      this.#bytes -= entry.key.length + entry.value.length
+      this.upper = top
+    }
   }
+}
 
-  sorted (): CachedEntry[] {
-    this.#sorted ??= [...this.byKey.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([, e]) => e)
-    return this.#sorted
+/** The index of the first name >= `name` in an ascending list. */
+function firstAtOrAfter (names: readonly string[], name: string): number {
+  let lo = 0
+  let hi = names.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (names[mid]! < name) lo = mid + 1
+    else hi = mid
   }
+  return lo
 }
 
 export class StateCache {
   readonly #rows = new BoundedMap<string, Uint8Array | null>(storeRowCacheEntriesMax)
-  readonly #actors = new BoundedMap<ActorId, ActorEntries>(storeActorCacheActorsMax)
+  readonly #windows = new BoundedMap<string, Window>(storeRangeCacheWindowsMax)
   #generation = 0
 
   /** Changes at every commit and clear: a read that began under another generation is not kept. */
@@ -48,10 +84,13 @@ export class StateCache {
 
   /** The committed value of a row: a copy, null when known absent, undefined when not cached. */
   row (actor: ActorId, key: Uint8Array, row: string): Uint8Array | null | undefined {
-    const entries = this.#actors.get(actor)
-    if (entries !== undefined) return entries.byKey.get(latin1(key))?.value.slice() ?? null
     const value = this.#rows.get(row)
-    return value === undefined || value === null ? value : value.slice()
+    if (value !== undefined) return value === null ? null : value.slice()
+    const name = latin1(key)
+    for (const window of this.#windows.values()) {
+      if (window.actor === actor && window.covers(name)) return window.rows.get(name)?.value.slice() ?? null
+    }
+    return undefined
   }
 
   /** Keeps a row read from the database while `generation` was current (not when a commit came between). */
@@ -60,34 +99,56 @@ export class StateCache {
     this.#rows.set(row, value === undefined ? null : value.slice())
   }
 
-  /** Every entry of a cached actor in key order (copies), or undefined. */
-  actor (actor: ActorId): CachedEntry[] | undefined {
-    return this.#actors.get(actor)?.sorted().map(e => ({ key: e.key.slice(), value: e.value.slice() }))
+  /**
+   * The entries of `actor` with start <= key < end (end undefined: to the actor's last key), at most
+   * `limit`, in key order (copies), when a window covers [start, end); else undefined.
+   */
+  range (actor: ActorId, start: Uint8Array, end: Uint8Array | undefined, limit: number): CachedEntry[] | undefined {
+    const startName = latin1(start)
+    const endName = end === undefined ? null : latin1(end)
+    const fits = (w: Window): boolean => w.actor === actor && w.start <= startName && (w.upper === null || (endName !== null && endName <= w.upper))
+    let window = this.#windows.get(windowKey(actor, startName))
+    if (window === undefined || !fits(window)) window = [...this.#windows.values()].find(fits)
+    if (window === undefined) return undefined
+    const out: CachedEntry[] = []
+    for (let i = firstAtOrAfter(window.names, startName); i < window.names.length && out.length < limit; i++) {
+      const name = window.names[i]!
+      if (endName !== null && name >= endName) break
+      const entry = window.rows.get(name)!
+      out.push({ key: entry.key.slice(), value: entry.value.slice() })
+    }
+    return out
   }
 
-  /** Keeps the complete state of an actor read while `generation` was current, if it is small. */
-  keepActor (generation: number, actor: ActorId, entries: readonly CachedEntry[]): void {
+  /**
+   * Keeps what a range read found while `generation` was current: `entries` are every key of
+   * `actor` in [start, upper) (upper undefined: to the actor's last key).
+   */
+  keepRange (generation: number, actor: ActorId, start: Uint8Array, upper: Uint8Array | undefined, entries: readonly CachedEntry[]): void {
     if (generation !== this.#generation) return
-    const held = new ActorEntries()
+    const window = new Window(actor, latin1(start), upper === undefined ? null : latin1(upper))
     for (const { key, value } of entries) {
-      held.set(key, value)
-      if (held.bytes > storeActorCacheBytesMax) return
+      const name = latin1(key)
+      if (!window.covers(name)) break
+      window.set(name, key, value)
     }
-    this.#actors.set(actor, held)
+    this.#windows.set(windowKey(actor, window.start), window)
   }
 
   /** Applies a commit's writes (one per row, the last), once its batch is in the database. */
   applyCommit (writes: readonly CachedWrite[]): void {
     this.#generation++
+    const byActor = new Map<ActorId, Window[]>()
+    for (const window of this.#windows.values()) byActor.set(window.actor, [...byActor.get(window.actor) ?? [], window])
     for (const write of writes) {
       if (this.#rows.has(write.name)) {
         if (write.value !== null && write.value.length > storeRowCacheValueBytesMax) this.#rows.delete(write.name)
         else this.#rows.set(write.name, write.value === null ? null : write.value.slice())
       }
-      const entries = this.#actors.get(write.actor)
-      if (entries === undefined) continue
-      entries.set(write.key, write.value)
-      if (entries.bytes > storeActorCacheBytesMax) this.#actors.delete(write.actor)
+      const windows = byActor.get(write.actor)
+      if (windows === undefined) continue
+      const name = latin1(write.key)
+      for (const window of windows) if (window.covers(name)) window.set(name, write.key, write.value)
     }
   }
 
@@ -95,8 +156,12 @@ export class StateCache {
   clear (): void {
     this.#generation++
     this.#rows.clear()
-    this.#actors.clear()
+    this.#windows.clear()
   }
+}
+
+function windowKey (actor: ActorId, start: string): string {
+  return `${actor}\n${start}`
 }
 
 function latin1 (bytes: Uint8Array): string {

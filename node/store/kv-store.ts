@@ -21,9 +21,9 @@
 // a vote's fsync waits neither for a height's trie work nor for its batch; certifications on their
 // own chain, which an import's install also holds (it replaces the certs space).
 //
-// Caching: committed rows read by get and small actors read whole (actorEntries) are kept in memory
-// (_state-cache.ts); each commit updates them once its batch lands, a failed commit and an import
-// empty them, and a read that overlapped a commit is not kept.
+// Caching: committed rows read by get, small actors read whole (actorEntries) and ranges read with
+// readAheadUntil are kept in memory (_state-cache.ts); each commit updates them once its batch
+// lands, a failed commit and an import empty them, and a read that overlapped a commit is not kept.
 
 import { sha256 } from '../../protocol/state/sha256.ts'
 import { createHash } from 'node:crypto'
@@ -32,7 +32,7 @@ import { height as toHeight, type ActorId, type Height } from '../../protocol/id
 import {
   checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, receiptBytesMax, receiptsPerHeightMax,
   stateRangeEntriesMax, stateValueBytesMax, stateWritesPerHeightMax, storeCodeBytesMax, storeMetaBytesMax, storeMetaNameCharsMax, storeNodeCacheEntriesMax,
-  storeReadPageRows, storeReceiptPageBytes, storeTrieKeptLevels, storeWriteBatchOps,
+  storeRangeReadAheadRows, storeReadPageRows, storeReceiptPageBytes, storeTrieKeptLevels, storeWriteBatchOps,
   walRecordBytesMax, walRecordsMax
 } from '../../protocol/limits.ts'
 import { decodeChunk, encodeChunk, encodeManifest, decodeManifest, type CheckpointChunk, type CheckpointManifest, type StateEntry } from '../../protocol/state/checkpoint.ts'
@@ -155,34 +155,36 @@ export class KvStore implements Store {
     this.#checkOpen()
     const limit = options.limit ?? stateRangeEntriesMax
     if (!Number.isInteger(limit) || limit < 0 || limit > stateRangeEntriesMax) throw new StoreError('store/limit', `range limit must be 0..${stateRangeEntriesMax}, got ${limit}`)
-    const cached = this.#state.actor(actor)
-    if (cached !== undefined) {
-      const start = options.start === undefined ? undefined : cacheKey(this.#key(options.start))
-      const end = options.end === undefined ? undefined : cacheKey(this.#key(options.end))
-      return cached.filter(({ key }) => { const name = cacheKey(key); return (start === undefined || name >= start) && (end === undefined || name < end) }).slice(0, limit)
-    }
+    const start = options.start === undefined ? new Uint8Array(0) : this.#key(options.start)
+    const end = options.end === undefined ? undefined : this.#key(options.end)
+    const until = options.readAheadUntil === undefined ? undefined : this.#key(options.readAheadUntil)
+    const cached = this.#state.range(actor, start, end, limit)
+    if (cached !== undefined) return cached
     const prefix = actorPrefix(actor)
-    const gte = concat(prefix, options.start === undefined ? new Uint8Array(0) : this.#key(options.start))
-    const lt = options.end === undefined ? prefixEnd(prefix) : concat(prefix, this.#key(options.end))
+    const gte = concat(prefix, start)
+    const lt = end === undefined ? prefixEnd(prefix) : concat(prefix, end)
     const out: Array<{ key: Uint8Array, value: Uint8Array }> = []
     if (limit === 0) return out
+    const generation = this.#state.generation
     for await (const [row, value] of this.#kv.entries('state', { gte, lt, limit })) out.push({ key: row.slice(prefix.length), value })
+    // What the read saw whole is kept for the next ranges from this start: an actor's whole state
+    // (preloading), or, when asked, the range plus the keys just past it.
+    if (out.length < limit && end === undefined && options.start === undefined) {
+      this.#state.keepRange(generation, actor, start, undefined, out)
+    } else if (out.length < limit && end !== undefined && until !== undefined && cacheKey(until) > cacheKey(end)) {
+      const ahead: Array<{ key: Uint8Array, value: Uint8Array }> = []
+      for await (const [row, value] of this.#kv.entries('state', { gte: lt, lt: concat(prefix, until), limit: storeRangeReadAheadRows + 1 })) ahead.push({ key: row.slice(prefix.length), value })
+      const upper = ahead.length > storeRangeReadAheadRows ? ahead.pop()!.key : until
+      this.#state.keepRange(generation, actor, start, upper, [...out, ...ahead])
+    }
     return out
   }
 
   async * actorEntries (actor: ActorId): AsyncIterable<{ key: Uint8Array, value: Uint8Array }> {
-    this.#checkOpen()
-    const cached = this.#state.actor(actor)
-    if (cached !== undefined) {
-      yield * cached
-      return
-    }
-    const generation = this.#state.generation
     let start: Uint8Array | undefined
     for (;;) {
+      // The first page, when it is the whole state, is kept by range() if small: preloading reads it every block.
       const page = await this.range(actor, start === undefined ? {} : { start })
-      // A state read in one page is the actor's whole state: kept when small (preloading reads it every block).
-      if (start === undefined && page.length < stateRangeEntriesMax) this.#state.keepActor(generation, actor, page)
       yield * page
       if (page.length < stateRangeEntriesMax) return
       start = concat(page[page.length - 1]!.key, Uint8Array.of(0)) // the next key after the last

@@ -91,6 +91,13 @@ export interface RangeOptions {
   end?: Uint8Array
   /** @default stateRangeEntriesMax — at most that many entries are returned. */
   limit?: number
+  /**
+   * A hint for ranges asked again and again from one start with a growing end (due timers, expired
+   * history): the store also reads up to storeRangeReadAheadRows keys in [end, readAheadUntil) and
+   * keeps them, current through commits, so later ranges from this start that end before the keys
+   * it has not seen are answered from memory. Never changes what a range returns.
+   */
+  readAheadUntil?: Uint8Array
 }
 
 export interface Store {

@@ -536,7 +536,7 @@ export class SubnetService implements ConsensusApplication {
     const sys = this.#system
     if (decodeU64(await store.get(sys, systemKeys.outboxHead), 0n) < decodeU64(await store.get(sys, systemKeys.outboxTail), 0n)) return true
     const nowNs = BigInt(Math.floor(this.#c.clock.now())) * 1_000_000n
-    return (await store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(nowNs), limit: 1 })).length > 0
+    return (await store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(nowNs), limit: 1, readAheadUntil: timersAfter })).length > 0
   }
 
   /** The envelopes a proposal may carry now: pooled, not in flight, their code (if any) at hand. */
@@ -852,9 +852,11 @@ export class SubnetService implements ConsensusApplication {
         const rows = await store.getMany(sys, known.map(i => systemKeys.expiring(i.content.expiryMs, i.requestId)))
         rows.forEach((row, i) => { if (row !== undefined) history.add(known[i]!.requestId) })
       })(),
-      store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax }),
+      // Asked every block with a later end: read ahead, the store answers the next ones from memory
+      // until the requests it read past expire (an iterator per block and replica otherwise).
+      store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax, readAheadUntil: expiringAfter }),
       head < tail ? store.range(sys, { start: systemKeys.outbox(head), end: systemKeys.outbox(tail), limit: subnetOutboxDeliverPerBlockMax }) : [],
-      store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax })
+      store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax, readAheadUntil: timersAfter })
     ])
     const selection = selectBlockIngress(payload.ingress, {
       subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id), verified: id => this.#verified.get(id)?.ingress
@@ -1203,6 +1205,17 @@ export class SubnetService implements ConsensusApplication {
     this.#c.logger.warn('block payload refused', { height: block.height, view: block.view, proposer: block.proposer, why })
     return false
   }
+}
+
+/** The first keys past every timer and every history entry: how far a due-read may read ahead. */
+const timersAfter = keysAfter(systemKeys.timersPrefix)
+const expiringAfter = keysAfter(systemKeys.expiringPrefix)
+
+/** The first key past every key that starts with `prefix` (which does not end in 0xff: ascii). */
+function keysAfter (prefix: Uint8Array): Uint8Array {
+  const end = prefix.slice()
+  end[end.length - 1]!++
+  return end
 }
 
 /** System writes of one block, one per key (a later set or delete wins). */

@@ -1,6 +1,7 @@
 // One behavioural suite for every Store implementation: store.test.ts runs it against the LevelDB
 // store and the in-memory store alike.
 import type { ExecutionContext, TestFn } from 'ava'
+import fc from 'fast-check'
 import { rawCidOf, sha256Bytes } from '../../../../protocol/codec.ts'
 import { height, type ActorId } from '../../../../protocol/ids.ts'
 import { stateKeyBytesMax, stateValueBytesMax, stateWritesPerHeightMax } from '../../../../protocol/limits.ts'
@@ -494,6 +495,79 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     before = probe.reads()
     t.is((await entries()).length, 42)
     t.true(probe.reads() > before)
+  })
+
+  test(`${name}: ranges read with readAheadUntil answer the next ranges from the same start from memory, commits included`, async t => {
+    const probe = readProbe()
+    const store = await open(t, {}, probe.wrap)
+    const q = (i: number): string => `q/${String(i).padStart(3, '0')}`
+    await commitWrites(store, [...Array.from({ length: 100 }, (_, i) => put(q(i + 1), `v${i + 1}`)), put('r', 'outside')])
+    const keys = async (end: string, limit?: number): Promise<string[]> =>
+      (await store.range(actor, { start: b('q/'), end: b(end), readAheadUntil: b('q0'), ...(limit === undefined ? {} : { limit }) })).map(e => new TextDecoder().decode(e.key))
+    const upTo = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, i) => q(from + i))
+    let before = probe.reads()
+    t.deepEqual(await keys(q(3)), upTo(1, 2))
+    t.is(probe.reads() - before, 2, 'the range and the keys past it')
+    before = probe.reads()
+    t.deepEqual(await keys(q(10)), upTo(1, 9))
+    t.deepEqual(await keys(q(60), 5), upTo(1, 5))
+    t.deepEqual(await keys(q(66)), upTo(1, 65))
+    t.is(probe.reads(), before, '64 keys past the first end were read with it')
+    // A commit deletes the due keys and adds one among the known ones: the next ranges see both.
+    await commitWrites(store, [{ actor, key: b(q(1)), value: null }, { actor, key: b(q(2)), value: null }, put('q/004x', 'new')])
+    before = probe.reads()
+    t.deepEqual(await keys(q(6)), [q(3), q(4), 'q/004x', q(5)])
+    t.is(probe.reads(), before)
+    // Past the keys it has seen it reads again, and gets the same answer a plain read gives.
+    t.deepEqual(await keys(q(90)), ['q/004x', ...upTo(3, 89)].sort())
+    t.true(probe.reads() > before)
+    t.deepEqual((await store.range(actor, { start: b('q/'), end: b(q(90)) })).map(e => new TextDecoder().decode(e.key)), ['q/004x', ...upTo(3, 89)].sort())
+    // Fewer keys left than the read-ahead: the window reaches readAheadUntil, and new keys below it show.
+    t.deepEqual(await keys(q(99)), ['q/004x', ...upTo(3, 98)].sort())
+    await commitWrites(store, [put('q/500', 'late')])
+    before = probe.reads()
+    t.deepEqual((await keys('q/999')).slice(-3), [q(99), q(100), 'q/500'])
+    t.is(probe.reads(), before)
+  })
+
+  test(`${name}: every read answers what the committed state holds, whatever was read and committed before (model check)`, async t => {
+    const keys = ['a', 'b', 'c', 'q/1', 'q/2', 'q/3', 'q/4', 'q/5', 'r']
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('commit' as const), writes: fc.array(fc.record({ who: fc.boolean(), key: fc.constantFrom(...keys), value: fc.option(fc.string({ maxLength: 3 }), { nil: null, freq: 2 }) }), { maxLength: 4 }) }),
+      fc.record({ kind: fc.constant('get' as const), who: fc.boolean(), key: fc.constantFrom(...keys) }),
+      fc.record({ kind: fc.constant('many' as const), who: fc.boolean(), keys: fc.array(fc.constantFrom(...keys), { maxLength: 3 }) }),
+      fc.record({ kind: fc.constant('range' as const), who: fc.boolean(), start: fc.option(fc.constantFrom(...keys, 'q/'), { nil: undefined }), end: fc.option(fc.constantFrom(...keys, 'q0', 'z'), { nil: undefined }), limit: fc.integer({ min: 0, max: 4 }), ahead: fc.boolean() }),
+      fc.record({ kind: fc.constant('all' as const), who: fc.boolean() })
+    )
+    const text = (bytes: Uint8Array | undefined): string | undefined => bytes === undefined ? undefined : new TextDecoder().decode(bytes)
+    const store0 = await open(t) as Store & { kind?: string }
+    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 10, maxLength: 40, size: 'max' }), async ops => {
+      const store = await open(t)
+      const model = new Map<string, string>() // `${actor}|${key}` → value
+      const at = (who: boolean): ActorId => who ? other : actor
+      const sorted = (who: boolean): Array<[string, string]> => [...model].filter(([k]) => k.startsWith(`${at(who)}|`)).map(([k, v]): [string, string] => [k.slice(at(who).length + 1), v]).sort((x, y) => (x[0] < y[0] ? -1 : 1))
+      for (const o of ops) {
+        if (o.kind === 'commit') {
+          await commitWrites(store, o.writes.map(w => ({ actor: at(w.who), key: b(w.key), value: w.value === null ? null : b(w.value) })))
+          for (const w of o.writes) { if (w.value === null) model.delete(`${at(w.who)}|${w.key}`); else model.set(`${at(w.who)}|${w.key}`, w.value) }
+        } else if (o.kind === 'get') {
+          if (text(await store.get(at(o.who), b(o.key))) !== model.get(`${at(o.who)}|${o.key}`)) return false
+        } else if (o.kind === 'many') {
+          const got = (await store.getMany(at(o.who), o.keys.map(b))).map(text)
+          if (JSON.stringify(got) !== JSON.stringify(o.keys.map(k => model.get(`${at(o.who)}|${k}`)))) return false
+        } else if (o.kind === 'range') {
+          const got = (await store.range(at(o.who), { ...(o.start === undefined ? {} : { start: b(o.start) }), ...(o.end === undefined ? {} : { end: b(o.end) }), limit: o.limit, ...(o.ahead ? { readAheadUntil: b('q0') } : {}) })).map(e => `${text(e.key)}=${text(e.value)}`)
+          const want = sorted(o.who).filter(([k]) => (o.start === undefined || k >= o.start) && (o.end === undefined || k < o.end)).slice(0, o.limit).map(([k, v]) => `${k}=${v}`)
+          if (JSON.stringify(got) !== JSON.stringify(want)) return false
+        } else {
+          const got: string[] = []
+          for await (const e of store.actorEntries(at(o.who))) got.push(`${text(e.key)}=${text(e.value)}`)
+          if (JSON.stringify(got) !== JSON.stringify(sorted(o.who).map(([k, v]) => `${k}=${v}`))) return false
+        }
+      }
+      return true
+    }), { numRuns: store0.kind === 'memory' ? 100 : 10 }) // a LevelDB run opens a database per case
+    t.pass()
   })
 
   test(`${name}: a read that overlaps a commit never leaves the old value behind`, async t => {
