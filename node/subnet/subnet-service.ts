@@ -208,6 +208,12 @@ export class SubnetService implements ConsensusApplication {
   readonly #xnetInFlight = new Map<SubnetId, { next: bigint, height: bigint }>()
   /** Called after every commit and certificate (slice requests waiting for news). */
   readonly #progress = new Set<() => void>()
+  /**
+   * Payloads this replica proposed or verified, decoded, by the bytes object the driver hands back
+   * at finalize: its execution needs no second decode and canonical re-encode. Weak: it lives as
+   * long as the driver holds the block.
+   */
+  readonly #payloads = new WeakMap<Uint8Array, BlockPayload>()
 
   constructor (subnet: Subnet, components: SubnetServiceComponents, init: SubnetServiceInit = {}) {
     this.subnet = subnet
@@ -487,7 +493,10 @@ export class SubnetService implements ConsensusApplication {
       this.#inFlight.set(ingress.id, height)
       this.#remember(ingress, height)
     }
-    return encodePayload({ timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes), xnet })
+    const payload: BlockPayload = { timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes), xnet }
+    const bytes = encodePayload(payload)
+    this.#payloads.set(bytes, payload)
+    return bytes
   }
 
   /**
@@ -618,6 +627,7 @@ export class SubnetService implements ConsensusApplication {
       this.#inFlight.set(ingress.id, block.height)
       this.#remember(ingress, block.height)
     }
+    this.#payloads.set(block.payload, payload.value)
     return true
   }
 
@@ -823,7 +833,7 @@ export class SubnetService implements ConsensusApplication {
   async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[], changes?: MessageChange[] }> {
     const store = this.#c.store
     const sys = this.#system
-    const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [], xnet: [] } : unwrapPayload(block.payload, this.#c.logger)
+    const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [], xnet: [] } : this.#payloads.get(block.payload) ?? unwrapPayload(block.payload, this.#c.logger)
     // Reads run together wherever one does not depend on another: each is a round trip to LevelDB's
     // thread pool, and a block of one update used to wait for some twenty of them in a row.
     const counters = await Promise.all([systemKeys.lastTimeMs, systemKeys.outboxHead, systemKeys.outboxTail, systemKeys.nextIndex, systemKeys.timerSeq].map(async k => await store.get(sys, k)))
@@ -876,7 +886,7 @@ export class SubnetService implements ConsensusApplication {
       system.delete(key)
       head++
     }
-    system.set(systemKeys.outboxHead, encodeU64(head))
+    setCounter(system, systemKeys.outboxHead, counters[1], head)
     for (const { key, value } of due) {
       const timer = decodeTimer(value)
       assert(timer.ok, 'corrupt timer in subnet state')
@@ -1035,7 +1045,7 @@ export class SubnetService implements ConsensusApplication {
       }
     }
     flush()
-    system.set(systemKeys.nextIndex, encodeU64(nextIndex))
+    setCounter(system, systemKeys.nextIndex, counters[3], nextIndex)
 
     // What this block sends waits in replicated state for a later block: calls and answers to this
     // subnet's actors in the queue, to other subnets' actors in the stream to that subnet, timers by
@@ -1072,7 +1082,7 @@ export class SubnetService implements ConsensusApplication {
       tail++
     }
     if (timerSeq !== timerSeqBefore) system.set(systemKeys.timerSeq, encodeU64(timerSeq))
-    system.set(systemKeys.outboxTail, encodeU64(tail))
+    setCounter(system, systemKeys.outboxTail, counters[2], tail)
 
     const skipped: IngressResult[] = []
     for (const entry of selection.skipped) {
@@ -1216,6 +1226,18 @@ function keysAfter (prefix: Uint8Array): Uint8Array {
   const end = prefix.slice()
   end[end.length - 1]!++
   return end
+}
+
+/**
+ * Writes a counter unless the committed state already holds exactly that value: an unchanged row
+ * still cost its hashes and a trie walk in the commit (most blocks move neither end of the queue
+ * nor the actor index). An absent counter is written even at its default, as always, so the state
+ * and its root are the same as when every block wrote them.
+ */
+function setCounter (system: SystemWrites, key: Uint8Array, stored: Uint8Array | undefined, value: bigint): void {
+  const bytes = encodeU64(value)
+  if (stored !== undefined && Buffer.from(stored).equals(bytes)) return
+  system.set(key, bytes)
 }
 
 /** System writes of one block, one per key (a later set or delete wins). */
