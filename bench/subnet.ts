@@ -139,7 +139,12 @@ async function fourReplicas (impl: Impl, size: number, heights: number): Promise
       const self = i
       replicas.push(makeReplica(subnet, node, store, clock, {
         publishShare: async share => {
-          for (const [j, other] of replicas.entries()) if (j !== self) setImmediate(() => { void other.service.receiveShare(share) })
+          // As the member channel delivers them (receiveMemberShare; a tree without it: receiveShare).
+          for (const [j, other] of replicas.entries()) {
+            if (j === self) continue
+            const service = other.service as Service & { receiveMemberShare?: (bytes: Uint8Array) => Promise<boolean> }
+            setImmediate(() => { void (service.receiveMemberShare ?? service.receiveShare).call(service, share) })
+          }
         }
       }))
     }

@@ -681,22 +681,38 @@ export class SubnetService implements ConsensusApplication {
   // ── Certification ──────────────────────────────────────────────────────────────────────────
 
   /**
-   * A share from another member (member channel or gossip). Returns false for a share that is
-   * malformed, names no member or another subnet, or does not verify. A share that can change
-   * nothing is dropped before its signature is checked and returns true: one for a height certified
-   * here (or whose certificate is being written), a second one from a signer whose verified share
-   * is held, one outside the buffered window. Only verified shares are ever held or counted.
+   * A share from anywhere (gossip): its verdict may decide whether it travels further, so it is
+   * always checked. Returns false for a share that is malformed, names no member or another subnet,
+   * or does not verify. A valid share that can change nothing (its height certified here or being
+   * written, its signer's share held, outside the buffered window) is dropped after the check.
    */
   async receiveShare (bytes: Uint8Array): Promise<boolean> {
+    return await this.#receiveShare(bytes, false)
+  }
+
+  /**
+   * A share from a member's own authenticated stream (the member channel), where the verdict only
+   * counts refusals. A share that can change nothing is dropped BEFORE its Ed25519 check and
+   * returns true: with 4 members the fourth share of every height arrives after the certificate,
+   * and its check (plus a store read to find the height certified) was a third of a replica's
+   * certification work. Malformed shares, unknown signers and other subnets still return false;
+   * a share that is kept is verified first, as always.
+   */
+  async receiveMemberShare (bytes: Uint8Array): Promise<boolean> {
+    return await this.#receiveShare(bytes, true)
+  }
+
+  async #receiveShare (bytes: Uint8Array, dropUnchecked: boolean): Promise<boolean> {
     const share = decodeShare(bytes)
     if (share === undefined || this.subnet.memberIds[share.signer] === undefined || share.state.subnet !== this.subnet.id) return false
     const h = share.state.height
-    if (this.#certified.has(h) || this.#writing.has(h) || this.#shares.get(h)?.has(share.signer) === true) return true
-    // Heights below the last certified one may still lack their own certificate (shares arrive in
-    // any order), so they are buffered too, except far behind the commit (bounded memory).
-    if (h + BigInt(subnetCertifyHeightsMax) < this.#c.store.height) return true
-    if (h > this.#c.store.height + BigInt(subnetCertifyHeightsMax)) return true // too far ahead to buffer; ignore
+    const useless = this.#certified.has(h) || this.#writing.has(h) || this.#shares.get(h)?.has(share.signer) === true ||
+      // Heights below the last certified one may still lack their own certificate (shares arrive in
+      // any order), so they are buffered too, except far behind the commit or far ahead (bounded memory).
+      h + BigInt(subnetCertifyHeightsMax) < this.#c.store.height || h > this.#c.store.height + BigInt(subnetCertifyHeightsMax)
+    if (useless && dropUnchecked) return true
     if (!verifyCertificationShare(this.subnet, share)) return false
+    if (useless) return true
     this.#addShare(share)
     if (h <= this.#c.store.height) await this.#tryCertify(toHeight(h))
     return true

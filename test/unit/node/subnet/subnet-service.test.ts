@@ -262,7 +262,7 @@ test('four replicas certify only with a quorum of matching shares', async t => {
   t.deepEqual(services.map(s => Buffer.from(s.info().stateRoot).toString('hex')), Array(4).fill(Buffer.from(services[0]!.info().stateRoot).toString('hex')))
 })
 
-test.serial('shares that can change nothing are dropped before their signature check; malformed ones are still refused', async t => {
+test.serial('member shares that can change nothing are dropped before their signature check; gossiped ones are always checked; malformed ones are refused', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(4, clock)
   const replicas = await Promise.all(nodes.map(async node => makeReplica(subnet, node, await memoryStore(), clock)))
@@ -278,39 +278,53 @@ test.serial('shares that can change nothing are dropped before their signature c
     const decoded = decode(share) as { ok: true, value: Record<string, unknown> }
     return encode({ ...decoded.value, ...change })
   }
+  const service = services[0]!
   const share1 = replicas[1]!.shares[0]!
+  const forged1 = forge(share1, { signature: new Uint8Array(64) })
   // Before the certificate: a forged share is checked and refused, a valid one checked once.
-  t.false(await services[0]!.receiveShare(forge(share1, { signature: new Uint8Array(64) })))
+  t.false(await service.receiveMemberShare(forged1))
   t.is(counter.count, 1)
-  t.true(await services[0]!.receiveShare(share1))
+  t.true(await service.receiveMemberShare(share1))
   t.is(counter.count, 2)
-  t.true(await services[0]!.receiveShare(share1), 'a second copy from a signer already held')
-  t.true(await services[0]!.receiveShare(forge(share1, { signature: new Uint8Array(64) })), 'held signer: dropped unchecked')
+  t.true(await service.receiveMemberShare(share1), 'a second copy from a signer already held')
+  t.true(await service.receiveMemberShare(forged1), 'held signer: dropped unchecked')
   t.is(counter.count, 2, 'no check for a signer whose verified share is held')
-  t.true(await services[0]!.receiveShare(replicas[2]!.shares[0]!))
-  t.is(BigInt(services[0]!.info().certifiedHeight), 1n)
-  const certified = await services[0]!.store.getHeight(1n as never)
-  const before = counter.count
+  t.false(await service.receiveShare(forged1), 'from gossip the same forgery is checked and refused')
+  t.is(counter.count, 3)
+  t.true(await service.receiveMemberShare(replicas[2]!.shares[0]!))
+  t.is(BigInt(service.info().certifiedHeight), 1n)
+  const certified = await service.store.getHeight(1n as never)
+  let before = counter.count
   // After it: the last member's share, and a forgery of it, change nothing and cost no check.
-  t.true(await services[0]!.receiveShare(replicas[3]!.shares[0]!))
-  t.true(await services[0]!.receiveShare(forge(replicas[3]!.shares[0]!, { signature: new Uint8Array(64) })))
+  const share3 = replicas[3]!.shares[0]!
+  const forged3 = forge(share3, { signature: new Uint8Array(64) })
+  t.true(await service.receiveMemberShare(share3))
+  t.true(await service.receiveMemberShare(forged3))
   t.is(counter.count, before, 'no Ed25519 verification for a certified height')
-  t.deepEqual((await services[0]!.store.getHeight(1n as never))?.certification, certified?.certification, 'the stored certificate is unchanged')
-  // Structural refusals need no signature check and still say false.
-  t.false(await services[0]!.receiveShare(forge(replicas[3]!.shares[0]!, { signer: 9 })), 'no member at index 9')
-  const state = (decode(replicas[3]!.shares[0]!) as { ok: true, value: { state: Record<string, unknown> } }).value.state
-  t.false(await services[0]!.receiveShare(forge(replicas[3]!.shares[0]!, { state: { ...state, subnet: 'other' } })), 'another subnet')
-  t.false(await services[0]!.receiveShare(new Uint8Array([1, 2, 3])))
+  t.deepEqual((await service.store.getHeight(1n as never))?.certification, certified?.certification, 'the stored certificate is unchanged')
+  // Gossip gets a true verdict: the valid one is accepted, the forgery refused (it must not travel on).
+  t.true(await service.receiveShare(share3))
+  t.false(await service.receiveShare(forged3))
+  t.is(counter.count, before + 2)
+  t.deepEqual((await service.store.getHeight(1n as never))?.certification, certified?.certification)
+  // Structural refusals need no signature check and say false on both paths.
+  before = counter.count
+  const state = (decode(share3) as { ok: true, value: { state: Record<string, unknown> } }).value.state
+  for (const receive of [service.receiveMemberShare.bind(service), service.receiveShare.bind(service)]) {
+    t.false(await receive(forge(share3, { signer: 9 })), 'no member at index 9')
+    t.false(await receive(forge(share3, { state: { ...state, subnet: 'other' } })), 'another subnet')
+    t.false(await receive(new Uint8Array([1, 2, 3])))
+  }
   t.is(counter.count, before)
   // A replica that restarts knows its last certified height from the store and drops late shares for it too.
-  for (const r of [replicas[0]!, replicas[2]!]) t.true(await services[1]!.receiveShare(r.shares[0]!))
+  for (const r of [replicas[0]!, replicas[2]!]) t.true(await services[1]!.receiveMemberShare(r.shares[0]!))
   t.is(BigInt(services[1]!.info().certifiedHeight), 1n)
   await services[1]!.stop()
   const { service: restarted } = makeReplica(subnet, nodes[1]!, services[1]!.store, clock)
   await restarted.start()
   t.is(BigInt(restarted.info().certifiedHeight), 1n)
   const afterStart = counter.count
-  t.true(await restarted.receiveShare(replicas[3]!.shares[0]!))
+  t.true(await restarted.receiveMemberShare(share3))
   t.is(counter.count, afterStart)
 })
 
