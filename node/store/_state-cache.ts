@@ -77,6 +77,8 @@ function firstAtOrAfter (names: readonly string[], name: string): number {
 export class StateCache {
   readonly #rows = new BoundedMap<string, Uint8Array | null>(storeRowCacheEntriesMax)
   readonly #windows = new BoundedMap<string, Window>(storeRangeCacheWindowsMax)
+  /** The same windows by actor: a block's lookups and writes name few actors of many windows. */
+  readonly #byActor = new Map<ActorId, Set<Window>>()
   #generation = 0
 
   /** Changes at every commit and clear: a read that began under another generation is not kept. */
@@ -86,9 +88,11 @@ export class StateCache {
   row (actor: ActorId, key: Uint8Array, row: string): Uint8Array | null | undefined {
     const value = this.#rows.get(row)
     if (value !== undefined) return value === null ? null : value.slice()
+    const windows = this.#byActor.get(actor)
+    if (windows === undefined) return undefined
     const name = latin1(key)
-    for (const window of this.#windows.values()) {
-      if (window.actor === actor && window.covers(name)) return window.rows.get(name)?.value.slice() ?? null
+    for (const window of windows) {
+      if (window.covers(name)) return window.rows.get(name)?.value.slice() ?? null
     }
     return undefined
   }
@@ -106,9 +110,9 @@ export class StateCache {
   range (actor: ActorId, start: Uint8Array, end: Uint8Array | undefined, limit: number): CachedEntry[] | undefined {
     const startName = latin1(start)
     const endName = end === undefined ? null : latin1(end)
-    const fits = (w: Window): boolean => w.actor === actor && w.start <= startName && (w.upper === null || (endName !== null && endName <= w.upper))
+    const fits = (w: Window): boolean => w.start <= startName && (w.upper === null || (endName !== null && endName <= w.upper))
     let window = this.#windows.get(windowKey(actor, startName))
-    if (window === undefined || !fits(window)) window = [...this.#windows.values()].find(fits)
+    if (window === undefined || !fits(window)) window = [...this.#byActor.get(actor) ?? []].find(fits)
     if (window === undefined) return undefined
     const out: CachedEntry[] = []
     for (let i = firstAtOrAfter(window.names, startName); i < window.names.length && out.length < limit; i++) {
@@ -132,20 +136,31 @@ export class StateCache {
       if (!window.covers(name)) break
       window.set(name, key, value)
     }
-    this.#windows.set(windowKey(actor, window.start), window)
+    const key = windowKey(actor, window.start)
+    const replaced = this.#windows.get(key)
+    if (replaced !== undefined) this.#unindex(replaced)
+    const evicted = this.#windows.set(key, window)
+    if (evicted !== undefined) this.#unindex(evicted[1])
+    let windows = this.#byActor.get(actor)
+    if (windows === undefined) this.#byActor.set(actor, windows = new Set())
+    windows.add(window)
+  }
+
+  #unindex (window: Window): void {
+    const windows = this.#byActor.get(window.actor)
+    windows?.delete(window)
+    if (windows?.size === 0) this.#byActor.delete(window.actor)
   }
 
   /** Applies a commit's writes (one per row, the last), once its batch is in the database. */
   applyCommit (writes: readonly CachedWrite[]): void {
     this.#generation++
-    const byActor = new Map<ActorId, Window[]>()
-    for (const window of this.#windows.values()) byActor.set(window.actor, [...byActor.get(window.actor) ?? [], window])
     for (const write of writes) {
       if (this.#rows.has(write.name)) {
         if (write.value !== null && write.value.length > storeRowCacheValueBytesMax) this.#rows.delete(write.name)
         else this.#rows.set(write.name, write.value === null ? null : write.value.slice())
       }
-      const windows = byActor.get(write.actor)
+      const windows = this.#byActor.get(write.actor)
       if (windows === undefined) continue
       const name = latin1(write.key)
       for (const window of windows) if (window.covers(name)) window.set(name, write.key, write.value)
@@ -157,6 +172,7 @@ export class StateCache {
     this.#generation++
     this.#rows.clear()
     this.#windows.clear()
+    this.#byActor.clear()
   }
 }
 

@@ -4,7 +4,7 @@ import type { ExecutionContext, TestFn } from 'ava'
 import fc from 'fast-check'
 import { rawCidOf, sha256Bytes } from '../../../../protocol/codec.ts'
 import { height, type ActorId } from '../../../../protocol/ids.ts'
-import { stateKeyBytesMax, stateValueBytesMax, stateWritesPerHeightMax } from '../../../../protocol/limits.ts'
+import { stateKeyBytesMax, stateValueBytesMax, stateWritesPerHeightMax, storeRangeCacheWindowsMax } from '../../../../protocol/limits.ts'
 import { emptyRoot, toHex } from '../../../../protocol/state/merkle-trie.ts'
 import { receiptsRoot, verifyReceiptProof } from '../../../../protocol/state/receipts-root.ts'
 import { verifyStateProof } from '../../../../protocol/state/state-proof.ts'
@@ -568,6 +568,19 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
       return true
     }), { numRuns: store0.kind === 'memory' ? 100 : 10 }) // a LevelDB run opens a database per case
     t.pass()
+  })
+
+  test(`${name}: more actors read whole than the cache keeps windows for: every read stays right through commits`, async t => {
+    const store = await open(t)
+    const many = Array.from({ length: storeRangeCacheWindowsMax + 10 }, (_, i) => `${actor.slice(0, actor.lastIndexOf('.'))}.${100 + i}` as ActorId)
+    const whole = async (who: ActorId): Promise<string[]> => { const out: string[] = []; for await (const e of store.actorEntries(who)) out.push(new TextDecoder().decode(e.value)); return out }
+    await commitWrites(store, many.map(who => put('k', 'v1', who)))
+    for (const who of many) t.deepEqual(await whole(who), ['v1'])
+    await commitWrites(store, many.map((who, i) => put(i % 2 === 0 ? 'k' : 'j', 'v2', who)))
+    for (const [i, who] of many.entries()) {
+      t.deepEqual(await whole(who), i % 2 === 0 ? ['v2'] : ['v2', 'v1'])
+      t.deepEqual(new TextDecoder().decode(await store.get(who, b('k'))), i % 2 === 0 ? 'v2' : 'v1')
+    }
   })
 
   test(`${name}: a read that overlaps a commit never leaves the old value behind`, async t => {
