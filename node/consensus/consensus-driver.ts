@@ -4,7 +4,7 @@
 // the replica decides, and never lets a non-member's bytes reach the replica.
 
 import { lpStream } from '@libp2p/utils'
-import { readFrame } from '../net/frames.ts'
+import { decodeFrameLength, readFrame } from '../net/frames.ts'
 import { encode } from '../../protocol/codec.ts'
 import { verifyMember, membershipOf, type Membership, type Verifier } from '../../protocol/consensus/certificate.ts'
 import { decodeMessage, encodeMessage, hex, type Block, type Certificate, type Message } from '../../protocol/consensus/messages.ts'
@@ -599,7 +599,7 @@ export class ConsensusDriver implements Startable {
       return
     }
     this.#streams.add(stream)
-    const lp = lpStream(stream, { maxDataLength: consensusMessageBytesMax, maxBufferSize: consensusMessageBytesMax + 64 * 1024 })
+    const lp = lpStream(stream, { lengthDecoder: decodeFrameLength, maxDataLength: consensusMessageBytesMax, maxBufferSize: consensusMessageBytesMax + 64 * 1024 })
     try {
       for (;;) {
         const frame = await readFrame(lp, this.#abort.signal)

@@ -4,7 +4,7 @@
 // only, checked per stream. It never decides what is valid: the sinks (mempool, share check) do.
 
 import { lpStream } from '@libp2p/utils'
-import { readFrame } from '../net/frames.ts'
+import { decodeFrameLength, readFrame } from '../net/frames.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
 import { memberFrameBytesMax, memberOutboxBytesMax, memberOutboxFramesMax, memberShareBytesMax, memberStreamsMax } from '../../protocol/limits.ts'
 import type { Subnet } from '../../protocol/subnet.ts'
@@ -166,7 +166,7 @@ export class MemberChannel implements Startable {
       return
     }
     this.#streams.add(stream)
-    const lp = lpStream(stream, { maxDataLength: memberFrameBytesMax, maxBufferSize: memberFrameBytesMax + 64 * 1024 })
+    const lp = lpStream(stream, { lengthDecoder: decodeFrameLength, maxDataLength: memberFrameBytesMax, maxBufferSize: memberFrameBytesMax + 64 * 1024 })
     try {
       let sliceStart = performance.now()
       for (;;) {
