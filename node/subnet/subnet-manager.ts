@@ -293,7 +293,8 @@ export class SubnetManager implements Startable {
           // A member relays only what it admitted: bytes no honest member would relay are counted.
           return added.ok || !['malformed', 'bad-signature', 'too-large', 'query', 'wrong-subnet'].includes(added.error.reason)
         },
-        onShare: async bytes => !live || await service.receiveShare(bytes)
+        // A member's own stream: a share that can change nothing is dropped before its check.
+        onShare: async bytes => !live || await service.receiveMemberShare(bytes)
       })
       const mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, { subnet: subnet.id })
       const inbox = this.#xnet.inbox(subnet)
