@@ -421,12 +421,15 @@ export const subnetOutboxDeliverPerBlockMax = 1_000
 /** Outbox messages queued in replicated state: beyond it new sends are dropped (and logged in the receipt's logs). */
 export const subnetOutboxQueueMax = 100_000
 /**
- * Expired executed-request entries removed per block: at most what one block can add
- * (subnetBlockIngressMax), so pruning keeps up with any steady load and a wave of requests that
- * expire together (signed in one burst) is spread over blocks. At 10,000, such a wave made a few
- * blocks each delete 10,000 trie leaves: seconds of commit per replica, and clients timed out.
+ * Expired replay-history ROWS removed per block. A row holds one block's executed requests (≤
+ * subnetBlockIngressMax, 40 bytes each) and a block adds at most one, so pruning more than one
+ * per block keeps up with any load and drains a backlog (a block time that jumps after a halt
+ * expires many rows at once) at 15 rows per block net: 16 trie leaf deletes, and ≤ 32,000 ids
+ * dropped from the in-memory index, bound a block's prune work. (Per-request rows needed 2,000 here.)
  */
-export const subnetHistoryPrunePerBlockMax = 2_000
+export const subnetHistoryPrunePerBlockMax = 16
+assert(subnetBlockIngressMax * 40 <= stateValueBytesMax, 'a block\'s replay-history row (40 bytes a request, node/subnet/system-state.ts) must fit one state value')
+assert(subnetHistoryPrunePerBlockMax > 1, 'history pruning must outpace the one row a block adds')
 /** Heights whose certification shares are buffered while they await quorum or the local commit. */
 export const subnetCertifyHeightsMax = 256
 /**

@@ -37,8 +37,9 @@ import { MemoryState, preloadState } from '../runtime/state-view.ts'
 import type { Store } from '../store/store.ts'
 import { decodePayload, encodePayload, type BlockPayload } from './payload.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
+import { ReplayHistory, type HistoryChange, type HistoryRow } from './replay-history.ts'
 import {
-  actorIndexOfKey, decodeActorRecord, decodeTimer, decodeU64, encodeActorRecord, encodeTimer, encodeU64, expiringEnd,
+  actorIndexOfKey, decodeActorRecord, decodeTimer, decodeU64, encodeActorRecord, encodeHistoryRow, encodeTimer, encodeU64,
   systemActorOf, systemKeys, timersEnd, type ActorRecord, type Timer
 } from './system-state.ts'
 import {
@@ -214,6 +215,13 @@ export class SubnetService implements ConsensusApplication {
    * long as the driver holds the block.
    */
   readonly #payloads = new WeakMap<Uint8Array, BlockPayload>()
+  /**
+   * The committed replay history in memory (replay-history.ts): read from the store when first
+   * needed after start() (which drops it: state sync replaces the store's state between a stop and
+   * a start), changed only after a commit succeeds; dropped if one fails, so it is read again.
+   */
+  #history: ReplayHistory | undefined
+  #historyLoad: Promise<ReplayHistory> | undefined
 
   constructor (subnet: Subnet, components: SubnetServiceComponents, init: SubnetServiceInit = {}) {
     this.subnet = subnet
@@ -232,6 +240,9 @@ export class SubnetService implements ConsensusApplication {
   /** Reads where certification stands (after a restart). */
   async start (): Promise<void> {
     this.#stopped = new AbortController()
+    this.#dropHistory()
+    const history = await this.#replayHistory()
+    this.#c.logger.debug('replay history read', { rows: history.rows, requests: history.requests })
     for (let h = this.#c.store.height; h > 0n; h--) {
       const record = await this.#c.store.getHeight(toHeight(h))
       if (record?.certification != null) {
@@ -247,6 +258,7 @@ export class SubnetService implements ConsensusApplication {
   async stop (): Promise<void> {
     this.#stopped.abort()
     await this.#finalizing
+    this.#dropHistory()
     for (const [id, set] of this.#waiters) for (const resolve of set) resolve({ status: 'skipped', ingressId: id, requestId: '' as RequestId, subnet: this.subnet.id, height: toHeight(0n), reason: 'node stopping' })
     this.#waiters.clear()
     this.#waiterCount = 0
@@ -645,13 +657,22 @@ export class SubnetService implements ConsensusApplication {
     const startedMs = performance.now()
     const executed = await this.#execute(height, block)
     const receipts = executed.receipts.map(encodeReceipt)
-    const commit = await store.commitHeight({
-      height,
-      block: encodeStoredBlock(block),
-      certificate: encodeStoredCertificate(certificate),
-      writes: executed.writes,
-      receipts
-    })
+    let commit: Awaited<ReturnType<Store['commitHeight']>>
+    try {
+      commit = await store.commitHeight({
+        height,
+        block: encodeStoredBlock(block),
+        certificate: encodeStoredCertificate(certificate),
+        writes: executed.writes,
+        receipts
+      })
+    } catch (error) {
+      this.#dropHistory() // whatever the store holds now, the next height reads it again
+      throw error
+    }
+    // Onto the history the block was executed against; if that was dropped meanwhile, none is held.
+    if (this.#history === executed.history.of) executed.history.of.apply(executed.history)
+    else this.#dropHistory()
     this.#uncertified.set(heightIn, { stateRoot: commit.stateRoot, receiptsRoot: commit.receiptsRoot, receipts })
     this.mempool.markFinalized(executed.ingress)
     this.#notifyProgress()
@@ -846,7 +867,7 @@ export class SubnetService implements ConsensusApplication {
   // ── Execution ──────────────────────────────────────────────────────────────────────────────
 
   /** Executes a finalized block against the committed store: a function of the two alone. */
-  async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[], changes?: MessageChange[] }> {
+  async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[], history: HistoryChange & { of: ReplayHistory }, changes?: MessageChange[] }> {
     const store = this.#c.store
     const sys = this.#system
     const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [], xnet: [] } : this.#payloads.get(block.payload) ?? unwrapPayload(block.payload, this.#c.logger)
@@ -858,29 +879,13 @@ export class SubnetService implements ConsensusApplication {
     const system = new SystemWrites(sys)
     system.set(systemKeys.lastTimeMs, encodeU64(timeMs))
 
-    // Replay history: read the entries of every request the block names, then select. An envelope
-    // this node already verified comes from a memo keyed by the envelope's hash (a pure function of
-    // the bytes), which saves one signature check per envelope. The reads run together.
-    const history = new Set<RequestId>()
-    const named = payload.ingress.map(bytes => {
-      const known = this.#verified.get(ingressIdOf(bytes))?.ingress
-      if (known !== undefined) return known
-      const decoded = decodeIngress(bytes, Number(timeMs))
-      return decoded.ok ? decoded.value : undefined
-    })
+    // Replay history: answered from memory, which equals the committed rows (replay-history.ts);
+    // requests repeated within this block are caught by selectBlockIngress itself.
+    const history = await this.#replayHistory()
     let head = decodeU64(counters[1], 0n)
     let tail = decodeU64(counters[2], 0n)
     const timeNs = timeMs * 1_000_000n
-    const [, expired, queued, due] = await Promise.all([
-      (async () => {
-        // One read for the whole block: a get per envelope was a thread-pool task and a promise each.
-        const known = named.filter(i => i !== undefined)
-        const rows = await store.getMany(sys, known.map(i => systemKeys.expiring(i.content.expiryMs, i.requestId)))
-        rows.forEach((row, i) => { if (row !== undefined) history.add(known[i]!.requestId) })
-      })(),
-      // Asked every block with a later end: read ahead, the store answers the next ones from memory
-      // until the requests it read past expire (an iterator per block and replica otherwise).
-      store.range(sys, { start: systemKeys.expiringPrefix, end: expiringEnd(timeMs), limit: subnetHistoryPrunePerBlockMax, readAheadUntil: expiringAfter }),
+    const [queued, due] = await Promise.all([
       head < tail ? store.range(sys, { start: systemKeys.outbox(head), end: systemKeys.outbox(tail), limit: subnetOutboxDeliverPerBlockMax }) : [],
       store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax, readAheadUntil: timersAfter })
     ])
@@ -888,9 +893,18 @@ export class SubnetService implements ConsensusApplication {
       subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id), verified: id => this.#verified.get(id)?.ingress
     })
 
-    // Prune expired history in bounded steps, then record this block's requests.
-    for (const { key } of expired) system.delete(key)
-    for (const ingress of selection.execute) system.set(systemKeys.expiring(ingress.content.expiryMs, ingress.requestId), new Uint8Array(0))
+    // Prune rows whose every request has expired, in bounded steps (an envelope past its expiry is
+    // refused as expired before any replay check, so a pruned row can let nothing run twice); then
+    // one row for this block's requests. The history in memory changes only once the commit succeeds.
+    const historyChange: HistoryChange = { removed: history.expired(timeMs, subnetHistoryPrunePerBlockMax) }
+    for (const row of historyChange.removed) system.delete(row.key)
+    if (selection.execute.length > 0) {
+      let maxExpiryMs = 0n
+      for (const ingress of selection.execute) if (ingress.content.expiryMs > maxExpiryMs) maxExpiryMs = ingress.content.expiryMs
+      const row: HistoryRow = { key: systemKeys.expiring(maxExpiryMs, height), maxExpiryMs, height, requests: selection.execute.map(i => i.requestId) }
+      system.set(row.key, encodeHistoryRow(selection.execute.map(i => ({ expiryMs: i.content.expiryMs, requestId: i.requestId }))))
+      historyChange.added = row
+    }
 
     // Messages between actors come first: the same-subnet queue in order, then due timers, then
     // the other subnets' streams; client envelopes after them.
@@ -1106,7 +1120,7 @@ export class SubnetService implements ConsensusApplication {
       skipped.push({ status: 'skipped', ingressId: ingressIdOf(bytes), requestId: '' as RequestId, subnet: this.subnet.id, height, reason: `${entry.reason}: ${entry.message}` })
     }
     const changes = watched ? changesOf(receipts, callers, keysAt, results, selection.execute) : undefined
-    return { writes: [...actorWrites, ...system.writes()], receipts, ingress: selection.execute, results, skipped, changes }
+    return { writes: [...actorWrites, ...system.writes()], receipts, ingress: selection.execute, results, skipped, history: { ...historyChange, of: history }, changes }
   }
 
   /** Tells watchers what a committed height did; their trouble is logged, never reaches consensus. */
@@ -1227,15 +1241,34 @@ export class SubnetService implements ConsensusApplication {
     if (this.#verified.size < subnetBlockIngressMax * 8) this.#verified.set(ingress.id, { ingress, height })
   }
 
+  /** The replay history, read from the committed store if it is not held (one read at a time). */
+  async #replayHistory (): Promise<ReplayHistory> {
+    if (this.#history !== undefined) return this.#history
+    const loading = this.#historyLoad ?? (this.#historyLoad = ReplayHistory.load(this.#c.store, this.#system))
+    try {
+      const history = await loading
+      // Unless dropped meanwhile (a start after a state replacement reads the new state).
+      if (this.#historyLoad === loading) this.#history = history
+      return history
+    } finally {
+      if (this.#historyLoad === loading) this.#historyLoad = undefined
+    }
+  }
+
+  /** Forgets the history in memory: the next use reads the committed store again. */
+  #dropHistory (): void {
+    this.#history = undefined
+    this.#historyLoad = undefined
+  }
+
   #refuseBlock (block: Block, why: string): false {
     this.#c.logger.warn('block payload refused', { height: block.height, view: block.view, proposer: block.proposer, why })
     return false
   }
 }
 
-/** The first keys past every timer and every history entry: how far a due-read may read ahead. */
+/** The first key past every timer: how far a due-read may read ahead. */
 const timersAfter = keysAfter(systemKeys.timersPrefix)
-const expiringAfter = keysAfter(systemKeys.expiringPrefix)
 
 /** The first key past every key that starts with `prefix` (which does not end in 0xff: ascii). */
 function keysAfter (prefix: Uint8Array): Uint8Array {

@@ -7,7 +7,11 @@ import { ManualClock } from '../../../../node/core/clock.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { openStore } from '../../../../node/store/level-store.ts'
 import { encodePayload } from '../../../../node/subnet/payload.ts'
-import { expiringEnd, padded, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
+import { decodeHistoryRow, encodeHistoryRow, expiringEnd, padded, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
+import type { SubnetService } from '../../../../node/subnet/subnet-service.ts'
+import type { Ingress, RequestId } from '../../../../protocol/ingress.ts'
+import type { Signer } from '../../../../protocol/signature.ts'
+import { blockHash, type Block, type Certificate } from '../../../../protocol/consensus/messages.ts'
 import { subnetBlockIngressMax, subnetHistoryPrunePerBlockMax } from '../../../../protocol/limits.ts'
 import { Client, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
 import { countVerifications } from '../../../helpers/verify-counter.ts'
@@ -68,7 +72,7 @@ async function counterReplica () {
   await service.putCode(code)
   service.submit(client.install(subnet, code).bytes)
   await runHeight(service, [service])
-  return { clock, subnet, service, client, actor: actorIdOf(subnet.id, 1n) }
+  return { clock, subnet, nodes, service, client, actor: actorIdOf(subnet.id, 1n) }
 }
 
 test('a replayed envelope runs once, even when a leader proposes it again', async t => {
@@ -88,51 +92,203 @@ test('a replayed envelope runs once, even when a leader proposes it again', asyn
   t.is((await service.store.receipts(3n as never)).length, 0, 'the replays produced no receipt')
 })
 
-test('the replay history holds one row per executed request and drops it once the request has expired', async t => {
-  const { clock, subnet, service, client, actor } = await counterReplica()
-  const system = systemActorOf(subnet.id)
-  const history = async () => (await service.store.range(system, { start: systemKeys.expiringPrefix, end: expiringEnd(BigInt(clock.now() + 3_600_000)) })).map(e => new TextDecoder().decode(e.key))
+/** Every committed history row of `service`, in key order, with the request ids it remembers. */
+async function historyRows (service: SubnetService): Promise<Array<{ key: string, requests: string[] }>> {
+  const rows = await service.store.range(systemActorOf(service.subnet.id), { start: systemKeys.expiringPrefix, end: expiringEnd(2n ** 60n), limit: 10_000 })
+  return rows.map(({ key, value }) => {
+    const entries = decodeHistoryRow(value)
+    if (!entries.ok) throw new Error(entries.error)
+    return { key: new TextDecoder().decode(key), requests: entries.value.map(e => e.requestId) }
+  })
+}
+
+/** A new service on the same store, as after a restart: it remembers no results, so a replay's skip reason shows. */
+async function restarted (service: SubnetService, signer: Signer, clock: ManualClock): Promise<SubnetService> {
+  const fresh = makeReplica(service.subnet, signer, service.store, clock).service
+  await fresh.start()
+  return fresh
+}
+
+/**
+ * Finalizes the next block with exactly `envelopes` (as a faulty leader could propose them), without
+ * a verify: a replica catching up executes blocks it never verified, and execution alone decides.
+ */
+async function runBlock (service: SubnetService, clock: ManualClock, envelopes: Ingress[]): Promise<Block> {
+  const height = service.store.height + 1n
+  const parent = (await service.tip()).tip.hash
+  const payload = encodePayload({ timeMs: BigInt(clock.now()), ingress: envelopes.map(e => e.bytes), xnet: [] })
+  const block: Block = { subnet: service.subnet.id, view: height, height, parent, payload, proposer: service.subnet.memberIds[0]! }
+  await service.finalize(height, block, finalizationOf(block))
+  return block
+}
+
+const finalizationOf = (block: Block): Certificate => ({ kind: 'finalization', view: block.view, block: blockHash(block), signers: [0], signatures: [new Uint8Array(64)] })
+
+/** Why a block of `envelope` alone skipped it (undefined: it ran or is unknown). Pre: `service` never saw it finalized (else its first result stays). */
+async function skipReason (service: SubnetService, clock: ManualClock, envelope: Ingress): Promise<string | undefined> {
+  await runBlock(service, clock, [envelope])
+  const result = await service.result(envelope.id)
+  return result !== undefined && result !== 'pending' && result.status === 'skipped' ? result.reason : undefined
+}
+
+const counterValue = async (service: SubnetService, client: Client, actor: ActorId): Promise<string> => {
+  const query = await service.query(client.query(actor).bytes)
+  return query.ok ? utf8(query.value.receipt.result) : `query failed: ${query.error.message}`
+}
+
+test('history rows: round trip, and a corrupt row is refused with its size', t => {
+  const entries = [{ expiryMs: 1n, requestId: 'ab'.repeat(32) as RequestId }, { expiryMs: 2n ** 63n + 5n, requestId: '0f'.repeat(32) as RequestId }]
+  const bytes = encodeHistoryRow(entries)
+  t.is(bytes.length, 80)
+  t.deepEqual(decodeHistoryRow(bytes), { ok: true, value: entries })
+  t.deepEqual(decodeHistoryRow(bytes.subarray(0, 79)), { ok: false, error: 'history row of 79 bytes is not a whole number of 40-byte entries' })
+  t.false(decodeHistoryRow(new Uint8Array(0)).ok, 'a row lists at least one request')
+  t.throws(() => encodeHistoryRow([{ expiryMs: 1n, requestId: 'AB'.repeat(32) as RequestId }]), { message: /not a sha256 hex string/ })
+})
+
+test('the replay history holds one row per executing block and forgets its requests only once the last of them has expired', async t => {
+  const { clock, nodes, client, actor, service: first } = await counterReplica()
+  let service = first
   const soon = client.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs: BigInt(clock.now() + 5_000) })
-  const later = client.update(actor)
+  const later = client.update(actor) // expires 60 s from now
   service.submit(soon.bytes)
   service.submit(later.bytes)
   await runHeight(service, [service])
-  const rows = await history()
-  t.true(rows.includes(`expiring/${padded(soon.content.expiryMs)}/${soon.requestId}`))
-  t.true(rows.includes(`expiring/${padded(later.content.expiryMs)}/${later.requestId}`))
-  t.is(rows.length, 3, 'the install, soon and later: one row each')
-  clock.advance(10_000) // past soon's expiry, before later's and the install's
+  let rows = await historyRows(service)
+  t.is(rows.length, 2, 'the install block and this block: one row each')
+  t.is(rows[1]!.key, `expiring/${padded(later.content.expiryMs)}/${padded(2n)}`, 'keyed by the block\'s latest expiry, then its height')
+  t.deepEqual(new Set(rows[1]!.requests), new Set([soon.requestId, later.requestId]))
+  await runHeight(service, [service]) // nothing executed
+  t.is((await historyRows(service)).length, 2, 'a block that executes nothing writes no row')
+
+  // Past soon's expiry, before later's: the row stays, and both replays are refused, each for its own reason.
+  clock.advance(10_000)
   await runHeight(service, [service])
-  const left = await history()
-  t.false(left.some(r => r.endsWith(soon.requestId)), 'the expired request left the history')
-  t.true(left.some(r => r.endsWith(later.requestId)), 'the unexpired one is still refused as a replay')
-  // Its replay is skipped by the replicated history, not only by this node's mempool memory.
-  await runHeight(service, [service], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [later.bytes], xnet: [] }) })
-  const query = await service.query(client.query(actor).bytes)
-  t.true(query.ok && utf8(query.value.receipt.result) === '2')
+  rows = await historyRows(service)
+  t.true(rows.some(r => r.requests.includes(soon.requestId)), 'soon stays remembered until its block\'s last request expires')
+  service = await restarted(service, nodes[0]!, clock)
+  t.regex(await skipReason(service, clock, soon) ?? 'ran', /^expired: message expired/, 'refused by its expiry first, as before')
+  service = await restarted(service, nodes[0]!, clock)
+  t.regex(await skipReason(service, clock, later) ?? 'ran', /^replay: request [0-9a-f]{64} already executed/, 'a replay in a later block is refused while its row lives')
+
+  // Past later's expiry: the row is pruned, and a replay is refused as expired, the same reason as before rows.
+  clock.advance(60_000)
+  await runHeight(service, [service])
+  rows = await historyRows(service)
+  t.false(rows.some(r => r.requests.includes(later.requestId)), 'the row left the history')
+  service = await restarted(service, nodes[0]!, clock)
+  t.regex(await skipReason(service, clock, later) ?? 'ran', /^expired: message expired/)
+  t.is(await counterValue(service, client, actor), '2', 'soon and later ran once each')
 })
 
-test('requests that expire together leave the history over several blocks, at most subnetHistoryPrunePerBlockMax each', async t => {
-  const { clock, subnet, service, actor } = await counterReplica()
-  const system = systemActorOf(subnet.id)
-  const rows = async () => (await service.store.range(system, { start: systemKeys.expiringPrefix, end: expiringEnd(BigInt(clock.now() + 3_600_000)), limit: 10_000 })).length
-  // One burst of requests with one expiry: more than a block may prune.
+test('expired history rows leave at most subnetHistoryPrunePerBlockMax per block, in key order; each request is forgotten with its row', async t => {
+  const { clock, service, actor } = await counterReplica()
   const clients = Array.from({ length: 50 }, () => new Client(clock))
-  const expiryMs = BigInt(clock.now() + 5_000)
-  const burst = Array.from({ length: subnetHistoryPrunePerBlockMax + 300 }, (_, i) =>
-    clients[i % clients.length]!.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs }).bytes)
-  for (let i = 0; i < burst.length; i += subnetBlockIngressMax) {
-    await runHeight(service, [service], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: burst.slice(i, i + subnetBlockIngressMax), xnet: [] }) })
+  const sign = (i: number, expiryMs: bigint): Ingress => clients[i % clients.length]!.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs })
+  // A burst of 2,300 requests with one expiry (two full blocks' worth), then more expiring blocks
+  // than two prunes take, each with one early and one late request.
+  const burstExpiry = BigInt(clock.now() + 5_000)
+  const burst = Array.from({ length: subnetBlockIngressMax + 300 }, (_, i) => sign(i, burstExpiry))
+  for (let i = 0; i < burst.length; i += subnetBlockIngressMax) await runBlock(service, clock, burst.slice(i, i + subnetBlockIngressMax))
+  const small = 2 * subnetHistoryPrunePerBlockMax + 3
+  for (let j = 0; j < small; j++) {
+    // Later blocks expire earlier: key order (expiry, height), not height order, decides what goes first.
+    const last = BigInt(clock.now() + 9_000 - j * 100)
+    await runBlock(service, clock, [sign(2 * j, last - 2_000n), sign(2 * j + 1, last)])
   }
-  const before = await rows()
-  t.is(before, burst.length + 1, 'the burst and the install')
-  clock.advance(10_000) // all of the burst has expired, the install's request has not
-  await runHeight(service, [service])
-  t.is(await rows(), before - subnetHistoryPrunePerBlockMax, 'one block prunes at most the bound')
-  await runHeight(service, [service])
-  t.is(await rows(), 1, 'the next block prunes the rest')
+  const before = await historyRows(service)
+  t.is(before.length, 1 + 2 + small, 'the install, the burst\'s two blocks and the small blocks')
+  t.deepEqual(before.map(r => r.key), before.map(r => r.key).sort(), 'the store lists rows in key order')
+  t.is(before.reduce((n, r) => n + r.requests.length, 0), 1 + burst.length + 2 * small)
+
+  clock.advance(10_000) // every row but the install's has expired
+  let left = before
+  for (let blocks = 0; left.length > 1; blocks++) {
+    if (blocks > before.length) return t.fail('the history stopped shrinking')
+    await runHeight(service, [service])
+    const now = await historyRows(service)
+    t.is(now.length, Math.max(1, left.length - subnetHistoryPrunePerBlockMax), 'one block prunes at most the bound')
+    t.deepEqual(now.map(r => r.key), left.slice(left.length - now.length).map(r => r.key), 'the rows that sort first went first')
+    left = now
+  }
+  t.is(left[0]!.requests.length, 1, 'the install\'s request, unexpired, stays')
+  // Forgotten requests are refused as expired (the envelope check comes before the replay check).
+  await runBlock(service, clock, [burst[0]!, burst.at(-1)!])
+  t.is((await service.store.receipts(service.store.height)).length, 0)
 })
 
+test('the replay history survives a restart and follows a checkpoint import that replaces the state', async t => {
+  const a = await counterReplica()
+  const { clock, nodes, client, actor } = a
+  const shared = client.update(actor)
+  await runBlock(a.service, clock, [shared])
+  await runBlock(a.service, clock, [client.update(actor)])
+  await runBlock(a.service, clock, [client.update(actor)])
+
+  // Another store of the same subnet ran a request of its own that a's history never saw.
+  const b0 = makeReplica(a.subnet, nodes[0]!, await memoryStore(), clock).service
+  await b0.start()
+  await b0.putCode(await exampleCode('counter-wat'))
+  b0.submit(client.install(a.subnet, await exampleCode('counter-wat')).bytes)
+  await runHeight(b0, [b0])
+  const own = client.update(actor)
+  await runBlock(b0, clock, [own])
+  t.is(await counterValue(b0, client, actor), '1')
+
+  // State sync, as the manager does it: stop, import with replace, start.
+  const manifest = await a.service.store.checkpoint()
+  const tip = (await a.service.store.getHeight(manifest.height))!
+  await b0.stop()
+  await b0.store.importCheckpoint(manifest, { chunk: async i => (await a.service.store.checkpointChunk(manifest.height, i))! }, {
+    replace: true, tip: { receiptsRoot: tip.receiptsRoot, block: tip.block!, certificate: tip.certificate!, certification: tip.certification! }
+  })
+  await b0.start() // the same service: it must read the replaced history, not keep its own
+  const b = b0
+  t.is(b.store.height, a.service.store.height)
+  t.regex(await skipReason(b, clock, shared) ?? 'ran', /^replay: /, 'a\'s request, executed before the checkpoint, is refused')
+  await runBlock(a.service, clock, [shared]) // the same block on a
+  t.deepEqual(b.store.stateRoot, a.service.store.stateRoot)
+  // Both run `own`, absent from the imported history, and agree on the root.
+  await runBlock(a.service, clock, [own])
+  await runBlock(b, clock, [own])
+  t.deepEqual(b.store.stateRoot, a.service.store.stateRoot, 'the request b ran before the import runs again on the imported state, as on a')
+  t.is(await counterValue(b, client, actor), '4')
+  // A restart (a new service on the same store) reads the history from the committed rows.
+  await b.stop()
+  const c = await restarted(b, nodes[0]!, clock)
+  t.regex(await skipReason(c, clock, own) ?? 'ran', /^replay: /)
+  t.is(await counterValue(c, client, actor), '4')
+})
+
+test('two replicas given the same blocks, one having verified them and one not, reach identical state roots through history writes and prunes', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const a = makeReplica(subnet, nodes[0]!, await memoryStore(), clock).service
+  const b = makeReplica(subnet, nodes[0]!, await memoryStore(), clock).service
+  await a.start()
+  await b.start()
+  const code = await exampleCode('counter-wat')
+  await a.putCode(code)
+  await b.putCode(code)
+  const client = new Client(clock)
+  const actor = actorIdOf(subnet.id, 1n)
+  const step = async (envelopes: Ingress[]): Promise<void> => {
+    const block = await runHeight(a, [a], { payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: envelopes.map(e => e.bytes), xnet: [] }) })
+    await b.finalize(block.height, block, finalizationOf(block)) // b never verified it: it decodes every envelope itself
+    t.deepEqual(b.store.stateRoot, a.store.stateRoot, `height ${block.height}`)
+  }
+  await step([client.install(subnet, code)])
+  const ttl = [2_000, 30_000, 4_000]
+  for (let i = 0; i < 12; i++) {
+    const e = ttl.map(ms => client.sign({ kind: 'update', actor, method: 'inc', payload: new Uint8Array(0), expiryMs: BigInt(clock.now() + ms) }))
+    await step(i % 4 === 3 ? [e[0]!, e[0]!, e[1]!] : e) // a replay within a block, too
+    clock.advance(1_500)
+  }
+  clock.advance(65_000) // past every expiry, the install's (60 s) too
+  await step([])
+  t.is((await historyRows(a)).length, 0, 'every row expired and was pruned')
+  t.is(await counterValue(b, client, actor), String(12 * 3 - 3))
+})
 test('holds: an envelope verified in a block, then finalized, is known by id (a late member copy costs no signature check)', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(4, clock)
