@@ -33,9 +33,10 @@ function before (a: HistoryRow, b: HistoryRow): boolean {
 }
 
 /**
- * Memory: one entry per remembered request (≤ what the history holds: the update rate times the
- * longest expiry, ingressTtlMaxMs — the bound mempoolSeenMax is sized by, ~600,000 ids at 2,000/s),
- * plus one small record per row (≤ one per block of the last ingressTtlMaxMs).
+ * Memory: one entry per remembered request, no more than the committed history holds: the update
+ * rate times the longest a request lives (ingressTtlMaxMs + ingressExpiryDriftMs, 6 min; a request
+ * stays until its block's last one expires), the reasoning mempoolSeenMax is sized by (~600,000 ids,
+ * ~80 MB at 2,000 updates/s), plus one small record per row (at most one row per block).
  */
 export class ReplayHistory {
   readonly #requests = new Set<RequestId>()
