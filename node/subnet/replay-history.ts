@@ -52,6 +52,9 @@ export class ReplayHistory {
       const page = await store.range(system, { start, end, limit: stateRangeEntriesMax })
       for (const { key, value } of page) {
         const entries = decodeHistoryRow(value)
+        // An empty value is a row of the per-request layout (before one row per block): such a
+        // store's roots differ from every current replica's, so it cannot go on; say so plainly.
+        assert(value.length > 0, `subnet state holds a per-request history row (${new TextDecoder().decode(key)}) from an older Pylon: its replicas cannot agree with this version; start from a fresh store`)
         assert(entries.ok, `corrupt history row in subnet state: ${entries.ok ? '' : entries.error}`)
         const { maxExpiryMs, height } = historyKeyOf(key)
         history.#insert({ key, maxExpiryMs, height, requests: entries.value.map(e => e.requestId) })

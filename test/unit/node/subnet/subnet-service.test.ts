@@ -146,6 +146,16 @@ test('history rows: round trip, and a corrupt row is refused with its size', t =
   t.throws(() => encodeHistoryRow([{ expiryMs: 1n, requestId: 'AB'.repeat(32) as RequestId }]), { message: /not a sha256 hex string/ })
 })
 
+test('a store with a per-request history row (the layout before rows per block) is refused at start with a clear error', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const store = await memoryStore()
+  const old = new TextEncoder().encode(`expiring/${padded(5_000n)}/${'ab'.repeat(32)}`)
+  await store.commitHeight({ height: 1n as never, writes: [{ actor: systemActorOf(subnet.id), key: old, value: new Uint8Array(0) }], receipts: [] })
+  const { service } = makeReplica(subnet, nodes[0]!, store, clock)
+  await t.throwsAsync(service.start(), { message: /per-request history row \(expiring\/0+5000\/(ab){32}\) from an older Pylon/ })
+})
+
 test('the replay history holds one row per executing block and forgets its requests only once the last of them has expired', async t => {
   const { clock, nodes, client, actor, service: first } = await counterReplica()
   let service = first
