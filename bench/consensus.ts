@@ -78,7 +78,7 @@ export default async function consensusBench (args: string[]): Promise<void> {
   }
 }
 
-interface Target {
+export interface Target {
   /** Envelopes signed ahead of the run that sends them. */
   envelopes: Presigned
   file: DevnetFile
@@ -130,7 +130,7 @@ async function measureActor (name: string, target: Target): Promise<string> {
 }
 
 /** The subnet's committed height as the first node reports it. */
-async function heightOf (target: Target): Promise<bigint> {
+export async function heightOf (target: Target): Promise<bigint> {
   return BigInt((await target.apis[0]!.subnet(target.subnet.id)).info.height)
 }
 
@@ -145,7 +145,7 @@ async function idleCost (file: DevnetFile, api: ApiClient, id: Subnet['id']): Pr
   return { heightsPerSecond: Number(h1 - h0) / (elapsed / 1000), cores: (daemonCpuMs(file) - cpu0) / elapsed }
 }
 
-async function openLoop (target: Target, ratePerSecond: number, durationMs: number): Promise<{ p50: number, p99: number, ok: number, failed: number, firstFailure?: string, overloaded: boolean }> {
+export async function openLoop (target: Target, ratePerSecond: number, durationMs: number): Promise<{ p50: number, p99: number, ok: number, failed: number, firstFailure?: string, overloaded: boolean }> {
   const latencies: number[] = []
   let failed = 0
   let firstFailure: string | undefined
@@ -177,7 +177,7 @@ async function openLoop (target: Target, ratePerSecond: number, durationMs: numb
 }
 
 /** CPU time (user + system, ms) the devnet's daemons have used so far, from /proc (Linux; 0 elsewhere). */
-function daemonCpuMs (file: DevnetFile): number {
+export function daemonCpuMs (file: DevnetFile): number {
   let ticks = 0
   for (const node of file.nodes) {
     try {
@@ -203,7 +203,7 @@ function ed25519VerifiesPerSecond (): number {
 }
 
 /** Signed `inc` envelopes, made ahead of a run; signs on demand once the ones made ahead are used up. */
-class Presigned {
+export class Presigned {
   readonly #signers: Signer[]
   readonly #actor: ActorId
   /** Oldest first; `#head` is the next one to send. */
@@ -284,7 +284,7 @@ async function postOnce (api: string, body: Uint8Array, t0: number): Promise<Out
 }
 
 /** C clients, each sending its next update once the last one is certified, until the deadline. */
-async function closedLoop (target: Target, concurrency: number, durationMs: number): Promise<{ ok: number, failures: string[], elapsedMs: number }> {
+export async function closedLoop (target: Target, concurrency: number, durationMs: number): Promise<{ ok: number, failures: string[], elapsedMs: number }> {
   const report = { ok: 0, failures: [] as string[], elapsedMs: 0 }
   const started = performance.now()
   let next = 0
