@@ -9,7 +9,7 @@ import type { RequestId } from '../../protocol/ingress.ts'
 import { stateRangeEntriesMax } from '../../protocol/limits.ts'
 import { assert } from '../core/assert.ts'
 import type { Store } from '../store/store.ts'
-import { decodeHistoryRow, historyKeyOf, systemKeys } from './system-state.ts'
+import { decodeHistoryRow, historyKeyOf, keysAfter, systemKeys } from './system-state.ts'
 
 /** One committed history row: the requests one block executed. */
 export interface HistoryRow {
@@ -98,11 +98,4 @@ export class ReplayHistory {
     while (at > 0 && before(row, this.#rows[at - 1]!)) at--
     this.#rows.splice(at, 0, row)
   }
-}
-
-/** The first key past every key that starts with `prefix` (which does not end in 0xff: ascii). */
-function keysAfter (prefix: Uint8Array): Uint8Array {
-  const end = prefix.slice()
-  end[end.length - 1]!++
-  return end
 }

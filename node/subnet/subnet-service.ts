@@ -39,7 +39,7 @@ import { decodePayload, encodePayload, type BlockPayload } from './payload.ts'
 import type { SubnetMetrics } from './subnet-metrics.ts'
 import { ReplayHistory, type HistoryChange, type HistoryRow } from './replay-history.ts'
 import {
-  actorIndexOfKey, decodeActorRecord, decodeTimer, decodeU64, encodeActorRecord, encodeHistoryRow, encodeTimer, encodeU64,
+  actorIndexOfKey, decodeActorRecord, decodeTimer, decodeU64, encodeActorRecord, encodeHistoryRow, encodeTimer, encodeU64, keysAfter,
   systemActorOf, systemKeys, timersEnd, type ActorRecord, type Timer
 } from './system-state.ts'
 import {
@@ -1269,13 +1269,6 @@ export class SubnetService implements ConsensusApplication {
 
 /** The first key past every timer: how far a due-read may read ahead. */
 const timersAfter = keysAfter(systemKeys.timersPrefix)
-
-/** The first key past every key that starts with `prefix` (which does not end in 0xff: ascii). */
-function keysAfter (prefix: Uint8Array): Uint8Array {
-  const end = prefix.slice()
-  end[end.length - 1]!++
-  return end
-}
 
 /**
  * Writes a counter unless the committed state already holds exactly that value: an unchanged row

@@ -50,6 +50,13 @@ export function timersEnd (ns: bigint): Uint8Array {
   return key(`timer/${padded(ns + 1n)}/`)
 }
 
+/** The first key past every key that starts with `prefix` (which does not end in 0xff: ascii). */
+export function keysAfter (prefix: Uint8Array): Uint8Array {
+  const end = prefix.slice()
+  end[end.length - 1]!++
+  return end
+}
+
 /** The first key past every `expiring/` row whose (latest) expiry is <= `ms`. */
 export function expiringEnd (ms: bigint): Uint8Array {
   return key(`expiring/${padded(ms + 1n)}/`)

@@ -398,7 +398,8 @@ test('upgrade and delete by a non-controller are refused with a certified receip
   t.is(result.receipt!.error, `actor not installed: ${actor}`)
 })
 
-test('four replicas certify only with a quorum of matching shares', async t => {
+/** Four started replicas of one subnet on memory stores, each holding the counter-wat code. */
+async function fourReplicasWithCounter () {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(4, clock)
   const replicas = await Promise.all(nodes.map(async node => makeReplica(subnet, node, await memoryStore(), clock)))
@@ -406,6 +407,11 @@ test('four replicas certify only with a quorum of matching shares', async t => {
   for (const s of services) await s.start()
   const code = await exampleCode('counter-wat')
   for (const s of services) await s.putCode(code)
+  return { clock, subnet, nodes, replicas, services, code }
+}
+
+test('four replicas certify only with a quorum of matching shares', async t => {
+  const { clock, subnet, replicas, services, code } = await fourReplicasWithCounter()
   const client = new Client(clock)
   const install = client.install(subnet, code)
   services[0]!.submit(install.bytes)
@@ -429,13 +435,7 @@ test('four replicas certify only with a quorum of matching shares', async t => {
 })
 
 test.serial('member shares that can change nothing are dropped before their signature check; gossiped ones are always checked; malformed ones are refused', async t => {
-  const clock = new ManualClock()
-  const { subnet, nodes } = makeSubnet(4, clock)
-  const replicas = await Promise.all(nodes.map(async node => makeReplica(subnet, node, await memoryStore(), clock)))
-  const services = replicas.map(r => r.service)
-  for (const s of services) await s.start()
-  const code = await exampleCode('counter-wat')
-  for (const s of services) await s.putCode(code)
+  const { clock, subnet, nodes, replicas, services, code } = await fourReplicasWithCounter()
   services[0]!.submit(new Client(clock).install(subnet, code).bytes)
   await runHeight(services[0]!, services)
   const counter = countVerifications()
