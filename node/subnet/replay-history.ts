@@ -35,8 +35,8 @@ function before (a: HistoryRow, b: HistoryRow): boolean {
 /**
  * Memory: one entry per remembered request, no more than the committed history holds: the update
  * rate times the longest a request lives (ingressTtlMaxMs + ingressExpiryDriftMs, 6 min; a request
- * stays until its block's last one expires), the reasoning mempoolSeenMax is sized by (~600,000 ids,
- * ~80 MB at 2,000 updates/s), plus one small record per row (at most one row per block).
+ * stays until its block's last one expires): at 2,000 updates/s ~720,000 ids, ~100 MB (the
+ * reasoning mempoolSeenMax is sized by), plus one small record per row (at most one row per block).
  */
 export class ReplayHistory {
   readonly #requests = new Set<RequestId>()
