@@ -97,6 +97,8 @@ export const actorFuelPerBlockMax = 2_000_000_000n
 export const actorInstantiateFuelMax = 50_000_000n
 /** Linear memory per instance, in 64 KiB pages (32 MiB): a JS engine needs ~8 MiB; growth past this fails. */
 export const actorMemoryPagesMax = 512
+/** Bytes of memory.fill / memory.copy one fuel unit pays for (a power of two): a cache line, about what one counted step costs in time, so a bulk op's fuel tracks its CPU. */
+export const actorBulkMemoryBytesPerFuel = 64
 /** Table elements per table: the JS engine's function table is ~10^4; growth is one cheap instruction, so cap it. */
 export const actorTableElementsMax = 100_000
 /** Message payload and install argument: what an ingress envelope can carry (ingressPayloadBytesMax; a runtime test checks they agree). */
@@ -125,6 +127,7 @@ export const actorCompiledCacheEntriesMax = 32
 export const actorMessagesPerBlockMax = 100_000
 
 assert(actorFuelPerMessageMax <= actorFuelPerBlockMax, 'one message must fit in a block\'s fuel')
+assert(Number.isInteger(Math.log2(actorBulkMemoryBytesPerFuel)) && actorBulkMemoryBytesPerFuel >= 1, 'bulk-memory fuel is charged with a shift')
 assert(actorResultBytesMax + actorLogLinesMax * actorLogLineBytesMax < 2 * MiB, 'a receipt (result + logs) must fit receiptBytesMax')
 assert(actorStorageBytesMax >= actorKeyBytesMax + actorValueBytesMax, 'an actor can hold its largest single entry')
 assert(actorPayloadBytesMax <= codecBytesMax, 'a payload must fit the codec')

@@ -1,4 +1,4 @@
-// NaN canonicalization for one binaryen module (private to node/runtime: instrument.ts calls it).
+// NaN canonicalization for one binaryen module, and the expression walker it and the bulk-memory fuel charge use (private to node/runtime: instrument.ts calls it).
 // Wasm arithmetic may produce NaNs whose sign and payload differ by CPU (x86 makes a negative
 // quiet NaN where arm64 makes a positive one), and V8 does not canonicalize them. Such bits only
 // become observable where a float turns into bits or lends its sign: f32/f64 stores, reinterpret
@@ -67,7 +67,7 @@ const children: Record<string, { one?: string[], many?: 'Child' | 'Operand' | 'C
 }
 
 /** Calls binaryen.js's per-kind accessor (Store.getValue, Binary.setRight…), untyped in its typings. */
-function access (kind: string, accessor: string, ...args: number[]): number {
+export function access (kind: string, accessor: string, ...args: number[]): number {
   const fn = (binaryen as unknown as Record<string, AnyClass | undefined>)[kind]?.[accessor]
   if (fn === undefined) throw new Error(`binaryen has no ${kind}.${accessor}`)
   return fn(...args)
@@ -141,7 +141,7 @@ export function canonicalizeNaNs (module: binaryen.Module): Result<{ sites: numb
  * nest deeper than the JS stack). `visit` may rewrite an expression's own children; the walk
  * then descends into the new children, which only ever wrap the old ones.
  */
-function walk (root: Expr, visit: (expr: Expr, kind: string) => string | undefined): Result<void> {
+export function walk (root: Expr, visit: (expr: Expr, kind: string) => string | undefined): Result<void> {
   const stack: Expr[] = [root]
   while (stack.length > 0) {
     const expr = stack.pop()!

@@ -15,12 +15,14 @@
 // internal function holding the check; V8 inlines such leaf calls when it tiers up, which the
 // runtime benchmark shows (metered/unmetered ratio). One unit per check: the cost model is "basic
 // control-flow steps", deterministic, not a measure of time. Bulk-memory ops (memory.fill/copy)
-// cost one unit whatever their length; their length is bounded by the memory cap.
+// also cost one unit per started 64 bytes (actorBulkMemoryBytesPerFuel), charged before they run:
+// at one unit whatever their length, a loop of 32 MiB fills ran ~1.1 ms of memset per two units, so
+// one message's fuel (2×10^8) could hold every replica for ~30 hours; now at most ~0.4 s of fills.
 
 import binaryen from 'binaryen'
-import { actorMemoryPagesMax, actorTableElementsMax } from '../../protocol/limits.ts'
+import { actorBulkMemoryBytesPerFuel, actorMemoryPagesMax, actorTableElementsMax } from '../../protocol/limits.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
-import { canonicalizeNaNs } from './_nan.ts'
+import { access, canonicalizeNaNs, walk } from './_nan.ts'
 
 export const fuelImportModule = 'pylon:fuel'
 export const fuelImportName = 'remaining'
@@ -30,6 +32,42 @@ export interface InstrumentOptions {
   memoryPagesMax?: number
   /** @default true — false only for the benchmark's unmetered baseline. */
   meter?: boolean
+}
+
+/**
+ * Makes every memory.fill and memory.copy pay for its length: its size operand (evaluated last, after
+ * the destination and the value or source) goes through `pylon$charge_len`, which takes one unit per
+ * started actorBulkMemoryBytesPerFuel bytes, trapping like a fuel check when that is more than
+ * remains, and passes the size on. Runs after log-execution, whose checks it leaves alone.
+ */
+function chargeBulkMemory (module: binaryen.Module, fuel: string, i64: (value: bigint) => number): Result<{ sites: number }> {
+  const charge = 'pylon$charge_len'
+  const shift = BigInt(Math.log2(actorBulkMemoryBytesPerFuel))
+  const remaining = (): number => module.global.get(fuel, binaryen.i64)
+  // ceil(size / 2^shift) = (size + 2^shift - 1) >> shift, on the size widened to 64 bits.
+  const cost = (): number => module.i64.shr_u(module.i64.add(module.i64.extend_u(module.local.get(0, binaryen.i32)), i64((1n << shift) - 1n)), i64(shift))
+  let sites = 0
+  const functions: number[] = []
+  for (let i = 0; i < module.getNumFunctions(); i++) functions.push(module.getFunctionByIndex(i))
+  for (const func of functions) {
+    const info = binaryen.getFunctionInfo(func)
+    if (info.module !== '' || info.body === 0) continue
+    const walked = walk(info.body, (expr, kind) => {
+      if (kind !== 'MemoryFill' && kind !== 'MemoryCopy') return undefined
+      access(kind, 'setSize', expr, module.call(charge, [access(kind, 'getSize', expr)], binaryen.i32))
+      sites++
+      return undefined
+    })
+    if (!walked.ok) return err(`function ${info.name}: ${walked.error}`)
+  }
+  if (sites === 0) return ok({ sites })
+  module.addFunction(charge, binaryen.createType([binaryen.i32]), binaryen.i32, [], module.block(null, [
+    module.if(module.i64.lt_s(remaining(), cost()),
+      module.block(null, [module.global.set(fuel, i64(-1n)), module.unreachable()])),
+    module.global.set(fuel, module.i64.sub(remaining(), cost())),
+    module.local.get(0, binaryen.i32)
+  ], binaryen.i32))
+  return ok({ sites })
 }
 
 /** The instrumented module bytes, or why the module cannot be bounded. */
@@ -70,6 +108,8 @@ function addFuelChecks (bytes: Uint8Array): Result<Uint8Array> {
       module.global.set(fuel, module.i64.sub(get(), i64(1n)))
     ], binaryen.none)
     module.addFunction(checkName, binaryen.createType([binaryen.i32]), binaryen.none, [], body)
+    const charged = chargeBulkMemory(module, fuel, i64)
+    if (!charged.ok) return charged
     // No module.validate(): on failure it prints the whole module; compiling the output (the
     // loader does) is the check, and it reports an error instead.
     return ok(module.emitBinary())

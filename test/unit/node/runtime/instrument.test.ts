@@ -99,3 +99,39 @@ test('instrumentCoreModule refuses float SIMD arithmetic (its NaNs differ by CPU
   t.false(refused.ok)
   if (!refused.ok) t.regex(refused.error, /float SIMD or relaxed-SIMD binary operation \d+ is refused/)
 })
+
+const bulk = wasm(`(module
+  (memory (export "m") 2)
+  (func (export "fill") (param $n i32) (memory.fill (i32.const 0) (i32.const 7) (local.get $n)))
+  (func (export "copy") (param $n i32) (memory.copy (i32.const 0) (i32.const 65536) (local.get $n))))`)
+
+test('instrumentCoreModule charges memory.fill and memory.copy one unit per started 64 bytes, before they run', t => {
+  const metered = instrumentCoreModule(bulk)
+  if (!metered.ok) return t.fail(metered.error)
+  const module = new WebAssembly.Module(metered.value)
+  const run = (name: 'fill' | 'copy', n: number, fuel: bigint): { used: bigint, memory: Uint8Array, threw: boolean } => {
+    const global = new WebAssembly.Global({ value: 'i64', mutable: true }, fuel)
+    const instance = new WebAssembly.Instance(module, { 'pylon:fuel': { remaining: global } })
+    let threw = false
+    try {
+      (instance.exports[name] as (n: number) => void)(n)
+    } catch (error) {
+      t.true(error instanceof WebAssembly.RuntimeError)
+      threw = true
+    }
+    return { used: fuel - (global.value as bigint), memory: new Uint8Array((instance.exports.m as WebAssembly.Memory).buffer), threw }
+  }
+  for (const name of ['fill', 'copy'] as const) {
+    const base = run(name, 0, 1_000n).used // the entry check alone
+    t.is(run(name, 1, 1_000n).used - base, 1n)
+    t.is(run(name, 64, 1_000n).used - base, 1n)
+    t.is(run(name, 65, 1_000n).used - base, 2n)
+    t.is(run(name, 65_536, 10_000n).used - base, 1_024n)
+    // Not enough fuel for the length: the trap comes first, nothing is written, the global says out of fuel.
+    const short = run(name, 65_536, 1_000n)
+    t.true(short.threw)
+    t.is(short.used, 1_000n + 1n) // the global is left at -1
+    if (name === 'fill') t.is(short.memory[0], 0)
+  }
+  t.is(run('fill', 65_536, 10_000n).memory[65_535], 7, 'with the fuel, the fill runs')
+})
