@@ -5,6 +5,7 @@
 
 import type { ActorId } from '../../protocol/ids.ts'
 import { compareBytes, type StateWrite } from '../../protocol/receipt.ts'
+import { lowerBound } from '../core/lower-bound.ts'
 
 /** Read-only, synchronous actor storage. Keys are ordered bytewise. */
 export interface StateView {
@@ -141,16 +142,4 @@ export class MemoryState implements StateView {
     }
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : compareBytes(a[1], b[1])))
   }
-}
-
-/** First index whose key is >= `key` in a sorted array. */
-export function lowerBound (keys: string[], key: string): number {
-  let lo = 0
-  let hi = keys.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (keys[mid]! < key) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }

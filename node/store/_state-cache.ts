@@ -7,6 +7,7 @@
 import type { ActorId } from '../../protocol/ids.ts'
 import { storeRangeCacheBytesMax, storeRangeCacheWindowsMax, storeRowCacheEntriesMax, storeRowCacheValueBytesMax } from '../../protocol/limits.ts'
 import { BoundedMap } from '../core/bounded-map.ts'
+import { lowerBound } from '../core/lower-bound.ts'
 
 export interface CachedEntry { key: Uint8Array, value: Uint8Array }
 
@@ -41,7 +42,7 @@ class Window {
     if (value === null) {
       if (old !== undefined) {
         this.rows.delete(name)
-        this.names.splice(firstAtOrAfter(this.names, name), 1)
+        this.names.splice(lowerBound(this.names, name), 1)
       }
       return
     }
@@ -50,7 +51,7 @@ class Window {
     if (old === undefined) {
       // Appending in order (a read filling the window, a queue growing at its end) costs no search.
       if (this.names.length === 0 || this.names.at(-1)! < name) this.names.push(name)
-      else this.names.splice(firstAtOrAfter(this.names, name), 0, name)
+      else this.names.splice(lowerBound(this.names, name), 0, name)
     }
     while (this.#bytes > storeRangeCacheBytesMax) {
       const top = this.names.pop()!
@@ -60,18 +61,6 @@ class Window {
       this.upper = top
     }
   }
-}
-
-/** The index of the first name >= `name` in an ascending list. */
-function firstAtOrAfter (names: readonly string[], name: string): number {
-  let lo = 0
-  let hi = names.length
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1
-    if (names[mid]! < name) lo = mid + 1
-    else hi = mid
-  }
-  return lo
 }
 
 export class StateCache {
@@ -115,7 +104,7 @@ export class StateCache {
     if (window === undefined || !fits(window)) window = [...this.#byActor.get(actor) ?? []].find(fits)
     if (window === undefined) return undefined
     const out: CachedEntry[] = []
-    for (let i = firstAtOrAfter(window.names, startName); i < window.names.length && out.length < limit; i++) {
+    for (let i = lowerBound(window.names, startName); i < window.names.length && out.length < limit; i++) {
       const name = window.names[i]!
       if (endName !== null && name >= endName) break
       const entry = window.rows.get(name)!
