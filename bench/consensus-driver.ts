@@ -1,7 +1,8 @@
 // `npm run bench -- consensus-driver [--seconds S]`: four ConsensusDrivers in one process on four
 // real libp2p hosts (TCP+Noise+Yamux on loopback), empty payloads. Finalized heights/s with LevelDB
 // stores (fsyncs) beside in-memory stores (no fsync), and beside in-process streams (no libp2p),
-// with the time spent in WAL syncs, commits and signatures: where a height's time goes.
+// with the time spent in WAL syncs, commits and signatures and the process's CPU per height: where a
+// height's time goes.
 
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { lpStream } from '@libp2p/utils'
@@ -54,7 +55,7 @@ class WalTimer implements ConsensusMetrics {
   walSynced (_subnet: string, seconds: number): void { this.syncs++; this.seconds += seconds }
 }
 
-interface Run { heights: number, seconds: number, walSyncMs: number, walSyncs: number, finalizeMs: number, views: number, signMs: number, signs: number, verifyCalls: number }
+interface Run { heights: number, seconds: number, walSyncMs: number, walSyncs: number, finalizeMs: number, views: number, signMs: number, signs: number, verifyCalls: number, cpuMs: number }
 
 async function run (kind: 'leveldb' | 'memory', seconds: number, transport: 'libp2p' | 'in-process'): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'pylon-bench-driver-'))
@@ -99,8 +100,10 @@ async function run (kind: 'leveldb' | 'memory', seconds: number, transport: 'lib
   const signStart = { ...timing }
   const finalizeStart = nodes.reduce((a, n) => a + n.app.finalizeMs, 0)
   const started = performance.now()
+  const cpuStart = process.cpuUsage()
   await new Promise(resolve => setTimeout(resolve, seconds * 1000))
   const elapsed = (performance.now() - started) / 1000
+  const cpu = process.cpuUsage(cpuStart)
   const result: Run = {
     heights: Number(nodes[0]!.store.height) - startHeight,
     seconds: elapsed,
@@ -110,7 +113,8 @@ async function run (kind: 'leveldb' | 'memory', seconds: number, transport: 'lib
     views: Number(nodes[0]!.driver.status().view - startView),
     signMs: timing.signMs - signStart.signMs,
     signs: timing.signs - signStart.signs,
-    verifyCalls: 0
+    verifyCalls: 0,
+    cpuMs: (cpu.user + cpu.system) / 1000
   }
   for (const n of nodes) await n.driver.stop()
   for (const h of hosts) await h.net.stop()
@@ -180,7 +184,8 @@ export default async function consensusDriverBench (args: string[]): Promise<voi
     const perHeight = (ms: number): string => (r.heights > 0 ? ms / r.heights : NaN).toFixed(2)
     lines.push(`${kind.padEnd(8)} ${transport.padEnd(10)} ${(r.heights / r.seconds).toFixed(1)} heights/s (${r.heights} heights, ${r.views} views)` +
       ` | per height, summed over 4 nodes: WAL ${perHeight(r.walSyncMs)} ms in ${(r.walSyncs / Math.max(1, r.heights)).toFixed(1)} appends,` +
-      ` commit ${perHeight(r.finalizeMs)} ms, signing ${perHeight(r.signMs)} ms in ${(r.signs / Math.max(1, r.heights)).toFixed(1)} signatures`)
+      ` commit ${perHeight(r.finalizeMs)} ms, signing ${perHeight(r.signMs)} ms in ${(r.signs / Math.max(1, r.heights)).toFixed(1)} signatures;` +
+      ` this process's CPU ${perHeight(r.cpuMs)} ms per height (${(r.cpuMs / 1000 / r.seconds).toFixed(2)} cores)`)
     process.stdout.write(lines.at(-1)! + '\n')
   }
   const streams = await streamCost()

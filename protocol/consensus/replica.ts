@@ -42,7 +42,7 @@ export interface ReplicaConfig {
   signer: Signer
   /** Hash of the subnet's genesis: the parent of height 1, finalized at view 0. */
   genesis: Uint8Array
-  /** Δ, the assumed bound on message delay: leader timeout 2Δ, advance timeout 3Δ, retry 4Δ. */
+  /** Δ, the assumed bound on message delay: forward Δ/2, leader timeout 2Δ, advance timeout 3Δ, retry 4Δ. */
   deltaMs: number
   /** @default verifyMember — a driver may pass a memoized one. */
   verify?: Verifier
@@ -63,7 +63,11 @@ export interface ReplicaConfig {
 /** The last finalized block as the store knows it (genesis: height 0, view 0, hash = genesis). */
 export interface FinalizedTip { height: bigint, view: bigint, hash: Uint8Array }
 
-export type TimerKind = 'leader' | 'advance' | 'retry'
+/**
+ * `forward`: Δ/2 after this replica formed a notarization or finalization, it sends the certificate
+ * to the members that have not shown they hold it (see acceptCertificate).
+ */
+export type TimerKind = 'leader' | 'advance' | 'retry' | 'forward'
 
 export type Event =
   | { type: 'start' }
@@ -131,6 +135,8 @@ interface ViewState {
   notarization?: Certificate
   nullification?: Certificate
   finalization?: Certificate
+  /** The notarization was formed here from votes: the `forward` timer may owe it to members. */
+  notarizationFormedHere?: boolean
   proposeRequested: boolean
   verifyRequested: boolean
   /** The application's verdict on the proposal's payload (verifyPayloads only). */
@@ -151,6 +157,8 @@ export interface ReplicaState {
   finalizedCertificate?: Certificate
   /** Highest finalization not yet delivered (its chain is being completed). */
   target?: Certificate
+  /** View of the newest finalization formed here from votes, until its `forward` timer fires. */
+  finalizationToForward?: bigint
   wanted: Map<string, Uint8Array>
   wantedViews: Set<bigint>
   /** A want appeared since the last fetch action. */
@@ -349,6 +357,10 @@ function enterView (s: ReplicaState, view: bigint, out: Action[]): void {
 }
 
 function onTimeout (s: ReplicaState, view: bigint, timer: TimerKind, out: Action[]): void {
+  if (timer === 'forward') {
+    forwardCertificates(s, view, out)
+    return
+  }
   if (view !== s.view) return
   const vs = viewState(s, view)!
   if (timer === 'retry') {
@@ -663,11 +675,30 @@ function onCertificate (s: ReplicaState, cert: Certificate, out: Action[]): void
   acceptCertificate(s, target, cert, out, false)
 }
 
-/** Records a verified certificate (formed here or received) and acts on it. */
+/**
+ * Records a verified certificate (formed here or received) and acts on it.
+ *
+ * A certificate formed here is news only to members that missed votes; received ones they already
+ * have. With every vote delivered, every member forms every certificate itself, so broadcasting
+ * each at once (as the Simplex papers do) made 2 of every 3 consensus messages of a height copies
+ * nobody needed. A nullification still goes to all at once: it is rare and it is what moves a
+ * stalled view. A notarization or finalization waits Δ/2 (the `forward` timer) and then goes only
+ * where it may still be missing: a notarization to members whose finalize vote for its view has
+ * not arrived (a member sends finalize only once it holds the notarization) while the view is not
+ * final; a finalization to all, unless a newer one has been formed or received meanwhile (it
+ * finalizes this one's chain too). Safety does not depend on forwarding; liveness after lost
+ * votes waits at most Δ/2 longer.
+ */
 function acceptCertificate (s: ReplicaState, vs: ViewState, cert: Certificate, out: Action[], formedHere: boolean): void {
   out.push({ type: 'persist', record: { kind: 'certificate', certificate: cert }, sync: false })
-  // Certificates we formed are news to peers that missed votes; received ones they already have.
-  if (formedHere) out.push({ type: 'send', to: 'all', message: cert })
+  if (formedHere) {
+    if (cert.kind === 'nullification') out.push({ type: 'send', to: 'all', message: cert })
+    else {
+      if (cert.kind === 'notarization') vs.notarizationFormedHere = true
+      else s.finalizationToForward = cert.view
+      out.push({ type: 'setTimer', view: cert.view, timer: 'forward', delayMs: Math.max(1, Math.floor(s.config.deltaMs / 2)) })
+    }
+  }
   if (cert.kind === 'nullification') {
     vs.nullification = cert
     return
@@ -686,6 +717,22 @@ function acceptCertificate (s: ReplicaState, vs: ViewState, cert: Certificate, o
     castVote(vs, vote, out)
     checkQuorum(s, vs, 'finalize', cert.block, out)
   }
+}
+
+/** The `forward` timer of `view`: the certificates formed here that members may still lack. */
+function forwardCertificates (s: ReplicaState, view: bigint, out: Action[]): void {
+  const vs = s.views.get(view)
+  if (vs?.notarization !== undefined && vs.notarizationFormedHere === true && vs.finalization === undefined && view > s.finalized.view) {
+    delete vs.notarizationFormedHere
+    const { members } = s.config.membership
+    for (let i = 0; i < members.length; i++) {
+      if (i !== s.config.self && !vs.finalizes.has(i)) out.push({ type: 'send', to: i, message: vs.notarization })
+    }
+  }
+  if (s.finalizationToForward !== view) return
+  delete s.finalizationToForward
+  const newest = s.target ?? s.finalizedCertificate
+  if (newest !== undefined && newest.view === view) out.push({ type: 'send', to: 'all', message: newest })
 }
 
 /** Forms a certificate the moment a quorum of matching, verified votes is held (not before). */

@@ -9,7 +9,7 @@ import { peerIdOfPublicKey } from '../../protocol/ids.ts'
 import { signerFromSeed, type Signer } from '../../protocol/signature.ts'
 import { membershipOf, verifyCertificate, verifyMember, type Membership, type Verifier } from '../../protocol/consensus/certificate.ts'
 import { blockHash, bytesEqual, decodeMessage, domains, encodeMessage, hex, voteSigningValue, type Block, type Certificate, type Message, type Vote } from '../../protocol/consensus/messages.ts'
-import { createReplica, recover, step, type Action, type Event, type ReplicaConfig, type ReplicaState } from '../../protocol/consensus/replica.ts'
+import { createReplica, recover, step, type Action, type Event, type ReplicaConfig, type ReplicaState, type TimerKind } from '../../protocol/consensus/replica.ts'
 import { decodeWalRecord, encodeWalRecord, walRecordView, type WalRecord } from '../../protocol/consensus/wal.ts'
 import { SimDisk } from './disk.ts'
 import { checkLinearizable, kvModel, type KvInput, type KvOutput, type Operation } from './linearizability.ts'
@@ -114,7 +114,7 @@ interface SimReplica {
 
 type QueueItem =
   | { type: 'deliver', to: number, from: number, bytes: Uint8Array, corrupted: boolean }
-  | { type: 'timer', replica: number, incarnation: number, view: bigint, timer: 'leader' | 'advance' | 'retry' }
+  | { type: 'timer', replica: number, incarnation: number, view: bigint, timer: TimerKind }
   | { type: 'payload', replica: number, incarnation: number, view: bigint }
   | { type: 'verified', replica: number, incarnation: number, view: bigint, block: Uint8Array, valid: boolean }
   | { type: 'restart', replica: number }

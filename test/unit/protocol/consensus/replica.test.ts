@@ -66,13 +66,59 @@ test('step forms a notarization at exactly 2f+1 votes, not at 2f, then finalizes
   t.is(r.state.view, 1n)
   t.is(r.state.views.get(1n)?.notarization, undefined)
   const actions = r.run(msg(2, vote(2, 'notarize', 1n, hash)))
-  const cert = sends(actions, 'notarization')[0]?.message
-  t.like(cert, { kind: 'notarization', view: 1n, signers: [0, 1, 2] })
+  t.like(r.state.views.get(1n)?.notarization, { kind: 'notarization', view: 1n, signers: [0, 1, 2] })
+  // Formed here, it is not broadcast at once: the forward timer decides Δ/2 later who lacks it.
+  t.deepEqual(sends(actions, 'notarization'), [])
+  t.true(timers(actions).includes(`forward:1:${deltaMs / 2}`))
   const finalize = sends(actions, 'finalize')[0]?.message
   t.true(finalize?.kind === 'finalize' && bytesEqual(finalize.block, hash))
   t.true(actions.findIndex(a => a.type === 'persist' && a.record.kind === 'vote' && a.record.vote.kind === 'finalize') < actions.findIndex(a => a.type === 'send' && a.message.kind === 'finalize'))
   t.is(r.state.view, 2n)
   t.true(timers(actions).includes(`leader:2:${2 * deltaMs}`))
+})
+
+test('step forwards a notarization formed here, after Δ/2, only to members whose finalize vote has not come, and only while its view is not final', t => {
+  const r = started(0)
+  const b1 = block(1n, 1n, genesis)
+  const hash = blockHash(b1)
+  r.run(msg(1, proposal(b1)))
+  r.run(msg(2, vote(2, 'notarize', 1n, hash)))
+  r.run(msg(1, vote(1, 'finalize', 1n, hash))) // member 1 shows it holds the notarization
+  const forwarded = r.run({ type: 'timeout', view: 1n, timer: 'forward' })
+  t.deepEqual(sends(forwarded, 'notarization').map(a => a.to), [2, 3])
+  t.like(sends(forwarded, 'notarization')[0]?.message, { kind: 'notarization', view: 1n, signers: [0, 1, 2] })
+  t.deepEqual(sends(r.run({ type: 'timeout', view: 1n, timer: 'forward' })), [], 'once only')
+  // Another view, finalized before its timer fires: nothing is owed any more.
+  const b2 = block(2n, 2n, hash)
+  const h2 = blockHash(b2)
+  r.run(msg(2, proposal(b2)))
+  r.run(msg(1, vote(1, 'notarize', 2n, h2)))
+  r.run(msg(1, vote(1, 'finalize', 2n, h2)))
+  const finalizing = r.run(msg(2, vote(2, 'finalize', 2n, h2)))
+  t.is(r.state.finalized.height, 2n)
+  t.deepEqual(sends(finalizing, 'finalization'), [], 'a finalization formed here waits for its timer too')
+  const late = r.run({ type: 'timeout', view: 2n, timer: 'forward' })
+  t.deepEqual(sends(late, 'notarization'), [])
+  // The newest finalization, formed here, goes to all once its timer fires.
+  t.like(sends(late, 'finalization')[0], { to: 'all', message: { kind: 'finalization', view: 2n } })
+  t.deepEqual(sends(r.run({ type: 'timeout', view: 2n, timer: 'forward' })), [], 'once only')
+})
+
+test('step does not forward a finalization that a newer one has replaced by the time its timer fires', t => {
+  const r = started(0)
+  const b1 = block(1n, 1n, genesis)
+  const h1 = blockHash(b1)
+  r.run(msg(1, proposal(b1)))
+  r.run(msg(2, vote(2, 'notarize', 1n, h1)))
+  r.run(msg(1, vote(1, 'finalize', 1n, h1)))
+  r.run(msg(2, vote(2, 'finalize', 1n, h1)))
+  t.is(r.state.finalized.height, 1n)
+  // A newer finalization arrives from a member before view 1's timer fires.
+  const b2 = block(2n, 2n, h1)
+  r.run(msg(2, proposal(b2)))
+  r.run(msg(3, certificate('finalization', 2n, blockHash(b2), [1, 2, 3])))
+  t.is(r.state.finalized.height, 2n)
+  t.deepEqual(sends(r.run({ type: 'timeout', view: 1n, timer: 'forward' })), [])
 })
 
 test('step finalizes at 2f+1 finalize votes and emits the block with its certificate', t => {
