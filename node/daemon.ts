@@ -23,6 +23,7 @@ import { Libp2pNet } from './net/libp2p-net.ts'
 import type { Net } from './net/net.ts'
 import { relayHandler, subnetRoutes } from './api/subnet-routes.ts'
 import { WatchServer } from './api/watch-routes.ts'
+import { IngressStreamServer, waitingIngressHandler } from './api/ingress-stream-routes.ts'
 import { WatchHub } from './watch/watch-hub.ts'
 import { PrometheusWatchMetrics } from './watch/watch-metrics.ts'
 import { ConsensusDriver } from './consensus/consensus-driver.ts'
@@ -135,6 +136,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     }
   })
   const watch = new WatchServer({ hub: watchHub, directory: subnets, clock, logger: logger.child('watch'), metrics: watchMetrics })
+  // GET /v1/ingress/stream: envelopes over one WebSocket, each through the POST /v1/ingress?wait=1 handler itself.
+  const subnetApi = subnetRoutes(subnets, clock)
+  const ingressStream = new IngressStreamServer({ submit: waitingIngressHandler(subnetApi), clock, logger: logger.child('ingress-stream') })
   const [host, port] = splitHostPort(config.api)
   const api = new ApiServer({
     logger: logger.child('api'),
@@ -158,11 +162,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     peers: () => net.connections(),
     capacity: () => book.list().map(advertJson),
     routes: [
-      ...subnetRoutes(subnets, clock),
+      // Before the subnet routes: their GET /v1/ingress/:id would take "stream" for an id.
+      ...ingressStream.routes(),
+      ...subnetApi,
       ...watch.routes(),
       ...formationRoutes({ formation, directory, lookup: async (id, options) => await directorySync.lookup(id, options), nodeId: key.nodeId, served })
     ],
-    upgrades: watch.upgrades()
+    upgrades: [...watch.upgrades(), ...ingressStream.upgrades()]
   }, { host, port, apiFile: join(dataDir, apiFileName) })
 
   // Start order. The book first (others write to it); capacity sync registers its topic, protocol
@@ -188,7 +194,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     { name: 'subnet-formation', component: formation },
     { name: 'api', component: api },
     // After the API, so it stops first: watchers get a close frame (1001) before the server cuts them.
-    { name: 'watch', component: watch }
+    { name: 'watch', component: watch },
+    // Likewise: streams get 1001 and their waits end before the server cuts them.
+    { name: 'ingress-stream', component: ingressStream }
   ]
   const stopAll = await startAll(components, (name, error) => { logger.error('component failed to stop', { component: name, error }) })
   logger.info('node started', { nodeId: key.nodeId, api: api.url, multiaddrs: net.multiaddrs() })

@@ -609,3 +609,28 @@ assert(stateSyncTipBlocksMax <= consensusFetchItemsMax, 'a tip proof is no longe
 assert(stateSyncTipBytesMax >= consensusMessageBytesMax + 1 * KiB, 'a tip proof holds at least one largest block and its finalization')
 assert(checkpointIntervalHeights < consensusBlocksMax, 'the newest checkpoint is always inside the catch-up window, so a synced replica catches up block by block')
 assert(subnetCheckpointIntervalHeightsMin < subnetCatchUpBlocksMin && subnetCatchUpBlocksMin <= consensusBlocksMax, 'genesis bounds of the checkpoint interval and catch-up window are consistent')
+
+// ── Ingress stream: many envelopes over one WebSocket (node/api/ingress-stream-routes.ts, IngressStream in node/cli/client.ts) ─
+/** Open ingress streams on one node: each holds an API connection; with the watchers they leave most of apiConnectionsMax to plain requests. */
+export const ingressStreamConnectionsMax = 32
+/** Envelopes one stream may have unanswered: 1,024 keep a subnet busy at ~5,000/s with 200 ms to certify; past it the client broke the contract and is cut off (its client queues instead). */
+export const ingressStreamInFlightMax = 1_024
+/** Envelopes unanswered across all streams of a node: past it each new one is refused as `busy` (503) on its stream, so streams never take every subnet waiter from HTTP clients. */
+export const ingressStreamInFlightNodeMax = 8_192
+/** One client frame is one envelope, exactly what POST /v1/ingress takes: larger frames end the stream (1009). */
+export const ingressStreamFrameBytesMax = ingressBytesMax
+/** Answer bytes a stream may leave unsent before it is cut off: a client that does not read its answers never holds the node's memory. */
+export const ingressStreamBufferedBytesMax = 16 * MiB
+/** A stream that answers no ping within this time is dropped: a dead TCP peer otherwise holds its slot and its waits. */
+export const ingressStreamPingIntervalMs = 30_000
+/** How long a client waits for the node to accept the WebSocket upgrade. */
+export const ingressStreamConnectTimeoutMs = 10_000
+/** Largest answer frame a client takes: a certified response (a 1 MiB result, its proof and certificate) and the receipt beside it, with room. */
+export const ingressStreamAnswerBytesMax = 2 * certifiedResponseBytesMax + 64 * KiB
+/** Submissions a client holds while its stream has ingressStreamInFlightMax in flight: a caller that outruns the node gets refused, not a growing queue. */
+export const ingressStreamClientQueueMax = 65_536
+
+assert(ingressStreamConnectionsMax + watchSubscribersMax < apiConnectionsMax / 2, 'streams and watchers leave most API connections to requests')
+assert(ingressStreamInFlightNodeMax < subnetWaitersMax, 'streams alone cannot take every waiter of a subnet')
+assert(ingressStreamInFlightMax <= ingressStreamInFlightNodeMax, 'one stream can use its whole in-flight bound on an idle node')
+assert(ingressStreamBufferedBytesMax >= 8 * certifiedResponseBytesMax, 'several worst-case answers fit before a slow reader is cut off')

@@ -4,11 +4,15 @@
 
 import { randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
+import WebSocket from 'ws'
 import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
 import { decodeCertifiedResponse, verifyCertifiedResponse } from '../../protocol/certification.ts'
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
-import { signIngress, subnetOfIngress, type Ingress, type IngressContent, type RequestId } from '../../protocol/ingress.ts'
-import { apiCodeChunkBytesMax, clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax } from '../../protocol/limits.ts'
+import { ingressIdOf, signIngress, subnetOfIngress, type Ingress, type IngressContent, type IngressId, type RequestId } from '../../protocol/ingress.ts'
+import {
+  apiCodeChunkBytesMax, clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax,
+  ingressStreamAnswerBytesMax, ingressStreamClientQueueMax, ingressStreamConnectTimeoutMs, ingressStreamInFlightMax
+} from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { decodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import { PylonError } from '../core/errors.ts'
@@ -221,6 +225,217 @@ export class ApiClient {
   }
 }
 
+/** One answer of GET /v1/ingress/stream: the POST /v1/ingress?wait=1 answer, its HTTP status as `code`, `certified` as bytes. */
+export interface StreamResult extends Omit<IngressResult, 'certified'> {
+  code: number
+  certified?: Uint8Array
+  /** Set when the stream was opened with `subnet` and the answer is certified: what the certificate covers, checked. */
+  verified?: VerifiedOutcome
+}
+
+export interface IngressStreamOptions {
+  /** Check every certified answer against this subnet (verifyIngressResult) before handing it out; needs `submit(Ingress)`. */
+  subnet?: Subnet
+  /** Envelopes sent and not yet answered; more wait here. @default ingressStreamInFlightMax (the node's bound) */
+  inFlightMax?: number
+  /** @default ingressStreamConnectTimeoutMs */
+  connectTimeoutMs?: number
+  signal?: AbortSignal
+}
+
+interface StreamPending {
+  ingress: Ingress | undefined
+  bytes: Uint8Array
+  id: IngressId
+  deadline: number
+  resolve: (result: StreamResult) => void
+  reject: (error: CliError) => void
+}
+
+/**
+ * Many envelopes over one WebSocket (GET /v1/ingress/stream) instead of an HTTP request each:
+ * `submit` pipelines (up to `inFlightMax` unanswered, the rest queued in order) and resolves with
+ * the envelope's answer, matched by IngressId (answers come in completion order). Refusals reject
+ * with the CliError ApiClient would throw for the same HTTP answer; a `pending` answer is sent
+ * again while its wait lasts (the node answers a resubmission with the result). Use it for many
+ * updates from one process (a backend, a benchmark); `pylon call` sends one and keeps HTTP.
+ */
+export class IngressStream {
+  readonly url: string
+  readonly #ws: WebSocket
+  readonly #subnet: Subnet | undefined
+  readonly #inFlightMax: number
+  /** Sent, unanswered, by IngressId (the same bytes sent twice wait in order). */
+  readonly #sent = new Map<IngressId, StreamPending[]>()
+  #inFlight = 0
+  readonly #queue: StreamPending[] = []
+  #queueHead = 0
+  #closed: CliError | undefined
+  readonly #whenClosed: Promise<void>
+
+  private constructor (url: string, ws: WebSocket, options: IngressStreamOptions) {
+    this.url = url
+    this.#ws = ws
+    this.#subnet = options.subnet
+    this.#inFlightMax = Math.max(1, Math.min(options.inFlightMax ?? ingressStreamInFlightMax, ingressStreamInFlightMax))
+    ws.on('message', (data, isBinary) => { this.#onAnswer(data as Buffer, isBinary) })
+    this.#whenClosed = new Promise(resolve => {
+      ws.once('close', (code, reason) => {
+        this.#fail(new CliError(`ingress stream to ${url} closed (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`, 'stream-closed'))
+        resolve()
+      })
+    })
+    ws.on('error', () => {}) // 'close' follows and says what happened
+  }
+
+  /** Opens the stream; a node that refuses it (busy, stopping, too many streams) throws its one-line error. */
+  static async open (url: string, options: IngressStreamOptions = {}): Promise<IngressStream> {
+    const base = url.replace(/\/$/, '')
+    const ws = new WebSocket(base.replace(/^http/, 'ws') + '/v1/ingress/stream', {
+      handshakeTimeout: options.connectTimeoutMs ?? ingressStreamConnectTimeoutMs, maxPayload: ingressStreamAnswerBytesMax, perMessageDeflate: false
+    })
+    // Errors after the outcome below (terminating a refused handshake emits one) have no one to tell.
+    ws.on('error', () => {})
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { ws.terminate(); reject(new CliError(`opening an ingress stream to ${base} was cancelled`, 'aborted')) }
+      options.signal?.addEventListener('abort', onAbort, { once: true })
+      const done = (error?: CliError): void => {
+        options.signal?.removeEventListener('abort', onAbort)
+        ws.off('open', onOpen).off('error', onError)
+        if (error === undefined) resolve()
+        else reject(error)
+      }
+      const onOpen = (): void => { done() }
+      const onError = (error: Error): void => {
+        done(/timeout/i.test(error.message) ? new CliError(`daemon at ${base} did not open an ingress stream in time`, 'timeout') : new CliError(`no daemon at ${base}: is \`pylon daemon\` running? (${error.message})`, 'no-daemon'))
+      }
+      ws.on('open', onOpen).on('error', onError)
+      ws.on('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = []
+        let length = 0
+        res.on('data', (chunk: Buffer) => { if ((length += chunk.length) <= 64 * 1024) chunks.push(chunk) })
+        res.on('end', () => {
+          let body: unknown
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+          } catch {
+            body = undefined
+          }
+          done(apiError(base, res.statusCode ?? 0, body))
+          ws.terminate()
+        })
+      })
+    })
+    return new IngressStream(base, ws, options)
+  }
+
+  /** Envelopes sent and not answered yet, and those waiting for a slot. */
+  get pending (): { inFlight: number, queued: number } {
+    return { inFlight: this.#inFlight, queued: this.#queue.length - this.#queueHead }
+  }
+
+  /**
+   * Sends one envelope and resolves with its answer (certified, skipped, or pending once `waitMs`
+   * is spent). With `subnet` set, a certified answer is verified first (throws 'untrusted').
+   */
+  async submit (envelope: Ingress | Uint8Array, options: { waitMs?: number } = {}): Promise<StreamResult> {
+    const ingress = envelope instanceof Uint8Array ? undefined : envelope
+    if (ingress === undefined && this.#subnet !== undefined) throw new CliError('a verified stream needs the signed Ingress (its RequestId), not bare bytes', 'usage')
+    const bytes = ingress?.bytes ?? envelope as Uint8Array
+    return await new Promise<StreamResult>((resolve, reject) => {
+      if (this.#closed !== undefined) {
+        reject(this.#closed)
+        return
+      }
+      const entry: StreamPending = { ingress, bytes, id: ingress?.id ?? ingressIdOf(bytes), deadline: Date.now() + (options.waitMs ?? clientCertifyWaitMs), resolve, reject }
+      if (this.#inFlight < this.#inFlightMax) {
+        this.#send(entry)
+        return
+      }
+      if (this.#queue.length - this.#queueHead >= ingressStreamClientQueueMax) {
+        reject(new CliError(`ingress stream to ${this.url} has ${ingressStreamClientQueueMax} envelopes waiting for a slot: wait for answers before submitting more`, 'busy'))
+        return
+      }
+      this.#queue.push(entry)
+    })
+  }
+
+  /** Closes the stream (1000); whatever is still unanswered rejects with 'stream-closed'. */
+  async close (): Promise<void> {
+    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) this.#ws.close(1000, 'client done')
+    const timer = setTimeout(() => { this.#ws.terminate() }, 2_000)
+    await this.#whenClosed
+    clearTimeout(timer)
+  }
+
+  #send (entry: StreamPending): void {
+    this.#inFlight++
+    const waiting = this.#sent.get(entry.id)
+    if (waiting === undefined) this.#sent.set(entry.id, [entry])
+    else waiting.push(entry)
+    this.#ws.send(entry.bytes)
+  }
+
+  #onAnswer (data: Buffer, isBinary: boolean): void {
+    const decoded = isBinary ? decode(data, { bytesMax: ingressStreamAnswerBytesMax }) : undefined
+    const frame = decoded?.ok === true ? decoded.value as Record<string, unknown> : undefined
+    if (frame === undefined || typeof frame !== 'object' || typeof frame.code !== 'number' || typeof frame.ingressId !== 'string') {
+      this.#ws.close(1008, 'answer frames are dag-cbor maps naming code and ingressId')
+      return
+    }
+    const waiting = this.#sent.get(frame.ingressId as IngressId)
+    const entry = waiting?.shift()
+    // An answer for nothing we sent: the node misbehaves; there is no one to give it to.
+    if (entry === undefined) return
+    if (waiting!.length === 0) this.#sent.delete(entry.id)
+    this.#inFlight--
+    this.#settle(entry, frame as unknown as StreamResult)
+    this.#drain()
+  }
+
+  #settle (entry: StreamPending, answer: StreamResult): void {
+    if (answer.code >= 400) {
+      entry.reject(apiError(this.url, answer.code, answer))
+      return
+    }
+    // Still pending after the node's own wait: ask again while ours lasts (a resubmission is answered with the result).
+    if (answer.status === 'pending' && Date.now() < entry.deadline && this.#closed === undefined) {
+      this.#queue.push(entry)
+      return
+    }
+    if (answer.status === 'certified' && this.#subnet !== undefined) {
+      try {
+        answer.verified = verifyIngressResult(answer, this.#subnet, entry.ingress!)
+      } catch (error) {
+        entry.reject(error as CliError)
+        return
+      }
+    }
+    entry.resolve(answer)
+  }
+
+  #drain (): void {
+    while (this.#inFlight < this.#inFlightMax && this.#queueHead < this.#queue.length && this.#closed === undefined) {
+      this.#send(this.#queue[this.#queueHead++]!)
+    }
+    // Compacted once the consumed head dominates, so the queue's memory follows what waits.
+    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue.splice(0, this.#queueHead)
+      this.#queueHead = 0
+    }
+  }
+
+  #fail (error: CliError): void {
+    this.#closed ??= error
+    for (const list of this.#sent.values()) for (const entry of list) entry.reject(error)
+    this.#sent.clear()
+    this.#inFlight = 0
+    for (let i = this.#queueHead; i < this.#queue.length; i++) this.#queue[i]!.reject(error)
+    this.#queue.length = 0
+    this.#queueHead = 0
+  }
+}
+
 /** One line for an API error body `{ ok:false, error, reason }`, with a stable code. */
 function apiError (url: string, status: number, body: unknown): CliError {
   const { error, reason, members } = (body ?? {}) as { error?: unknown, reason?: unknown, members?: unknown }
@@ -238,9 +453,10 @@ function apiError (url: string, status: number, body: unknown): CliError {
  * receipt answers `sent`'s request (not another client's, certified just as well), and it says
  * what the JSON says. Throws CliError('untrusted') naming the first mismatch.
  */
-export function verifyIngressResult (result: IngressResult, subnet: Subnet, sent: Pick<Ingress, 'requestId'>): VerifiedOutcome {
+export function verifyIngressResult (result: IngressResult | StreamResult, subnet: Subnet, sent: Pick<Ingress, 'requestId'>): VerifiedOutcome {
   if (result.certified === undefined) throw new CliError(`the answer for ${result.ingressId} carries no certified response`, 'untrusted')
-  const response = decodeCertifiedResponse(Buffer.from(result.certified, 'base64'))
+  // HTTP answers carry it as base64 (JSON), stream answers as bytes (dag-cbor): one check for both.
+  const response = decodeCertifiedResponse(typeof result.certified === 'string' ? Buffer.from(result.certified, 'base64') : result.certified)
   if (!response.ok) throw new CliError(`certified response: ${response.error}`, 'untrusted')
   const verified = verifyCertifiedResponse(response.value, subnet)
   if (!verified.ok) throw new CliError(`certified response does not verify against subnet ${subnet.id}: ${verified.error}`, 'untrusted')

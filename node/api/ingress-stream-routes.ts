@@ -1,0 +1,254 @@
+// `GET /v1/ingress/stream` upgraded to a WebSocket: many signed envelopes over one connection, each
+// handled by the very handler of POST /v1/ingress?wait=1 and answered with one dag-cbor frame once
+// its result is known. It never decides anything that handler does not, and never answers twice.
+//
+// Frames. Client → node: binary, one signed envelope each (the bytes POST /v1/ingress takes).
+// Node → client: binary, dag-cbor `{ code, ...body }`, `code` the HTTP status POST /v1/ingress?wait=1
+// would have answered and `body` its JSON body, with `certified` as bytes instead of base64, and
+// `ingressId` always set (for a refusal it is computed from the frame's bytes: the CID of any bytes
+// is defined, so even garbage is answered by name). Answers come in completion order.
+// Refusals of one envelope (malformed, bad signature, expired, rate-limited, busy…) are answered on
+// the stream, which stays open. The stream is closed, with a close code and reason, only for a text
+// frame (1003), a frame over ingressStreamFrameBytesMax (1009, by ws), more than
+// ingressStreamInFlightMax unanswered envelopes or answers left unread (1008), a dead peer (no
+// pong), or the node stopping (1001). Closing cancels the stream's waits.
+
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { WebSocketServer, type WebSocket } from 'ws'
+import { encode } from '../../protocol/codec.ts'
+import { ingressIdOf } from '../../protocol/ingress.ts'
+import {
+  ingressStreamBufferedBytesMax, ingressStreamConnectionsMax, ingressStreamFrameBytesMax, ingressStreamInFlightMax,
+  ingressStreamInFlightNodeMax, ingressStreamPingIntervalMs
+} from '../../protocol/limits.ts'
+import type { Clock } from '../core/clock.ts'
+import type { Logger } from '../core/logger.ts'
+import type { Startable } from '../core/startable.ts'
+import { refuseUpgrade, type ApiAnswer, type ApiRoute, type ApiUpgrade } from './api-server.ts'
+
+export const ingressStreamPath = '/v1/ingress/stream'
+
+/** WebSocket close codes (RFC 6455 §7.4.1) this route sends. */
+export const streamCloseCodes = { goingAway: 1001, unsupportedData: 1003, policyViolation: 1008 } as const
+
+/** Handles one envelope as POST /v1/ingress?wait=1 does; `signal` aborts its wait. */
+export type IngressSubmit = (body: Uint8Array, signal: AbortSignal) => Promise<ApiAnswer>
+
+export interface IngressStreamComponents {
+  submit: IngressSubmit
+  clock: Clock
+  logger: Logger
+}
+
+export interface IngressStreamInit {
+  /** @default ingressStreamPingIntervalMs */
+  pingIntervalMs?: number
+  /** @default ingressStreamConnectionsMax */
+  connectionsMax?: number
+  /** @default ingressStreamInFlightMax */
+  inFlightMax?: number
+  /** @default ingressStreamInFlightNodeMax */
+  inFlightNodeMax?: number
+}
+
+interface Connection {
+  inFlight: number
+  /** Aborted when the stream closes: every wait of its envelopes ends. */
+  readonly closed: AbortController
+  alive: boolean
+}
+
+const waitQuery = new URLSearchParams('wait=1')
+
+/**
+ * The POST /v1/ingress handler of `routes` (subnetRoutes) called with ?wait=1: the stream shares
+ * its decode, verification, refusals, relay through a member and wait, line for line.
+ */
+export function waitingIngressHandler (routes: readonly ApiRoute[]): IngressSubmit {
+  const route = routes.find(r => r.method === 'POST' && r.path === '/v1/ingress')
+  if (route === undefined) throw new Error('no POST /v1/ingress route to stream into')
+  return async (body, signal) => await route.handle({ method: 'POST', path: '/v1/ingress', params: {}, query: waitQuery, headers: {}, body, signal })
+}
+
+export class IngressStreamServer implements Startable {
+  readonly #c: IngressStreamComponents
+  readonly #pingIntervalMs: number
+  readonly #connectionsMax: number
+  readonly #inFlightMax: number
+  readonly #inFlightNodeMax: number
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: ingressStreamFrameBytesMax, perMessageDeflate: false, clientTracking: false })
+  readonly #open = new Map<WebSocket, Connection>()
+  /** Upgrades admitted but not yet attached (the handshake is in progress): they count against the bound. */
+  #upgrading = 0
+  /** Unanswered envelopes over all streams. */
+  #inFlight = 0
+  #cancelPing: (() => void) | undefined
+  #running = false
+
+  constructor (components: IngressStreamComponents, init: IngressStreamInit = {}) {
+    this.#c = components
+    this.#pingIntervalMs = init.pingIntervalMs ?? ingressStreamPingIntervalMs
+    this.#connectionsMax = init.connectionsMax ?? ingressStreamConnectionsMax
+    this.#inFlightMax = init.inFlightMax ?? ingressStreamInFlightMax
+    this.#inFlightNodeMax = init.inFlightNodeMax ?? ingressStreamInFlightNodeMax
+  }
+
+  /** Open streams and their unanswered envelopes (for tests and status). */
+  get status (): { streams: number, inFlight: number } {
+    return { streams: this.#open.size, inFlight: this.#inFlight }
+  }
+
+  async start (): Promise<void> {
+    this.#running = true
+    this.#schedulePing()
+  }
+
+  async stop (): Promise<void> {
+    this.#running = false
+    this.#cancelPing?.()
+    for (const [ws, connection] of this.#open) {
+      // Waits end now, not when the closing handshake does (a silent peer takes ws 30 s).
+      connection.closed.abort(new Error('node stopping'))
+      ws.close(streamCloseCodes.goingAway, 'node stopping')
+    }
+    this.#wss.close()
+  }
+
+  /** Mounted on the ApiServer's `upgrades`. */
+  upgrades (): ApiUpgrade[] {
+    return [{ path: ingressStreamPath, upgrade: (req, socket, head) => { this.#upgrade(req, socket, head) } }]
+  }
+
+  /**
+   * A plain GET learns what to do instead. Mount before the subnet routes: their GET
+   * /v1/ingress/:id would otherwise take "stream" for an ingress id.
+   */
+  routes (): ApiRoute[] {
+    return [{
+      method: 'GET',
+      path: ingressStreamPath,
+      handle: async () => ({ status: 426, json: { ok: false, reason: 'upgrade-required', error: `${ingressStreamPath} is a WebSocket: connect with Upgrade: websocket and send one signed envelope per binary frame` } })
+    }]
+  }
+
+  #upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!this.#running) {
+      refuseUpgrade(socket, 503, { ok: false, reason: 'not-running', error: 'ingress streams are not running: the node is starting or stopping' })
+      return
+    }
+    if (this.#open.size + this.#upgrading >= this.#connectionsMax) {
+      refuseUpgrade(socket, 429, { ok: false, reason: 'too-many-streams', error: `this node has ${this.#open.size + this.#upgrading} ingress streams open, the most it allows (${this.#connectionsMax}); use fewer streams or POST /v1/ingress` })
+      return
+    }
+    this.#upgrading++
+    let counted = true
+    const uncount = (): void => {
+      if (counted) this.#upgrading--
+      counted = false
+    }
+    // A handshake ws refuses (bad key or version) destroys the socket without calling back.
+    socket.once('close', uncount)
+    this.#wss.handleUpgrade(req, socket, head, ws => {
+      uncount()
+      socket.off('close', uncount)
+      this.#attach(ws)
+    })
+  }
+
+  #attach (ws: WebSocket): void {
+    if (!this.#running) {
+      ws.close(streamCloseCodes.goingAway, 'node stopping')
+      return
+    }
+    const connection: Connection = { inFlight: 0, closed: new AbortController(), alive: true }
+    this.#open.set(ws, connection)
+    ws.on('pong', () => { connection.alive = true })
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        ws.close(streamCloseCodes.unsupportedData, 'text frames are not envelopes: send each signed envelope as one binary frame')
+        return
+      }
+      // A copy: the envelope may stay pooled for minutes, and `data` can be a view of a larger read.
+      this.#envelope(ws, connection, new Uint8Array(data as Buffer))
+    })
+    // ws closes an oversized frame (1009) or broken framing itself; the error only needs noting.
+    ws.on('error', error => { this.#c.logger.debug('ingress stream error', { error: error.message }) })
+    ws.on('close', () => {
+      this.#open.delete(ws)
+      connection.closed.abort(new Error('ingress stream closed'))
+    })
+  }
+
+  #envelope (ws: WebSocket, connection: Connection, bytes: Uint8Array): void {
+    if (connection.closed.signal.aborted) return
+    if (connection.inFlight >= this.#inFlightMax) {
+      ws.close(streamCloseCodes.policyViolation, `more than ${this.#inFlightMax} envelopes in flight on one stream: wait for answers`)
+      return
+    }
+    if (this.#inFlight >= this.#inFlightNodeMax) {
+      this.#answer(ws, bytes, { status: 503, json: { ok: false, reason: 'busy', error: `this node has ${this.#inFlight} streamed envelopes in flight, the most it allows (${this.#inFlightNodeMax}); send it again later` } })
+      return
+    }
+    connection.inFlight++
+    this.#inFlight++
+    this.#c.submit(bytes, connection.closed.signal).then(answer => {
+      this.#answer(ws, bytes, answer)
+    }, (error: unknown) => {
+      this.#c.logger.error('ingress stream envelope failed', { error })
+      this.#answer(ws, bytes, { status: 500, json: { ok: false, error: 'internal error' } })
+    }).finally(() => {
+      connection.inFlight--
+      this.#inFlight--
+    })
+  }
+
+  #answer (ws: WebSocket, bytes: Uint8Array, answer: ApiAnswer): void {
+    if (ws.readyState !== ws.OPEN) return
+    let frame: Uint8Array
+    try {
+      frame = encode(answerFrame(bytes, answer))
+    } catch (error) {
+      // A body dag-cbor cannot carry (a bug, or a relayed member's odd JSON): still one answer, by name.
+      this.#c.logger.error('ingress stream answer not encodable', { error })
+      frame = encode({ code: 500, ok: false, error: 'internal error: answer not encodable', ingressId: ingressIdOf(bytes) })
+    }
+    ws.send(frame)
+    if (ws.bufferedAmount > ingressStreamBufferedBytesMax) {
+      ws.close(streamCloseCodes.policyViolation, `answers not read: more than ${ingressStreamBufferedBytesMax} bytes unsent`)
+    }
+  }
+
+  /** Pings every stream; one that did not answer the previous ping is dropped (its waits end with it). */
+  #schedulePing (): void {
+    this.#cancelPing = this.#c.clock.setTimer(this.#pingIntervalMs, () => {
+      if (!this.#running) return
+      for (const [ws, connection] of this.#open) {
+        if (!connection.alive) {
+          ws.terminate()
+          continue
+        }
+        connection.alive = false
+        ws.ping()
+      }
+      this.#schedulePing()
+    })
+  }
+}
+
+/**
+ * The frame of one answer: the HTTP status as `code`, the JSON body's fields, `certified` as bytes
+ * (dag-cbor carries bytes; base64 would be a third larger and cost both ends a conversion), and
+ * the envelope's IngressId when the body does not name it (a refusal).
+ */
+export function answerFrame (bytes: Uint8Array, answer: ApiAnswer): Record<string, unknown> {
+  const body = (typeof answer.json === 'object' && answer.json !== null ? answer.json : { ok: false, error: String(answer.json) }) as Record<string, unknown>
+  const frame: Record<string, unknown> = { code: answer.status }
+  for (const [key, value] of Object.entries(body)) {
+    // dag-cbor has no undefined; JSON would have dropped it too.
+    if (value !== undefined) frame[key] = value
+  }
+  if (typeof frame.certified === 'string') frame.certified = new Uint8Array(Buffer.from(frame.certified, 'base64'))
+  if (typeof frame.ingressId !== 'string') frame.ingressId = ingressIdOf(bytes)
+  return frame
+}
