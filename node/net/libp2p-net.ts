@@ -25,6 +25,7 @@ import {
   netInboundConnectionsPerSecondPerHostMax, netIncomingPendingConnectionsMax
 } from '../../protocol/limits.ts'
 import { assert } from '../core/assert.ts'
+import { decodeUint16Length } from './frames.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
 import type {
@@ -129,7 +130,7 @@ export class Libp2pNet implements Net, Startable {
       nodeInfo: { userAgent: init.agentVersion },
       addresses: { listen: init.listen },
       transports: [tcp(), webSockets()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [noiseWithQuietFraming()],
       streamMuxers: [yamux()],
       peerDiscovery,
       connectionManager: {
@@ -342,4 +343,29 @@ function nodeIdOf (peerId: string): NodeId {
   const id = parseNodeId(peerId)
   assert(id.ok, `the node key must be Ed25519, got peer id ${peerId}`)
   return id.value
+}
+
+/**
+ * noise() whose secured connections decode their frame lengths with decodeUint16Length instead of
+ * Noise's own decoder, which allocates an Error (stack trace and all) at the end of every TCP read.
+ * The secured connection keeps its LengthPrefixedDecoder in a public `decoder` field; if a later
+ * Noise release has none, connections keep Noise's decoder (slower, still correct), and the test of
+ * this wrapper fails so the upgrade is noticed.
+ */
+export function noiseWithQuietFraming (): ReturnType<typeof noise> {
+  const factory = noise()
+  return components => {
+    const encrypter = factory(components)
+    const inbound = encrypter.secureInbound.bind(encrypter)
+    const outbound = encrypter.secureOutbound.bind(encrypter)
+    encrypter.secureInbound = (async (...args: Parameters<typeof inbound>) => quietFraming(await inbound(...args))) as typeof encrypter.secureInbound
+    encrypter.secureOutbound = (async (...args: Parameters<typeof outbound>) => quietFraming(await outbound(...args))) as typeof encrypter.secureOutbound
+    return encrypter
+  }
+}
+
+function quietFraming<T extends { connection: unknown }> (secured: T): T {
+  const decoder = (secured.connection as { decoder?: { lengthDecoder?: unknown } }).decoder
+  if (decoder !== undefined && typeof decoder.lengthDecoder === 'function') decoder.lengthDecoder = decodeUint16Length
+  return secured
 }

@@ -1,10 +1,17 @@
 // decodeFrameLength, the length-prefix decoder of long-lived frame streams: the lengths lpStream's
 // own (uint8-varint) encoding writes, a RangeError while a prefix is incomplete (lpStream then reads
-// another byte), a refusal past 8 bytes; and frames written by lpStream read back through it.
+// another byte), a refusal past 8 bytes; and frames written by lpStream read back through it. And
+// decodeUint16Length with noiseWithQuietFraming: Noise connections that decode their frame lengths
+// without an Error per read, checked over a real Noise handshake.
 
 import test from 'ava'
-import { lpStream, streamPair } from '@libp2p/utils'
-import { decodeFrameLength } from '../../../../node/net/frames.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { lpStream, multiaddrConnectionPair, streamPair } from '@libp2p/utils'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { decodeFrameLength, decodeUint16Length } from '../../../../node/net/frames.ts'
+import { noiseWithQuietFraming } from '../../../../node/net/libp2p-net.ts'
 
 /** Unsigned LEB128, as uint8-varint writes it. */
 function varint (value: number): Uint8Array {
@@ -44,4 +51,38 @@ test('frames lpStream writes read back whole through decodeFrameLength, prefixes
   const frames = sizes.map((size, i) => new Uint8Array(size).fill(i + 1))
   await writer.writeV(frames)
   for (const frame of frames) t.deepEqual((await reader.read()).subarray(), frame)
+})
+
+test('decodeUint16Length reads a 2-byte big-endian length from bytes or a chunk list, and throws one shared RangeError while fewer than 2 bytes are buffered', t => {
+  for (const length of [0, 1, 255, 256, 4096, 65_535]) {
+    const bytes = Uint8Array.of(length >> 8, length & 0xff, 9, 9)
+    t.is(decodeUint16Length(bytes), length)
+    t.is(decodeUint16Length(new Uint8ArrayList(bytes.subarray(0, 1), bytes.subarray(1))), length, 'a prefix split across chunks')
+  }
+  const first = t.throws(() => decodeUint16Length(new Uint8ArrayList()), { instanceOf: RangeError })
+  const second = t.throws(() => decodeUint16Length(Uint8Array.of(1)), { instanceOf: RangeError })
+  t.is(first, second, 'the same object: no stack trace is captured per read')
+})
+
+test('noiseWithQuietFraming: a real Noise handshake over a connection pair, whose secured connections use decodeUint16Length and carry data intact across Noise message bounds', async t => {
+  const keys = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')])
+  const encrypters = keys.map(privateKey => noiseWithQuietFraming()({ privateKey, peerId: peerIdFromPrivateKey(privateKey), logger: defaultLogger(), upgrader: { getStreamMuxers: () => new Map() } } as never))
+  const [outbound, inbound] = multiaddrConnectionPair()
+  const [a, b] = await Promise.all([
+    encrypters[0]!.secureOutbound(outbound, { remotePeer: peerIdFromPrivateKey(keys[1]!) }),
+    encrypters[1]!.secureInbound(inbound)
+  ])
+  for (const secured of [a, b]) t.is((secured.connection as unknown as { decoder: { lengthDecoder: unknown } }).decoder.lengthDecoder, decodeUint16Length)
+  t.true(b.remotePeer.equals(peerIdFromPrivateKey(keys[0]!)))
+  const received: Uint8Array[] = []
+  b.connection.addEventListener('message', event => { received.push((event as unknown as { data: Uint8Array | Uint8ArrayList }).data.subarray()) })
+  // Sizes around the 64 KiB Noise message bound, so some frames split and some prefixes straddle reads.
+  const sent = [1, 2, 300, 65_519, 65_520, 200_000].map((size, i) => new Uint8Array(size).fill(i + 1))
+  for (const chunk of sent) {
+    if (!a.connection.send(chunk)) await new Promise(resolve => a.connection.addEventListener('drain', resolve, { once: true }))
+  }
+  const total = sent.reduce((sum, chunk) => sum + chunk.length, 0)
+  for (let i = 0; i < 200 && received.reduce((sum, chunk) => sum + chunk.length, 0) < total; i++) await new Promise(resolve => setTimeout(resolve, 10))
+  t.deepEqual(Buffer.concat(received), Buffer.concat(sent))
+  t.teardown(() => { a.connection.abort(new Error('test over')); b.connection.abort(new Error('test over')) })
 })
