@@ -1,9 +1,11 @@
-// `npm run bench -- consensus [--seconds S] [--rate R]`: a devnet of 4 replica processes on loopback; signed
-// updates to counter-wat and to the JS counter over the HTTP API. Sustained finalized updates/s
-// (closed loop, rising concurrency), then p50/p99 latency at half that rate (open loop), printed
-// beside this machine's Ed25519 verifications/s, the physical bound. Each run's envelopes are signed
-// before its clock starts (a client's signing is the client's cost, on other machines in real use;
-// here it would take the replicas' cores). Stops every process it starts.
+// `npm run bench -- consensus [--seconds S] [--rate R] [--transport both|http|stream] [--streams K]`: a
+// devnet of 4 replica processes on loopback; signed updates to counter-wat and to the JS counter,
+// over HTTP (one POST /v1/ingress?wait=1 per update) and over the ingress stream (K WebSockets per
+// node, GET /v1/ingress/stream), measured side by side in one run, step by step alternately.
+// Sustained finalized updates/s (closed loop, rising concurrency), then p50/p99 latency at half that
+// rate (open loop), printed beside this machine's Ed25519 verifications/s, the physical bound. Each
+// run's envelopes are signed before its clock starts (a client's signing is the client's cost, on
+// other machines in real use; here it would take the replicas' cores). Stops every process it starts.
 
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -13,14 +15,18 @@ import { join } from 'node:path'
 import type { ActorId } from '../protocol/ids.ts'
 import type { Signer } from '../protocol/signature.ts'
 import type { Subnet } from '../protocol/subnet.ts'
-import { ApiClient, signEnvelope } from '../node/cli/client.ts'
+import { encode, decode } from '../protocol/codec.ts'
+import { ApiClient, IngressStream, signEnvelope, type StreamResult } from '../node/cli/client.ts'
 import { devnetUp, isOurDaemon, stopNodes, type DevnetFile } from '../node/cli/commands/devnet.ts'
 import { deploy } from '../node/cli/commands/deploy.ts'
 import { createIdentity } from '../node/identity/identity-file.ts'
 import { clientSigners, percentile } from '../test/integration/_devnet-load.ts'
 
 const repoRoot = join(import.meta.dirname, '..')
-const concurrencies = [16, 64, 128, 256, 512, 1024]
+/** Both transports climb this ladder (fewer steps than one transport had, so two fit in about the same time). */
+const concurrencies = [16, 128, 512, 1024]
+/** The stream keeps climbing while it grows: its client costs little per update in flight. */
+const streamOnlyConcurrencies = [2048]
 const cores = availableParallelism()
 /** Open-loop arrivals allowed to be outstanding before the run counts as overloaded. */
 const openLoopInFlightMax = 2_000
@@ -30,9 +36,15 @@ export default async function consensusBench (args: string[]): Promise<void> {
   // --rate R: also measure latency at R updates/s offered (to compare runs at one load, not at half of each one's rate).
   const rate = args.includes('--rate') ? Number(args[args.indexOf('--rate') + 1]) : undefined
   if (rate !== undefined && !(rate > 0)) throw new Error(`--rate must be a positive number of updates/s, got ${args[args.indexOf('--rate') + 1]}`)
+  const transportArg = args.includes('--transport') ? args[args.indexOf('--transport') + 1] : 'both'
+  if (transportArg !== 'both' && transportArg !== 'http' && transportArg !== 'stream') throw new Error(`--transport must be both, http or stream, got ${transportArg}`)
+  const transports: Transport[] = transportArg === 'both' ? ['http', 'stream'] : [transportArg]
+  const streamsPerNode = args.includes('--streams') ? Number(args[args.indexOf('--streams') + 1]) : 1
+  if (!Number.isInteger(streamsPerNode) || streamsPerNode < 1 || streamsPerNode > 8) throw new Error(`--streams must be 1..8 WebSockets per node, got ${args[args.indexOf('--streams') + 1]}`)
   const verifies = ed25519VerifiesPerSecond()
   const dir = mkdtempSync(join(tmpdir(), 'pylon-bench-consensus-'))
   let file: DevnetFile | undefined
+  const streams: IngressStream[] = []
   const killAll = (): void => { for (const n of file?.nodes ?? []) if (isOurDaemon(n)) process.kill(n.pid!, 'SIGKILL') }
   process.once('exit', killAll)
   process.once('SIGINT', () => { killAll(); process.exit(130) })
@@ -44,6 +56,8 @@ export default async function consensusBench (args: string[]): Promise<void> {
     await createIdentity(identity)
     const idle = await idleCost(file, apis[0]!, subnet.id)
     const signers = clientSigners(400) // 400 principals × 50/s each: the mempool's per-principal rate is no bound here
+    // One stream (or --streams K) per node, round-robin like the HTTP load; answers are not verified, as on HTTP (the client's cost).
+    if (transports.includes('stream')) for (let k = 0; k < streamsPerNode; k++) for (const node of file.nodes) streams.push(await IngressStream.open(node.api))
     const lines: string[] = []
     for (const name of ['counter-wat', 'counter']) {
       const wasm = join(repoRoot, 'contracts/build', `${name}.wasm`)
@@ -60,18 +74,20 @@ export default async function consensusBench (args: string[]): Promise<void> {
         continue
       }
       const envelopes = new Presigned(signers, actor)
-      lines.push(await measureActor(name, { envelopes, file, apis, signers, actor, subnet, seconds, ...(rate === undefined ? {} : { rate }) }))
+      lines.push(await measureActor(name, { envelopes, file, apis, streams, signers, actor, subnet, seconds, ...(rate === undefined ? {} : { rate }) }, transports))
       process.stdout.write(lines.at(-1)! + '\n')
     }
     process.stdout.write([
       '',
-      `consensus: 4 replicas (f=1) on one machine (${cores} cores, load average ${loadavg()[0]!.toFixed(1)} at the end), ${apis.length} APIs, updates signed by ${signers.length} clients`,
+      `consensus: 4 replicas (f=1) on one machine (${cores} cores, load average ${loadavg()[0]!.toFixed(1)} at the end), ${apis.length} APIs, updates signed by ${signers.length} clients; ${transports.map(t => t === 'http' ? 'http: one POST /v1/ingress?wait=1 per update (≤ 240 keep-alive sockets per API)' : `stream: ${streams.length} WebSockets (GET /v1/ingress/stream), ${streamsPerNode} per node`).join('; ')}`,
       `idle subnet: ${idle.heightsPerSecond.toFixed(1)} empty heights/s using ${idle.cores.toFixed(2)} cores`,
       ...lines,
+      ...(lastAnswer === undefined ? [] : [answerCodecCost(lastAnswer)]),
       `ed25519 verify: ${Math.round(verifies)}/s on one core (each update is verified at ingress on every replica it reaches, in the block by all 4, plus certificate shares)`,
       'goal: ≥ 2,000 updates/s sustained, p50 ≤ 20 ms, p99 ≤ 100 ms at half load'
     ].join('\n') + '\n')
   } finally {
+    await Promise.all(streams.map(async s => { await s.close() }))
     if (file !== undefined) await stopNodes(file.nodes, 10_000)
     process.off('exit', killAll)
     rmSync(dir, { recursive: true, force: true })
@@ -83,6 +99,8 @@ export interface Target {
   envelopes: Presigned
   file: DevnetFile
   apis: ApiClient[]
+  /** Open ingress streams, round-robin over the nodes (the stream transport). */
+  streams?: IngressStream[]
   signers: Signer[]
   actor: ActorId
   subnet: Subnet
@@ -91,42 +109,67 @@ export interface Target {
   rate?: number
 }
 
-async function measureActor (name: string, target: Target): Promise<string> {
-  // Closed loop: C clients each waiting for its certified result, C rising until throughput stops growing.
-  let best = { rate: 0, concurrency: 0, cpuMsPerUpdate: Number.NaN, cpuShare: 0, clientMsPerUpdate: Number.NaN, heightsPerSecond: 0 }
-  const steps: string[] = []
-  for (const concurrency of concurrencies) {
-    // Enough for this step at twice the best rate so far (past the end, the step signs as it goes).
-    target.envelopes.fill(Math.ceil(Math.max(1_500, best.rate * 2) * target.seconds))
-    const cpuBefore = daemonCpuMs(target.file)
-    const clientBefore = process.cpuUsage()
-    const heightBefore = await heightOf(target)
-    const report = await closedLoop(target, concurrency, target.seconds * 1000)
-    const heights = Number(await heightOf(target) - heightBefore)
-    const cpuMs = daemonCpuMs(target.file) - cpuBefore
-    const clientUsage = process.cpuUsage(clientBefore)
-    const clientMs = (clientUsage.user + clientUsage.system) / 1000
-    const rate = report.ok / (report.elapsedMs / 1000)
-    steps.push(`C=${concurrency}: ${Math.round(rate)}/s${report.failures.length > 0 ? ` (${report.failures.length} failed: ${report.failures[0]!.slice(0, 80)})` : ''}`)
-    if (rate > best.rate) best = { rate, concurrency, cpuMsPerUpdate: report.ok > 0 ? cpuMs / report.ok : Number.NaN, cpuShare: cpuMs / report.elapsedMs, clientMsPerUpdate: report.ok > 0 ? clientMs / report.ok : Number.NaN, heightsPerSecond: heights / (report.elapsedMs / 1000) }
-    else if (rate < best.rate * 1.05) break
+type Transport = 'http' | 'stream'
+
+interface Best { rate: number, concurrency: number, cpuMsPerUpdate: number, cpuShare: number, clientMsPerUpdate: number, heightsPerSecond: number }
+
+async function measureActor (name: string, target: Target, transports: Transport[]): Promise<string> {
+  // Closed loop: C clients each waiting for its certified result, C rising until throughput stops
+  // growing; the transports take turns at each C (which goes first alternates), so both see the
+  // same warm-up and the same box.
+  const best = new Map<Transport, Best>(transports.map(t => [t, { rate: 0, concurrency: 0, cpuMsPerUpdate: Number.NaN, cpuShare: 0, clientMsPerUpdate: Number.NaN, heightsPerSecond: 0 }]))
+  const steps = new Map<Transport, string[]>(transports.map(t => [t, []]))
+  const climbing = new Set<Transport>(transports)
+  const ladder = [...concurrencies, ...streamOnlyConcurrencies]
+  for (const [step, concurrency] of ladder.entries()) {
+    const turn = step % 2 === 0 ? transports : [...transports].reverse()
+    for (const transport of turn) {
+      if (!climbing.has(transport) || (transport === 'http' && !concurrencies.includes(concurrency))) continue
+      const so = best.get(transport)!
+      // Enough for this step at twice the best rate so far (past the end, the step signs as it goes).
+      target.envelopes.fill(Math.ceil(Math.max(1_500, so.rate * 2) * target.seconds))
+      const cpuBefore = daemonCpuMs(target.file)
+      const clientBefore = process.cpuUsage()
+      const heightBefore = await heightOf(target)
+      const report = await closedLoop(target, concurrency, target.seconds * 1000, transport)
+      const heights = Number(await heightOf(target) - heightBefore)
+      const cpuMs = daemonCpuMs(target.file) - cpuBefore
+      const clientUsage = process.cpuUsage(clientBefore)
+      const clientMs = (clientUsage.user + clientUsage.system) / 1000
+      const rate = report.ok / (report.elapsedMs / 1000)
+      steps.get(transport)!.push(`C=${concurrency}: ${Math.round(rate)}/s${report.failures.length > 0 ? ` (${report.failures.length} failed: ${report.failures[0]!.slice(0, 80)})` : ''}`)
+      if (rate > so.rate) {
+        best.set(transport, { rate, concurrency, cpuMsPerUpdate: report.ok > 0 ? cpuMs / report.ok : Number.NaN, cpuShare: cpuMs / report.elapsedMs, clientMsPerUpdate: report.ok > 0 ? clientMs / report.ok : Number.NaN, heightsPerSecond: heights / (report.elapsedMs / 1000) })
+      } else climbing.delete(transport)
+    }
   }
-  // Open loop at half the sustained rate: arrivals on a fixed schedule, whatever the answers do.
-  const half = Math.max(1, best.rate / 2)
-  target.envelopes.fill(Math.ceil(half * target.seconds) + 1)
-  const openFrom = await heightOf(target)
-  const open = await openLoop(target, half, target.seconds * 1000)
-  const openHeights = Number(await heightOf(target) - openFrom)
-  if (target.rate !== undefined) target.envelopes.fill(Math.ceil(target.rate * target.seconds) + 1)
-  const fixed = target.rate === undefined ? undefined : await openLoop(target, target.rate, target.seconds * 1000)
-  return [
-    `${name.padEnd(12)} sustained ${Math.round(best.rate)} updates/s (closed loop; ${steps.join(', ')})`,
-    `${''.padEnd(12)} replicas used ${best.cpuMsPerUpdate.toFixed(2)} ms CPU per certified update (4 replicas together), ${best.cpuShare.toFixed(2)} cores busy: the daemons alone could do ≈ ${Math.round(cores * 1000 / best.cpuMsPerUpdate)}/s on ${cores} idle cores`,
-    `${''.padEnd(12)} ${best.heightsPerSecond.toFixed(1)} heights/s, ${(best.rate / best.heightsPerSecond).toFixed(0)} updates per height on average`,
-    `${''.padEnd(12)} the load generator (this process: HTTP, plus signing past the pre-signed envelopes) used ${best.clientMsPerUpdate.toFixed(2)} ms CPU per update on the same cores`,
-    `${''.padEnd(12)} at ${Math.round(half)}/s offered: p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.firstFailure === undefined ? '' : ` (first: ${open.firstFailure.slice(0, 100)})`}${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}; ${(open.ok / Math.max(1, openHeights)).toFixed(1)} updates per height`,
-    ...(fixed === undefined ? [] : [`${''.padEnd(12)} at ${target.rate}/s offered: p50 ${fixed.p50.toFixed(1)} ms, p99 ${fixed.p99.toFixed(1)} ms, ${fixed.ok} certified, ${fixed.failed} failed${fixed.overloaded ? ', OVERLOADED' : ''}`])
-  ].join('\n')
+  const lines: string[] = []
+  for (const [k, transport] of transports.entries()) {
+    const b = best.get(transport)!
+    const label = (k === 0 ? name : '').padEnd(12)
+    const via = transport === 'http' ? 'http  ' : 'stream'
+    lines.push(
+      `${label} ${via} sustained ${Math.round(b.rate)} updates/s (closed loop; ${steps.get(transport)!.join(', ')})`,
+      `${''.padEnd(12)} ${via} replicas used ${b.cpuMsPerUpdate.toFixed(2)} ms CPU per certified update (4 replicas together), ${b.cpuShare.toFixed(2)} cores busy: the daemons alone could do ≈ ${Math.round(cores * 1000 / b.cpuMsPerUpdate)}/s on ${cores} idle cores`,
+      `${''.padEnd(12)} ${via} ${b.heightsPerSecond.toFixed(1)} heights/s, ${(b.rate / b.heightsPerSecond).toFixed(0)} updates per height on average`,
+      `${''.padEnd(12)} ${via} the load generator (this process: ${transport === 'http' ? 'HTTP' : 'WebSocket frames'}, plus signing past the pre-signed envelopes) used ${b.clientMsPerUpdate.toFixed(2)} ms CPU per update on the same cores`
+    )
+  }
+  // Open loop: arrivals on a fixed schedule, whatever the answers do. Every transport at half the
+  // first transport's sustained rate (one load for all), then each other one at half its own.
+  const rates: Array<{ transport: Transport, perSecond: number, note: string }> = []
+  const first = Math.max(1, best.get(transports[0]!)!.rate / 2)
+  for (const transport of transports) rates.push({ transport, perSecond: first, note: transport === transports[0] ? 'half load' : `half the ${transports[0]} rate` })
+  for (const transport of transports.slice(1)) rates.push({ transport, perSecond: Math.max(1, best.get(transport)!.rate / 2), note: 'half load' })
+  if (target.rate !== undefined) for (const transport of transports) rates.push({ transport, perSecond: target.rate, note: '--rate' })
+  for (const { transport, perSecond, note } of rates) {
+    target.envelopes.fill(Math.ceil(perSecond * target.seconds) + 1)
+    const openFrom = await heightOf(target)
+    const open = await openLoop(target, perSecond, target.seconds * 1000, transport)
+    const openHeights = Number(await heightOf(target) - openFrom)
+    lines.push(`${''.padEnd(12)} ${transport === 'http' ? 'http  ' : 'stream'} at ${Math.round(perSecond)}/s offered (${note}): p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.firstFailure === undefined ? '' : ` (first: ${open.firstFailure.slice(0, 100)})`}${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}; ${(open.ok / Math.max(1, openHeights)).toFixed(1)} updates per height`)
+  }
+  return lines.join('\n')
 }
 
 /** The subnet's committed height as the first node reports it. */
@@ -145,7 +188,7 @@ async function idleCost (file: DevnetFile, api: ApiClient, id: Subnet['id']): Pr
   return { heightsPerSecond: Number(h1 - h0) / (elapsed / 1000), cores: (daemonCpuMs(file) - cpu0) / elapsed }
 }
 
-export async function openLoop (target: Target, ratePerSecond: number, durationMs: number): Promise<{ p50: number, p99: number, ok: number, failed: number, firstFailure?: string, overloaded: boolean }> {
+export async function openLoop (target: Target, ratePerSecond: number, durationMs: number, transport: Transport = 'http'): Promise<{ p50: number, p99: number, ok: number, failed: number, firstFailure?: string, overloaded: boolean }> {
   const latencies: number[] = []
   let failed = 0
   let firstFailure: string | undefined
@@ -163,7 +206,7 @@ export async function openLoop (target: Target, ratePerSecond: number, durationM
       break
     }
     inFlight++
-    pending.push(postUpdate(target, i).then(outcome => {
+    pending.push(sendUpdate(target, i, transport).then(outcome => {
       inFlight--
       if (outcome.failure === undefined) latencies.push(outcome.latencyMs)
       else {
@@ -239,6 +282,60 @@ const agents = new Map<string, Agent>()
 
 interface Outcome { latencyMs: number, failure?: string }
 
+async function sendUpdate (target: Target, i: number, transport: Transport): Promise<Outcome> {
+  return transport === 'http' ? await postUpdate(target, i) : await streamUpdate(target, i)
+}
+
+/** The last certified stream answer, for the frame-encoding figures. */
+let lastAnswer: StreamResult | undefined
+
+/**
+ * One signed `inc` as a frame on one of the ingress streams (round-robin over the nodes, as HTTP),
+ * answered once certified. As on HTTP, the bench checks status and receipt, not the certificate.
+ */
+async function streamUpdate (target: Target, i: number): Promise<Outcome> {
+  const streams = target.streams ?? []
+  const stream = streams[i % streams.length]
+  if (stream === undefined) return { latencyMs: 0, failure: 'no ingress stream open' }
+  const bytes = target.envelopes.next()
+  const t0 = performance.now()
+  try {
+    const answer = await stream.submit(bytes, { waitMs: 35_000 })
+    const latencyMs = performance.now() - t0
+    if (answer.status === 'certified' && answer.receipt?.ok === true) {
+      lastAnswer = answer
+      return { latencyMs }
+    }
+    return { latencyMs, failure: `${stream.url}: stream ${answer.code} ${answer.status} ${answer.reason ?? answer.receipt?.error ?? ''}` }
+  } catch (error) {
+    return { latencyMs: performance.now() - t0, failure: `${stream.url}: stream ${(error as Error).message}` }
+  }
+}
+
+/**
+ * What one answer costs to put on the wire and read back: JSON (the stream's text frame, as HTTP
+ * sends it) against dag-cbor with the certified response as bytes, on a real certified answer from
+ * this run. The node pays the encode, the client the decode (and the base64 of JSON's bytes).
+ */
+function answerCodecCost (answer: StreamResult): string {
+  const { verified: _verified, ...frame } = answer
+  const certified = new Uint8Array(Buffer.from(frame.certified ?? '', 'base64'))
+  const rounds = 20_000
+  const time = (fn: () => void): number => {
+    for (let i = 0; i < 1_000; i++) fn()
+    const t0 = performance.now()
+    for (let i = 0; i < rounds; i++) fn()
+    return (performance.now() - t0) * 1000 / rounds
+  }
+  const cbor = encode({ ...frame, certified })
+  const text = Buffer.from(JSON.stringify(frame))
+  const cborEncode = time(() => encode({ ...frame, certified: new Uint8Array(Buffer.from(frame.certified!, 'base64')) }))
+  const cborDecode = time(() => decode(cbor))
+  const jsonEncode = time(() => Buffer.from(JSON.stringify(frame)))
+  const jsonDecode = time(() => { const v = JSON.parse(text.toString('utf8')) as { certified: string }; Buffer.from(v.certified, 'base64') })
+  return `answer frame: JSON ${text.length} B, node encodes in ${jsonEncode.toFixed(1)} µs, client parses (and un-base64s) in ${jsonDecode.toFixed(1)} µs; dag-cbor would be ${cbor.length} B, ${cborEncode.toFixed(1)} + ${cborDecode.toFixed(1)} µs`
+}
+
 /**
  * One signed `inc`, POSTed with wait=1 over a pooled keep-alive connection (node:http: far cheaper
  * per request than fetch), answered once certified. The bench checks the answer's status and
@@ -284,13 +381,13 @@ async function postOnce (api: string, body: Uint8Array, t0: number): Promise<Out
 }
 
 /** C clients, each sending its next update once the last one is certified, until the deadline. */
-export async function closedLoop (target: Target, concurrency: number, durationMs: number): Promise<{ ok: number, failures: string[], elapsedMs: number }> {
+export async function closedLoop (target: Target, concurrency: number, durationMs: number, transport: Transport = 'http'): Promise<{ ok: number, failures: string[], elapsedMs: number }> {
   const report = { ok: 0, failures: [] as string[], elapsedMs: 0 }
   const started = performance.now()
   let next = 0
   const worker = async (): Promise<void> => {
     while (performance.now() - started < durationMs) {
-      const outcome = await postUpdate(target, next++)
+      const outcome = await sendUpdate(target, next++, transport)
       if (outcome.failure === undefined) report.ok++
       else report.failures.push(outcome.failure)
     }

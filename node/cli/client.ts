@@ -225,10 +225,9 @@ export class ApiClient {
   }
 }
 
-/** One answer of GET /v1/ingress/stream: the POST /v1/ingress?wait=1 answer, its HTTP status as `code`, `certified` as bytes. */
-export interface StreamResult extends Omit<IngressResult, 'certified'> {
+/** One answer of GET /v1/ingress/stream: the POST /v1/ingress?wait=1 answer (JSON) with its HTTP status as `code`. */
+export interface StreamResult extends IngressResult {
   code: number
-  certified?: Uint8Array
   /** Set when the stream was opened with `subnet` and the answer is certified: what the certificate covers, checked. */
   verified?: VerifiedOutcome
 }
@@ -377,10 +376,12 @@ export class IngressStream {
   }
 
   #onAnswer (data: Buffer, isBinary: boolean): void {
-    const decoded = isBinary ? decode(data, { bytesMax: ingressStreamAnswerBytesMax }) : undefined
-    const frame = decoded?.ok === true ? decoded.value as Record<string, unknown> : undefined
-    if (frame === undefined || typeof frame !== 'object' || typeof frame.code !== 'number' || typeof frame.ingressId !== 'string') {
-      this.#ws.close(1008, 'answer frames are dag-cbor maps naming code and ingressId')
+    let frame: Record<string, unknown> | undefined
+    try {
+      frame = isBinary ? undefined : JSON.parse(data.toString('utf8')) as Record<string, unknown>
+    } catch {}
+    if (frame === undefined || frame === null || typeof frame !== 'object' || typeof frame.code !== 'number' || typeof frame.ingressId !== 'string') {
+      this.#ws.close(1008, 'answers are JSON text frames naming code and ingressId')
       return
     }
     const waiting = this.#sent.get(frame.ingressId as IngressId)
@@ -453,10 +454,9 @@ function apiError (url: string, status: number, body: unknown): CliError {
  * receipt answers `sent`'s request (not another client's, certified just as well), and it says
  * what the JSON says. Throws CliError('untrusted') naming the first mismatch.
  */
-export function verifyIngressResult (result: IngressResult | StreamResult, subnet: Subnet, sent: Pick<Ingress, 'requestId'>): VerifiedOutcome {
+export function verifyIngressResult (result: IngressResult, subnet: Subnet, sent: Pick<Ingress, 'requestId'>): VerifiedOutcome {
   if (result.certified === undefined) throw new CliError(`the answer for ${result.ingressId} carries no certified response`, 'untrusted')
-  // HTTP answers carry it as base64 (JSON), stream answers as bytes (dag-cbor): one check for both.
-  const response = decodeCertifiedResponse(typeof result.certified === 'string' ? Buffer.from(result.certified, 'base64') : result.certified)
+  const response = decodeCertifiedResponse(Buffer.from(result.certified, 'base64'))
   if (!response.ok) throw new CliError(`certified response: ${response.error}`, 'untrusted')
   const verified = verifyCertifiedResponse(response.value, subnet)
   if (!verified.ok) throw new CliError(`certified response does not verify against subnet ${subnet.id}: ${verified.error}`, 'untrusted')
