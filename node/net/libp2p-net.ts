@@ -2,7 +2,8 @@
 // Kademlia DHT, gossipsub, bootstrap and (local networks only) mDNS, every limit from
 // protocol/limits.ts. It moves bytes and never interprets them: validation belongs to callers.
 
-import { noise } from '@chainsafe/libp2p-noise'
+import { noise, type ICryptoInterface } from '@chainsafe/libp2p-noise'
+import { asCrypto, defaultCrypto, nodeCrypto } from '@chainsafe/libp2p-noise/crypto'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { bootstrap } from '@libp2p/bootstrap'
 import { gossipsub, TopicValidatorResult, type GossipSub } from '@libp2p/gossipsub'
@@ -17,6 +18,7 @@ import { ping } from '@libp2p/ping'
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
+import { createSecretKey, type KeyObject } from 'node:crypto'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { parseNodeId, type NodeId } from '../../protocol/ids.ts'
@@ -346,14 +348,16 @@ function nodeIdOf (peerId: string): NodeId {
 }
 
 /**
- * noise() whose secured connections decode their frame lengths with decodeUint16Length instead of
- * Noise's own decoder, which allocates an Error (stack trace and all) at the end of every TCP read.
- * The secured connection keeps its LengthPrefixedDecoder in a public `decoder` field; if a later
- * Noise release has none, connections keep Noise's decoder (slower, still correct), and the test of
- * this wrapper fails so the upgrade is noticed.
+ * noise() without the two Error allocations (stack traces and all) it made per message:
+ * - its secured connections decode their frame lengths with decodeUint16Length instead of Noise's
+ *   own decoder, which throws a new RangeError at the end of every TCP read. The secured connection
+ *   keeps its LengthPrefixedDecoder in a public `decoder` field; if a later Noise release has none,
+ *   connections keep Noise's decoder (slower, still correct), and the test of this wrapper fails so
+ *   the upgrade is noticed;
+ * - its ChaCha20-Poly1305 runs with noiseCrypto (below).
  */
 export function noiseWithQuietFraming (): ReturnType<typeof noise> {
-  const factory = noise()
+  const factory = noise({ crypto: noiseCrypto })
   return components => {
     const encrypter = factory(components)
     const inbound = encrypter.secureInbound.bind(encrypter)
@@ -368,4 +372,27 @@ function quietFraming<T extends { connection: unknown }> (secured: T): T {
   const decoder = (secured.connection as { decoder?: { lengthDecoder?: unknown } }).decoder
   if (decoder !== undefined && typeof decoder.lengthDecoder === 'function') decoder.lengthDecoder = decodeUint16Length
   return secured
+}
+
+/**
+ * Noise's default crypto seals messages under 1,200 bytes with its wasm ChaCha20-Poly1305 and larger
+ * ones with node:crypto, handing createCipheriv the raw session key; node then tells bytes from a
+ * KeyObject by catching two thrown Errors (isKeyObject, isCryptoKey) per call: 1.2 % of a replica's
+ * CPU at saturation. This keeps that split but hands node:crypto a KeyObject, made once per session
+ * key (a CipherState keeps one key object for its whole session).
+ */
+const sessionKeys = new WeakMap<Uint8Array, KeyObject>()
+function sessionKey (k: Uint8Array): Uint8Array {
+  let key = sessionKeys.get(k)
+  if (key === undefined) sessionKeys.set(k, key = createSecretKey(k))
+  return key as unknown as Uint8Array // createCipheriv takes a KeyObject where Noise's types say bytes
+}
+export const noiseCrypto: ICryptoInterface = {
+  ...defaultCrypto,
+  chaCha20Poly1305Encrypt: (plaintext, nonce, ad, k) => plaintext.byteLength < 1200
+    ? asCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
+    : nodeCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, sessionKey(k)),
+  chaCha20Poly1305Decrypt: (ciphertext, nonce, ad, k, dst) => ciphertext.byteLength < 1200
+    ? asCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
+    : nodeCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, sessionKey(k), dst)
 }

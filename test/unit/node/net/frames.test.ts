@@ -11,7 +11,8 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { lpStream, multiaddrConnectionPair, streamPair } from '@libp2p/utils'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { decodeFrameLength, decodeUint16Length } from '../../../../node/net/frames.ts'
-import { noiseWithQuietFraming } from '../../../../node/net/libp2p-net.ts'
+import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
+import { noiseCrypto, noiseWithQuietFraming } from '../../../../node/net/libp2p-net.ts'
 
 /** Unsigned LEB128, as uint8-varint writes it. */
 function varint (value: number): Uint8Array {
@@ -85,4 +86,20 @@ test('noiseWithQuietFraming: a real Noise handshake over a connection pair, whos
   for (let i = 0; i < 200 && received.reduce((sum, chunk) => sum + chunk.length, 0) < total; i++) await new Promise(resolve => setTimeout(resolve, 10))
   t.deepEqual(Buffer.concat(received), Buffer.concat(sent))
   t.teardown(() => { a.connection.abort(new Error('test over')); b.connection.abort(new Error('test over')) })
+})
+
+test('noiseCrypto seals and opens exactly as Noise\'s default crypto does, below and above the 1,200-byte split, with one session key used again', t => {
+  const k = Uint8Array.from({ length: 32 }, (_, i) => i * 7)
+  const ad = Uint8Array.of(1, 2, 3)
+  for (const [i, size] of [0, 1, 1199, 1200, 1201, 65_519].entries()) {
+    const nonce = new Uint8Array(12)
+    nonce[4] = i
+    const plaintext = Uint8Array.from({ length: size }, (_, j) => (j * 31 + i) & 0xff)
+    const sealed = Buffer.from(noiseCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k).subarray())
+    t.true(sealed.equals(defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k).subarray()), `size ${size}`)
+    t.true(Buffer.from(plaintext).equals(noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k).subarray()), `size ${size}`)
+    const tampered = Uint8Array.from(sealed)
+    tampered[0] = tampered[0]! ^ 1
+    t.throws(() => noiseCrypto.chaCha20Poly1305Decrypt(tampered, nonce, ad, k), undefined, `a tampered message of ${size} bytes does not open`)
+  }
 })
