@@ -53,10 +53,17 @@ export interface IngressStreamInit {
 }
 
 interface Connection {
-  inFlight: number
-  /** Aborted when the stream closes: every wait of its envelopes ends. */
-  readonly closed: AbortController
+  /**
+   * One controller per unanswered envelope, all aborted when the stream closes. Not one signal for
+   * the stream: a wait adds an abort listener and removes it when answered, and removing one of
+   * ~1,000 listeners on one EventTarget walks its list (4.3 against 0.8 µs per envelope, measured).
+   */
+  readonly waits: Set<AbortController>
+  closed: boolean
   alive: boolean
+  /** Answers written in this tick share one socket write (see #answer). */
+  readonly socket: Duplex
+  corked: boolean
 }
 
 const waitQuery = new URLSearchParams('wait=1')
@@ -109,7 +116,7 @@ export class IngressStreamServer implements Startable {
     this.#cancelPing?.()
     for (const [ws, connection] of this.#open) {
       // Waits end now, not when the closing handshake does (a silent peer takes ws 30 s).
-      connection.closed.abort(new Error('node stopping'))
+      endWaits(connection)
       ws.close(streamCloseCodes.goingAway, 'node stopping')
     }
     this.#wss.close()
@@ -152,16 +159,16 @@ export class IngressStreamServer implements Startable {
     this.#wss.handleUpgrade(req, socket, head, ws => {
       uncount()
       socket.off('close', uncount)
-      this.#attach(ws)
+      this.#attach(ws, socket)
     })
   }
 
-  #attach (ws: WebSocket): void {
+  #attach (ws: WebSocket, socket: Duplex): void {
     if (!this.#running) {
       ws.close(streamCloseCodes.goingAway, 'node stopping')
       return
     }
-    const connection: Connection = { inFlight: 0, closed: new AbortController(), alive: true }
+    const connection: Connection = { waits: new Set(), closed: false, alive: true, socket, corked: false }
     this.#open.set(ws, connection)
     ws.on('pong', () => { connection.alive = true })
     ws.on('message', (data, isBinary) => {
@@ -176,35 +183,46 @@ export class IngressStreamServer implements Startable {
     ws.on('error', error => { this.#c.logger.debug('ingress stream error', { error: error.message }) })
     ws.on('close', () => {
       this.#open.delete(ws)
-      connection.closed.abort(new Error('ingress stream closed'))
+      endWaits(connection)
     })
   }
 
   #envelope (ws: WebSocket, connection: Connection, bytes: Uint8Array): void {
-    if (connection.closed.signal.aborted) return
-    if (connection.inFlight >= this.#inFlightMax) {
+    if (connection.closed) return
+    if (connection.waits.size >= this.#inFlightMax) {
       ws.close(streamCloseCodes.policyViolation, `more than ${this.#inFlightMax} envelopes in flight on one stream: wait for answers`)
       return
     }
     if (this.#inFlight >= this.#inFlightNodeMax) {
-      this.#answer(ws, bytes, { status: 503, json: { ok: false, reason: 'busy', error: `this node has ${this.#inFlight} streamed envelopes in flight, the most it allows (${this.#inFlightNodeMax}); send it again later` } })
+      this.#answer(ws, connection, bytes, { status: 503, json: { ok: false, reason: 'busy', error: `this node has ${this.#inFlight} streamed envelopes in flight, the most it allows (${this.#inFlightNodeMax}); send it again later` } })
       return
     }
-    connection.inFlight++
+    const wait = new AbortController()
+    connection.waits.add(wait)
     this.#inFlight++
-    this.#c.submit(bytes, connection.closed.signal).then(answer => {
-      this.#answer(ws, bytes, answer)
+    this.#c.submit(bytes, wait.signal).then(answer => {
+      this.#answer(ws, connection, bytes, answer)
     }, (error: unknown) => {
       this.#c.logger.error('ingress stream envelope failed', { error })
-      this.#answer(ws, bytes, { status: 500, json: { ok: false, error: 'internal error' } })
+      this.#answer(ws, connection, bytes, { status: 500, json: { ok: false, error: 'internal error' } })
     }).finally(() => {
-      connection.inFlight--
+      connection.waits.delete(wait)
       this.#inFlight--
     })
   }
 
-  #answer (ws: WebSocket, bytes: Uint8Array, answer: ApiAnswer): void {
+  #answer (ws: WebSocket, connection: Connection, bytes: Uint8Array, answer: ApiAnswer): void {
     if (ws.readyState !== ws.OPEN) return
+    // A certified height answers its envelopes in one run of microtasks: their frames leave in one
+    // write (one syscall, one TCP segment train) once it ends, instead of a write each.
+    if (!connection.corked) {
+      connection.corked = true
+      connection.socket.cork()
+      process.nextTick(() => {
+        connection.corked = false
+        connection.socket.uncork()
+      })
+    }
     let frame: string
     try {
       frame = answerFrame(bytes, answer)
@@ -234,6 +252,12 @@ export class IngressStreamServer implements Startable {
       this.#schedulePing()
     })
   }
+}
+
+/** A closed stream's envelopes stop waiting: their handlers answer at once (to no one). */
+function endWaits (connection: Connection): void {
+  connection.closed = true
+  for (const wait of connection.waits) wait.abort(new Error('ingress stream closed'))
 }
 
 /**

@@ -4,6 +4,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
+import { connect, type NetConnectOpts, type Socket } from 'node:net'
 import WebSocket from 'ws'
 import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
 import { decodeCertifiedResponse, verifyCertifiedResponse } from '../../protocol/certification.ts'
@@ -271,10 +272,14 @@ export class IngressStream {
   #queueHead = 0
   #closed: CliError | undefined
   readonly #whenClosed: Promise<void>
+  /** The TCP socket under ws (plain ws:// only), corked for a tick so envelopes sent together share a write. */
+  readonly #socket: Socket | undefined
+  #corked = false
 
-  private constructor (url: string, ws: WebSocket, options: IngressStreamOptions) {
+  private constructor (url: string, ws: WebSocket, socket: Socket | undefined, options: IngressStreamOptions) {
     this.url = url
     this.#ws = ws
+    this.#socket = socket
     this.#subnet = options.subnet
     this.#inFlightMax = Math.max(1, Math.min(options.inFlightMax ?? ingressStreamInFlightMax, ingressStreamInFlightMax))
     ws.on('message', (data, isBinary) => { this.#onAnswer(data as Buffer, isBinary) })
@@ -290,8 +295,12 @@ export class IngressStream {
   /** Opens the stream; a node that refuses it (busy, stopping, too many streams) throws its one-line error. */
   static async open (url: string, options: IngressStreamOptions = {}): Promise<IngressStream> {
     const base = url.replace(/\/$/, '')
+    let socket: Socket | undefined
+    const plain = base.startsWith('http:')
     const ws = new WebSocket(base.replace(/^http/, 'ws') + '/v1/ingress/stream', {
-      handshakeTimeout: options.connectTimeoutMs ?? ingressStreamConnectTimeoutMs, maxPayload: ingressStreamAnswerBytesMax, perMessageDeflate: false
+      handshakeTimeout: options.connectTimeoutMs ?? ingressStreamConnectTimeoutMs, maxPayload: ingressStreamAnswerBytesMax, perMessageDeflate: false,
+      // ws's own connect, keeping the socket: http.request hands it the same options.
+      ...(plain ? { createConnection: ((opts: NetConnectOpts) => (socket = connect(opts))) as typeof connect } : {})
     })
     // Errors after the outcome below (terminating a refused handshake emits one) have no one to tell.
     ws.on('error', () => {})
@@ -325,7 +334,7 @@ export class IngressStream {
         })
       })
     })
-    return new IngressStream(base, ws, options)
+    return new IngressStream(base, ws, socket, options)
   }
 
   /** Envelopes sent and not answered yet, and those waiting for a slot. */
@@ -372,6 +381,14 @@ export class IngressStream {
     const waiting = this.#sent.get(entry.id)
     if (waiting === undefined) this.#sent.set(entry.id, [entry])
     else waiting.push(entry)
+    if (this.#socket !== undefined && !this.#corked) {
+      this.#corked = true
+      this.#socket.cork()
+      process.nextTick(() => {
+        this.#corked = false
+        this.#socket!.uncork()
+      })
+    }
     this.#ws.send(entry.bytes)
   }
 
