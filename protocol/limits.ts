@@ -132,6 +132,25 @@ assert(actorResultBytesMax + actorLogLinesMax * actorLogLineBytesMax < 2 * MiB, 
 assert(actorStorageBytesMax >= actorKeyBytesMax + actorValueBytesMax, 'an actor can hold its largest single entry')
 assert(actorPayloadBytesMax <= codecBytesMax, 'a payload must fit the codec')
 
+// ── Actor call-stack bound (node/runtime/_stack.ts): deterministic, reached before V8's own limit ──
+/** Stack weight one call may hold at once: "stack budget exhausted" on every replica alike. The JS counter peaks at ~11,300 (an engine frame weighs up to ~9,900), so JS actors have ~3x room. */
+export const actorStackBudget = 32_768
+/** Heaviest single function accepted: V8 reserves a frame before its entry check runs, so one frame past the budget must still fit. */
+export const actorStackFrameWeightMax = 16_384
+/** Weight of a wasm frame's fixed part (return address, frame pointer, instance, tier markers: 40-56 bytes measured). */
+export const actorStackFrameBaseWeight = 4
+/** Expressions per extra weight unit: TurboFan's value numbering may keep one pure value per reused expression alive across a call. */
+export const actorStackInstructionsPerUnit = 8
+/** Weight of a call out to the host: jco glue, host function and the glue re-entering wasm (realloc) measured ~1,300 bytes per cycle. */
+export const actorStackHostCallWeight = 256
+/** Most native bytes per weight unit measured: 30 adversarial frame shapes (locals, v128, params, operand stack, value numbering) and host re-entry, Liftoff, TurboFan and tiered (6.71, TurboFan, 10,000 v128 locals). */
+export const actorStackBytesPerUnitMeasured = 7
+/** V8's stack on a Node thread (--stack-size default, 984 KiB) left for the caller of the executor and the top host call after the bound, at twice the measured bytes per unit. */
+export const actorStackReserveBytes = 984 * KiB - 2 * actorStackBytesPerUnitMeasured * (actorStackBudget + actorStackFrameWeightMax)
+
+assert(actorStackReserveBytes >= 256 * KiB, 'the stack bound leaves V8 a quarter of its stack for the executor caller and host work')
+assert(actorStackFrameWeightMax <= actorStackBudget, 'a function that fits the frame cap can run at least once')
+
 // ── Actor transpile workers (node/runtime/transpile-pool.ts) ────────────────────────────────────
 /** Transpile workers one loader runs at once: each takes a whole core for seconds to minutes; one leaves the other core of a 2-core node to consensus and the API. */
 export const actorTranspileWorkersMax = 1

@@ -151,12 +151,31 @@ export function walk (root: Expr, visit: (expr: Expr, kind: string) => string | 
     if (kind === undefined) return err(`unsupported wasm expression kind ${id} (GC, strings, atomics and other proposals are refused)`)
     const refusal = visit(expr, kind)
     if (refusal !== undefined) return err(refusal)
-    const shape = children[kind]!
-    for (const field of shape.one ?? []) stack.push(access(kind, `get${field}`, expr))
-    if (shape.many !== undefined) {
-      const count = access(kind, `getNum${shape.many === 'Child' ? 'Children' : shape.many === 'Operand' ? 'Operands' : 'CatchBodies'}`, expr)
-      for (let i = 0; i < count; i++) stack.push(access(kind, `get${shape.many}At`, expr, i))
-    }
+    stack.push(...childrenOf(expr, kind))
   }
   return ok(undefined)
+}
+
+/** The expression kind's name (as in binaryen.js: 'Block', 'Call'…), or undefined for a kind we do not walk. */
+export function kindOf (expr: Expr): string | undefined {
+  return idNames.get(binaryen.getExpressionId(expr))
+}
+
+/**
+ * The children of `expr` (of kind `kind`, from kindOf), absent ones (0) left out. Single children
+ * come first in the order of the table above, then the list; for every kind but CallIndirect (whose
+ * target is evaluated last) that is evaluation order.
+ */
+export function childrenOf (expr: Expr, kind: string): Expr[] {
+  const out: Expr[] = []
+  const shape = children[kind]!
+  for (const field of shape.one ?? []) {
+    const child = access(kind, `get${field}`, expr)
+    if (child !== 0) out.push(child)
+  }
+  if (shape.many !== undefined) {
+    const count = access(kind, `getNum${shape.many === 'Child' ? 'Children' : shape.many === 'Operand' ? 'Operands' : 'CatchBodies'}`, expr)
+    for (let i = 0; i < count; i++) out.push(access(kind, `get${shape.many}At`, expr, i))
+  }
+  return out
 }

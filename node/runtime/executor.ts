@@ -17,13 +17,13 @@
 //  - Storage is synchronous inside wasm while LevelDB is async, so the caller PRELOADS each touched
 //    actor's entries (bounded by actorStorageBytesMax) into a StateView before the block; writes
 //    stay in per-message layers here and leave as one sorted write set (actor-storage.ts).
-//  - Native stack exhaustion (deep wasm recursion) happens at a depth that depends on V8's frame
-//    sizes, which differ between its tiers; such a message fails with "call stack exhausted",
-//    charged its whole fuel limit and keeping no logs, so every replica that overflows agrees.
-//    (JS actors hit SpiderMonkey's own "too much recursion" first, which is deterministic.)
-// Known gap: a program whose depth lies right at V8's limit may overflow on one replica and not
-// on another. Closing it needs a call-depth bound in the instrumentation plus a V8 stack large
-// enough for the deepest frames (e.g. executing in a worker with resourceLimits.stackSizeMb).
+//  - Call depth is bounded deterministically: every wasm function weighs its frame on entry into
+//    one stack global and traps "stack budget exhausted" past actorStackBudget, a function of the
+//    module bytes alone, reached before V8's native stack can overflow in any tier (_stack.ts,
+//    limits.ts). A trap gives no weight back, so the global is set to 0 before every call into an
+//    instance (as fuel is set). Such a message is charged the fuel it used, like any trap.
+//    Should V8 still overflow (a bug in that bound), the message fails with "call stack exhausted",
+//    charged its whole fuel limit and keeping no logs, so replicas that overflow at least agree.
 
 import type { ActorId } from '../../protocol/ids.ts'
 import {
@@ -34,6 +34,7 @@ import { compareBytes, type ActorMessage, type BlockContext, type BlockOutcome, 
 import { assert } from '../core/assert.ts'
 import { ActorStorage } from './actor-storage.ts'
 import { ActorTrap } from './actor-trap.ts'
+import { stackBudgetExhausted } from './_stack.ts'
 import { createHostImports, type CallContext, type CallSlot } from './host.ts'
 import type { ActorInstance, CompiledActor } from './loader.ts'
 import type { StateView } from './state-view.ts'
@@ -65,6 +66,8 @@ class Session {
   readonly code: CompiledActor
   readonly slot: CallSlot = { current: undefined }
   readonly fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 0n)
+  /** Stack weight held by the frames of the call in progress (see _stack.ts); -1 after a budget trap. */
+  readonly stack = new WebAssembly.Global({ value: 'i32', mutable: true }, 0)
   instance: ActorInstance | undefined
 
   constructor (state: ExecutionState, actor: ActorId, code: CompiledActor) {
@@ -76,11 +79,12 @@ class Session {
   ensureInstance (): ActorInstance | string {
     if (this.instance !== undefined) return this.instance
     this.fuel.value = actorInstantiateFuelMax
+    this.stack.value = 0
     try {
-      this.instance = this.code.instantiate(createHostImports(this.slot), this.fuel)
+      this.instance = this.code.instantiate(createHostImports(this.slot), this.fuel, this.stack)
       return this.instance
     } catch (error) {
-      return `instantiation failed: ${describeError(error, this.fuel)}`
+      return `instantiation failed: ${describeError(error, this.fuel, this.stack)}`
     }
   }
 }
@@ -139,6 +143,8 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
   }
   session.slot.current = call
   session.fuel.value = limit
+  // A trapped call gives back no stack weight; each call starts from an empty stack.
+  session.stack.value = 0
   let result: Uint8Array | undefined
   let error: string | undefined
   try {
@@ -149,7 +155,7 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
       result = readOnly ? instance.query(message.method, message.payload) : instance.update(message.method, message.payload)
     }
   } catch (caught) {
-    error = describeError(caught, session.fuel)
+    error = describeError(caught, session.fuel, session.stack)
   } finally {
     session.slot.current = undefined
   }
@@ -186,11 +192,13 @@ function checkMessage (message: ActorMessage): string | undefined {
 }
 
 /**
- * The receipt text for anything a call throws. The fuel global at -1 means the instance ran out
- * (the trap itself just says "unreachable"); jco's ComponentError carries the actor's own `err`.
+ * The receipt text for anything a call throws. The fuel global at -1 means the instance ran out,
+ * the stack global at -1 that it passed the stack budget (either trap itself just says
+ * "unreachable"); jco's ComponentError carries the actor's own `err`.
  */
-function describeError (error: unknown, fuel: WebAssembly.Global): string {
+function describeError (error: unknown, fuel: WebAssembly.Global, stack: WebAssembly.Global): string {
   if ((fuel.value as bigint) < 0n) return 'out of fuel'
+  if ((stack.value as number) === -1) return stackBudgetExhausted
   if (error instanceof ActorTrap) return error.message
   if (error instanceof Error && 'payload' in error) return String((error as Error & { payload: unknown }).payload)
   if (error instanceof WebAssembly.RuntimeError) return `trap: ${error.message}`

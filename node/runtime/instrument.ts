@@ -23,6 +23,7 @@ import binaryen from 'binaryen'
 import { actorBulkMemoryBytesPerFuel, actorMemoryPagesMax, actorTableElementsMax } from '../../protocol/limits.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 import { access, canonicalizeNaNs, walk } from './_nan.ts'
+import { boundStack } from './_stack.ts'
 
 export const fuelImportModule = 'pylon:fuel'
 export const fuelImportName = 'remaining'
@@ -32,6 +33,10 @@ export interface InstrumentOptions {
   memoryPagesMax?: number
   /** @default true — false only for the benchmark's unmetered baseline. */
   meter?: boolean
+  /** @default actorStackBudget — other values only in tests of the stack bound. */
+  stackBudget?: number
+  /** @default false — true only to measure the stack weight a run reaches (see _stack.ts). */
+  stackPeak?: boolean
 }
 
 /**
@@ -76,10 +81,10 @@ export function instrumentCoreModule (bytes: Uint8Array, options: InstrumentOpti
   // which carry nothing the actor needs and only make binaryen warn.
   const capped = capLimits(bytes, options.memoryPagesMax ?? actorMemoryPagesMax)
   if (!capped.ok || options.meter === false) return capped
-  return addFuelChecks(capped.value)
+  return addFuelChecks(capped.value, options)
 }
 
-function addFuelChecks (bytes: Uint8Array): Result<Uint8Array> {
+function addFuelChecks (bytes: Uint8Array, options: InstrumentOptions): Result<Uint8Array> {
   let module: binaryen.Module
   try {
     module = binaryen.readBinary(bytes)
@@ -110,6 +115,9 @@ function addFuelChecks (bytes: Uint8Array): Result<Uint8Array> {
     module.addFunction(checkName, binaryen.createType([binaryen.i32]), binaryen.none, [], body)
     const charged = chargeBulkMemory(module, fuel, i64)
     if (!charged.ok) return charged
+    // Last, so that it wraps whole bodies (fuel checks included) and weighs the final frames.
+    const bounded = boundStack(module, new Set([checkName, 'pylon$charge_len']), { budget: options.stackBudget, peak: options.stackPeak })
+    if (!bounded.ok) return bounded
     // No module.validate(): on failure it prints the whole module; compiling the output (the
     // loader does) is the check, and it reports an error instead.
     return ok(module.emitBinary())

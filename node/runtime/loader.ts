@@ -26,18 +26,20 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { rawCidOf } from '../../protocol/codec.ts'
-import { actorCodeBytesMax, actorCompiledCacheEntriesMax, actorMemoryPagesMax } from '../../protocol/limits.ts'
+import { actorCodeBytesMax, actorCompiledCacheEntriesMax, actorMemoryPagesMax, actorStackBudget, actorStackHostCallWeight } from '../../protocol/limits.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 import { BoundedMap } from '../core/bounded-map.ts'
 import type { Logger } from '../core/logger.ts'
+import { ActorTrap } from './actor-trap.ts'
 import { fuelImportModule, fuelImportName } from './instrument.ts'
+import { stackBudgetExhausted, stackImportModule, stackImportName } from './_stack.ts'
 import { readManifest, type Manifest } from './transpile-to-cache.ts'
 import { TranspilePool, type TranspilePoolInit } from './transpile-pool.ts'
 
 export { allowedImports, checkWorld } from './world-check.ts'
 
 /** Bumped whenever admission checks, instrumentation or transpile options change, so stale caches are not reused. */
-export const cacheFormat = 'v4'
+export const cacheFormat = 'v5'
 
 /** The host side of the three interfaces, as jco's glue expects them (camelCase names). */
 export interface HostImports {
@@ -74,10 +76,12 @@ export interface CompiledActor {
   /** Size of the component in bytes. */
   readonly codeBytes: number
   /**
-   * A fresh instance. `fuel` is the shared fuel global; set it before calling (instantiation
-   * itself runs start code). Throws a WebAssembly.RuntimeError if instantiation traps.
+   * A fresh instance. `fuel` is the shared fuel global (i64) and `stack` the shared stack-weight
+   * global (mutable i32, see _stack.ts); set both before every call into the instance, and before
+   * instantiating (instantiation itself runs start code). Throws a WebAssembly.RuntimeError if
+   * instantiation traps. `stack` defaults to a fresh global at 0 (benchmarks only: nothing resets it).
    */
-  instantiate (imports: HostImports, fuel: WebAssembly.Global): ActorInstance
+  instantiate (imports: HostImports, fuel: WebAssembly.Global, stack?: WebAssembly.Global): ActorInstance
 }
 
 type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports: unknown,
@@ -183,14 +187,56 @@ function compiledActor (manifest: Manifest, modules: Map<string, WebAssembly.Mod
   return {
     cid: manifest.cid,
     codeBytes: manifest.codeBytes,
-    instantiate (imports, fuel) {
-      const fuelImports = { [fuelImportModule]: { [fuelImportName]: fuel } }
+    instantiate (imports, fuel, stack = new WebAssembly.Global({ value: 'i32', mutable: true }, 0)) {
+      const ours = { [fuelImportModule]: { [fuelImportName]: fuel }, [stackImportModule]: { [stackImportName]: stack } }
+      // Functions the component's own core instances export: wasm, counted by their own entry checks.
+      const wasmFunctions = new WeakSet<object>()
       return instantiate(
         name => modules.get(name) ?? assertNever(name),
         imports,
-        (module, importObject) => new WebAssembly.Instance(module, { ...importObject, ...fuelImports })
+        (module, importObject = {}) => {
+          const instance = new WebAssembly.Instance(module, { ...weighHostCalls(importObject, stack, wasmFunctions), ...ours })
+          for (const value of Object.values(instance.exports)) if (typeof value === 'function') wasmFunctions.add(value)
+          return instance
+        }
       )
     }
+  }
+}
+
+/**
+ * The import object with every JS function (jco's glue and the host behind it) wrapped to hold
+ * actorStackHostCallWeight on the stack global while it runs. Without it, wasm calling the host
+ * whose glue calls back into wasm (cabi_realloc), repeatedly, would pile up JS frames the budget
+ * never counted. Functions of the component's own core instances stay as they are (they count
+ * themselves, and a JS wrapper could not pass v128 values).
+ */
+function weighHostCalls (importObject: WebAssembly.Imports, stack: WebAssembly.Global, wasmFunctions: WeakSet<object>): WebAssembly.Imports {
+  const out: WebAssembly.Imports = {}
+  for (const [moduleName, fields] of Object.entries(importObject)) {
+    const wrapped: Record<string, WebAssembly.ImportValue> = {}
+    for (const [name, value] of Object.entries(fields)) {
+      wrapped[name] = typeof value === 'function' && !wasmFunctions.has(value) ? weighed(value as (...args: unknown[]) => unknown, stack) : value
+    }
+    out[moduleName] = wrapped
+  }
+  return out
+}
+
+function weighed (host: (...args: unknown[]) => unknown, stack: WebAssembly.Global): (...args: unknown[]) => unknown {
+  return function (this: unknown, ...args: unknown[]): unknown {
+    const used = stack.value as number
+    if (used > actorStackBudget - actorStackHostCallWeight) {
+      stack.value = -1
+      throw new ActorTrap(stackBudgetExhausted)
+    }
+    stack.value = used + actorStackHostCallWeight
+    const result = host.apply(this, args)
+    // Given back on return only: a throw fails the whole message (wasm cannot catch it, the
+    // instrumenter refuses exception handling, and no import of the Pylon world returns a
+    // result<> the glue would catch into), and a budget trap deeper down must leave its -1.
+    stack.value = used
+    return result
   }
 }
 

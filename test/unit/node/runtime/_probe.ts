@@ -9,7 +9,7 @@ import { buildWatActor } from '../../../../node/runtime/builder.ts'
  *   s… sends payload[0] outbox messages to `target`
  *   S… schedules "ping" to itself 1000 ns after the block time
  *   r… returns random(16) ‖ now (u64 LE)
- *   d… recurses without end (native stack exhaustion)
+ *   d… recurses without end (stopped by the stack budget)
  *   g… grows memory 16 pages at a time, then 1, until refused; returns memory.size (u32 LE)
  * query: writes k=v (must be refused).
  */

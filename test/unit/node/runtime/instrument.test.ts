@@ -6,6 +6,9 @@ import wabtInit from 'wabt'
 import { capLimits, instrumentCoreModule } from '../../../../node/runtime/instrument.ts'
 
 const wabt = await wabtInit()
+/** What an instrumented module imports: the fuel global and the stack-weight global (see _stack.ts). */
+const ours = (fuel: WebAssembly.Global): WebAssembly.Imports =>
+  ({ 'pylon:fuel': { remaining: fuel }, 'pylon:stack': { used: new WebAssembly.Global({ value: 'i32', mutable: true }, 0) } })
 const wasm = (wat: string): Uint8Array => wabt.parseWat('t.wat', wat, { threads: true, bulk_memory: true }).toBinary({}).buffer
 
 const loop = wasm(`(module
@@ -19,7 +22,7 @@ const loop = wasm(`(module
 
 function instantiate (bytes: Uint8Array, fuel: bigint): { sum: (n: number) => number, fuel: WebAssembly.Global } {
   const global = new WebAssembly.Global({ value: 'i64', mutable: true }, fuel)
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { 'pylon:fuel': { remaining: global } })
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), ours(global))
   return { sum: instance.exports.sum as (n: number) => number, fuel: global }
 }
 
@@ -86,7 +89,7 @@ test('instrumentCoreModule canonicalizes NaN bits wherever they escape (store, r
   const metered = instrumentCoreModule(nanProbe)
   if (!metered.ok) return t.fail(metered.error)
   const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 1_000_000n)
-  const e = new WebAssembly.Instance(new WebAssembly.Module(metered.value), { 'pylon:fuel': { remaining: fuel } }).exports as Record<string, (z: number) => number | bigint>
+  const e = new WebAssembly.Instance(new WebAssembly.Module(metered.value), ours(fuel)).exports as Record<string, (z: number) => number | bigint>
   t.is(e.stored!(0), 0x7ff8000000000000n)
   t.is(e.reinterpreted!(0), 0x7ff8000000000000n)
   t.is(e.sign!(0), 1, 'a NaN lends the canonical (positive) sign, whatever the CPU produced or negation did')
@@ -111,7 +114,7 @@ test('instrumentCoreModule charges memory.fill and memory.copy one unit per star
   const module = new WebAssembly.Module(metered.value)
   const run = (name: 'fill' | 'copy', n: number, fuel: bigint): { used: bigint, memory: Uint8Array, threw: boolean } => {
     const global = new WebAssembly.Global({ value: 'i64', mutable: true }, fuel)
-    const instance = new WebAssembly.Instance(module, { 'pylon:fuel': { remaining: global } })
+    const instance = new WebAssembly.Instance(module, ours(global))
     let threw = false
     try {
       (instance.exports[name] as (n: number) => void)(n)

@@ -1,0 +1,111 @@
+// The deterministic stack bound (node/runtime/_stack.ts): recursion just below the budget runs,
+// one frame more fails "stack budget exhausted" with the same receipt in separate processes and
+// under each V8 tier; the weight grows with the frame; host re-entry counts; every call starts
+// from an empty budget; modules the bound cannot cover are refused.
+
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import test from 'ava'
+import wabtInit from 'wabt'
+import { executeBlock } from '../../../../node/runtime/executor.ts'
+import { instrumentCoreModule } from '../../../../node/runtime/instrument.ts'
+import { actorStackBudget, actorStackFrameWeightMax } from '../../../../protocol/limits.ts'
+import { decode } from '../../../../protocol/codec.ts'
+import type { Receipt } from '../../../../protocol/receipt.ts'
+import { actorA, blockAt, loadCode, stateWith, update } from './_fixtures.ts'
+import { buildDeep, depth } from './_deep.ts'
+
+const wabt = await wabtInit()
+const wasm = (wat: string): Uint8Array => wabt.parseWat('t.wat', wat, { tail_call: true, exceptions: true }).toBinary({}).buffer
+const state = stateWith({ [actorA]: await loadCode(await buildDeep()) })
+state.storage.apply(executeBlock(state, [update(actorA, 'put')], blockAt(1)).writes)
+const run = (method: string, n: number): Receipt => executeBlock(state, [update(actorA, method, depth(n))], blockAt(2)).receipts[0]!
+
+/** The deepest recursion that still succeeds, by bisection (the outcome is monotonic in depth). */
+function deepest (method: string): number {
+  let [ok, fails] = [0, 1 << 16]
+  while (ok + 1 < fails) {
+    const mid = (ok + fails) >> 1
+    if (run(method, mid).ok) ok = mid
+    else fails = mid
+  }
+  return ok
+}
+
+const light = deepest('light')
+const heavy = deepest('heavy')
+
+test('recursion to the deepest depth the budget allows succeeds; one frame more fails "stack budget exhausted"', t => {
+  const below = run('light', light)
+  t.true(below.ok, below.error ?? '')
+  t.is(new DataView(below.result!.buffer, below.result!.byteOffset).getUint32(0, true), light)
+  const above = run('light', light + 1)
+  t.deepEqual([above.ok, above.error], [false, 'stack budget exhausted'])
+  // Charged the fuel it used, like any trap (not the whole limit), and short of a full recursion.
+  t.true(above.fuelUsed > 0n && above.fuelUsed < below.fuelUsed)
+  // A light frame weighs a few units: the bound allows thousands of calls, not a handful.
+  t.true(light > actorStackBudget / 64 && light < actorStackBudget, `light depth ${light}`)
+})
+
+test('the weight grows with the frame: 300 live i64 locals allow far fewer calls than none', t => {
+  t.true(heavy * 20 < light, `heavy ${heavy}, light ${light}`)
+  t.true(heavy > 10)
+  t.deepEqual([run('heavy', heavy).ok, run('heavy', heavy + 1).error], [true, 'stack budget exhausted'])
+})
+
+test('wasm -> host -> wasm re-entry (the glue calling cabi_realloc) counts against the budget', t => {
+  const receipt = run('host', 0)
+  t.deepEqual([receipt.ok, receipt.error], [false, 'stack budget exhausted'])
+  t.deepEqual([receipt, run('host', 0)].map(r => r.fuelUsed), [receipt.fuelUsed, receipt.fuelUsed])
+})
+
+test('every call starts from an empty budget: a message that exhausted it leaves the next one the whole budget', t => {
+  const outcome = executeBlock(state, [
+    update(actorA, 'light', depth(light + 1)), update(actorA, 'light', depth(light)),
+    update(actorA, 'host'), update(actorA, 'light', depth(light))
+  ], blockAt(3))
+  t.deepEqual(outcome.receipts.map(r => r.error), ['stack budget exhausted', null, 'stack budget exhausted', null])
+})
+
+const child = fileURLToPath(new URL('./_stack-child.ts', import.meta.url))
+
+function runChild (flags: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [...flags, child, String(light), String(heavy)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let errors = ''
+    proc.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
+    proc.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
+    const timer = setTimeout(() => { proc.kill('SIGKILL') }, 100_000) // generous: other suites load the machine
+    proc.on('error', reject)
+    proc.on('exit', code => {
+      clearTimeout(timer)
+      if (code === 0) resolve(out)
+      else reject(new Error(`${flags.join(' ') || 'default tiering'}: exited ${code}: ${errors.slice(-2000)}`))
+    })
+  })
+}
+
+test('the same receipts, byte for byte, in separate processes under Liftoff only, TurboFan only and default tiering', async t => {
+  const runs: string[] = []
+  // Two at a time: the box has two cores shared with other work.
+  runs.push(...await Promise.all([runChild(['--liftoff-only']), runChild(['--no-liftoff'])]))
+  runs.push(...await Promise.all([runChild([]), runChild([])]))
+  const errors = runs[0]!.trim().split('\n').map(line => {
+    const decoded = decode(Buffer.from(line, 'hex'))
+    return decoded.ok ? (decoded.value as { error: string | null }).error : `undecodable: ${decoded.error}`
+  })
+  t.deepEqual(errors, [null, 'stack budget exhausted', null, 'stack budget exhausted', 'stack budget exhausted', null])
+  for (const other of runs.slice(1)) t.is(other, runs[0]!)
+})
+
+test('instrumentCoreModule refuses what the stack bound cannot cover: tail calls, exception handling, a frame over the cap', t => {
+  t.deepEqual(instrumentCoreModule(wasm('(module (func $f (param i32) (return_call $f (local.get 0))))')),
+    { ok: false, error: 'function 0: tail calls are refused: the stack bound counts every call as a frame' })
+  t.deepEqual(instrumentCoreModule(wasm('(module (tag $e) (func $f (try (do (throw $e)) (catch_all))))')),
+    { ok: false, error: 'function 0: exception handling is refused: a throw unwinds frames without giving back their stack weight' })
+  const locals = Array.from({ length: actorStackFrameWeightMax }, () => '(local i64)').join(' ')
+  const heavy = instrumentCoreModule(wasm(`(module (func $f ${locals}))`))
+  t.false(heavy.ok)
+  if (!heavy.ok) t.regex(heavy.error, new RegExp(`^function 0: stack frame too heavy: weight \\d+ > ${actorStackFrameWeightMax} `))
+})
