@@ -347,6 +347,13 @@ export interface BlockIngressOptions {
    * pure memo, so a hit and a miss give the same verdict. @default none
    */
   verified?: (id: IngressId) => Ingress | undefined
+  /**
+   * The block's envelopes already decoded and signature-checked by this replica, in block order
+   * (one per envelope, each made from exactly those bytes: the proposer's batch, or what verify
+   * decoded). They skip the hashing, the lookup and the signature check, not the expiry check; a
+   * list of another length is ignored. @default none
+   */
+  decoded?: readonly Ingress[]
 }
 
 export interface BlockIngressSelection {
@@ -364,9 +371,10 @@ export interface BlockIngressSelection {
 export function selectBlockIngress (envelopes: readonly Uint8Array[], options: BlockIngressOptions): BlockIngressSelection {
   const selection: BlockIngressSelection = { execute: [], skipped: [] }
   const inBlock = new Set<RequestId>()
+  const held = options.decoded?.length === envelopes.length ? options.decoded : undefined
   for (const [index, bytes] of envelopes.entries()) {
-    const known = options.verified?.(ingressIdOf(bytes))
-    const decoded = known !== undefined && Buffer.from(known.bytes).equals(bytes) ? knownAt(known, options.blockTimeMs) : decodeIngress(bytes, options.blockTimeMs)
+    const known = held?.[index] ?? options.verified?.(ingressIdOf(bytes))
+    const decoded = known !== undefined && (known === held?.[index] || Buffer.from(known.bytes).equals(bytes)) ? knownAt(known, options.blockTimeMs) : decodeIngress(bytes, options.blockTimeMs)
     if (!decoded.ok) {
       selection.skipped.push({ index, ...decoded.error })
       continue

@@ -215,6 +215,8 @@ export class SubnetService implements ConsensusApplication {
    * long as the driver holds the block.
    */
   readonly #payloads = new WeakMap<Uint8Array, BlockPayload>()
+  /** The envelopes of a payload in #payloads, decoded and checked here (proposed or verified), in block order. */
+  readonly #payloadIngress = new WeakMap<Uint8Array, Ingress[]>()
   /**
    * The committed replay history in memory (replay-history.ts): read from the store when first
    * needed after start() (which drops it: state sync replaces the store's state between a stop and
@@ -508,6 +510,7 @@ export class SubnetService implements ConsensusApplication {
     const payload: BlockPayload = { timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes), xnet }
     const bytes = encodePayload(payload)
     this.#payloads.set(bytes, payload)
+    this.#payloadIngress.set(bytes, batch)
     return bytes
   }
 
@@ -640,6 +643,7 @@ export class SubnetService implements ConsensusApplication {
       this.#remember(ingress, block.height)
     }
     this.#payloads.set(block.payload, payload.value)
+    this.#payloadIngress.set(block.payload, decoded)
     return true
   }
 
@@ -890,7 +894,8 @@ export class SubnetService implements ConsensusApplication {
       store.range(sys, { start: systemKeys.timersPrefix, end: timersEnd(timeNs), limit: subnetTimersPerBlockMax, readAheadUntil: timersAfter })
     ])
     const selection = selectBlockIngress(payload.ingress, {
-      subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id), verified: id => this.#verified.get(id)?.ingress
+      subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id), verified: id => this.#verified.get(id)?.ingress,
+      ...(block.payload.length === 0 ? {} : { decoded: this.#payloadIngress.get(block.payload) })
     })
 
     // Prune rows whose every request has expired, in bounded steps (an envelope past its expiry is

@@ -298,6 +298,22 @@ test('selectBlockIngress runs each request once per block and history, judged at
   t.deepEqual(again, selection, 'deterministic')
 })
 
+test('selectBlockIngress with the block already decoded in order gives the same selection, still judges expiry at block time, and ignores a list of another length', t => {
+  const signer = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+  const a = signIngress(call({ nonce: Uint8Array.of(1) }, signer), signer)
+  const soon = signIngress(call({ nonce: Uint8Array.of(2), expiryMs: BigInt(now + 5) }, signer), signer)
+  const envelopes = [a.bytes, soon.bytes, a.bytes]
+  const decoded = envelopes.map(bytes => { const r = decodeIngress(bytes, now); if (!r.ok) throw new Error(r.error.message); return r.value })
+  for (const blockTimeMs of [now, now + 5]) {
+    const plain = selectBlockIngress(envelopes, { subnet, blockTimeMs, executed: () => false })
+    t.deepEqual(selectBlockIngress(envelopes, { subnet, blockTimeMs, executed: () => false, decoded }), plain, `at ${blockTimeMs - now} ms`)
+  }
+  t.deepEqual(selectBlockIngress(envelopes, { subnet, blockTimeMs: now + 5, executed: () => false, decoded }).skipped.map(s => [s.index, s.reason]), [[1, 'expired'], [2, 'replay']])
+  // A list that does not match the block is not trusted: the envelopes are decoded again.
+  const wrong = selectBlockIngress([soon.bytes], { subnet, blockTimeMs: now, executed: () => false, decoded: [decoded[0]!, decoded[1]!] })
+  t.deepEqual(wrong.execute.map(m => m.id), [soon.id])
+})
+
 test('decodeIngress answers bad-signature (never throws) for senders whose key is not a curve point', t => {
   for (let i = 0; i < 20; i++) {
     const sender = peerIdOfPublicKey(randomBytes(32)) as Principal
