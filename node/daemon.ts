@@ -23,7 +23,7 @@ import { Libp2pNet } from './net/libp2p-net.ts'
 import type { Net } from './net/net.ts'
 import { relayHandler, subnetRoutes } from './api/subnet-routes.ts'
 import { WatchServer } from './api/watch-routes.ts'
-import { IngressStreamServer, waitingIngressHandler } from './api/ingress-stream-routes.ts'
+import { IngressStreamServer, PrometheusIngressStreamMetrics, waitingIngressHandler } from './api/ingress-stream-routes.ts'
 import { WatchHub } from './watch/watch-hub.ts'
 import { PrometheusWatchMetrics } from './watch/watch-metrics.ts'
 import { ConsensusDriver } from './consensus/consensus-driver.ts'
@@ -138,7 +138,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const watch = new WatchServer({ hub: watchHub, directory: subnets, clock, logger: logger.child('watch'), metrics: watchMetrics })
   // GET /v1/ingress/stream: envelopes over one WebSocket, each through the POST /v1/ingress?wait=1 handler itself.
   const subnetApi = subnetRoutes(subnets, clock)
-  const ingressStream = new IngressStreamServer({ submit: waitingIngressHandler(subnetApi), clock, logger: logger.child('ingress-stream') })
+  const ingressStream: IngressStreamServer = new IngressStreamServer({
+    submit: waitingIngressHandler(subnetApi), clock, logger: logger.child('ingress-stream'),
+    metrics: new PrometheusIngressStreamMetrics(registry, () => ingressStream.status)
+  })
   const [host, port] = splitHostPort(config.api)
   const api = new ApiServer({
     logger: logger.child('api'),

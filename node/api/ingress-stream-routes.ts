@@ -16,6 +16,7 @@
 
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { Counter, Gauge, type Registry } from 'prom-client'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { ingressIdOf } from '../../protocol/ingress.ts'
 import {
@@ -39,6 +40,39 @@ export interface IngressStreamComponents {
   submit: IngressSubmit
   clock: Clock
   logger: Logger
+  metrics?: IngressStreamMetrics
+}
+
+/** What the stream counts; counting only, it never changes an answer. */
+export interface IngressStreamMetrics {
+  /** One envelope answered, by the HTTP status its answer carries. */
+  answered (code: number): void
+  /** A stream ended, by its close code (1000 client done, 1001 node stopping, 1003/1008/1009 misuse, 1006 dropped). */
+  closed (code: number): void
+  /** An upgrade refused before the stream opened (reason = the JSON error's reason). */
+  refused (reason: string): void
+}
+
+const noMetrics: IngressStreamMetrics = { answered () {}, closed () {}, refused () {} }
+
+export class PrometheusIngressStreamMetrics implements IngressStreamMetrics {
+  readonly #answers: Counter<'code'>
+  readonly #closes: Counter<'code'>
+  readonly #refusals: Counter<'reason'>
+
+  /** `status` is read when Prometheus scrapes. */
+  constructor (registry: Registry, status: () => { streams: number, inFlight: number }) {
+    new Gauge({ name: 'pylon_ingress_streams', help: 'Open ingress streams (GET /v1/ingress/stream)', registers: [registry], collect () { this.set(status().streams) } })
+    new Gauge({ name: 'pylon_ingress_stream_in_flight', help: 'Envelopes received on ingress streams and not answered yet', registers: [registry], collect () { this.set(status().inFlight) } })
+    this.#answers = new Counter({ name: 'pylon_ingress_stream_answers_total', help: 'Envelopes answered on ingress streams, by the HTTP status of the answer', labelNames: ['code'], registers: [registry] })
+    this.#closes = new Counter({ name: 'pylon_ingress_stream_closed_total', help: 'Ingress streams ended, by WebSocket close code', labelNames: ['code'], registers: [registry] })
+    this.#refusals = new Counter({ name: 'pylon_ingress_stream_refused_total', help: 'Ingress stream upgrades refused before the stream opened, by reason', labelNames: ['reason'], registers: [registry] })
+  }
+
+  // Codes come from this node or a relayed member's HTTP status (100..599): a bounded label set.
+  answered (code: number): void { this.#answers.inc({ code: String(Math.trunc(code) >= 100 && code <= 599 ? Math.trunc(code) : 0) }) }
+  closed (code: number): void { this.#closes.inc({ code: String(code >= 1000 && code <= 4999 ? code : 0) }) }
+  refused (reason: string): void { this.#refusals.inc({ reason }) }
 }
 
 export interface IngressStreamInit {
@@ -80,6 +114,7 @@ export function waitingIngressHandler (routes: readonly ApiRoute[]): IngressSubm
 
 export class IngressStreamServer implements Startable {
   readonly #c: IngressStreamComponents
+  readonly #metrics: IngressStreamMetrics
   readonly #pingIntervalMs: number
   readonly #connectionsMax: number
   readonly #inFlightMax: number
@@ -95,6 +130,7 @@ export class IngressStreamServer implements Startable {
 
   constructor (components: IngressStreamComponents, init: IngressStreamInit = {}) {
     this.#c = components
+    this.#metrics = components.metrics ?? noMetrics
     this.#pingIntervalMs = init.pingIntervalMs ?? ingressStreamPingIntervalMs
     this.#connectionsMax = init.connectionsMax ?? ingressStreamConnectionsMax
     this.#inFlightMax = init.inFlightMax ?? ingressStreamInFlightMax
@@ -141,10 +177,12 @@ export class IngressStreamServer implements Startable {
 
   #upgrade (req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (!this.#running) {
+      this.#metrics.refused('not-running')
       refuseUpgrade(socket, 503, { ok: false, reason: 'not-running', error: 'ingress streams are not running: the node is starting or stopping' })
       return
     }
     if (this.#open.size + this.#upgrading >= this.#connectionsMax) {
+      this.#metrics.refused('too-many-streams')
       refuseUpgrade(socket, 429, { ok: false, reason: 'too-many-streams', error: `this node has ${this.#open.size + this.#upgrading} ingress streams open, the most it allows (${this.#connectionsMax}); use fewer streams or POST /v1/ingress` })
       return
     }
@@ -181,7 +219,8 @@ export class IngressStreamServer implements Startable {
     })
     // ws closes an oversized frame (1009) or broken framing itself; the error only needs noting.
     ws.on('error', error => { this.#c.logger.debug('ingress stream error', { error: error.message }) })
-    ws.on('close', () => {
+    ws.on('close', code => {
+      this.#metrics.closed(code)
       this.#open.delete(ws)
       endWaits(connection)
     })
@@ -213,6 +252,7 @@ export class IngressStreamServer implements Startable {
 
   #answer (ws: WebSocket, connection: Connection, bytes: Uint8Array, answer: ApiAnswer): void {
     if (ws.readyState !== ws.OPEN) return
+    this.#metrics.answered(answer.status)
     // A certified height answers its envelopes in one run of microtasks: their frames leave in one
     // write (one syscall, one TCP segment train) once it ends, instead of a write each.
     if (!connection.corked) {

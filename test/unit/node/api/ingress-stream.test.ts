@@ -11,7 +11,7 @@ import { ingressStreamFrameBytesMax } from '../../../../protocol/limits.ts'
 import { err, type Result } from '../../../../protocol/result.ts'
 import type { Subnet } from '../../../../protocol/subnet.ts'
 import { ApiServer } from '../../../../node/api/api-server.ts'
-import { IngressStreamServer, waitingIngressHandler, type IngressStreamInit } from '../../../../node/api/ingress-stream-routes.ts'
+import { IngressStreamServer, PrometheusIngressStreamMetrics, waitingIngressHandler, type IngressStreamInit } from '../../../../node/api/ingress-stream-routes.ts'
 import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
 import { IngressStream, type StreamResult } from '../../../../node/cli/client.ts'
 import { CliError } from '../../../../node/cli/output.ts'
@@ -28,6 +28,8 @@ interface Setup {
   foreign: Subnet
   service: SubnetService
   stream: IngressStreamServer
+  /** Prometheus text of the stream metrics. */
+  metrics: () => Promise<string>
   actor: ActorId
   clock: ManualClock
   /** service.wait calls not yet settled: on a ManualClock only a result or an abort settles one. */
@@ -59,7 +61,10 @@ async function setup (t: ExecutionContext, init: IngressStreamInit = {}): Promis
     relay: async (): Promise<Result<RelayAnswer>> => err('no member reachable (test)')
   }
   const routes = subnetRoutes(directory, clock)
-  const stream = new IngressStreamServer({ submit: waitingIngressHandler(routes), clock, logger: silentLogger }, init)
+  const registry = new Registry()
+  const stream: IngressStreamServer = new IngressStreamServer({
+    submit: waitingIngressHandler(routes), clock, logger: silentLogger, metrics: new PrometheusIngressStreamMetrics(registry, () => stream.status)
+  }, init)
   const api = new ApiServer({
     logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
     routes: [...stream.routes(), ...routes],
@@ -88,7 +93,7 @@ async function setup (t: ExecutionContext, init: IngressStreamInit = {}): Promis
   await runHeight(service, [service])
   const actor = actorIdOf(subnet.id, 1n)
   if (await service.actor(actor) === undefined) throw new Error('counter-wat did not install')
-  return { url: api.url, subnet, foreign, service, stream, actor, clock, waits: () => waits, drive }
+  return { url: api.url, subnet, foreign, service, stream, metrics: async () => await registry.metrics(), actor, clock, waits: () => waits, drive }
 }
 
 /** A bare WebSocket on the stream: answers (JSON text frames) parsed, close code kept. */
@@ -131,7 +136,7 @@ test('300 updates pipelined on one stream are all answered certified, each verif
 })
 
 test('refusals are answered per envelope by name, with the HTTP status and reason, and the stream stays open', async t => {
-  const { url, actor, clock, foreign, drive } = await setup(t)
+  const { url, actor, clock, foreign, drive, metrics } = await setup(t)
   const raw = await rawStream(url)
   const client = new Client(clock)
   const garbage = new TextEncoder().encode('not an envelope')
@@ -163,6 +168,12 @@ test('refusals are answered per envelope by name, with the HTTP status and reaso
   // Only WebSocket-level misuse ends the stream: a text frame.
   raw.ws.send('hello')
   t.like(await raw.closed, { code: 1003 })
+  for (let i = 0; i < 100 && !(await metrics()).includes('pylon_ingress_stream_closed_total{code="1003"} 1'); i++) await new Promise(resolve => setTimeout(resolve, 10))
+  const text = await metrics()
+  t.regex(text, /pylon_ingress_stream_answers_total\{code="400"\} 5/)
+  t.regex(text, /pylon_ingress_stream_answers_total\{code="502"\} 1/)
+  t.regex(text, /pylon_ingress_stream_answers_total\{code="200"\} 2/)
+  t.regex(text, /pylon_ingress_stream_closed_total\{code="1003"\} 1/)
 })
 
 test('a frame over the envelope bound closes the stream with 1009', async t => {
@@ -219,11 +230,13 @@ test('closing a stream ends its waits at once and rejects what was unanswered', 
 })
 
 test('node bounds: streams per node refused before the upgrade, envelopes past the node-wide bound answered busy', async t => {
-  const { url, actor, clock, stream, waits } = await setup(t, { connectionsMax: 2, inFlightNodeMax: 3 })
+  const { url, actor, clock, stream, waits, metrics } = await setup(t, { connectionsMax: 2, inFlightNodeMax: 3 })
   const a = await rawStream(url)
   const b = await rawStream(url)
   const third = await IngressStream.open(url).then(() => undefined, (e: unknown) => e)
   t.true(third instanceof CliError && third.code === 'too-many-streams', String(third))
+  t.regex(await metrics(), /pylon_ingress_stream_refused_total\{reason="too-many-streams"\} 1/)
+  t.regex(await metrics(), /pylon_ingress_streams 2/)
   const client = new Client(clock)
   for (let i = 0; i < 2; i++) a.ws.send(client.update(actor).bytes)
   b.ws.send(client.update(actor).bytes)
