@@ -1,11 +1,13 @@
-// `npm run bench -- consensus [--seconds S] [--rate R] [--transport both|http|stream] [--streams K]`: a
+// `npm run bench -- consensus [--seconds S] [--rate R] [--transport both|http|stream] [--streams K] [--alternate N]`: a
 // devnet of 4 replica processes on loopback; signed updates to counter-wat and to the JS counter,
 // over HTTP (one POST /v1/ingress?wait=1 per update) and over the ingress stream (K WebSockets per
 // node, GET /v1/ingress/stream), measured side by side in one run, step by step alternately.
 // Sustained finalized updates/s (closed loop, rising concurrency), then p50/p99 latency at half that
 // rate (open loop), printed beside this machine's Ed25519 verifications/s, the physical bound. Each
 // run's envelopes are signed before its clock starts (a client's signing is the client's cost, on
-// other machines in real use; here it would take the replicas' cores). Stops every process it starts.
+// other machines in real use; here it would take the replicas' cores). --alternate N adds, for
+// counter-wat, N rounds of one HTTP and one stream window at 512 in flight, with medians and ratios:
+// the transport comparison with the box's drift averaged out. Stops every process it starts.
 
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -41,6 +43,9 @@ export default async function consensusBench (args: string[]): Promise<void> {
   const transports: Transport[] = transportArg === 'both' ? ['http', 'stream'] : [transportArg]
   const streamsPerNode = args.includes('--streams') ? Number(args[args.indexOf('--streams') + 1]) : 1
   if (!Number.isInteger(streamsPerNode) || streamsPerNode < 1 || streamsPerNode > 8) throw new Error(`--streams must be 1..8 WebSockets per node, got ${args[args.indexOf('--streams') + 1]}`)
+  const alternate = args.includes('--alternate') ? Number(args[args.indexOf('--alternate') + 1]) : 0
+  if (!Number.isInteger(alternate) || alternate < 0 || alternate > 20) throw new Error(`--alternate must be 0..20 rounds, got ${args[args.indexOf('--alternate') + 1]}`)
+  if (alternate > 0 && transports.length < 2) throw new Error('--alternate compares the transports: use it with --transport both')
   const verifies = ed25519VerifiesPerSecond()
   const dir = mkdtempSync(join(tmpdir(), 'pylon-bench-consensus-'))
   let file: DevnetFile | undefined
@@ -74,8 +79,13 @@ export default async function consensusBench (args: string[]): Promise<void> {
         continue
       }
       const envelopes = new Presigned(signers, actor)
-      lines.push(await measureActor(name, { envelopes, file, apis, streams, signers, actor, subnet, seconds, ...(rate === undefined ? {} : { rate }) }, transports))
+      const target: Target = { envelopes, file, apis, streams, signers, actor, subnet, seconds, ...(rate === undefined ? {} : { rate }) }
+      lines.push(await measureActor(name, target, transports))
       process.stdout.write(lines.at(-1)! + '\n')
+      if (alternate > 0 && name === 'counter-wat') {
+        lines.push(await alternateTransports(target, alternate, 512))
+        process.stdout.write(lines.at(-1)! + '\n')
+      }
     }
     process.stdout.write([
       '',
@@ -170,6 +180,37 @@ async function measureActor (name: string, target: Target, transports: Transport
     lines.push(`${''.padEnd(12)} ${transport === 'http' ? 'http  ' : 'stream'} at ${Math.round(perSecond)}/s offered (${note}): p50 ${open.p50.toFixed(1)} ms, p99 ${open.p99.toFixed(1)} ms, ${open.ok} certified, ${open.failed} failed${open.firstFailure === undefined ? '' : ` (first: ${open.firstFailure.slice(0, 100)})`}${open.overloaded ? ', OVERLOADED (arrivals outran answers)' : ''}; ${(open.ok / Math.max(1, openHeights)).toFixed(1)} updates per height`)
   }
   return lines.join('\n')
+}
+
+/**
+ * `rounds` rounds of one closed-loop window per transport at `concurrency` in flight (which goes
+ * first alternates), right after the ladder warmed the devnet: per-round figures, then medians and
+ * stream/http ratios.
+ */
+async function alternateTransports (target: Target, rounds: number, concurrency: number): Promise<string> {
+  const figures = new Map<Transport, Array<{ rate: number, cpuMs: number, clientMs: number }>>([['http', []], ['stream', []]])
+  for (let round = 0; round < rounds; round++) {
+    for (const transport of (round % 2 === 0 ? ['http', 'stream'] : ['stream', 'http']) as Transport[]) {
+      target.envelopes.fill(Math.ceil(3_000 * target.seconds))
+      const cpuBefore = daemonCpuMs(target.file)
+      const clientBefore = process.cpuUsage()
+      const report = await closedLoop(target, concurrency, target.seconds * 1000, transport)
+      const cpuMs = daemonCpuMs(target.file) - cpuBefore
+      const client = process.cpuUsage(clientBefore)
+      figures.get(transport)!.push({ rate: report.ok / (report.elapsedMs / 1000), cpuMs: cpuMs / Math.max(1, report.ok), clientMs: (client.user + client.system) / 1000 / Math.max(1, report.ok) })
+    }
+  }
+  const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+  const of = (t: Transport): { rate: number, cpuMs: number, clientMs: number } => {
+    const list = figures.get(t)!
+    return { rate: median(list.map(f => f.rate)), cpuMs: median(list.map(f => f.cpuMs)), clientMs: median(list.map(f => f.clientMs)) }
+  }
+  const http = of('http')
+  const stream = of('stream')
+  return [
+    `${''.padEnd(12)} alternating, ${rounds} rounds at C=${concurrency}: http ${figures.get('http')!.map(f => Math.round(f.rate)).join(', ')}/s; stream ${figures.get('stream')!.map(f => Math.round(f.rate)).join(', ')}/s`,
+    `${''.padEnd(12)} medians: http ${Math.round(http.rate)}/s, ${http.cpuMs.toFixed(2)} ms replica CPU and ${http.clientMs.toFixed(3)} ms client CPU per update; stream ${Math.round(stream.rate)}/s, ${stream.cpuMs.toFixed(2)} and ${stream.clientMs.toFixed(3)} ms; stream/http ${(stream.rate / http.rate).toFixed(2)}× updates/s, ${(stream.cpuMs / http.cpuMs).toFixed(2)}× replica CPU, ${(stream.clientMs / http.clientMs).toFixed(2)}× client CPU`
+  ].join('\n')
 }
 
 /** The subnet's committed height as the first node reports it. */
