@@ -1,8 +1,9 @@
 // Rewrites one core wasm module so that it can only run deterministically bounded: a fuel check at
 // every function entry, loop iteration and return, NaNs canonicalized where their bits escape
-// (see _nan.ts), and memory/table maxima capped. It never runs the module; it refuses (Result)
-// modules it cannot bound: shared or 64-bit memory, an initial size over the cap, float or relaxed
-// SIMD, unknown expression kinds, unparsable bytes.
+// (see _nan.ts), a call-stack budget weighed per frame (see _stack.ts), and memory/table maxima
+// capped. It never runs the module; it refuses (Result) modules it cannot bound: shared or 64-bit
+// memory, an initial size over the cap, float or relaxed SIMD, tail calls, exception handling, a
+// frame heavier than the cap, unknown expression kinds, unparsable bytes.
 //
 // Fuel lives in ONE imported mutable i64 global, `pylon:fuel`.`remaining`, shared by every core
 // module of a component (a JS actor has three), so all of them draw on the same budget. A check
