@@ -189,6 +189,7 @@ async function measureActor (name: string, target: Target, transports: Transport
  */
 async function alternateTransports (target: Target, rounds: number, concurrency: number): Promise<string> {
   const figures = new Map<Transport, Array<{ rate: number, cpuMs: number, clientMs: number }>>([['http', []], ['stream', []]])
+  const failures: string[] = []
   for (let round = 0; round < rounds; round++) {
     for (const transport of (round % 2 === 0 ? ['http', 'stream'] : ['stream', 'http']) as Transport[]) {
       target.envelopes.fill(Math.ceil(3_000 * target.seconds))
@@ -197,6 +198,7 @@ async function alternateTransports (target: Target, rounds: number, concurrency:
       const report = await closedLoop(target, concurrency, target.seconds * 1000, transport)
       const cpuMs = daemonCpuMs(target.file) - cpuBefore
       const client = process.cpuUsage(clientBefore)
+      if (report.failures.length > 0) failures.push(`round ${round + 1} ${transport}: ${report.failures.length} failed (${report.failures[0]!.slice(0, 80)})`)
       figures.get(transport)!.push({ rate: report.ok / (report.elapsedMs / 1000), cpuMs: cpuMs / Math.max(1, report.ok), clientMs: (client.user + client.system) / 1000 / Math.max(1, report.ok) })
     }
   }
@@ -209,6 +211,7 @@ async function alternateTransports (target: Target, rounds: number, concurrency:
   const stream = of('stream')
   return [
     `${''.padEnd(12)} alternating, ${rounds} rounds at C=${concurrency}: http ${figures.get('http')!.map(f => Math.round(f.rate)).join(', ')}/s; stream ${figures.get('stream')!.map(f => Math.round(f.rate)).join(', ')}/s`,
+    ...failures.map(f => `${''.padEnd(12)} ${f}`),
     `${''.padEnd(12)} medians: http ${Math.round(http.rate)}/s, ${http.cpuMs.toFixed(2)} ms replica CPU and ${http.clientMs.toFixed(3)} ms client CPU per update; stream ${Math.round(stream.rate)}/s, ${stream.cpuMs.toFixed(2)} and ${stream.clientMs.toFixed(3)} ms; stream/http ${(stream.rate / http.rate).toFixed(2)}× updates/s, ${(stream.cpuMs / http.cpuMs).toFixed(2)}× replica CPU, ${(stream.clientMs / http.clientMs).toFixed(2)}× client CPU`
   ].join('\n')
 }

@@ -211,7 +211,7 @@ export class IngressStreamServer implements Startable {
     ws.on('pong', () => { connection.alive = true })
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
-        ws.close(streamCloseCodes.unsupportedData, 'text frames are not envelopes: send each signed envelope as one binary frame')
+        cut(ws, connection, streamCloseCodes.unsupportedData, 'text frames are not envelopes: send each signed envelope as one binary frame')
         return
       }
       // A copy: the envelope may stay pooled for minutes, and `data` can be a view of a larger read.
@@ -229,7 +229,7 @@ export class IngressStreamServer implements Startable {
   #envelope (ws: WebSocket, connection: Connection, bytes: Uint8Array): void {
     if (connection.closed) return
     if (connection.waits.size >= this.#inFlightMax) {
-      ws.close(streamCloseCodes.policyViolation, `more than ${this.#inFlightMax} envelopes in flight on one stream: wait for answers`)
+      cut(ws, connection, streamCloseCodes.policyViolation, `more than ${this.#inFlightMax} envelopes in flight on one stream: wait for answers`)
       return
     }
     if (this.#inFlight >= this.#inFlightNodeMax) {
@@ -244,6 +244,9 @@ export class IngressStreamServer implements Startable {
     }, (error: unknown) => {
       this.#c.logger.error('ingress stream envelope failed', { error })
       this.#answer(ws, connection, bytes, { status: 500, json: { ok: false, error: 'internal error' } })
+    }).catch((error: unknown) => {
+      // Answering itself failed (a bug): logged, never an unhandled rejection that ends the daemon.
+      this.#c.logger.error('ingress stream answer failed', { error })
     }).finally(() => {
       connection.waits.delete(wait)
       this.#inFlight--
@@ -273,7 +276,7 @@ export class IngressStreamServer implements Startable {
     }
     ws.send(frame)
     if (ws.bufferedAmount > ingressStreamBufferedBytesMax) {
-      ws.close(streamCloseCodes.policyViolation, `answers not read: more than ${ingressStreamBufferedBytesMax} bytes unsent`)
+      cut(ws, connection, streamCloseCodes.policyViolation, `answers not read: more than ${ingressStreamBufferedBytesMax} bytes unsent`)
     }
   }
 
@@ -292,6 +295,12 @@ export class IngressStreamServer implements Startable {
       this.#schedulePing()
     })
   }
+}
+
+/** Closes a misbehaving stream; its waits end now, not when the closing handshake does. */
+function cut (ws: WebSocket, connection: Connection, code: number, reason: string): void {
+  endWaits(connection)
+  ws.close(code, reason)
 }
 
 /** A closed stream's envelopes stop waiting: their handlers answer at once (to no one). */
