@@ -198,7 +198,7 @@ test('a client past its in-flight bound is cut off (1008) and its waits end; Ing
   t.is(closed.code, 1008)
   t.regex(closed.reason, /more than 4 envelopes in flight/)
   // Nothing moves the clock and no height runs: only the close can have ended those waits.
-  for (let i = 0; i < 200 && (waits() > 0 || stream.status.inFlight > 0); i++) await new Promise(resolve => setTimeout(resolve, 5))
+  for (let i = 0; i < 200 && (waits() > 0 || stream.status.inFlight > 0 || stream.status.streams > 0); i++) await new Promise(resolve => setTimeout(resolve, 5))
   t.is(waits(), 0)
   t.deepEqual(stream.status, { streams: 0, inFlight: 0 })
 
