@@ -143,7 +143,7 @@ export const actorStackFrameBaseWeight = 4
 export const actorStackInstructionsPerUnit = 8
 /** Weight of a call out to the host: jco glue, host function and the glue re-entering wasm (realloc) measured ~1,300 bytes per cycle. */
 export const actorStackHostCallWeight = 256
-/** Most native bytes per weight unit measured: 30 adversarial frame shapes (locals, v128, params, operand stack, value numbering) and host re-entry, Liftoff, TurboFan and tiered (6.71, TurboFan, 10,000 v128 locals). */
+/** Most native bytes per weight unit measured: 38 adversarial frame shapes up to the frame cap (locals, v128, params, operand stack, value numbering), host re-entry and inlined leaves, under Liftoff, TurboFan and tiering (6.71, TurboFan, v128 locals and value numbering). */
 export const actorStackBytesPerUnitMeasured = 7
 /** V8's stack on a Node thread (--stack-size default, 984 KiB) left for the caller of the executor and the top host call after the bound, at twice the measured bytes per unit. */
 export const actorStackReserveBytes = 984 * KiB - 2 * actorStackBytesPerUnitMeasured * (actorStackBudget + actorStackFrameWeightMax)
