@@ -70,8 +70,8 @@ export function boundStack (module: binaryen.Module, leaves: Set<string>, option
     const valued = results !== binaryen.none
     const shape = frameShape(func, leaves)
     if (!shape.ok) return err(`function ${info.name}: ${shape.error}`)
-    // Counted with the result temporary the give-back below adds.
-    const weight = frameWeight(shape.value) + slotsOf(results)
+    // Counted with the two temporaries added below (the result and the counter on entry).
+    const weight = frameWeight(shape.value) + slotsOf(results) + 1
     // V8 reserves a frame before the entry check below can run: one frame must fit past the budget.
     if (weight > actorStackFrameWeightMax) return err(`function ${info.name}: stack frame too heavy: weight ${weight} > ${actorStackFrameWeightMax} (params, locals, operand stack and 1 per ${actorStackInstructionsPerUnit} instructions)`)
     // A function that calls nothing is only ever the top frame, never under another: the bound
@@ -80,19 +80,24 @@ export function boundStack (module: binaryen.Module, leaves: Set<string>, option
     // TurboFan inlines, as cheap as before (a counted leaf doubled a leaf-call loop's time).
     if (!shape.value.calls) continue
     const result = valued ? addLocal(func, results) : -1
+    // The counter as it was on entry, restored on exit: exact, since every call made in between
+    // either returned (restoring its own) or trapped (ending the message). Under TurboFan this cut
+    // recursive fib's overhead from 1.42x to 1.2x (one load fewer per exit, no subtraction).
+    const saved = addLocal(func, binaryen.i32)
     const get = (): number => module.global.get(used, binaryen.i32)
-    const giveBack = (): number => module.global.set(used, module.i32.sub(get(), module.i32.const(weight)))
+    const giveBack = (): number => module.global.set(used, module.local.get(saved, binaryen.i32))
     // A budget under the weight (tests only) makes B - w negative: every call of the function traps.
     const enter = module.block(null, [
-      module.if(module.i32.gt_s(get(), module.i32.const(budget - weight)),
+      module.local.set(saved, get()),
+      module.if(module.i32.gt_s(module.local.get(saved, binaryen.i32), module.i32.const(budget - weight)),
         module.block(null, [module.global.set(used, module.i32.const(-1)), module.unreachable()])),
-      module.global.set(used, module.i32.add(get(), module.i32.const(weight))),
+      module.global.set(used, module.i32.add(module.local.get(saved, binaryen.i32), module.i32.const(weight))),
       options.peak === true
         ? module.if(module.i32.gt_s(get(), module.global.get(peak, binaryen.i32)), module.global.set(peak, get()))
         : module.nop()
     ], binaryen.none)
     // Each `return v` becomes `return (block (local.set $r v) give-back (local.get $r))`: the
-    // weight is given back after v is computed (v may call), right before the frame goes.
+    // counter is restored after v is computed (v may call), right before the frame goes.
     const walked = walk(info.body, (expr, kind) => {
       if (kind !== 'Return') return undefined
       const value = access('Return', 'getValue', expr)
