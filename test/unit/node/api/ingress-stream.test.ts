@@ -8,7 +8,7 @@ import WebSocket from 'ws'
 import { actorIdOf, type ActorId } from '../../../../protocol/ids.ts'
 import { ingressIdOf } from '../../../../protocol/ingress.ts'
 import { ingressStreamFrameBytesMax } from '../../../../protocol/limits.ts'
-import { err, type Result } from '../../../../protocol/result.ts'
+import { err, ok, type Result } from '../../../../protocol/result.ts'
 import type { Subnet } from '../../../../protocol/subnet.ts'
 import { ApiServer } from '../../../../node/api/api-server.ts'
 import { IngressStreamServer, PrometheusIngressStreamMetrics, waitingIngressHandler, type IngressStreamInit } from '../../../../node/api/ingress-stream-routes.ts'
@@ -18,7 +18,7 @@ import { CliError } from '../../../../node/cli/output.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
-import type { RelayAnswer } from '../../../../node/subnet/subnet-manager.ts'
+import type { RelayAnswer, RelayRequest } from '../../../../node/subnet/subnet-manager.ts'
 import type { SubnetService } from '../../../../node/subnet/subnet-service.ts'
 import { Client, exampleCode, makeReplica, makeSubnet, runHeight } from '../subnet/_harness.ts'
 
@@ -32,6 +32,8 @@ interface Setup {
   metrics: () => Promise<string>
   actor: ActorId
   clock: ManualClock
+  /** What the relay to a member of `foreign` answers (undefined: no member reachable), and what it was asked. */
+  relay: { answer: RelayAnswer | undefined, asked: RelayRequest[] }
   /** service.wait calls not yet settled: on a ManualClock only a result or an abort settles one. */
   waits: () => number
   /** Runs heights until `done()` holds (≤ 10 s), one whenever the mempool holds something. */
@@ -54,11 +56,15 @@ async function setup (t: ExecutionContext, init: IngressStreamInit = {}): Promis
       waits--
     }
   }
+  const relay: Setup['relay'] = { answer: undefined, asked: [] }
   const directory: SubnetDirectory = {
     list: () => [service],
     get: id => (id === subnet.id ? service : undefined),
     known: id => (id === subnet.id ? subnet : id === foreign.id ? foreign : undefined),
-    relay: async (): Promise<Result<RelayAnswer>> => err('no member reachable (test)')
+    relay: async (_subnet, request): Promise<Result<RelayAnswer>> => {
+      relay.asked.push(request)
+      return relay.answer === undefined ? err('no member reachable (test)') : ok(relay.answer)
+    }
   }
   const routes = subnetRoutes(directory, clock)
   const registry = new Registry()
@@ -93,7 +99,7 @@ async function setup (t: ExecutionContext, init: IngressStreamInit = {}): Promis
   await runHeight(service, [service])
   const actor = actorIdOf(subnet.id, 1n)
   if (await service.actor(actor) === undefined) throw new Error('counter-wat did not install')
-  return { url: api.url, subnet, foreign, service, stream, metrics: async () => await registry.metrics(), actor, clock, waits: () => waits, drive }
+  return { url: api.url, subnet, foreign, service, stream, relay, metrics: async () => await registry.metrics(), actor, clock, waits: () => waits, drive }
 }
 
 /** A bare WebSocket on the stream: answers (JSON text frames) parsed, close code kept. */
@@ -255,4 +261,16 @@ test('node bounds: streams per node refused before the upgrade, envelopes past t
   t.is((await b.closed).code, 1001)
   for (let i = 0; i < 200 && waits() > 0; i++) await new Promise(resolve => setTimeout(resolve, 5))
   t.is(waits(), 0)
+})
+
+test('an envelope for a subnet this node does not serve goes through a member, as POST /v1/ingress?wait=1 does', async t => {
+  const { url, foreign, clock, relay } = await setup(t)
+  const update = new Client(clock).update(actorIdOf(foreign.id, 1n))
+  // The member's answer, as its own route gave it: the stream hands it on with its status.
+  relay.answer = { status: 200, json: { ok: true, status: 'certified', ingressId: update.id, requestId: update.requestId, subnet: foreign.id, height: '7', certified: 'AAEC' } }
+  const raw = await rawStream(url)
+  raw.ws.send(update.bytes)
+  t.like((await raw.next(1))[0], { code: 200, status: 'certified', ingressId: update.id, height: '7', certified: 'AAEC' })
+  t.like(relay.asked.at(-1), { method: 'POST', path: '/v1/ingress', query: 'wait=1' })
+  t.true(Buffer.from(relay.asked.at(-1)!.body).equals(update.bytes), 'the envelope is relayed byte for byte')
 })
