@@ -1,6 +1,6 @@
 // `GET /v1/ingress/stream` upgraded to a WebSocket: many signed envelopes over one connection, each
-// handled by the very handler of POST /v1/ingress?wait=1 and answered with one dag-cbor frame once
-// its result is known. It never decides anything that handler does not, and never answers twice.
+// handled by the very handler of POST /v1/ingress?wait=1 and answered with one JSON frame once its
+// result is known. It never decides anything that handler does not, and never answers twice.
 //
 // Frames. Client → node: binary, one signed envelope each (the bytes POST /v1/ingress takes).
 // Node → client: text, the JSON body POST /v1/ingress?wait=1 would have answered plus `code`, its
