@@ -6,8 +6,9 @@
 // rate (open loop), printed beside this machine's Ed25519 verifications/s, the physical bound. Each
 // run's envelopes are signed before its clock starts (a client's signing is the client's cost, on
 // other machines in real use; here it would take the replicas' cores). --alternate N adds, for
-// counter-wat, N rounds of one HTTP and one stream window at 512 in flight, with medians and ratios:
-// the transport comparison with the box's drift averaged out. Stops every process it starts.
+// counter-wat, N rounds of one HTTP and one stream window at 512 in flight, then N rounds of each at
+// one offered rate (--rate R, else 400/s) for p50/p99, with medians and ratios: the transport
+// comparison with the box's drift averaged out. Stops every process it starts.
 
 import { generateKeyPairSync, sign, verify } from 'node:crypto'
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -209,9 +210,22 @@ async function alternateTransports (target: Target, rounds: number, concurrency:
   }
   const http = of('http')
   const stream = of('stream')
+  // Latency the same way: one open-loop window per transport per round at one offered rate.
+  const perSecond = target.rate ?? 400
+  const latency = new Map<Transport, Array<{ p50: number, p99: number }>>([['http', []], ['stream', []]])
+  for (let round = 0; round < rounds; round++) {
+    for (const transport of (round % 2 === 0 ? ['http', 'stream'] : ['stream', 'http']) as Transport[]) {
+      target.envelopes.fill(Math.ceil(perSecond * target.seconds) + 1)
+      const open = await openLoop(target, perSecond, target.seconds * 1000, transport)
+      if (open.failed > 0) failures.push(`open loop round ${round + 1} ${transport}: ${open.failed} failed (${open.firstFailure?.slice(0, 80) ?? ''})`)
+      latency.get(transport)!.push({ p50: open.p50, p99: open.p99 })
+    }
+  }
+  const p = (t: Transport, q: 'p50' | 'p99'): number => median(latency.get(t)!.map(l => l[q]))
   return [
     `${''.padEnd(12)} alternating, ${rounds} rounds at C=${concurrency}: http ${figures.get('http')!.map(f => Math.round(f.rate)).join(', ')}/s; stream ${figures.get('stream')!.map(f => Math.round(f.rate)).join(', ')}/s`,
     ...failures.map(f => `${''.padEnd(12)} ${f}`),
+    `${''.padEnd(12)} alternating, ${rounds} rounds at ${perSecond}/s offered: p50/p99 http ${latency.get('http')!.map(l => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}`).join(', ')} ms; stream ${latency.get('stream')!.map(l => `${l.p50.toFixed(0)}/${l.p99.toFixed(0)}`).join(', ')} ms; medians http ${p('http', 'p50').toFixed(1)}/${p('http', 'p99').toFixed(1)} ms, stream ${p('stream', 'p50').toFixed(1)}/${p('stream', 'p99').toFixed(1)} ms`,
     `${''.padEnd(12)} medians: http ${Math.round(http.rate)}/s, ${http.cpuMs.toFixed(2)} ms replica CPU and ${http.clientMs.toFixed(3)} ms client CPU per update; stream ${Math.round(stream.rate)}/s, ${stream.cpuMs.toFixed(2)} and ${stream.clientMs.toFixed(3)} ms; stream/http ${(stream.rate / http.rate).toFixed(2)}× updates/s, ${(stream.cpuMs / http.cpuMs).toFixed(2)}× replica CPU, ${(stream.clientMs / http.clientMs).toFixed(2)}× client CPU`
   ].join('\n')
 }
