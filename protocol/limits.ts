@@ -133,7 +133,7 @@ assert(actorStorageBytesMax >= actorKeyBytesMax + actorValueBytesMax, 'an actor 
 assert(actorPayloadBytesMax <= codecBytesMax, 'a payload must fit the codec')
 
 // ── Actor call-stack bound (node/runtime/_stack.ts): deterministic, reached before V8's own limit ──
-/** Stack weight one call may hold at once: "stack budget exhausted" on every replica alike. The JS examples peak at 9,067-12,664 (an engine frame weighs up to ~9,900): ~2.6x room; JSON.stringify nests ~55 deep. */
+/** Stack weight one call may hold at once: "stack budget exhausted" on every replica alike. The JS examples peak at 9,080-12,699 (an engine frame weighs up to ~9,900): ~2.6x room; JSON.stringify nests 50 deep. */
 export const actorStackBudget = 32_768
 /** Heaviest single function accepted: V8 reserves a frame before its entry check runs, so one frame past the budget must still fit. */
 export const actorStackFrameWeightMax = 16_384
