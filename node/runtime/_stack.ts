@@ -57,9 +57,13 @@ export interface BoundStackOptions {
 export function boundStack (module: binaryen.Module, leaves: Set<string>, options: BoundStackOptions = {}): Result<{ functions: number }> {
   const budget = options.budget ?? actorStackBudget
   const used = 'pylon$stack_used'
-  module.addGlobalImport(used, stackImportModule, stackImportName, binaryen.i32, true)
   const peak = 'pylon$stack_peak'
-  if (options.peak === true) module.addGlobalImport(peak, stackImportModule, 'peak', binaryen.i32, true)
+  // Imported only by a module with a counted function: one whose functions all call nothing
+  // needs no counter (and a caller instantiating it by hand need not provide one).
+  const importCounter = (): void => {
+    module.addGlobalImport(used, stackImportModule, stackImportName, binaryen.i32, true)
+    if (options.peak === true) module.addGlobalImport(peak, stackImportModule, 'peak', binaryen.i32, true)
+  }
   const functions: number[] = []
   for (let i = 0; i < module.getNumFunctions(); i++) functions.push(module.getFunctionByIndex(i))
   let bounded = 0
@@ -79,6 +83,7 @@ export function boundStack (module: binaryen.Module, leaves: Set<string>, option
     // before its entry check runs), so a leaf needs no counting. This keeps small helpers, which
     // TurboFan inlines, as cheap as before (a counted leaf doubled a leaf-call loop's time).
     if (!shape.value.calls) continue
+    if (bounded === 0) importCounter()
     const result = valued ? addLocal(func, results) : -1
     // The counter as it was on entry, restored on exit: exact, since every call made in between
     // either returned (restoring its own) or trapped (ending the message). Under TurboFan this cut

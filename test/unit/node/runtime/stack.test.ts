@@ -109,3 +109,12 @@ test('instrumentCoreModule refuses what the stack bound cannot cover: tail calls
   t.false(heavy.ok)
   if (!heavy.ok) t.regex(heavy.error, new RegExp(`^function 0: stack frame too heavy: weight \\d+ > ${actorStackFrameWeightMax} `))
 })
+
+test('instrumentCoreModule leaves functions that call nothing uncounted: a module of leaves imports no stack counter', t => {
+  const leaves = instrumentCoreModule(wasm('(module (func (export "f") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))'))
+  const caller = instrumentCoreModule(wasm('(module (func $g) (func (export "f") (call $g)))'))
+  if (!leaves.ok || !caller.ok) return t.fail('refused')
+  const imports = (bytes: Uint8Array): string[] => WebAssembly.Module.imports(new WebAssembly.Module(bytes)).map(i => `${i.module}.${i.name}`)
+  t.deepEqual(imports(leaves.value), ['pylon:fuel.remaining'])
+  t.deepEqual(imports(caller.value), ['pylon:fuel.remaining', 'pylon:stack.used'])
+})
