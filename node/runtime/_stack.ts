@@ -48,9 +48,9 @@ export interface BoundStackOptions {
 
 /**
  * Adds the budget check at the entry of every defined function that calls anything but `leaves`
- * (our own fuel helpers, which call nothing) and gives the weight back at every exit: the fall-through end, every
- * `return`, and branches to the function's outermost label (they leave the wrapped body, so they
- * reach the give-back too). Refuses what it cannot bound: tail calls (a frame that replaces itself
+ * (our own fuel helpers, which call nothing) and gives the weight back at every exit: the
+ * fall-through end, every `return`, and branches to the function's outermost label (they leave the
+ * wrapped body, so they reach the give-back too). Refuses what it cannot bound: tail calls (a frame that replaces itself
  * would need the weight given back before the call) and exception handling (a throw unwinds frames
  * without giving their weights back, and a catch would keep running with them counted).
  */

@@ -118,3 +118,44 @@ test('instrumentCoreModule leaves functions that call nothing uncounted: a modul
   t.deepEqual(imports(leaves.value), ['pylon:fuel.remaining'])
   t.deepEqual(imports(caller.value), ['pylon:fuel.remaining', 'pylon:stack.used'])
 })
+
+test('instrumentCoreModule gives the weight back on every exit: fall-through, return, br/br_if/br_table to the function label, multi-value', t => {
+  const exits = wasm(`(module
+    (func $leaf (result i32) (i32.const 7))
+    (func (export "fall") (result i32) (call $leaf))
+    (func (export "early") (param i32) (result i32)
+      (if (local.get 0) (then (return (i32.add (call $leaf) (i32.const 1)))))
+      (call $leaf))
+    (func (export "void") (param i32)
+      (if (local.get 0) (then (drop (call $leaf)) (return)))
+      (drop (call $leaf)))
+    (func (export "br") (param i32) (result i32)
+      (drop (call $leaf))
+      (br_if 0 (i32.const 2) (local.get 0))
+      (br 0 (i32.const 3)))
+    (func (export "table") (param i32) (result i32)
+      (drop (call $leaf))
+      (block $a (br_table $a 0 (local.get 0)))
+      (i32.const 4))
+    (func (export "pair") (param i32) (result i32 i32)
+      (if (local.get 0) (then (return (call $leaf) (i32.const 9))))
+      (call $leaf) (i32.const 8)))`)
+  const metered = instrumentCoreModule(exits)
+  if (!metered.ok) return t.fail(metered.error)
+  const used = new WebAssembly.Global({ value: 'i32', mutable: true }, 0)
+  const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 1_000_000n)
+  const e = new WebAssembly.Instance(new WebAssembly.Module(metered.value), { 'pylon:fuel': { remaining: fuel }, 'pylon:stack': { used } }).exports as Record<string, (x?: number) => unknown>
+  const calls: Array<[string, number, unknown]> = [
+    ['fall', 0, 7], ['early', 1, 8], ['early', 0, 7], ['void', 1, undefined], ['void', 0, undefined],
+    ['br', 1, 2], ['br', 0, 3], ['table', 0, 4], ['table', 1, 4], ['pair', 1, [7, 9]], ['pair', 0, [7, 8]]
+  ]
+  for (const [name, arg, expected] of calls) {
+    used.value = 100
+    t.deepEqual(e[name]!(arg), expected, `${name}(${arg})`)
+    t.is(used.value, 100, `${name}(${arg}) gave its weight back`)
+  }
+  // They are counted: with the budget already held, the entry check traps and marks the global.
+  used.value = actorStackBudget
+  t.throws(() => e.fall!(), { instanceOf: WebAssembly.RuntimeError })
+  t.is(used.value, -1)
+})
