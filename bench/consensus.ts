@@ -16,10 +16,11 @@ import { Agent, request } from 'node:http'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ActorId } from '../protocol/ids.ts'
+import type { RequestId } from '../protocol/ingress.ts'
 import type { Signer } from '../protocol/signature.ts'
 import type { Subnet } from '../protocol/subnet.ts'
 import { encode, decode } from '../protocol/codec.ts'
-import { ApiClient, IngressStream, signEnvelope, type StreamResult } from '../node/cli/client.ts'
+import { ApiClient, IngressStream, signEnvelope, verifyIngressResult, type StreamResult } from '../node/cli/client.ts'
 import { devnetUp, isOurDaemon, stopNodes, type DevnetFile } from '../node/cli/commands/devnet.ts'
 import { deploy } from '../node/cli/commands/deploy.ts'
 import { createIdentity } from '../node/identity/identity-file.ts'
@@ -93,7 +94,7 @@ export default async function consensusBench (args: string[]): Promise<void> {
       `consensus: 4 replicas (f=1) on one machine (${cores} cores, load average ${loadavg()[0]!.toFixed(1)} at the end), ${apis.length} APIs, updates signed by ${signers.length} clients; ${transports.map(t => t === 'http' ? 'http: one POST /v1/ingress?wait=1 per update (≤ 240 keep-alive sockets per API)' : `stream: ${streams.length} WebSockets (GET /v1/ingress/stream), ${streamsPerNode} per node`).join('; ')}`,
       `idle subnet: ${idle.heightsPerSecond.toFixed(1)} empty heights/s using ${idle.cores.toFixed(2)} cores`,
       ...lines,
-      ...(lastAnswer === undefined ? [] : [answerCodecCost(lastAnswer)]),
+      ...(lastAnswer === undefined ? [] : [answerCodecCost(lastAnswer), verifyCost(lastAnswer, subnet)]),
       `ed25519 verify: ${Math.round(verifies)}/s on one core (each update is verified at ingress on every replica it reaches, in the block by all 4, plus certificate shares)`,
       'goal: ≥ 2,000 updates/s sustained, p50 ≤ 20 ms, p99 ≤ 100 ms at half load'
     ].join('\n') + '\n')
@@ -368,6 +369,21 @@ async function streamUpdate (target: Target, i: number): Promise<Outcome> {
   } catch (error) {
     return { latencyMs: performance.now() - t0, failure: `${stream.url}: stream ${(error as Error).message}` }
   }
+}
+
+/**
+ * What a client that trusts nothing pays per answer: verifyIngressResult (certificate signatures
+ * of a quorum, receipt proof, receipt fields) on a real certified answer of this run. The bench's
+ * load does not verify (as on HTTP); `pylon call`, the devnet test and a verifying IngressStream do.
+ */
+function verifyCost (answer: StreamResult, subnet: Subnet): string {
+  const sent = { requestId: answer.requestId as RequestId }
+  const rounds = 500
+  for (let i = 0; i < 50; i++) verifyIngressResult(answer, subnet, sent)
+  const t0 = performance.now()
+  for (let i = 0; i < rounds; i++) verifyIngressResult(answer, subnet, sent)
+  const us = (performance.now() - t0) * 1000 / rounds
+  return `client verification of one certified answer (verifyIngressResult, ${subnet.quorum} member signatures): ${us.toFixed(0)} µs of CPU`
 }
 
 /**
