@@ -305,8 +305,10 @@ export class IngressStream {
     // Errors after the outcome below (terminating a refused handshake emits one) have no one to tell.
     ws.on('error', () => {})
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { ws.terminate(); reject(new CliError(`opening an ingress stream to ${base} was cancelled`, 'aborted')) }
-      options.signal?.addEventListener('abort', onAbort, { once: true })
+      const onAbort = (): void => {
+        done(new CliError(`opening an ingress stream to ${base} was cancelled`, 'aborted'))
+        ws.terminate()
+      }
       const done = (error?: CliError): void => {
         options.signal?.removeEventListener('abort', onAbort)
         ws.off('open', onOpen).off('error', onError)
@@ -318,6 +320,8 @@ export class IngressStream {
         done(/timeout/i.test(error.message) ? new CliError(`daemon at ${base} did not open an ingress stream in time`, 'timeout') : new CliError(`no daemon at ${base}: is \`pylon daemon\` running? (${error.message})`, 'no-daemon'))
       }
       ws.on('open', onOpen).on('error', onError)
+      if (options.signal?.aborted === true) onAbort()
+      else options.signal?.addEventListener('abort', onAbort, { once: true })
       ws.on('unexpected-response', (_req, res) => {
         const chunks: Buffer[] = []
         let length = 0

@@ -274,3 +274,22 @@ test('an envelope for a subnet this node does not serve goes through a member, a
   t.like(relay.asked.at(-1), { method: 'POST', path: '/v1/ingress', query: 'wait=1' })
   t.true(Buffer.from(relay.asked.at(-1)!.body).equals(update.bytes), 'the envelope is relayed byte for byte')
 })
+
+test('IngressStream.open: no daemon, a cancelled open and a non-stream node each fail with one clear error', async t => {
+  const { createServer } = await import('node:net')
+  const idle = createServer()
+  await new Promise<void>(resolve => idle.listen(0, '127.0.0.1', () => resolve()))
+  const port = (idle.address() as { port: number }).port
+  await new Promise<void>(resolve => idle.close(() => resolve()))
+  const none = await IngressStream.open(`http://127.0.0.1:${port}`).then(() => undefined, (e: unknown) => e)
+  t.true(none instanceof CliError && none.code === 'no-daemon', String(none))
+  const { url } = await setup(t)
+  const cancelled = await IngressStream.open(url, { signal: AbortSignal.abort() }).then(() => undefined, (e: unknown) => e)
+  t.true(cancelled instanceof CliError && cancelled.code === 'aborted', String(cancelled))
+  // An API without the stream mounted answers the upgrade with its JSON 404, named as such.
+  const bare = new ApiServer({ logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [] }, { host: '127.0.0.1', port: 0 })
+  await bare.start()
+  t.teardown(async () => { await bare.stop() })
+  const missing = await IngressStream.open(bare.url).then(() => undefined, (e: unknown) => e)
+  t.true(missing instanceof CliError && missing.code === 'http-404' && /no upgradable route/.test(missing.message), String(missing))
+})
