@@ -383,7 +383,13 @@ function verifyCost (answer: StreamResult, subnet: Subnet): string {
   const t0 = performance.now()
   for (let i = 0; i < rounds; i++) verifyIngressResult(answer, subnet, sent)
   const us = (performance.now() - t0) * 1000 / rounds
-  return `client verification of one certified answer (verifyIngressResult, ${subnet.quorum} member signatures): ${us.toFixed(0)} µs of CPU`
+  // A verifying IngressStream remembers checked certificates: the other answers of a height cost their proof only.
+  const memo = new Map<string, true>()
+  verifyIngressResult(answer, subnet, sent, memo)
+  const t1 = performance.now()
+  for (let i = 0; i < rounds; i++) verifyIngressResult(answer, subnet, sent, memo)
+  const memoUs = (performance.now() - t1) * 1000 / rounds
+  return `client verification of one certified answer (verifyIngressResult, ${subnet.quorum} member signatures): ${us.toFixed(0)} µs of CPU; ${memoUs.toFixed(0)} µs when its certificate was checked for an earlier answer (IngressStream's memo)`
 }
 
 /**

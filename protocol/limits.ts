@@ -410,6 +410,8 @@ export const devnetDeltaMs = 500
 export const clientRequestTimeoutMs = 10_000
 /** How long `pylon call`/`deploy` wait for the certified response: a few views of a loaded subnet. */
 export const clientCertifyWaitMs = 30_000
+/** Certificates an IngressStream remembers as verified: answers come height by height, each height's under one certificate; a few dozen heights cover any burst in flight. */
+export const clientCertificatesMemoMax = 64
 /** Subnets `pylon deploy` without --subnet compares for room (one actor listing each): enough for a devnet or a small network; name one with --subnet beyond. */
 export const clientDeployCandidatesMax = 32
 /** How long `pylon deploy` waits for the certified install: every replica transpiles the component first (a 12 MB JS actor takes tens of seconds on a loaded machine). */

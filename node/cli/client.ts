@@ -7,15 +7,16 @@ import { readFile, stat } from 'node:fs/promises'
 import { connect, type NetConnectOpts, type Socket } from 'node:net'
 import WebSocket from 'ws'
 import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
-import { decodeCertifiedResponse, verifyCertifiedResponse } from '../../protocol/certification.ts'
+import { decodeCertifiedResponse, verifyCertifiedResponse, type CertificateMemo } from '../../protocol/certification.ts'
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
 import { ingressIdOf, signIngress, subnetOfIngress, type Ingress, type IngressContent, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
-  apiCodeChunkBytesMax, clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax,
+  apiCodeChunkBytesMax, clientCertificatesMemoMax, clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax,
   ingressStreamAnswerBytesMax, ingressStreamClientQueueMax, ingressStreamConnectTimeoutMs, ingressStreamInFlightMax
 } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { decodeGenesis, type Subnet } from '../../protocol/subnet.ts'
+import { BoundedMap } from '../core/bounded-map.ts'
 import { PylonError } from '../core/errors.ts'
 import { createIdentity, identityPath, loadIdentity } from '../identity/identity-file.ts'
 import { CliError } from './output.ts'
@@ -264,6 +265,8 @@ export class IngressStream {
   readonly url: string
   readonly #ws: WebSocket
   readonly #subnet: Subnet | undefined
+  /** Certificates already checked for earlier answers: the answers of one height share one. */
+  readonly #certificates = new BoundedMap<string, true>(clientCertificatesMemoMax)
   readonly #inFlightMax: number
   /** Sent, unanswered, by IngressId (the same bytes sent twice wait in order). */
   readonly #sent = new Map<IngressId, StreamPending[]>()
@@ -427,7 +430,7 @@ export class IngressStream {
     }
     if (answer.status === 'certified' && this.#subnet !== undefined) {
       try {
-        answer.verified = verifyIngressResult(answer, this.#subnet, entry.ingress!)
+        answer.verified = verifyIngressResult(answer, this.#subnet, entry.ingress!, this.#certificates)
       } catch (error) {
         entry.reject(error as CliError)
         return
@@ -475,11 +478,16 @@ function apiError (url: string, status: number, body: unknown): CliError {
  * receipt answers `sent`'s request (not another client's, certified just as well), and it says
  * what the JSON says. Throws CliError('untrusted') naming the first mismatch.
  */
-export function verifyIngressResult (result: IngressResult, subnet: Subnet, sent: Pick<Ingress, 'requestId'>): VerifiedOutcome {
+/**
+ * Checks a certified answer against the subnet's members and the request we sent. With `memo`
+ * (certificates verified before, see CertificateMemo), an answer whose certificate was checked for
+ * an earlier answer costs only its receipt proof.
+ */
+export function verifyIngressResult (result: IngressResult, subnet: Subnet, sent: Pick<Ingress, 'requestId'>, memo?: CertificateMemo): VerifiedOutcome {
   if (result.certified === undefined) throw new CliError(`the answer for ${result.ingressId} carries no certified response`, 'untrusted')
   const response = decodeCertifiedResponse(Buffer.from(result.certified, 'base64'))
   if (!response.ok) throw new CliError(`certified response: ${response.error}`, 'untrusted')
-  const verified = verifyCertifiedResponse(response.value, subnet)
+  const verified = verifyCertifiedResponse(response.value, subnet, memo)
   if (!verified.ok) throw new CliError(`certified response does not verify against subnet ${subnet.id}: ${verified.error}`, 'untrusted')
   const receipt = decodeReceipt(verified.value.receipt)
   // Compared with the id we computed from what we signed, never with the node's JSON: a node could

@@ -7,7 +7,7 @@ import { signerFromSeed, type Signer } from '../../../protocol/signature.ts'
 import { proveReceipt, receiptsRoot } from '../../../protocol/state/receipts-root.ts'
 import { assembleGenesis, genesisOf, signGenesis, type Subnet } from '../../../protocol/subnet.ts'
 import {
-  certificateOf, certifyDomain, decodeCertificate, decodeCertifiedResponse, encodeCertificate, encodeCertifiedResponse,
+  certificateMemoKey, certificateOf, certifyDomain, decodeCertificate, decodeCertifiedResponse, encodeCertificate, encodeCertifiedResponse,
   signCertification, verifyCertificate, verifyCertificationShare, verifyCertifiedResponse, type CertifiedState, type StateCertificate
 } from '../../../protocol/certification.ts'
 
@@ -108,6 +108,29 @@ test('verifyCertifiedResponse accepts a receipt under the certified root and ref
   const weak = verifyCertifiedResponse({ ...response, certificate: certBy([0, 1]) }, subnet)
   t.false(weak.ok)
   if (!weak.ok) t.regex(weak.error, /needs 5/)
+})
+
+test('verifyCertifiedResponse with a memo checks a certificate once, still checks every receipt proof, and remembers only certificates that verified, per subnet', t => {
+  const certificate = certBy([0, 1, 2, 4, 6])
+  const memo = new Map<string, true>()
+  let hits = 0
+  const counting = { has: (key: string) => { const held = memo.has(key); if (held) hits++; return held }, set: (key: string, value: true) => memo.set(key, value) }
+  t.true(verifyCertifiedResponse({ receipt: receipts[3]!, proof: proveReceipt(receipts, 3), certificate }, subnet, counting).ok)
+  t.deepEqual([...memo.keys()], [certificateMemoKey(certificate, subnet)])
+  // Another answer of the same height: its certificate is not checked again, its proof is.
+  const second = verifyCertifiedResponse({ receipt: receipts[1]!, proof: proveReceipt(receipts, 1), certificate }, subnet, counting)
+  t.true(second.ok && second.value.height === height(12))
+  t.is(hits, 1)
+  t.false(verifyCertifiedResponse({ receipt: receipts[2]!, proof: proveReceipt(receipts, 1), certificate }, subnet, counting).ok, 'a swapped receipt under a remembered certificate')
+  // A forged signature is refused, and stays refused: nothing is remembered for it.
+  const forged = certBy([0, 1, 2, 4, 6])
+  forged.signatures[2] = Uint8Array.from(forged.signatures[2]!, (b, i) => i === 0 ? b ^ 1 : b)
+  for (let i = 0; i < 2; i++) t.false(verifyCertifiedResponse({ receipt: receipts[3]!, proof: proveReceipt(receipts, 3), certificate: forged }, subnet, counting).ok)
+  t.is(memo.size, 1)
+  // Remembered for one subnet is not remembered for another.
+  const other = makeSubnet(7, 'other').subnet
+  t.not(certificateMemoKey(certificate, other), certificateMemoKey(certificate, subnet))
+  t.false(verifyCertifiedResponse({ receipt: receipts[3]!, proof: proveReceipt(receipts, 3), certificate }, other, counting).ok)
 })
 
 test('certified responses and certificates round-trip through bytes; garbage is refused', t => {
