@@ -2,7 +2,7 @@
 // rate-limited, bounded), hands batches to the proposer and forgets them once finalized. It never
 // does I/O: gossip and consensus reach it through add/onAccepted/take/markFinalized.
 
-import { checkExpiry, decodeIngress, ingressIdOf, subnetOfIngress, type Ingress, type IngressError, type IngressId, type IngressRefusal, type RequestId } from '../../protocol/ingress.ts'
+import { checkExpiry, decodeIngress, ingressIdOf, subnetOfIngress, verifyIngressSignature, type Ingress, type IngressError, type IngressId, type IngressRefusal, type RequestId } from '../../protocol/ingress.ts'
 import type { SubnetId } from '../../protocol/ids.ts'
 import {
   ingressBytesMax, mempoolBytesMax, mempoolCountMax, mempoolPrincipalBurst, mempoolPrincipalRatePerSecond,
@@ -56,6 +56,15 @@ export interface MempoolInit {
 
 export type AcceptedListener = (ingress: Ingress, from: string | undefined) => void
 
+export interface AddOptions {
+  /**
+   * Whether to verify the signature of the request with this RequestId (protocol/ingress.ts
+   * checksSignature: a member relaying an envelope to the f members that need not check it). A
+   * message admitted unchecked is checked by take() before a proposal carries it. @default all
+   */
+  checkSignature?: (requestId: RequestId) => boolean
+}
+
 export interface TakeOptions {
   /** Messages to leave out, e.g. those already in a notarized but not yet finalized block. */
   exclude?: (id: IngressId) => boolean
@@ -72,6 +81,8 @@ export class Mempool {
   readonly #rate: RateLimiter
   /** Pooled messages in arrival order (Map iteration order), which is the order take() offers. */
   readonly #pool = new Map<IngressId, Ingress>()
+  /** Pooled messages whose signature add() left unchecked (AddOptions.checkSignature): take() checks them. */
+  readonly #unchecked = new Set<IngressId>()
   /** The pooled message of each request: a block may finalize the request under another signature. */
   readonly #byRequest = new Map<RequestId, IngressId>()
   /** Request ids of pooled and finalized messages → their expiry (ms): the replay memory. */
@@ -124,16 +135,22 @@ export class Mempool {
    * refusal counter (and, for a verified sender, nothing else either: rate tokens are spent only on
    * accepted messages).
    */
-  add (bytes: Uint8Array, from?: string): Result<Ingress, IngressError<MempoolRefusal>> {
+  add (bytes: Uint8Array, from?: string, options: AddOptions = {}): Result<Ingress, IngressError<MempoolRefusal>> {
     const nowMs = this.#clock.now()
     this.#maybePrune(nowMs)
     // Cheap checks first: an exact duplicate costs a hash, never a signature verification.
     const id = bytes instanceof Uint8Array && bytes.length <= ingressBytesMax ? ingressIdOf(bytes) : undefined
     if (id !== undefined && this.#pool.has(id)) return this.#refuse('duplicate', `duplicate message ${id}`)
-    const decoded = decodeIngress(bytes, nowMs, id === undefined ? {} : { id })
+    const check = options.checkSignature
+    const decoded = decodeIngress(bytes, nowMs, { ...(id === undefined ? {} : { id }), ...(check === undefined ? {} : { checkSignature: check }) })
     if (!decoded.ok) return this.#refuse(decoded.error.reason, decoded.error.message)
-    return this.#admit(decoded.value, from, nowMs)
+    const admitted = this.#admit(decoded.value, from, nowMs)
+    if (admitted.ok && check?.(decoded.value.requestId) === false) this.#unchecked.add(decoded.value.id)
+    return admitted
   }
+
+  /** Whether a pooled message's signature is still unchecked (AddOptions.checkSignature). */
+  unchecked (id: IngressId): boolean { return this.#unchecked.has(id) }
 
   /**
    * Admits a message this node already decoded and signature-checked from its bytes (the API does,
@@ -183,7 +200,9 @@ export class Mempool {
 
   /**
    * Up to `countMax` messages whose sizes sum to at most `bytesMax`, oldest first, for a proposal.
-   * Leaves them pooled (a proposal may be nullified); drops the expired ones it meets.
+   * Leaves them pooled (a proposal may be nullified); drops the expired ones it meets, and checks
+   * the signature of any admitted unchecked, dropping a forged one (counted 'bad-signature') and
+   * forgetting its request id, so the genuine message can still come in.
    */
   take (countMax: number, bytesMax: number, options: TakeOptions = {}): Ingress[] {
     const nowMs = this.#clock.now()
@@ -196,6 +215,15 @@ export class Mempool {
         continue
       }
       if (options.exclude?.(id) === true || bytes + ingress.bytes.length > bytesMax) continue
+      if (this.#unchecked.has(id)) {
+        if (!verifyIngressSignature(ingress)) {
+          this.#remove(id)
+          this.#seen.delete(ingress.requestId)
+          this.#refuse('bad-signature', `bad signature: not by sender ${ingress.content.sender}`)
+          continue
+        }
+        this.#unchecked.delete(id)
+      }
       batch.push(ingress)
       bytes += ingress.bytes.length
     }
@@ -276,6 +304,7 @@ export class Mempool {
     const ingress = this.#pool.get(id)
     if (ingress === undefined) return
     this.#pool.delete(id)
+    this.#unchecked.delete(id)
     if (this.#byRequest.get(ingress.requestId) === id) this.#byRequest.delete(ingress.requestId)
     this.#bytes -= ingress.bytes.length
   }

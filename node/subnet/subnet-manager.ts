@@ -288,7 +288,8 @@ export class SubnetManager implements Startable {
         self: net.nodeId,
         onIngress: (bytes, from) => {
           if (!live || service.holds(ingressIdOf(bytes))) return true
-          const added = service.mempool.add(bytes, from)
+          // A member's relay: this member checks the signature only where checksSignature says it must.
+          const added = service.mempool.add(bytes, from, { checkSignature: service.checksSignature })
           if (added.ok) service.gossiped(added.value, from)
           // A member relays only what it admitted: bytes no honest member would relay are counted.
           return added.ok || !['malformed', 'bad-signature', 'too-large', 'query', 'wrong-subnet'].includes(added.error.reason)

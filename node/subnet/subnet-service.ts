@@ -8,7 +8,7 @@
 
 import { rawCidOf } from '../../protocol/codec.ts'
 import { actorIdOf, actorIndexOf, height as toHeight, subnetOfActorId, type ActorId, type Height, type NodeId, type SubnetId } from '../../protocol/ids.ts'
-import { checkExpiry, decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
+import { checkExpiry, checksSignature, decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
   actorCodeBytesMax, subnetBlockIngressMax, subnetBlockPayloadBytesMax, subnetProposeIdleWaitPercentOfDelta, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
   subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetUncertifiedHeightsCachedMax, subnetOutboxQueueMax, subnetResultsMax, subnetTimersPerBlockMax, subnetWaitersMax,
@@ -610,10 +610,12 @@ export class SubnetService implements ConsensusApplication {
     const codes = new Set<string>()
     const decoded: Ingress[] = []
     for (const [i, bytes] of payload.value.ingress.entries()) {
-      // An envelope this node's mempool admitted was signature-checked then: only its expiry is
-      // judged again, at the block's time (a pure memo keyed by the hash of the exact bytes).
+      // An envelope this node's mempool admitted was signature-checked then, or left unchecked
+      // where checksSignature lets this member skip it; only its expiry is judged again, at the
+      // block's time (a pure memo keyed by the hash of the exact bytes). One not pooled is decoded
+      // here, its signature checked under the same rule.
       const pooled = this.mempool.get(ingressIdOf(bytes))
-      const one = pooled !== undefined && Buffer.from(pooled.bytes).equals(bytes) ? checkAt(pooled, blockTimeMs) : decodeIngress(bytes, blockTimeMs)
+      const one = pooled !== undefined && Buffer.from(pooled.bytes).equals(bytes) ? checkAt(pooled, blockTimeMs) : decodeIngress(bytes, blockTimeMs, { checkSignature: this.checksSignature })
       if (!one.ok) return this.#refuseBlock(block, `envelope ${i}: ${one.error.message}`)
       decoded.push(one.value)
       const { content } = one.value
@@ -1232,6 +1234,14 @@ export class SubnetService implements ConsensusApplication {
    * or voted for, or finalized and remembered. A member's copy that arrives after the block (common
    * at load) then costs a hash instead of a second signature check, and is not pooled again.
    */
+  /**
+   * Whether this member checks the client signature of a request before voting for a block that
+   * carries it (protocol/ingress.ts checksSignature: f members of n skip each request). For the
+   * mempool's envelopes relayed by members and for verify(); envelopes from clients are always checked.
+   */
+  readonly checksSignature = (requestId: RequestId): boolean =>
+    checksSignature(requestId, this.#memberIndex, this.subnet.memberIds.length, this.subnet.genesis.f)
+
   holds (id: IngressId): boolean {
     return this.#verified.has(id) || this.#results.has(id)
   }

@@ -1,9 +1,9 @@
 import test from 'ava'
 import fc from 'fast-check'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { cidOf, cidOfBytes, decode, encode, rawCidOf, sha256Bytes, signingBytes } from '../../../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../../../protocol/ids.ts'
-import { checkExpiry, decodeIngress, ingressDomain, ingressIdOf, ingressSignedBytes, selectBlockIngress, signIngress, subnetOfIngress, type IngressCall, type IngressContent } from '../../../protocol/ingress.ts'
+import { checkExpiry, checksSignature, decodeIngress, ingressDomain, ingressIdOf, ingressSignedBytes, selectBlockIngress, signIngress, subnetOfIngress, verifyIngressSignature, type IngressCall, type IngressContent, type RequestId } from '../../../protocol/ingress.ts'
 import {
   ingressActorNameCharsMax, ingressBytesMax, ingressControllersMax, ingressExpiryDriftMs, ingressMethodCharsMax,
   ingressNonceBytesMax, ingressPayloadBytesMax, ingressTtlMaxMs
@@ -336,4 +336,36 @@ test('decodeIngress refuses every single-byte change and truncation of a valid e
       const b = decodeIngress(signed.bytes.subarray(0, cut), now)
       return !a.ok && !b.ok
     }), { numRuns: 300, seed: 42 }))
+})
+
+test('checksSignature: exactly f of n members skip each request, and every member skips some', t => {
+  for (const [n, f] of [[4, 1], [7, 2], [10, 3], [1, 0]] as const) {
+    const skips = new Array<number>(n).fill(0)
+    for (let i = 0; i < 400; i++) {
+      const requestId = createHash('sha256').update(Uint8Array.of(i & 0xff, i >> 8, n)).digest('hex') as RequestId
+      const skipping = [...Array(n).keys()].filter(m => !checksSignature(requestId, m, n, f))
+      t.is(skipping.length, f, `n ${n}, request ${i}`)
+      for (const m of skipping) skips[m]!++
+    }
+    // f/n of 400 each on average; a member that never skipped would mean a broken spread.
+    for (const [m, count] of skips.entries()) t.true(f === 0 ? count === 0 : count > 400 * f / n / 2, `n ${n}: member ${m} skipped ${count}`)
+  }
+})
+
+test('decodeIngress leaves a signature unchecked only where checkSignature says so, every other check still runs, and verifyIngressSignature checks it later', t => {
+  const signer = signerFromSeed(randomBytes(32), peerIdOfPublicKey)
+  const good = signIngress(call({ nonce: Uint8Array.of(7) }, signer), signer)
+  const forged = new Uint8Array(good.bytes)
+  forged[forged.length - 1]! ^= 1
+  const asked: RequestId[] = []
+  const skip = (requestId: RequestId): boolean => { asked.push(requestId); return false }
+  const unchecked = decodeIngress(forged, now, { checkSignature: skip })
+  t.true(unchecked.ok, 'not checked: accepted')
+  t.deepEqual(asked, [good.requestId], 'asked by the request id, which the signature does not change')
+  if (unchecked.ok) t.false(verifyIngressSignature(unchecked.value))
+  t.true(verifyIngressSignature(good))
+  t.like(decodeIngress(forged, now, { checkSignature: () => true }), { ok: false, error: { reason: 'bad-signature' } })
+  t.like(decodeIngress(forged, now), { ok: false, error: { reason: 'bad-signature' } })
+  t.like(decodeIngress(forged, now + 10 * 60_000, { checkSignature: skip }), { ok: false, error: { reason: 'expired' } })
+  t.like(decodeIngress(forged.subarray(1), now, { checkSignature: skip }), { ok: false, error: { reason: 'malformed' } })
 })

@@ -327,3 +327,31 @@ test('Mempool forgets each request id exactly when it expires, also within a sec
   t.is(rememberedAt(start + 59_999), 1)
   t.is(rememberedAt(start + 60_000), 0)
 })
+
+test('Mempool admits a relayed message unchecked where checkSignature says so, and take() checks it before a proposal: a forged one is dropped and its request id forgotten', t => {
+  const { pool, message, refused } = setup()
+  const good = message()
+  const forged = new Uint8Array(good.bytes)
+  forged[forged.length - 1]! ^= 1
+  const skip = { checkSignature: () => false }
+  const counter = countVerifications()
+  t.teardown(() => counter.restore())
+  const admitted = pool.add(forged, 'member-b', skip)
+  t.true(admitted.ok)
+  t.is(counter.count, 0, 'admitted without a signature check')
+  if (admitted.ok) t.true(pool.unchecked(admitted.value.id))
+  t.is(refusal(t, pool.add(good.bytes, 'member-c', skip)).reason, 'replay', 'the same request is pooled')
+  const other = message()
+  t.true(pool.add(other.bytes, 'member-b', skip).ok)
+  const batch = pool.take(10, 1 << 20)
+  t.is(counter.count, 2, 'both checked at take')
+  t.deepEqual(batch.map(m => m.id), [other.id])
+  t.false(pool.unchecked(other.id), 'checked now')
+  t.deepEqual(refused.slice(-1), ['bad-signature'])
+  t.is(pool.size, 1)
+  // The forgery no longer holds the request: the genuine message comes in (from a client: checked).
+  t.true(pool.add(good.bytes).ok)
+  t.false(pool.unchecked(good.id))
+  t.deepEqual(pool.take(10, 1 << 20).map(m => m.id), [other.id, good.id])
+  t.is(counter.count, 3)
+})

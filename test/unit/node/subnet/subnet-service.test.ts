@@ -549,6 +549,25 @@ test('verify refuses garbage payloads, foreign envelopes and a far-off block tim
   t.true(await service.verify(block(new Uint8Array(0)), {}), 'an empty payload is an empty block')
 })
 
+test('verify: a block with a forged envelope is refused by every member that checks its request and passed only by the f that skip it, so it cannot gather a quorum', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const services = await Promise.all(nodes.map(async node => makeReplica(subnet, node, await memoryStore(), clock).service))
+  const client = new Client(clock)
+  const block = (envelope: Uint8Array): Block => ({ subnet: subnet.id, view: 1n, height: 1n, parent: new Uint8Array(32), payload: encodePayload({ timeMs: BigInt(clock.now()), ingress: [envelope], xnet: [] }), proposer: nodes[0]!.id })
+  for (let i = 0; i < 8; i++) {
+    const good = client.update(actorIdOf(subnet.id, 1n))
+    const forged = new Uint8Array(good.bytes)
+    forged[forged.length - 1]! ^= 1
+    const skipping = services.map(s => !s.checksSignature(good.requestId))
+    t.is(skipping.filter(Boolean).length, subnet.genesis.f)
+    const verdicts = await Promise.all(services.map(async s => await s.verify(block(forged), {})))
+    t.deepEqual(verdicts, skipping, 'only the member that skips this request passes the forged block')
+    t.true(verdicts.filter(Boolean).length < subnet.quorum, 'never a quorum of notarize votes')
+    t.deepEqual(await Promise.all(services.map(async s => await s.verify(block(good.bytes), {}))), [true, true, true, true])
+  }
+})
+
 test('a replica that verified a block and one that did not execute it alike, expiry judged at the clamped block time', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(4, clock)
