@@ -369,12 +369,13 @@ export interface BlockIngressOptions {
   executed: (requestId: RequestId) => boolean
   /**
    * Envelopes this replica already decoded and signature-checked, by IngressId (the hash of the
-   * exact bytes, signature included): they skip the signature check, not the expiry check. A
-   * pure memo, so a hit and a miss give the same verdict. @default none
+   * exact bytes, signature included), or left unchecked where checksSignature lets this member skip
+   * them (sound for a finalized block: no quorum votes for a forged envelope): they skip the
+   * signature check, not the expiry check. @default none
    */
   verified?: (id: IngressId) => Ingress | undefined
   /**
-   * The block's envelopes already decoded and signature-checked by this replica, in block order
+   * The block's envelopes already decoded (and signature-checked, or skipped as `verified` says) by this replica, in block order
    * (one per envelope, each made from exactly those bytes: the proposer's batch, or what verify
    * decoded). They skip the hashing, the lookup and the signature check, not the expiry check; a
    * list of another length is ignored. @default none
