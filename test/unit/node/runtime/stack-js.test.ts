@@ -4,12 +4,12 @@
 // Builds its fixture (componentize-js output differs per build, so it cannot share the examples'
 // transpile cache) into a temporary cache it removes.
 
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
+import { runNode } from '../../../helpers/run-node.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { buildJsActor } from '../../../../node/runtime/builder.ts'
 import { executeBlock } from '../../../../node/runtime/executor.ts'
@@ -38,19 +38,6 @@ test('a JS actor: deep JS recursion fails "too much recursion", deep native recu
   for (const flag of ['--liftoff-only', '--no-liftoff']) t.is(await runChild([flag, child, join(dir, 'cache'), codePath, JSON.stringify(plan)]), lines, flag)
 })
 
-function runChild (args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let errors = ''
-    proc.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-    proc.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
-    const timer = setTimeout(() => { proc.kill('SIGKILL') }, 100_000) // generous: other suites load the machine
-    proc.on('error', reject)
-    proc.on('exit', code => {
-      clearTimeout(timer)
-      if (code === 0) resolve(out)
-      else reject(new Error(`${args[0]}: exited ${code}: ${errors.slice(-2000)}`))
-    })
-  })
+async function runChild (args: string[]): Promise<string> {
+  return await runNode(args, { timeoutMs: 100_000, name: args[0]! }) // generous: other suites load the machine
 }

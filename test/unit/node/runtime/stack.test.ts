@@ -3,9 +3,9 @@
 // under each V8 tier; the weight grows with the frame; host re-entry counts; every call starts
 // from an empty budget; modules the bound cannot cover are refused.
 
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import test from 'ava'
+import { runNode } from '../../../helpers/run-node.ts'
 import wabtInit from 'wabt'
 import { executeBlock } from '../../../../node/runtime/executor.ts'
 import { instrumentCoreModule } from '../../../../node/runtime/instrument.ts'
@@ -69,21 +69,8 @@ test('every call starts from an empty budget: a message that exhausted it leaves
 
 const child = fileURLToPath(new URL('./_stack-child.ts', import.meta.url))
 
-function runChild (flags: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...flags, child, String(light), String(heavy)], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let errors = ''
-    proc.stdout.on('data', (chunk: Buffer) => { out += chunk.toString() })
-    proc.stderr.on('data', (chunk: Buffer) => { errors += chunk.toString() })
-    const timer = setTimeout(() => { proc.kill('SIGKILL') }, 100_000) // generous: other suites load the machine
-    proc.on('error', reject)
-    proc.on('exit', code => {
-      clearTimeout(timer)
-      if (code === 0) resolve(out)
-      else reject(new Error(`${flags.join(' ') || 'default tiering'}: exited ${code}: ${errors.slice(-2000)}`))
-    })
-  })
+async function runChild (flags: string[]): Promise<string> {
+  return await runNode([...flags, child, String(light), String(heavy)], { timeoutMs: 100_000, name: flags.join(' ') || 'default tiering' }) // generous: other suites load the machine
 }
 
 test('the same receipts, byte for byte, in separate processes under Liftoff only, TurboFan only and default tiering', async t => {
