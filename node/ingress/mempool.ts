@@ -130,7 +130,8 @@ export class Mempool {
 
   /**
    * Admits the untrusted envelope `bytes` received from `from` (a peer id, or undefined for the
-   * local API): decodes and verifies it, then admits it as addVerified does.
+   * local API): decodes and verifies it (its signature only where `options.checkSignature` says so;
+   * take() checks the rest before proposing), then admits it as addVerified does.
    * Post: on ok the message is pooled and listeners were told; on error nothing changed except the
    * refusal counter (and, for a verified sender, nothing else either: rate tokens are spent only on
    * accepted messages).
