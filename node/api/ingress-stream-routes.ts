@@ -26,6 +26,7 @@ import {
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
+import { WebSocketHeartbeat } from './ws-heartbeat.ts'
 import { refuseUpgrade, type ApiAnswer, type ApiRoute, type ApiUpgrade } from './api-server.ts'
 
 export const ingressStreamPath = '/v1/ingress/stream'
@@ -94,7 +95,6 @@ interface Connection {
    */
   readonly waits: Set<AbortController>
   closed: boolean
-  alive: boolean
   /** Answers written in this tick share one socket write (see #answer). */
   readonly socket: Duplex
   corked: boolean
@@ -115,7 +115,6 @@ export function waitingIngressHandler (routes: readonly ApiRoute[]): IngressSubm
 export class IngressStreamServer implements Startable {
   readonly #c: IngressStreamComponents
   readonly #metrics: IngressStreamMetrics
-  readonly #pingIntervalMs: number
   readonly #connectionsMax: number
   readonly #inFlightMax: number
   readonly #inFlightNodeMax: number
@@ -125,13 +124,13 @@ export class IngressStreamServer implements Startable {
   #upgrading = 0
   /** Unanswered envelopes over all streams. */
   #inFlight = 0
-  #cancelPing: (() => void) | undefined
+  readonly #heartbeat: WebSocketHeartbeat
   #running = false
 
   constructor (components: IngressStreamComponents, init: IngressStreamInit = {}) {
     this.#c = components
     this.#metrics = components.metrics ?? noMetrics
-    this.#pingIntervalMs = init.pingIntervalMs ?? ingressStreamPingIntervalMs
+    this.#heartbeat = new WebSocketHeartbeat(components.clock, init.pingIntervalMs ?? ingressStreamPingIntervalMs)
     this.#connectionsMax = init.connectionsMax ?? ingressStreamConnectionsMax
     this.#inFlightMax = init.inFlightMax ?? ingressStreamInFlightMax
     this.#inFlightNodeMax = init.inFlightNodeMax ?? ingressStreamInFlightNodeMax
@@ -144,12 +143,12 @@ export class IngressStreamServer implements Startable {
 
   async start (): Promise<void> {
     this.#running = true
-    this.#schedulePing()
+    this.#heartbeat.start()
   }
 
   async stop (): Promise<void> {
     this.#running = false
-    this.#cancelPing?.()
+    this.#heartbeat.stop()
     for (const [ws, connection] of this.#open) {
       // Waits end now, not when the closing handshake does (a silent peer takes ws 30 s).
       endWaits(connection)
@@ -206,9 +205,9 @@ export class IngressStreamServer implements Startable {
       ws.close(streamCloseCodes.goingAway, 'node stopping')
       return
     }
-    const connection: Connection = { waits: new Set(), closed: false, alive: true, socket, corked: false }
+    const connection: Connection = { waits: new Set(), closed: false, socket, corked: false }
     this.#open.set(ws, connection)
-    ws.on('pong', () => { connection.alive = true })
+    this.#heartbeat.watch(ws)
     ws.on('message', (data, isBinary) => {
       if (!isBinary) {
         cut(ws, connection, streamCloseCodes.unsupportedData, 'text frames are not envelopes: send each signed envelope as one binary frame')
@@ -278,22 +277,6 @@ export class IngressStreamServer implements Startable {
     if (ws.bufferedAmount > ingressStreamBufferedBytesMax) {
       cut(ws, connection, streamCloseCodes.policyViolation, `answers not read: more than ${ingressStreamBufferedBytesMax} bytes unsent`)
     }
-  }
-
-  /** Pings every stream; one that did not answer the previous ping is dropped (its waits end with it). */
-  #schedulePing (): void {
-    this.#cancelPing = this.#c.clock.setTimer(this.#pingIntervalMs, () => {
-      if (!this.#running) return
-      for (const [ws, connection] of this.#open) {
-        if (!connection.alive) {
-          ws.terminate()
-          continue
-        }
-        connection.alive = false
-        ws.ping()
-      }
-      this.#schedulePing()
-    })
   }
 }
 

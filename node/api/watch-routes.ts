@@ -11,6 +11,7 @@ import { watchClientFrameBytesMax, watchPingIntervalMs } from '../../protocol/li
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
+import { WebSocketHeartbeat } from './ws-heartbeat.ts'
 import type { WatchHub } from '../watch/watch-hub.ts'
 import { noWatchMetrics, type WatchMetrics } from '../watch/watch-metrics.ts'
 import { refuseUpgrade, type ApiRoute, type ApiUpgrade } from './api-server.ts'
@@ -43,26 +44,23 @@ export interface WatchServerInit {
 
 export class WatchServer implements Startable {
   readonly #c: WatchServerComponents
-  readonly #pingIntervalMs: number
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: watchClientFrameBytesMax, perMessageDeflate: false, clientTracking: false })
-  /** Open sockets → answered the last ping. */
-  readonly #alive = new Map<WebSocket, boolean>()
-  #cancelPing: (() => void) | undefined
+  readonly #heartbeat: WebSocketHeartbeat
   #running = false
 
   constructor (components: WatchServerComponents, init: WatchServerInit = {}) {
     this.#c = components
-    this.#pingIntervalMs = init.pingIntervalMs ?? watchPingIntervalMs
+    this.#heartbeat = new WebSocketHeartbeat(components.clock, init.pingIntervalMs ?? watchPingIntervalMs)
   }
 
   async start (): Promise<void> {
     this.#running = true
-    this.#schedulePing()
+    this.#heartbeat.start()
   }
 
   async stop (): Promise<void> {
     this.#running = false
-    this.#cancelPing?.()
+    this.#heartbeat.stop()
     this.#c.hub.closeAll(goingAway, 'node stopping')
     this.#wss.close()
   }
@@ -130,30 +128,10 @@ export class WatchServer implements Startable {
       ws.close(tryAgainLater, added.error.message.slice(0, 120))
       return
     }
-    this.#alive.set(ws, true)
-    ws.on('pong', () => { this.#alive.set(ws, true) })
+    this.#heartbeat.watch(ws)
     // One-way stream: a client's data frame is a protocol misuse (ws itself ends oversized frames with 1009).
     ws.on('message', (_data, isBinary) => { ws.close(policyViolation, `this stream takes no ${isBinary ? 'binary' : 'text'} messages`) })
     ws.on('error', error => { this.#c.logger.debug('watch stream error', { actor, error: error.message }) })
-    ws.on('close', () => {
-      added.value()
-      this.#alive.delete(ws)
-    })
-  }
-
-  /** Pings every stream; one that did not answer the previous ping is dropped (dead TCP peer). */
-  #schedulePing (): void {
-    this.#cancelPing = this.#c.clock.setTimer(this.#pingIntervalMs, () => {
-      if (!this.#running) return
-      for (const [ws, alive] of this.#alive) {
-        if (!alive) {
-          ws.terminate()
-          continue
-        }
-        this.#alive.set(ws, false)
-        ws.ping()
-      }
-      this.#schedulePing()
-    })
+    ws.on('close', () => { added.value() })
   }
 }
