@@ -210,13 +210,12 @@ export class SubnetService implements ConsensusApplication {
   /** Called after every commit and certificate (slice requests waiting for news). */
   readonly #progress = new Set<() => void>()
   /**
-   * Payloads this replica proposed or verified, decoded, by the bytes object the driver hands back
-   * at finalize: its execution needs no second decode and canonical re-encode. Weak: it lives as
-   * long as the driver holds the block.
+   * Payloads this replica proposed or verified, decoded, with their envelopes decoded and checked
+   * here in block order, by the bytes object the driver hands back at finalize: its execution needs
+   * no second decode, canonical re-encode or envelope hashing. Weak: it lives as long as the driver
+   * holds the block.
    */
-  readonly #payloads = new WeakMap<Uint8Array, BlockPayload>()
-  /** The envelopes of a payload in #payloads, decoded and checked here (proposed or verified), in block order. */
-  readonly #payloadIngress = new WeakMap<Uint8Array, Ingress[]>()
+  readonly #payloads = new WeakMap<Uint8Array, { payload: BlockPayload, ingress: Ingress[] }>()
   /**
    * The committed replay history in memory (replay-history.ts): read from the store when first
    * needed after start() (which drops it: state sync replaces the store's state between a stop and
@@ -509,8 +508,7 @@ export class SubnetService implements ConsensusApplication {
     }
     const payload: BlockPayload = { timeMs: BigInt(Math.floor(this.#c.clock.now())), ingress: batch.map(i => i.bytes), xnet }
     const bytes = encodePayload(payload)
-    this.#payloads.set(bytes, payload)
-    this.#payloadIngress.set(bytes, batch)
+    this.#payloads.set(bytes, { payload, ingress: batch })
     return bytes
   }
 
@@ -644,8 +642,7 @@ export class SubnetService implements ConsensusApplication {
       this.#inFlight.set(ingress.id, block.height)
       this.#remember(ingress, block.height)
     }
-    this.#payloads.set(block.payload, payload.value)
-    this.#payloadIngress.set(block.payload, decoded)
+    this.#payloads.set(block.payload, { payload: payload.value, ingress: decoded })
     return true
   }
 
@@ -876,7 +873,8 @@ export class SubnetService implements ConsensusApplication {
   async #execute (height: Height, block: Block): Promise<{ writes: StateWrite[], receipts: Receipt[], ingress: Ingress[], results: PendingResult[], skipped: IngressResult[], history: HistoryChange & { of: ReplayHistory }, changes?: MessageChange[] }> {
     const store = this.#c.store
     const sys = this.#system
-    const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [], xnet: [] } : this.#payloads.get(block.payload) ?? unwrapPayload(block.payload, this.#c.logger)
+    const held = block.payload.length === 0 ? undefined : this.#payloads.get(block.payload)
+    const payload = block.payload.length === 0 ? { timeMs: 0n, ingress: [], xnet: [] } : held?.payload ?? unwrapPayload(block.payload, this.#c.logger)
     // Reads run together wherever one does not depend on another: each is a round trip to LevelDB's
     // thread pool, and a block of one update used to wait for some twenty of them in a row.
     const counters = await Promise.all([systemKeys.lastTimeMs, systemKeys.outboxHead, systemKeys.outboxTail, systemKeys.nextIndex, systemKeys.timerSeq].map(async k => await store.get(sys, k)))
@@ -897,7 +895,7 @@ export class SubnetService implements ConsensusApplication {
     ])
     const selection = selectBlockIngress(payload.ingress, {
       subnet: this.subnet.id, blockTimeMs: Number(timeMs), executed: id => history.has(id), verified: id => this.#verified.get(id)?.ingress,
-      ...(block.payload.length === 0 ? {} : { decoded: this.#payloadIngress.get(block.payload) })
+      ...(held === undefined ? {} : { decoded: held.ingress })
     })
 
     // Prune rows whose every request has expired, in bounded steps (an envelope past its expiry is
