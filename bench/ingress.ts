@@ -2,11 +2,11 @@
 // the envelope's overhead), the decoder's steps beside the re-encoding steps they replaced, and
 // mempool add / take / finalize throughput. `npm run bench -- ingress`.
 
-import { randomBytes, verify as nodeVerify } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { cidOf, cidOfBytes, cidStringOfBytes, decode, decodeCanonical, encode, sha256Bytes, sha256Hex, signingBytes } from '../protocol/codec.ts'
 import { actorIdOf, peerIdOfPublicKey, type Principal, type SubnetId } from '../protocol/ids.ts'
 import { decodeIngress, ingressDomain, ingressSignedBytes, signIngress, type Ingress } from '../protocol/ingress.ts'
-import { publicKeyObject, signerFromSeed, type Signer } from '../protocol/signature.ts'
+import { signerFromSeed, verifyEd25519, type Signer } from '../protocol/signature.ts'
 import { ManualClock } from '../node/core/clock.ts'
 import { silentLogger } from '../node/core/logger.ts'
 import { Mempool } from '../node/ingress/mempool.ts'
@@ -82,19 +82,19 @@ export default async function main (_args: string[]): Promise<void> {
 
   for (const payloadBytes of [100, 10_000]) {
     const batch = messages(100, payloadBytes, nowMs, senders)
-    // Raw: the signature check alone, over bytes and a key object prepared in advance.
+    // Raw: the signature check alone, over bytes and a key prepared in advance.
     const prepared = batch.map(m => ({
       bytes: signingBytes(ingressDomain, (m.content as unknown as Record<string, unknown>)),
-      key: publicKeyObject(senders.find(s => s.id === m.content.sender)!.publicKey),
+      key: senders.find(s => s.id === m.content.sender)!.publicKey,
       signature: m.signature
     }))
     // Sanity: the prepared bytes are what was signed (else the raw figure would measure failures).
-    if (!prepared.every(p => nodeVerify(null, p.bytes, p.key, p.signature))) throw new Error('raw verify failed: bench is wrong')
-    const [raw, decoded] = compare(prepared.slice(0, 100), p => { nodeVerify(null, p.bytes, p.key, p.signature) },
+    if (!prepared.every(p => verifyEd25519(p.key, p.bytes, p.signature))) throw new Error('raw verify failed: bench is wrong')
+    const [raw, decoded] = compare(prepared.slice(0, 100), p => { verifyEd25519(p.key, p.bytes, p.signature) },
       batch.slice(0, 100), m => { if (!decodeIngress(m.bytes, nowMs).ok) throw new Error('decode failed') })
     // Best-case µs (fastest rounds): the per-envelope cost beside the verify, steady under load.
     const [rawUs, decodeUs] = microseconds(batch.map((m, i) => [m, prepared[i]!] as const), [
-      ([, p]) => nodeVerify(null, p.bytes, p.key, p.signature),
+      ([, p]) => verifyEd25519(p.key, p.bytes, p.signature),
       ([m]) => decodeIngress(m.bytes, nowMs)
     ])
     rows.push([`${payloadBytes} B payload (${batch[0]!.bytes.length} B envelope)`, fmt(raw), fmt(decoded), (raw / decoded).toFixed(2),

@@ -359,8 +359,8 @@ export const subnetDeltaMaxMs = 60_000
 /** Largest genesis or certificate encoding: 64 members × (id + addrs + signature) fits easily. */
 export const subnetRecordBytesMax = 256 * KiB
 /**
- * Public keys kept ready for verification by peer id (~1 KiB each; protocol/signature.ts keyOfPeer):
- * building one costs a third of a verification. Room for the active clients of a busy node plus the
+ * Public keys kept ready for verification by peer id (~150 B each with the id; protocol/signature.ts
+ * keyOfPeer): parsing a peer id costs a few µs. Room for the active clients of a busy node plus the
  * members of the subnets it serves and talks to.
  */
 export const peerKeysCachedMax = 5_120

@@ -1,12 +1,11 @@
 // Subnet membership, quorum math, and signature checks for votes and certificates. Every vote is
 // verified against the key its member index names; nothing here trusts a claimed signer.
 
-import { verify as nodeVerify, type KeyObject } from 'node:crypto'
 import { signingBytes } from '../codec.ts'
 import { publicKeyOfPeerId } from '../ids.ts'
 import { consensusMembersMax } from '../limits.ts'
 import { err, ok, type Result } from '../result.ts'
-import { ed25519SignatureBytes, publicKeyObject } from '../signature.ts'
+import { isEd25519PublicKey, verifyEd25519 } from '../signature.ts'
 import { assert } from '../assert.ts'
 import { bytesEqual, domains, hashBytes, voteKindOfCertificate, voteSigningValue, type Certificate, type Vote } from './messages.ts'
 
@@ -18,7 +17,8 @@ export interface Membership {
   readonly faults: number
   /** ⌊2n/3⌋+1 (= 2f+1 when n = 3f+1): any two quorums share an honest replica. */
   readonly quorum: number
-  readonly keys: readonly KeyObject[]
+  /** Raw 32-byte Ed25519 keys, by member index. */
+  readonly keys: readonly Uint8Array[]
 }
 
 /**
@@ -29,12 +29,7 @@ export type Verifier = (membership: Membership, signer: number, domain: string, 
 
 export const verifyMember: Verifier = (membership, signer, domain, value, signature) => {
   const key = membership.keys[signer]
-  if (key === undefined || !(signature instanceof Uint8Array) || signature.length !== ed25519SignatureBytes) return false
-  try {
-    return nodeVerify(null, signingBytes(domain, value), key, signature)
-  } catch {
-    return false
-  }
+  return key !== undefined && verifyEd25519(key, signingBytes(domain, value), signature)
 }
 
 /** Builds the membership from trusted configuration (a genesis record); a bad id is a bug there. */
@@ -43,8 +38,8 @@ export function membershipOf (subnet: string, members: readonly string[]): Membe
   assert(new Set(members).size === members.length, 'subnet members must be distinct')
   const keys = members.map(id => {
     const key = publicKeyOfPeerId(id)
-    assert(key.ok, `member ${id} is not an Ed25519 node id`)
-    return publicKeyObject(key.value)
+    assert(key.ok && isEd25519PublicKey(key.value), `member ${id} is not an Ed25519 node id`)
+    return key.value
   })
   const n = members.length
   return { subnet, members: [...members], faults: Math.floor((n - 1) / 3), quorum: Math.floor((2 * n) / 3) + 1, keys }
