@@ -206,12 +206,12 @@ export class Mempool {
    * forgetting its request id, so the genuine message can still come in.
    */
   take (countMax: number, bytesMax: number, options: TakeOptions = {}): Ingress[] {
-    const nowMs = this.#clock.now()
+    const now = BigInt(Math.floor(this.#clock.now()))
     const batch: Ingress[] = []
     let bytes = 0
     for (const [id, ingress] of this.#pool) {
       if (batch.length >= countMax) break
-      if (ingress.content.expiryMs <= BigInt(Math.floor(nowMs))) {
+      if (ingress.content.expiryMs <= now) {
         this.#remove(id)
         continue
       }

@@ -1,11 +1,8 @@
-// Counts the Ed25519 verifications this worker makes, by wrapping node:crypto's `verify` and
-// re-syncing the live ESM bindings every module imported it through. Only for tests that must
-// show a check ran exactly once; restore it (t.teardown) and run such tests serially.
+// Counts the Ed25519 verifications this worker makes, by wrapping libsodium's verify on the
+// sodium-native module object (protocol/signature.ts looks it up there at every call). Only for
+// tests that must show a check ran exactly once; restore it (t.teardown) and run such tests serially.
 
-import { createRequire } from 'node:module'
-import { syncBuiltinESMExports } from 'node:module'
-
-const crypto = createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')
+import sodium from 'sodium-native'
 
 export interface VerifyCounter {
   /** Verifications since the counter was installed. */
@@ -14,18 +11,15 @@ export interface VerifyCounter {
 }
 
 export function countVerifications (): VerifyCounter {
-  const original = crypto.verify
+  const target = sodium as { crypto_sign_verify_detached: typeof sodium.crypto_sign_verify_detached }
+  const original = target.crypto_sign_verify_detached
   let count = 0
-  crypto.verify = ((...args: Parameters<typeof original>) => {
+  target.crypto_sign_verify_detached = (...args) => {
     count++
-    return (original as (...a: unknown[]) => unknown)(...args)
-  }) as typeof original
-  syncBuiltinESMExports()
+    return original(...args)
+  }
   return {
     get count () { return count },
-    restore: () => {
-      crypto.verify = original
-      syncBuiltinESMExports()
-    }
+    restore: () => { target.crypto_sign_verify_detached = original }
   }
 }
