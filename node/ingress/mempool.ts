@@ -63,6 +63,8 @@ export interface AddOptions {
    * message admitted unchecked is checked by take() before a proposal carries it. @default all
    */
   checkSignature?: (requestId: RequestId) => boolean
+  /** ingressIdOf(bytes), when the caller already hashed these exact bytes (it is not checked). */
+  id?: IngressId
 }
 
 export interface TakeOptions {
@@ -140,7 +142,7 @@ export class Mempool {
     const nowMs = this.#clock.now()
     this.#maybePrune(nowMs)
     // Cheap checks first: an exact duplicate costs a hash, never a signature verification.
-    const id = bytes instanceof Uint8Array && bytes.length <= ingressBytesMax ? ingressIdOf(bytes) : undefined
+    const id = bytes instanceof Uint8Array && bytes.length <= ingressBytesMax ? options.id ?? ingressIdOf(bytes) : undefined
     if (id !== undefined && this.#pool.has(id)) return this.#refuse('duplicate', `duplicate message ${id}`)
     const check = options.checkSignature
     const decoded = decodeIngress(bytes, nowMs, { ...(id === undefined ? {} : { id }), ...(check === undefined ? {} : { checkSignature: check }) })

@@ -287,9 +287,11 @@ export class SubnetManager implements Startable {
         subnet,
         self: net.nodeId,
         onIngress: (bytes, from) => {
-          if (!live || service.holds(ingressIdOf(bytes))) return true
+          if (!live) return true
+          const id = ingressIdOf(bytes) // one hash for both lookups (frames are bounded by memberFrameBytesMax)
+          if (service.holds(id)) return true
           // A member's relay: this member checks the signature only where checksSignature says it must.
-          const added = service.mempool.add(bytes, from, { checkSignature: service.checksSignature })
+          const added = service.mempool.add(bytes, from, { checkSignature: service.checksSignature, id })
           if (added.ok) service.gossiped(added.value, from)
           // A member relays only what it admitted: bytes no honest member would relay are counted.
           return added.ok || !['malformed', 'bad-signature', 'too-large', 'query', 'wrong-subnet'].includes(added.error.reason)
