@@ -655,3 +655,14 @@ assert(ingressStreamConnectionsMax + watchSubscribersMax < apiConnectionsMax / 2
 assert(ingressStreamInFlightNodeMax < subnetWaitersMax, 'streams alone cannot take every waiter of a subnet')
 assert(ingressStreamInFlightMax <= ingressStreamInFlightNodeMax, 'one stream can use its whole in-flight bound on an idle node')
 assert(ingressStreamBufferedBytesMax >= 8 * certifiedResponseBytesMax, 'several worst-case answers fit before a slow reader is cut off')
+
+// ── Equivocation evidence (protocol/consensus/evidence.ts, the store's evidence space, GET /v1/subnets/:id/evidence) ─
+/** One encoded record: two votes and the subnet id come to ~370 B; larger bytes are refused as not evidence. */
+export const evidenceBytesMax = 1 * KiB
+/** Records a subnet's store keeps; beyond it the oldest views go first. An honest subnet has none; 1,024 keep a few members' misbehaviour over many views (~380 KiB). */
+export const evidenceStoredMax = 1_024
+/** Records one API answer (and `pylon subnet evidence`) lists: each is verified (two Ed25519 checks, ~0.2 ms) while the request waits. */
+export const apiEvidencePageMax = 256
+
+assert(consensusEvidenceMax <= evidenceStoredMax, 'the store keeps at least what the replica holds in memory')
+assert(apiEvidencePageMax <= evidenceStoredMax, 'one page never asks for more than the store keeps')
