@@ -8,7 +8,8 @@ import { decodeFrameLength, readFrame } from '../net/frames.ts'
 import { encode } from '../../protocol/codec.ts'
 import { verifyMember, membershipOf, type Membership, type Verifier } from '../../protocol/consensus/certificate.ts'
 import { decodeMessage, encodeMessage, hex, type Block, type Certificate, type Message } from '../../protocol/consensus/messages.ts'
-import { recover, replicaStatus, step, type Action, type Event, type ReplicaState, type ReplicaStatus } from '../../protocol/consensus/replica.ts'
+import { encodeEvidence } from '../../protocol/consensus/evidence.ts'
+import { recover, replicaStatus, step, type Action, type Event, type Evidence, type ReplicaState, type ReplicaStatus } from '../../protocol/consensus/replica.ts'
 import { decodeWalRecord, encodeWalRecord, walRecordView, type WalRecord } from '../../protocol/consensus/wal.ts'
 import type { Height, NodeId, SubnetId } from '../../protocol/ids.ts'
 import {
@@ -417,6 +418,7 @@ export class ConsensusDriver implements Startable {
         const { signer, view, first, second } = action.evidence
         this.#metrics.evidence(this.subnetId)
         this.#log.warn('equivocation evidence', { subnet: this.subnetId, signer, member: this.membership.members[signer], view, first: first.kind, second: second.kind })
+        this.#keepEvidence(action.evidence)
         return
       }
       case 'stateSyncNeeded': {
@@ -429,6 +431,19 @@ export class ConsensusDriver implements Startable {
         return
       }
     }
+  }
+
+  /**
+   * Stores an equivocation record in the subnet's store (GET /v1/subnets/:id/evidence reads it back)
+   * without holding up the actions after it, a vote's send among them: unsynced (a record, not a
+   * vote) and never awaited. A failed write is logged; consensus goes on without it.
+   */
+  #keepEvidence (evidence: Evidence): void {
+    const { signer, view, first, second } = evidence
+    const record = encodeEvidence(this.subnetId, evidence)
+    this.#c.store.putEvidence({ view, signer, first: first.kind, second: second.kind }, record, { sync: false }).catch((error: unknown) => {
+      this.#log.error('cannot store equivocation evidence', { subnet: this.subnetId, signer, view, error: (error as Error).message })
+    })
   }
 
   /**

@@ -3,7 +3,7 @@
 // Keeping one store implementation over two backends means one suite tests the logic for both.
 
 /** One space per concern; each is a LevelDB sublevel of the same name. */
-export const spaces = ['blocks', 'certs', 'wal', 'state', 'leaves', 'code', 'receipts', 'meta', 'checkpoints', 'nodes', 'staging'] as const
+export const spaces = ['blocks', 'certs', 'wal', 'state', 'leaves', 'code', 'receipts', 'meta', 'checkpoints', 'nodes', 'staging', 'evidence'] as const
 export type Space = typeof spaces[number]
 
 export type KvOp =

@@ -15,11 +15,17 @@
 //   wal          u64 seq → record                                   (its own LevelDB in dir/wal: _level-kv.ts)
 //   checkpoints  0x00 ‖ u64 height → manifest; 0x01 ‖ u64 height ‖ u32 index → chunk
 //   staging      u32 index → chunk bytes of an import being verified
+//   evidence     u64 view ‖ u16 signer ‖ u8 first kind ‖ u8 second kind → evidence record (protocol/consensus/evidence.ts);
+//                kinds 0 notarize, 1 nullify, 2 finalize; at most evidenceStoredMax rows, the lowest views dropped first.
+//                Added within format 3: a store written before it has no rows there (no evidence), and
+//                an older build never reads the space, so neither needs a format bump or a migration.
 //
-// Ordering: three independent chains. Commits, checkpoints, imports, proofs and verify run one at a
+// Ordering: four independent chains. Commits, checkpoints, imports, proofs and verify run one at a
 // time on the commit chain; the WAL (its own space, seq counters and database) on the WAL chain, so
 // a vote's fsync waits neither for a height's trie work nor for its batch; certifications on their
-// own chain, which an import's install also holds (it replaces the certs space).
+// own chain, which an import's install also holds (it replaces the certs space); evidence on its
+// own chain (its duplicate check, count and drop of the oldest read and write together). Evidence is
+// node-local like the WAL: a replacing import (state sync) keeps it.
 //
 // Caching: committed rows read by get, small actors read whole (actorEntries) and ranges read with
 // readAheadUntil are kept in memory (_state-cache.ts); each commit updates them once its batch
@@ -30,7 +36,8 @@ import { createHash } from 'node:crypto'
 import { CID, encode, decode } from '../../protocol/codec.ts'
 import { height as toHeight, type ActorId, type Height } from '../../protocol/ids.ts'
 import {
-  checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, receiptBytesMax, receiptsPerHeightMax,
+  checkpointChunkBytesTarget, checkpointIntervalHeights, checkpointsRetained, codecBytesMax, consensusMembersMax, evidenceBytesMax, evidenceStoredMax,
+  receiptBytesMax, receiptsPerHeightMax,
   stateRangeEntriesMax, stateValueBytesMax, stateWritesPerHeightMax, storeCodeBytesMax, storeMetaBytesMax, storeMetaNameCharsMax, storeNodeCacheEntriesMax,
   storeRangeReadAheadRows, storeReadPageRows, storeReceiptPageBytes, storeTrieKeptLevels, storeWriteBatchOps,
   walRecordBytesMax, walRecordsMax
@@ -39,7 +46,8 @@ import { decodeChunk, encodeChunk, encodeManifest, decodeManifest, type Checkpoi
 import { decodeNode, emptyRoot, TrieUpdate, toHex, type TrieNodeSource } from '../../protocol/state/merkle-trie.ts'
 import { emptyReceiptsRoot, proveReceipt, receiptsRoot, type ReceiptProof } from '../../protocol/state/receipts-root.ts'
 import { provePath, type StateProof } from '../../protocol/state/state-proof.ts'
-import { actorPrefix, bytesEqual, checkKey, parseRowKey, rowKey } from '../../protocol/state/state-key.ts'
+import { actorPrefix, bytesEqual, checkKey, compareBytes, parseRowKey, rowKey } from '../../protocol/state/state-key.ts'
+import type { VoteKind } from '../../protocol/consensus/messages.ts'
 import { TrieBuilder } from '../../protocol/state/trie-builder.ts'
 import { assert } from '../core/assert.ts'
 import { silentLogger, type Logger } from '../core/logger.ts'
@@ -47,8 +55,8 @@ import type { KvOp, OrderedKv } from './_kv.ts'
 import { NodeCache } from './_node-cache.ts'
 import { StateCache } from './_state-cache.ts'
 import {
-  CheckpointError, StoreError, type ChunkSource, type CommitResult, type HeightCommit, type HeightRecord, type ImportOptions, type RangeOptions,
-  type Store, type VerifyReport, type WalEntry
+  CheckpointError, StoreError, type ChunkSource, type CommitResult, type EvidenceKey, type HeightCommit, type HeightRecord, type ImportOptions, type RangeOptions,
+  type Store, type StoredEvidence, type VerifyReport, type WalEntry
 } from './store.ts'
 
 export interface StoreInit {
@@ -99,6 +107,10 @@ export class KvStore implements Store {
   readonly #wal = new Chain()
   /** Certifications; an import's install holds it too, as it replaces the certs space. */
   readonly #certs = new Chain()
+  /** Evidence writes: each one's duplicate check, the count and the drop of the oldest belong together. */
+  readonly #evidenceChain = new Chain()
+  /** Evidence rows stored; counted on first use (at most evidenceStoredMax keys read once), then kept. */
+  #evidenceCount: number | undefined
   #closed = false
   /**
    * The lowest height from which every height up to the head was committed by this process (so its
@@ -372,6 +384,55 @@ export class KvStore implements Store {
       await this.#kv.batch(ops, { sync: true })
       if (beforeSeq > this.#walFirst) this.#walFirst = beforeSeq < this.#walNext ? beforeSeq : this.#walNext
     })
+  }
+
+  // ── Equivocation evidence ──────────────────────────────────────────────────────────────────────
+
+  async putEvidence (key: EvidenceKey, record: Uint8Array, options: { sync?: boolean } = {}): Promise<boolean> {
+    const row = evidenceRow(key)
+    if (!(record instanceof Uint8Array) || record.length === 0 || record.length > evidenceBytesMax) {
+      throw new StoreError('store/limit', `evidence record must be 1..${evidenceBytesMax} bytes, got ${record?.length}`)
+    }
+    return await this.#evidenceChain.run(() => this.#checkOpen(), async () => {
+      if (await this.#kv.has('evidence', row)) return false
+      const count = await this.#countEvidence()
+      // Over the bound, the lowest keys of the stored ones and this one go: when this one is the
+      // oldest of all, it is dropped at once (not stored) rather than pushing out a newer view.
+      const excess = count + 1 - evidenceStoredMax
+      const lowest: Uint8Array[] = []
+      if (excess > 0) for await (const [old] of this.#kv.entries('evidence', { limit: excess })) lowest.push(old)
+      const dropped = [...lowest, row].sort(compareBytes).slice(0, Math.max(0, excess))
+      const keep = !dropped.includes(row)
+      const ops: KvOp[] = dropped.filter(old => old !== row).map(old => ({ type: 'del', space: 'evidence', key: old }))
+      if (keep) ops.push({ type: 'put', space: 'evidence', key: row, value: record })
+      await this.#kv.batch(ops, { sync: options.sync ?? false })
+      this.#evidenceCount = count + (keep ? 1 : 0) - (dropped.length - (keep ? 0 : 1))
+      return keep
+    })
+  }
+
+  async evidence (options: { limit?: number } = {}): Promise<StoredEvidence[]> {
+    this.#checkOpen()
+    const limit = options.limit ?? evidenceStoredMax
+    if (!Number.isInteger(limit) || limit < 0 || limit > evidenceStoredMax) throw new StoreError('store/limit', `evidence limit must be 0..${evidenceStoredMax}, got ${limit}`)
+    const out: StoredEvidence[] = []
+    if (limit === 0) return out
+    for await (const [row, record] of this.#kv.entries('evidence', { reverse: true, limit })) out.push({ key: readEvidenceRow(row), record })
+    return out
+  }
+
+  async evidenceCount (): Promise<number> {
+    return await this.#evidenceChain.run(() => this.#checkOpen(), async () => await this.#countEvidence())
+  }
+
+  /** Runs on the evidence chain. */
+  async #countEvidence (): Promise<number> {
+    if (this.#evidenceCount === undefined) {
+      let count = 0
+      for await (const _ of this.#kv.entries('evidence')) count++
+      this.#evidenceCount = count
+    }
+    return this.#evidenceCount
   }
 
   async metaGet (name: string): Promise<Uint8Array | undefined> {
@@ -695,7 +756,7 @@ export class KvStore implements Store {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    await Promise.all([this.#commits.idle(), this.#wal.idle(), this.#certs.idle()])
+    await Promise.all([this.#commits.idle(), this.#wal.idle(), this.#certs.idle(), this.#evidenceChain.idle()])
     await this.#kv.close()
   }
 
@@ -1005,6 +1066,35 @@ function cacheKey (hash: Uint8Array): string {
 
 function describe (at: { actor: ActorId, key: Uint8Array }): string {
   return `actor ${at.actor} key 0x${toHex(at.key)}`
+}
+
+const evidenceKindCodes: Record<VoteKind, number> = { notarize: 0, nullify: 1, finalize: 2 }
+const evidenceKinds: readonly VoteKind[] = ['notarize', 'nullify', 'finalize']
+const evidenceRowBytes = 12
+
+/** u64 view ‖ u16 signer ‖ u8 first kind ‖ u8 second kind: byte order is view, then signer. */
+function evidenceRow (key: EvidenceKey): Uint8Array {
+  const { view, signer } = key
+  if (typeof view !== 'bigint' || view < 0n || view >= 2n ** 64n) throw new StoreError('store/limit', `evidence view must be a u64, got ${String(view)}`)
+  if (!Number.isInteger(signer) || signer < 0 || signer >= consensusMembersMax) throw new StoreError('store/limit', `evidence signer must be a member index 0..${consensusMembersMax - 1}, got ${signer}`)
+  const first = evidenceKindCodes[key.first]
+  const second = evidenceKindCodes[key.second]
+  if (first === undefined || second === undefined) throw new StoreError('store/limit', `evidence kinds must be notarize, nullify or finalize, got ${String(key.first)} and ${String(key.second)}`)
+  const row = new Uint8Array(evidenceRowBytes)
+  const data = new DataView(row.buffer)
+  data.setBigUint64(0, view)
+  data.setUint16(8, signer)
+  row[10] = first
+  row[11] = second
+  return row
+}
+
+function readEvidenceRow (row: Uint8Array): EvidenceKey {
+  const first = evidenceKinds[row[10] ?? 255]
+  const second = evidenceKinds[row[11] ?? 255]
+  if (row.length !== evidenceRowBytes || first === undefined || second === undefined) throw new StoreError('store/corrupt', `evidence row key ${toHex(row)} is unreadable`)
+  const data = new DataView(row.buffer, row.byteOffset, row.byteLength)
+  return { view: data.getBigUint64(0), signer: data.getUint16(8), first, second }
 }
 
 function manifestKey (h: Height): Uint8Array { return concat(Uint8Array.of(0), u64(h)) }

@@ -1,8 +1,10 @@
 // The Store interface: everything a node keeps on disk (finalized heights, their blocks,
 // certificates and receipts, actor state under a Merkle root, code by CID, the consensus WAL,
-// metadata, checkpoints). Two implementations: openStore (LevelDB) and memoryStore (tests, sim).
+// equivocation evidence, metadata, checkpoints). Two implementations: openStore (LevelDB) and
+// memoryStore (tests, sim).
 // It never decides anything: consensus says what is final, the executor says what changed.
 
+import type { VoteKind } from '../../protocol/consensus/messages.ts'
 import type { ActorId, Height } from '../../protocol/ids.ts'
 import type { StateWrite } from '../../protocol/receipt.ts'
 import type { CheckpointManifest } from '../../protocol/state/checkpoint.ts'
@@ -55,6 +57,23 @@ export interface HeightRecord {
 
 export interface WalEntry {
   seq: bigint
+  record: Uint8Array
+}
+
+/**
+ * Where an evidence record is kept: listed by view, then signer; one record per key, so a member's
+ * equivocation of one shape in one view is stored once however often peers repeat it.
+ */
+export interface EvidenceKey {
+  view: bigint
+  /** The member's index in the subnet's member list. */
+  signer: number
+  first: VoteKind
+  second: VoteKind
+}
+
+export interface StoredEvidence {
+  key: EvidenceKey
   record: Uint8Array
 }
 
@@ -155,6 +174,20 @@ export interface Store {
   walEntries (): AsyncIterable<WalEntry>
   /** Deletes WAL records with seq < beforeSeq (synced). */
   walTruncate (beforeSeq: bigint): Promise<void>
+
+  /**
+   * Keeps one equivocation record (bytes consensus encodes and checks: protocol/consensus/evidence.ts)
+   * under `key`, unless a record with that key is stored already (then returns false and writes
+   * nothing). Beyond evidenceStoredMax records the lowest keys (oldest views) are dropped in the same
+   * batch. Node-local like the WAL: never part of a height, kept across state sync. Written unsynced
+   * unless asked (a record, not a vote: losing the last ones in a power cut loses no safety).
+   * StoreError store/limit for a record over evidenceBytesMax or a key out of range.
+   */
+  putEvidence (key: EvidenceKey, record: Uint8Array, options?: { sync?: boolean }): Promise<boolean>
+  /** Stored evidence records, highest view first (then highest signer), at most `limit` (default and at most evidenceStoredMax). */
+  evidence (options?: { limit?: number }): Promise<StoredEvidence[]>
+  /** How many evidence records are stored (at most evidenceStoredMax). */
+  evidenceCount (): Promise<number>
 
   /** Node-local metadata (never part of the state root). */
   metaGet (name: string): Promise<Uint8Array | undefined>
