@@ -1,18 +1,23 @@
 // The subnet part of the HTTP API (contract: /tmp/pylon-notes/API.md, README): code upload, ingress
-// submission with an optional wait for the certified result, queries, subnet and actor lookups.
+// submission with an optional wait for the certified result, queries, subnet and actor lookups, and
+// the equivocation evidence a member stored (each record verified before it is shown).
 // It reads its own bodies under per-route bounds, answers every bad request with a JSON error
 // naming the value and the limit, and never decides anything a subnet decides.
 
 import { encodeCertifiedResponse } from '../../protocol/certification.ts'
 import { actorIndexOf, parseActorId, parseSubnetId, subnetOfActorId, type SubnetId } from '../../protocol/ids.ts'
 import { decodeIngress, subnetOfIngress, type IngressId } from '../../protocol/ingress.ts'
-import { apiActorsPageMax, apiCodeBytesMax, apiCodeChunkBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
+import { membershipOf, type Membership } from '../../protocol/consensus/certificate.ts'
+import { decodeEvidence, verifyEvidence } from '../../protocol/consensus/evidence.ts'
+import { hex, type Vote } from '../../protocol/consensus/messages.ts'
+import { apiActorsPageMax, apiEvidencePageMax, apiCodeBytesMax, apiCodeChunkBytesMax, apiIngressWaitMs, ingressBytesMax } from '../../protocol/limits.ts'
 import type { Receipt } from '../../protocol/receipt.ts'
 import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import type { Clock } from '../core/clock.ts'
 import type { ApiAnswer, ApiRequest, ApiRoute } from './api-server.ts'
 import { CodeUploads, parseCodeCid } from './code-uploads.ts'
 import type { ActorInfo, IngressResult, SubnetService } from '../subnet/subnet-service.ts'
+import type { StoredEvidence } from '../store/store.ts'
 import type { RelayAnswer, RelayRequest } from '../subnet/subnet-manager.ts'
 import type { Result } from '../../protocol/result.ts'
 
@@ -60,6 +65,7 @@ export function subnetRoutes (directory: SubnetDirectory, clock: Clock): ApiRout
     { method: 'GET', path: '/v1/subnets', handle: wrap(async () => ({ status: 200, json: directory.list().map(subnetJson) })) },
     { method: 'GET', path: '/v1/subnets/:id', handle: wrap(async r => await h.subnet(r.params.id!, r.signal)) },
     { method: 'GET', path: '/v1/subnets/:id/actors', handle: wrap(async r => await h.actors(r.params.id!, r.query, r.signal)) },
+    { method: 'GET', path: '/v1/subnets/:id/evidence', handle: wrap(async r => await h.evidence(r.params.id!, r.query, r.signal)) },
     { method: 'GET', path: '/v1/actors/:actorId', handle: wrap(async r => await h.actor(r.params.actorId!, r.signal)) }
   ]
 }
@@ -77,6 +83,7 @@ export function relayHandler (directory: SubnetDirectory, clock: Clock): (reques
     { method: 'PUT', pattern: /^\/v1\/code\/([^/]+)$/, handle: async (r, m) => await h.codeChunk({ ...r, params: { cid: decodeURIComponent(m[1]!) } }) },
     { method: 'GET', pattern: /^\/v1\/subnets\/([^/]+)$/, handle: async (r, m) => await h.subnet(decodeURIComponent(m[1]!), r.signal) },
     { method: 'GET', pattern: /^\/v1\/subnets\/([^/]+)\/actors$/, handle: async (r, m) => await h.actors(decodeURIComponent(m[1]!), r.query, r.signal) },
+    { method: 'GET', pattern: /^\/v1\/subnets\/([^/]+)\/evidence$/, handle: async (r, m) => await h.evidence(decodeURIComponent(m[1]!), r.query, r.signal) },
     { method: 'GET', pattern: /^\/v1\/actors\/([^/]+)$/, handle: async (r, m) => await h.actor(decodeURIComponent(m[1]!), r.signal) }
   ]
   return async (request, signal) => {
@@ -127,7 +134,7 @@ class SubnetHandlers {
     const id = parseSubnetId(raw)
     if (!id.ok) throw new HttpError(400, `not a subnet id: ${id.error}`)
     const service = this.#dir.get(id.value)
-    if (service !== undefined) return { status: 200, json: subnetJson(service) }
+    if (service !== undefined) return { status: 200, json: { ...subnetJson(service), evidence: await service.store.evidenceCount() } }
     const known = this.#dir.known(id.value)
     if (known === undefined || this.#relayed) throw new HttpError(404, `this node does not serve subnet ${id.value}`, { reason: 'unknown-subnet' })
     // A member tells the height; if none answers, the genesis alone still lets a client verify.
@@ -151,6 +158,22 @@ class SubnetHandlers {
     const actors = page.slice(0, Number(limit))
     const next = page.length > actors.length ? actorIndexOf(actors.at(-1)!.actor).toString() : null
     return { status: 200, json: { subnet: id.value, height: service.info().height.toString(), actors: actors.map(actorJson), next } }
+  }
+
+  /**
+   * GET /v1/subnets/:id/evidence?limit=N: the equivocation records this member's store keeps, newest
+   * view first, at most N (1..apiEvidencePageMax). Each is decoded and verified here against the
+   * subnet's members (verified: false with the reason when it does not hold, never left out).
+   */
+  async evidence (raw: string, query: URLSearchParams, signal?: AbortSignal): Promise<ApiAnswer> {
+    const id = parseSubnetId(raw)
+    if (!id.ok) throw new HttpError(400, `not a subnet id: ${id.error}`)
+    const service = this.#dir.get(id.value)
+    if (service === undefined) return await this.#viaMember(id.value, { method: 'GET', path: `/v1/subnets/${id.value}/evidence`, query: query.toString() }, signal ?? AbortSignal.timeout(apiIngressWaitMs))
+    const limit = integerParam(query, 'limit', apiEvidencePageMax, 1n, BigInt(apiEvidencePageMax))
+    const stored = await service.store.evidence({ limit: Number(limit) })
+    const membership = membershipOf(service.subnet.id, service.subnet.memberIds)
+    return { status: 200, json: stored.map(e => evidenceJson(membership, e)) }
   }
 
   async actor (raw: string, signal?: AbortSignal): Promise<ApiAnswer> {
@@ -265,6 +288,24 @@ class SubnetHandlers {
     const known = this.#dir.known(subnet)
     if (known === undefined) throw new HttpError(404, `unknown subnet ${subnet}: this node neither serves nor knows it`, { reason: 'unknown-subnet', subnet })
     throw new HttpError(421, `this node is not a member of subnet ${subnet}; ask one of its members`, { reason: 'not-member', subnet, members: known.memberIds })
+  }
+}
+
+/** One stored record as the API shows it: what it claims, and whether it verifies against `membership`. */
+function evidenceJson (membership: Membership, stored: StoredEvidence): Record<string, unknown> {
+  const { view, signer } = stored.key
+  const base = { subnet: membership.subnet, view: view.toString(), signer, member: membership.members[signer] ?? null, record: Buffer.from(stored.record).toString('base64') }
+  const decoded = decodeEvidence(stored.record)
+  if (!decoded.ok) return { ...base, first: null, second: null, verified: false, error: decoded.error }
+  const { evidence, subnet } = decoded.value
+  const verified = subnet !== membership.subnet
+    ? { ok: false as const, error: `the record is for subnet ${subnet}` }
+    : evidence.view !== view || evidence.signer !== signer
+      ? { ok: false as const, error: `the record is stored under view ${view} signer ${signer} but names view ${evidence.view} signer ${evidence.signer}` }
+      : verifyEvidence(membership, evidence)
+  const vote = (v: Vote): Record<string, unknown> => ({ kind: v.kind, block: v.block === undefined ? null : hex(v.block), signature: hex(v.signature) })
+  return {
+    ...base, first: vote(evidence.first), second: vote(evidence.second), verified: verified.ok, ...(verified.ok ? {} : { error: verified.error })
   }
 }
 
