@@ -1,10 +1,12 @@
-// `pylon subnet create|list|show`: asks the daemon to place and form a new subnet (POST /v1/subnets)
-// and reads its directory of known subnets (GET /v1/directory). It decides nothing itself: placement,
-// proposals and signatures happen in the daemons.
+// `pylon subnet create|list|show|evidence`: asks the daemon to place and form a new subnet (POST /v1/subnets)
+// and reads its directory of known subnets (GET /v1/directory); `evidence` (_subnet-evidence.ts) lists
+// and verifies stored equivocation evidence. It decides nothing itself: placement, proposals and
+// signatures happen in the daemons.
 
 import type { Command } from 'commander'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit, table } from '../output.ts'
+import { registerEvidence } from './_subnet-evidence.ts'
 
 /** Waits for placement, one proposal round and one commit round (each bounded in the daemon) and some slack. */
 const createTimeoutMs = 45_000
@@ -85,6 +87,8 @@ export function register (program: Command): void {
         ...view.members.map(m => `  ${m}`)
       ].join('\n'))
     })
+
+  registerEvidence(subnet)
 }
 
 async function create (flags: CreateFlags): Promise<void> {
