@@ -29,7 +29,7 @@ test('pylon subnet evidence --json lists every record with its own verdict, and 
   t.is(json.code, 0, json.stderr)
   const rows = JSON.parse(json.stdout) as Row[]
   t.deepEqual(rows.map(r => [r.view, r.signer, r.verified]), [['7', 2, true], ['5', 3, false], ['3', 1, true]])
-  t.is(rows[2]!.member, subnet.memberIds[1])
+  t.is(rows[2]!.member, subnet.memberIds[1]!)
   t.like(rows[0], { first: { kind: 'finalize' }, second: { kind: 'nullify' }, nodeVerified: true })
   t.regex(rows[1]!.error ?? '', /second vote \(notarize\) is not signed by member 3/)
 
