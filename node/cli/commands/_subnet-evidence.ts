@@ -4,7 +4,7 @@
 
 import type { Command } from 'commander'
 import { membershipOf, type Membership } from '../../../protocol/consensus/certificate.ts'
-import { verifyEvidence, type Evidence } from '../../../protocol/consensus/evidence.ts'
+import { encodeEvidence, verifyEvidence, type Evidence } from '../../../protocol/consensus/evidence.ts'
 import { hashBytes, type Vote } from '../../../protocol/consensus/messages.ts'
 import { parseSubnetId } from '../../../protocol/ids.ts'
 import { apiEvidencePageMax } from '../../../protocol/limits.ts'
@@ -84,6 +84,10 @@ function check (membership: Membership, row: EvidenceJson): CheckedEvidence {
   if (row.subnet !== membership.subnet) return { ...shown, verified: false, error: `listed for subnet ${String(row.subnet)}, not ${membership.subnet}` }
   const member = membership.members[evidence.value.signer]
   if (row.member !== member) return { ...shown, verified: false, error: `the node names member ${String(row.member)}, but signer ${evidence.value.signer} is ${member ?? 'no member'} in the genesis` }
+  // The encoded record travels beside the fields for export: it must be exactly these fields' record.
+  if (row.record !== undefined && (typeof row.record !== 'string' || !Buffer.from(row.record, 'base64').equals(encodeEvidence(membership.subnet, evidence.value)))) {
+    return { ...shown, verified: false, error: 'the encoded record is not the record of the fields shown' }
+  }
   const verified = verifyEvidence(membership, evidence.value)
   return verified.ok ? { ...shown, verified: true } : { ...shown, verified: false, error: verified.error }
 }

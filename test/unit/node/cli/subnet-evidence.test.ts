@@ -48,8 +48,17 @@ test('pylon subnet evidence --json lists every record with its own verdict, and 
 test('pylon subnet evidence believes its own check, not the node: a tampered record the node calls verified is shown as not verifying', async t => {
   const { subnet, url } = await evidenceApi(t)
   const genuine = await (await fetch(`${url}/v1/subnets/${subnet.id}/evidence`)).json() as Array<Record<string, unknown> & { first: { signature: string } }>
-  // A lying node: the real genesis, the real records, one signature flipped and every record "verified".
-  const lies = genuine.map((row, i) => i !== 0 ? { ...row, verified: true } : { ...row, verified: true, first: { ...row.first, signature: `00${row.first.signature.slice(2)}` } })
+  // A lying node: the real genesis, the real records, every record "verified"; in the first one a
+  // signature is flipped (in the fields and in the encoded record alike), in the last only the
+  // encoded record is swapped for another's.
+  const flipped = { ...genuine[0]!.first, signature: `00${genuine[0]!.first.signature.slice(2)}` }
+  const flippedRecord = Buffer.from(String(genuine[0]!.record), 'base64')
+  flippedRecord.set([0], flippedRecord.indexOf(Buffer.from(genuine[0]!.first.signature, 'hex')))
+  const lies = genuine.map((row, i) => ({
+    ...row, verified: true,
+    ...(i === 0 ? { first: flipped, record: flippedRecord.toString('base64') } : {}),
+    ...(i === 2 ? { record: genuine[0]!.record } : {})
+  }))
   const liar = createServer((request, response) => {
     const forward = !new URL(request.url ?? '/', 'http://x').pathname.endsWith('/evidence')
     void (async () => {
@@ -63,8 +72,9 @@ test('pylon subnet evidence believes its own check, not the node: a tampered rec
   const out = await pylon('subnet', 'evidence', subnet.id, '--api', `http://127.0.0.1:${address.port}`, '--json')
   t.is(out.code, 0, out.stderr)
   const rows = JSON.parse(out.stdout) as Row[]
-  t.deepEqual(rows.map(r => [r.view, r.verified, r.nodeVerified]), [['7', false, true], ['5', false, true], ['3', true, true]])
+  t.deepEqual(rows.map(r => [r.view, r.verified, r.nodeVerified]), [['7', false, true], ['5', false, true], ['3', false, true]])
   t.regex(rows[0]!.error ?? '', /first vote \(finalize\) is not signed by member 2/)
+  t.is(rows[2]!.error, 'the encoded record is not the record of the fields shown')
 })
 
 test('pylon subnet evidence refuses a bad --limit, a bad id and an unknown subnet with one clear line', async t => {
