@@ -34,7 +34,7 @@ async function keep (store: Store, subnet: Subnet, evidence: Evidence): Promise<
   if (!stored) throw new Error('evidence fixture not stored')
 }
 
-export interface EvidenceApi { subnet: Subnet, nodes: Signer[], store: Store, url: string }
+export interface EvidenceApi { subnet: Subnet, nodes: Signer[], store: Store, url: string, directory: SubnetDirectory, clock: ManualClock }
 
 /**
  * Member 1 notarized two blocks in view 3; member 2 finalized and nullified view 7; a record claims
@@ -68,5 +68,5 @@ export async function evidenceApi (t: { teardown: (fn: () => Promise<void>) => v
     await store.close()
     await rm(dir, { recursive: true, force: true })
   })
-  return { subnet, nodes, store, url: api.url }
+  return { subnet, nodes, store, url: api.url, directory, clock }
 }

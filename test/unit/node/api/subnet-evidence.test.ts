@@ -3,7 +3,13 @@
 // JSON errors for an unknown subnet (404) and a bad limit (400) naming the value and the bound.
 
 import test from 'ava'
+import { Registry } from 'prom-client'
 import { apiEvidencePageMax } from '../../../../protocol/limits.ts'
+import { ok } from '../../../../protocol/result.ts'
+import { ApiServer } from '../../../../node/api/api-server.ts'
+import { relayHandler, subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
+import { silentLogger } from '../../../../node/core/logger.ts'
+import type { RelayRequest } from '../../../../node/subnet/subnet-manager.ts'
 import { blockA, blockB, evidenceApi } from './_evidence-api.ts'
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex')
@@ -60,4 +66,29 @@ test('GET /v1/subnets/:id/evidence answers 404 for an unknown subnet and 400 for
   const id = await fetch(`${url}/v1/subnets/not-a-cid/evidence`)
   t.is(id.status, 400)
   t.regex((await id.json() as { error: string }).error, /not a subnet id/)
+})
+
+test('a node that does not serve the subnet relays GET /v1/subnets/:id/evidence to a member, whose answer (or refusal) it passes on', async t => {
+  const { subnet, directory, clock } = await evidenceApi(t)
+  const member = relayHandler(directory, clock)
+  const asked: RelayRequest[] = []
+  const outsider: SubnetDirectory = {
+    list: () => [],
+    get: () => undefined,
+    known: id => (id === subnet.id ? subnet : undefined),
+    relay: async (_subnet, request, signal) => {
+      asked.push(request)
+      return ok(await member(request, signal ?? AbortSignal.timeout(5_000)))
+    }
+  }
+  const api = new ApiServer({ logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [], routes: subnetRoutes(outsider, clock) }, { host: '127.0.0.1', port: 0 })
+  await api.start()
+  t.teardown(async () => { await api.stop() })
+  const response = await fetch(`${api.url}/v1/subnets/${subnet.id}/evidence?limit=2`)
+  t.is(response.status, 200)
+  t.deepEqual((await response.json() as Row[]).map(r => [r.view, r.verified]), [['7', true], ['5', false]])
+  t.like(asked[0], { method: 'GET', path: `/v1/subnets/${subnet.id}/evidence`, query: 'limit=2' })
+  const bad = await fetch(`${api.url}/v1/subnets/${subnet.id}/evidence?limit=0`)
+  t.is(bad.status, 400, 'the member\'s refusal comes back as it was')
+  t.regex((await bad.json() as { error: string }).error, /limit must be an integer in 1\.\.256, got "0"/)
 })
