@@ -13,9 +13,10 @@ import { decodeEvidence, verifyEvidence } from '../../../../protocol/consensus/e
 import { domains, encodeMessage, voteSigningValue, type Vote } from '../../../../protocol/consensus/messages.ts'
 import type { NodeId } from '../../../../protocol/ids.ts'
 import { systemClock } from '../../../../node/core/clock.ts'
-import { silentLogger } from '../../../../node/core/logger.ts'
+import { createLogger, silentLogger } from '../../../../node/core/logger.ts'
 import { ConsensusDriver, consensusProtocolOf } from '../../../../node/consensus/consensus-driver.ts'
 import { openStore } from '../../../../node/store/level-store.ts'
+import { memoryStore } from '../../../../node/store/memory-store.ts'
 import type { Store } from '../../../../node/store/store.ts'
 import { FakeNet, FakeNetwork } from '../../../helpers/fake-net.ts'
 import { CounterApplication, signers, subnetOf, waitFor } from './_harness.ts'
@@ -78,4 +79,36 @@ test('ConsensusDriver stores a member\'s double notarize as evidence in its Leve
   t.deepEqual(decoded.value.evidence.first, first)
   t.deepEqual(decoded.value.evidence.second, second)
   t.deepEqual(verifyEvidence(membershipOf(subnet.id, subnet.memberIds), decoded.value.evidence), { ok: true, value: true })
+})
+
+test('ConsensusDriver never waits for an evidence write: while it hangs the replica steps on, and its failure is only logged', async t => {
+  const keys = signers(4, 'evidence-hang')
+  const subnet = subnetOf(keys, deltaMs)
+  const network = new FakeNetwork()
+  const store = await memoryStore({ checkpointIntervalHeights: 0 })
+  t.teardown(async () => { await store.close() })
+  const write = Promise.withResolvers<boolean>()
+  let writes = 0
+  store.putEvidence = async () => { writes++; return await write.promise }
+  const lines: string[] = []
+  const logger = createLogger('pylon:test', { level: 'warn', write: line => { lines.push(line) } })
+  const driver = new ConsensusDriver({ net: new FakeNet(keys[0]!.id as NodeId, network), store, clock: systemClock, logger, signer: keys[0]!, application: new CounterApplication(store, subnet) }, { subnet })
+  t.teardown(async () => { await driver.stop() })
+  await driver.start()
+
+  const key = keys[2]!
+  const signer = subnet.memberIds.indexOf(key.id as NodeId)
+  const notarize = (block: Uint8Array): Vote => ({ kind: 'notarize', view: 1n, block, signer, signature: key.sign(domains.notarize, voteSigningValue(subnet.id, 'notarize', 1n, block)) })
+  const stream = lpStream(await new FakeNet(key.id as NodeId, network).dial(keys[0]!.id as NodeId, consensusProtocolOf(subnet.id)))
+  await stream.write(encodeMessage(notarize(sha256Bytes(encode(['block', 'a'])))))
+  await stream.write(encodeMessage(notarize(sha256Bytes(encode(['block', 'b'])))))
+  await waitFor(() => writes === 1, 5_000, () => 'the evidence write to start')
+  // The write hangs; a later message (a nullify with a forged signature) is still stepped.
+  await stream.write(encodeMessage({ kind: 'nullify', view: 1n, signer, signature: new Uint8Array(64) }))
+  await waitFor(() => driver.status().counters.badSignature === 1, 5_000, () => 'the next message to be stepped while the write hangs')
+  write.reject(new Error('disk full'))
+  await waitFor(() => lines.some(line => line.includes('cannot store equivocation evidence')), 5_000, () => 'the failed write to be logged')
+  t.regex(lines.find(line => line.includes('cannot store equivocation evidence'))!, /"error":"disk full"/)
+  t.true(driver.status().running, 'a failed evidence write does not halt consensus')
+  t.is(driver.status().evidence, 1)
 })
