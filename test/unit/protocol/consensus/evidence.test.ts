@@ -5,7 +5,7 @@ import test from 'ava'
 import { encode, sha256Bytes } from '../../../../protocol/codec.ts'
 import { conflictOf, decodeEvidence, encodeEvidence, verifyEvidence, type Evidence } from '../../../../protocol/consensus/evidence.ts'
 import { messageValue, type Vote } from '../../../../protocol/consensus/messages.ts'
-import { evidenceBytesMax } from '../../../../protocol/limits.ts'
+import { cidCharsMax, evidenceBytesMax } from '../../../../protocol/limits.ts'
 import { membership, subnet, vote } from './_fixture.ts'
 
 const a = sha256Bytes(encode(['block', 'a']))
@@ -29,6 +29,17 @@ test('encodeEvidence and decodeEvidence round-trip a record, subnet and both vot
   const again = decodeEvidence(encodeEvidence(subnet, mixed))
   t.true(again.ok && again.value.evidence.second.block === undefined && again.value.evidence.first.kind === 'finalize')
   t.true(again.ok && verifyEvidence(membership, again.value.evidence).ok, 'a decoded record still verifies')
+})
+
+test('the largest record there can be (u64 view, last member index, longest subnet id) fits evidenceBytesMax and decodes', t => {
+  const view = 2n ** 64n - 1n
+  const vote = (block: Uint8Array): Vote => ({ kind: 'finalize', view, block, signer: 63, signature: new Uint8Array(64).fill(0xff) })
+  const longest = 'b'.repeat(cidCharsMax)
+  const bytes = encodeEvidence(longest, evidenceOf(vote(a), vote(b)))
+  t.true(bytes.length <= evidenceBytesMax, `${bytes.length} <= ${evidenceBytesMax} bytes`)
+  const decoded = decodeEvidence(bytes)
+  t.true(decoded.ok && decoded.value.subnet === longest && decoded.value.evidence.view === view && decoded.value.evidence.signer === 63)
+  t.false(decodeEvidence(encodeEvidence(`${longest}b`, evidenceOf(vote(a), vote(b)))).ok, 'one character past the subnet id bound')
 })
 
 test('decodeEvidence refuses garbage, empty, oversized, non-canonical and mis-shaped bytes with a Result', t => {
