@@ -2,7 +2,6 @@
 // /v1/subnets/:id/evidence) and verifies each one here against the subnet's genesis members (fetched
 // and checked by ApiClient.subnet). It never trusts the node's own `verified` and never hides a record.
 
-import type { Command } from 'commander'
 import { membershipOf, type Membership } from '../../../protocol/consensus/certificate.ts'
 import { encodeEvidence, verifyEvidence, type Evidence } from '../../../protocol/consensus/evidence.ts'
 import { hashBytes, type Vote } from '../../../protocol/consensus/messages.ts'
@@ -11,7 +10,7 @@ import { apiEvidencePageMax } from '../../../protocol/limits.ts'
 import { err, ok, type Result } from '../../../protocol/result.ts'
 import { ed25519SignatureBytes } from '../../../protocol/signature.ts'
 import { ApiClient } from '../client.ts'
-import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
+import { resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit, table } from '../output.ts'
 
 /** A vote as GET /v1/subnets/:id/evidence shows it. */
@@ -33,19 +32,12 @@ interface EvidenceJson {
 /** What the command shows: the node's record, with `verified` and `error` from our own check. */
 type CheckedEvidence = Omit<EvidenceJson, 'verified' | 'error'> & { verified: boolean, error?: string, nodeVerified: boolean | null }
 
-interface EvidenceFlags extends ClientOptions {
+export interface EvidenceFlags extends ClientOptions {
   limit?: string
 }
 
-export function registerEvidence (subnet: Command): void {
-  clientOptions(subnet.command('evidence')
-    .description('equivocation evidence a member stored (two conflicting votes signed by one member in one view), each verified here against the subnet\'s genesis')
-    .argument('<id>', 'the SubnetId')
-    .option('--limit <n>', `records to list, newest view first: 1..${apiEvidencePageMax} (default ${apiEvidencePageMax})`))
-    .action(async (id: string, flags: EvidenceFlags) => { await evidence(id, flags) })
-}
-
-async function evidence (raw: string, flags: EvidenceFlags): Promise<void> {
+/** The action of `pylon subnet evidence <id>` (subnet.ts declares the command and its options). */
+export async function subnetEvidence (raw: string, flags: EvidenceFlags): Promise<void> {
   const id = parseSubnetId(raw)
   if (!id.ok) throw new CliError(`not a subnet id: ${JSON.stringify(raw.slice(0, 80))} (${id.error})`)
   const limit = flags.limit ?? String(apiEvidencePageMax)

@@ -6,7 +6,8 @@
 import type { Command } from 'commander'
 import { clientOptions, resolveApiUrl, type ClientOptions } from '../daemon-client.ts'
 import { CliError, emit, table } from '../output.ts'
-import { registerEvidence } from './_subnet-evidence.ts'
+import { subnetEvidence, type EvidenceFlags } from './_subnet-evidence.ts'
+import { apiEvidencePageMax } from '../../../protocol/limits.ts'
 
 /** Waits for placement, one proposal round and one commit round (each bounded in the daemon) and some slack. */
 const createTimeoutMs = 45_000
@@ -88,7 +89,11 @@ export function register (program: Command): void {
       ].join('\n'))
     })
 
-  registerEvidence(subnet)
+  clientOptions(subnet.command('evidence')
+    .description('equivocation evidence a member stored (two conflicting votes signed by one member in one view), each verified here against the subnet\'s genesis')
+    .argument('<id>', 'the SubnetId')
+    .option('--limit <n>', `records to list, newest view first: 1..${apiEvidencePageMax} (default ${apiEvidencePageMax})`))
+    .action(async (id: string, flags: EvidenceFlags) => { await subnetEvidence(id, flags) })
 }
 
 async function create (flags: CreateFlags): Promise<void> {
