@@ -6,20 +6,16 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Registry } from 'prom-client'
 import { encode, sha256Bytes } from '../../../../protocol/codec.ts'
 import { encodeEvidence, type Evidence } from '../../../../protocol/consensus/evidence.ts'
 import { domains, voteSigningValue, type Vote, type VoteKind } from '../../../../protocol/consensus/messages.ts'
-import { err } from '../../../../protocol/result.ts'
 import type { Signer } from '../../../../protocol/signature.ts'
 import type { Subnet } from '../../../../protocol/subnet.ts'
-import { ApiServer } from '../../../../node/api/api-server.ts'
-import { subnetRoutes, type SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
+import type { SubnetDirectory } from '../../../../node/api/subnet-routes.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
-import { silentLogger } from '../../../../node/core/logger.ts'
 import { openStore } from '../../../../node/store/level-store.ts'
 import type { Store } from '../../../../node/store/store.ts'
-import { makeReplica, makeSubnet } from '../subnet/_harness.ts'
+import { makeReplica, makeSubnet, replicaApi } from '../subnet/_harness.ts'
 
 export const blockA = sha256Bytes(encode(['block', 'a']))
 export const blockB = sha256Bytes(encode(['block', 'b']))
@@ -51,22 +47,11 @@ export async function evidenceApi (t: { teardown: (fn: () => Promise<void>) => v
   await keep(store, subnet, { signer: 1, view: 3n, first: vote(1, 'notarize', 3n, blockA), second: vote(1, 'notarize', 3n, blockB) })
   await keep(store, subnet, { signer: 2, view: 7n, first: vote(2, 'finalize', 7n, blockA), second: vote(2, 'nullify', 7n) })
   await keep(store, subnet, { signer: 3, view: 5n, first: vote(3, 'notarize', 5n, blockA), second: vote(3, 'notarize', 5n, blockB, nodes[0]!) })
-  const directory: SubnetDirectory = {
-    list: () => [service],
-    get: id => (id === subnet.id ? service : undefined),
-    known: id => (id === subnet.id ? subnet : undefined),
-    relay: async () => err('no relay in this test')
-  }
-  const api = new ApiServer({
-    logger: silentLogger, registry: new Registry(), node: () => ({}), peers: () => [], capacity: () => [],
-    routes: subnetRoutes(directory, clock)
-  }, { host: '127.0.0.1', port: 0 })
-  await api.start()
   t.teardown(async () => {
-    await api.stop()
     await service.stop()
     await store.close()
     await rm(dir, { recursive: true, force: true })
   })
-  return { subnet, nodes, store, url: api.url, directory, clock }
+  const { url, directory } = await replicaApi(t, service, clock)
+  return { subnet, nodes, store, url, directory, clock }
 }

@@ -139,6 +139,17 @@ export async function oneReplicaApi (t: { teardown: (fn: () => Promise<void>) =>
   const { subnet, nodes } = makeSubnet(1, clock)
   const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
   await service.start()
+  t.teardown(async () => { await service.stop() })
+  const { url } = await replicaApi(t, service, clock)
+  return { subnet, service, url }
+}
+
+/**
+ * A real HTTP API (loopback, free port) with the subnet routes over one started replica, no relay.
+ * Stopped at teardown, before whatever the caller registered earlier (ava runs teardowns last first).
+ */
+export async function replicaApi (t: { teardown: (fn: () => Promise<void>) => void }, service: SubnetService, clock: ManualClock): Promise<{ url: string, directory: SubnetDirectory }> {
+  const subnet = service.subnet
   const directory: SubnetDirectory = {
     list: () => [service],
     get: id => (id === subnet.id ? service : undefined),
@@ -150,9 +161,6 @@ export async function oneReplicaApi (t: { teardown: (fn: () => Promise<void>) =>
     routes: subnetRoutes(directory, clock)
   }, { host: '127.0.0.1', port: 0 })
   await api.start()
-  t.teardown(async () => {
-    await api.stop()
-    await service.stop()
-  })
-  return { subnet, service, url: api.url }
+  t.teardown(async () => { await api.stop() })
+  return { url: api.url, directory }
 }
