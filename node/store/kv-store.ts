@@ -55,7 +55,7 @@ import type { KvOp, OrderedKv } from './_kv.ts'
 import { NodeCache } from './_node-cache.ts'
 import { StateCache } from './_state-cache.ts'
 import {
-  CheckpointError, StoreError, type ChunkSource, type CommitResult, type EvidenceKey, type HeightCommit, type HeightRecord, type ImportOptions, type RangeOptions,
+  CheckpointError, StoreError, type ChunkSource, type CommitOptions, type CommitResult, type EvidenceKey, type HeightCommit, type HeightRecord, type ImportOptions, type RangeOptions,
   type Store, type StoredEvidence, type VerifyReport, type WalEntry
 } from './store.ts'
 
@@ -250,7 +250,7 @@ export class KvStore implements Store {
 
   // ── The height commit ──────────────────────────────────────────────────────────────────────────
 
-  async commitHeight (commit: HeightCommit, options: { signal?: AbortSignal } = {}): Promise<CommitResult> {
+  async commitHeight (commit: HeightCommit, options: CommitOptions = {}): Promise<CommitResult> {
     return await this.#commits.run(() => this.#checkOpen(), async () => {
       options.signal?.throwIfAborted()
       const expected = BigInt(this.height) + 1n
@@ -278,6 +278,7 @@ export class KvStore implements Store {
       ops.push({ type: 'put', space: 'blocks', key: u64(commit.height), value: encodeHeightRecord(record) })
       ops.push(...headOps(commit.height, root))
       options.signal?.throwIfAborted()
+      options.onRoots?.({ stateRoot: root, receiptsRoot: rRoot })
       try {
         await this.#kv.batch(ops, { sync: true })
       } catch (error) {

@@ -119,6 +119,17 @@ export interface RangeOptions {
   readAheadUntil?: Uint8Array
 }
 
+export interface CommitOptions {
+  signal?: AbortSignal
+  /**
+   * Called once with the height's roots when they are known, before its batch is written (and
+   * fsynced). They are a function of the committed store and the commit alone, so a crash before
+   * the write leads to the same roots again: a replica may sign its certification share from them
+   * while the write runs. Must not throw.
+   */
+  onRoots?: (roots: { stateRoot: Uint8Array, receiptsRoot: Uint8Array }) => void
+}
+
 export interface Store {
   /** The last committed height (0 for a fresh store). */
   readonly height: Height
@@ -144,7 +155,7 @@ export interface Store {
    * Pre: commit.height === height + 1, every key/value/receipt within its limit (else StoreError,
    * nothing written). Post: height, stateRoot updated; returns the new roots.
    */
-  commitHeight (commit: HeightCommit, options?: { signal?: AbortSignal }): Promise<CommitResult>
+  commitHeight (commit: HeightCommit, options?: CommitOptions): Promise<CommitResult>
   /** The record of a committed height, or undefined (not committed, or before an imported checkpoint). */
   getHeight (height: Height): Promise<HeightRecord | undefined>
   /**

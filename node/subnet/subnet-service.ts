@@ -668,6 +668,12 @@ export class SubnetService implements ConsensusApplication {
         certificate: encodeStoredCertificate(certificate),
         writes: executed.writes,
         receipts
+      }, {
+        // The share goes out while the batch is fsynced rather than after: the roots are a function
+        // of the finalized blocks, so a crash before the write computes the same ones again and
+        // this member can never sign two different states for one height. Its own certificate still
+        // waits for its commit (#tryCertifyOnce reads the committed record).
+        onRoots: roots => { this.#shareRoots(height, roots) }
       })
     } catch (error) {
       this.#dropHistory() // whatever the store holds now, the next height reads it again
@@ -694,12 +700,15 @@ export class SubnetService implements ConsensusApplication {
       this.#results.set(skipped.ingressId, skipped)
       this.#notify(skipped)
     }
-    const state: CertifiedState = { subnet: this.subnet.id, height, stateRoot: commit.stateRoot, receiptsRoot: commit.receiptsRoot }
+    await this.#tryCertify(height)
+  }
+
+  /** Signs this member's certification share of `height` and sends it to the others (not awaited: it must not hold up consensus). */
+  #shareRoots (height: Height, roots: { stateRoot: Uint8Array, receiptsRoot: Uint8Array }): void {
+    const state: CertifiedState = { subnet: this.subnet.id, height, ...roots }
     const share: CertificationShare = { state, signer: this.#memberIndex, signature: signCertification(state, this.#c.signer) }
-    // Certification runs after finalize returns: it waits for other members, which consensus must not.
     void this.#c.transport.publishShare(encodeShare(share)).catch(error => { this.#c.logger.debug('share not published', { height, error }) })
     this.#addShare(share)
-    await this.#tryCertify(height)
   }
 
   // ── Certification ──────────────────────────────────────────────────────────────────────────

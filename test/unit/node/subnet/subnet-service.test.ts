@@ -5,10 +5,13 @@ import { actorIdOf, type ActorId } from '../../../../protocol/ids.ts'
 import { decode } from '../../../../protocol/codec.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
+import { KvStore } from '../../../../node/store/kv-store.ts'
+import { MemoryKv } from '../../../../node/store/_memory-kv.ts'
+import type { KvOp } from '../../../../node/store/_kv.ts'
 import { openStore } from '../../../../node/store/level-store.ts'
 import { encodePayload } from '../../../../node/subnet/payload.ts'
 import { decodeHistoryRow, encodeHistoryRow, expiringEnd, padded, systemActorOf, systemKeys } from '../../../../node/subnet/system-state.ts'
-import type { SubnetService } from '../../../../node/subnet/subnet-service.ts'
+import { decodeShare, type SubnetService } from '../../../../node/subnet/subnet-service.ts'
 import type { Ingress, RequestId } from '../../../../protocol/ingress.ts'
 import type { Signer } from '../../../../protocol/signature.ts'
 import { blockHash, type Block, type Certificate } from '../../../../protocol/consensus/messages.ts'
@@ -639,4 +642,38 @@ test('an envelope twice in one block keeps its first run\'s certified result; he
   for (const r of replicas.slice(1, 3)) t.true(await services[0]!.receiveShare(r.shares[0]!))
   const installed = await services[0]!.result(install.id)
   t.is(installed !== undefined && installed !== 'pending' ? installed.status : undefined, 'certified')
+})
+
+test('a member sends its certification share while its commit is being written, and certifies only once the commit landed', async t => {
+  const clock = new ManualClock(1_700_000_000_000)
+  const { subnet, nodes } = makeSubnet(1, clock)
+  // A memory store whose height batches (the ones writing a 'blocks' row) wait until released.
+  let release: () => void = () => {}
+  let held = false
+  class HeldKv extends MemoryKv {
+    override async batch (ops: KvOp[], options: { sync: boolean }): Promise<void> {
+      if (ops.some(op => op.space === 'blocks')) {
+        held = true
+        await new Promise<void>(resolve => { release = resolve })
+        held = false
+      }
+      await super.batch(ops, options)
+    }
+  }
+  const store = await KvStore.open(new HeldKv(), { checkpointIntervalHeights: 0 })
+  const { service, shares } = makeReplica(subnet, nodes[0]!, store, clock)
+  await service.start()
+  t.teardown(async () => { await service.stop() })
+  const running = runHeight(service, [service])
+  for (let i = 0; i < 1_000 && !held; i++) await new Promise(resolve => setImmediate(resolve))
+  t.true(held, 'the height\'s batch is being written')
+  t.is(shares.length, 1, 'the share went out before the write finished')
+  t.is(BigInt(store.height), 0n)
+  t.is(BigInt(service.info().certifiedHeight), 0n, 'no certificate before the commit landed, even with the quorum (n = 1) held')
+  release()
+  await running
+  t.is(BigInt(store.height), 1n)
+  t.is(BigInt(service.info().certifiedHeight), 1n)
+  const share = decodeShare(shares[0]!)
+  t.deepEqual(share?.state.stateRoot, store.stateRoot, 'the early share signed the roots that were then committed')
 })
