@@ -5,8 +5,9 @@
 // load; 512 over HTTP, 1,024 over the ingress stream by default), then latency at 100/s and at R/s
 // offered (counter-wat). Updates go as one POST /v1/ingress?wait=1 each (http) or over one ingress
 // stream per node (this checkout's client; the base must serve GET /v1/ingress/stream). One run,
-// both trees, so the figures share the machine's state; printed per round and as medians with
-// after/before ratios. Stops every process it starts.
+// both trees, so the figures share the machine's state; the tree that goes first alternates by
+// round (use an even --rounds); printed per round and as medians with after/before ratios. Stops
+// every process it starts.
 
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -60,7 +61,8 @@ export default async function compare (args: string[]): Promise<void> {
   const results = new Map<string, Figures[]>(trees.map(t => [t.name, []]))
   const signers = clientSigners(400)
   for (let round = 1; round <= rounds; round++) {
-    for (const tree of trees) {
+    // Which tree goes first alternates, so that neither always runs on the box as the other left it.
+    for (const tree of round % 2 === 1 ? trees : [...trees].reverse()) {
       const figures = await measureTree(tree.root, { seconds, warmup, rate, signers, transport, inFlight })
       results.get(tree.name)!.push(figures)
       process.stdout.write(`round ${round} ${tree.name.padEnd(4)} ${line(figures, rate, inFlight)}\n`)
