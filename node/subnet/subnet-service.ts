@@ -846,7 +846,8 @@ export class SubnetService implements ConsensusApplication {
       this.#notify({
         status: 'certified', ingressId: pending.ingressId, requestId: pending.requestId, subnet: this.subnet.id, height: pending.height,
         index: pending.index, actor: pending.actor, receipt: pending.receipt,
-        certified: { receipt: encodeReceipt(pending.receipt), proof: proofs[i]!, certificate }
+        // The bytes the proof was made over (encoded once, at finalize), not a second encoding.
+        certified: { receipt: receipts[pending.index]!, proof: proofs[i]!, certificate }
       })
     }
   }
