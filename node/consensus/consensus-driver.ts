@@ -124,6 +124,8 @@ export class ConsensusDriver implements Startable {
   readonly #lookups = new BoundedQueue<{ to: number, hashes: Uint8Array[] }>(consensusLookupQueueMax)
   #serving = false
   readonly #verifyCache = new BoundedMap<string, true>(consensusVerifyCacheEntriesMax)
+  /** Stops the metrics showing this replica's counters; set while running. */
+  #unwatchReplica: (() => void) | undefined
 
   constructor (components: ConsensusDriverComponents, init: ConsensusDriverInit) {
     const subnet = init.subnet
@@ -192,6 +194,8 @@ export class ConsensusDriver implements Startable {
     this.#state = recover(config, records, { tip, ...(certificate === undefined ? {} : { finalizedCertificate: certificate }) })
     this.#abort = new AbortController()
     this.#running = true
+    const state = this.#state
+    this.#unwatchReplica = this.#metrics.watchReplica?.(this.subnetId, () => state.counters)
     // Members are dialled by node id; the genesis addresses are hints (the transport authenticates
     // the id), so a member can be reached without trusting the DHT.
     for (const member of this.#init.subnet.genesis.members) {
@@ -205,6 +209,8 @@ export class ConsensusDriver implements Startable {
   async stop (): Promise<void> {
     if (!this.#running) return
     this.#running = false
+    this.#unwatchReplica?.()
+    this.#unwatchReplica = undefined
     if (ConsensusDriver.#routes.get(this.#c.net)?.get(this.protocol) === this) ConsensusDriver.#routes.get(this.#c.net)!.delete(this.protocol)
     this.#abort.abort(new Error('consensus driver stopped'))
     for (const cancel of this.#timers) cancel()

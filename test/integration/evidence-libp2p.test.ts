@@ -65,7 +65,14 @@ test('daemons sent conflicting votes by a member over libp2p record the evidence
     ]
   }
   const evidenceOf = async (node: DevnetNode): Promise<EvidenceRow[]> => await getJson<EvidenceRow[]>(`${node.api}/v1/subnets/${subnet}/evidence`)
+  const badSignatures = async (node: DevnetNode): Promise<number> => {
+    const response = await fetch(`${node.api}/metrics`, { signal: AbortSignal.timeout(10_000) })
+    const match = new RegExp(`^pylon_consensus_replica_refused\\{subnet="${subnet}",reason="bad-signature"\\} (\\d+)$`, 'm').exec(await response.text())
+    return match === null ? Number.NaN : Number(match[1])
+  }
+  const badBefore = await Promise.all(honest.map(badSignatures))
   const landed = new Map<DevnetNode, bigint>()
+  const badCounted: number[] = []
   let attempts = 0
   // A view the replica had already finalized (or not yet reached the window of) when the frames
   // arrived is dropped as stale or future: then cast the votes again at a fresh view, at most 3 times.
@@ -90,6 +97,10 @@ test('daemons sent conflicting votes by a member over libp2p record the evidence
     const all = await evidenceOf(node)
     t.true(all.every(r => r.signer === index), `node ${node.index}: no record names a member framed by forged signatures`)
     t.is((await subnetInfo(node.api, subnet) as unknown as { evidence: number }).evidence, all.length, `node ${node.index}: GET /v1/subnets/:id counts the records`)
+    // The forged finalize and the two votes claiming another member: refused, and counted.
+    const bad = await badSignatures(node) - badBefore[honest.indexOf(node)]!
+    t.true(bad >= 3, `node ${node.index}: /metrics counts the 3 forged votes of each attempt as bad signatures (${bad})`)
+    badCounted.push(bad)
   }
 
   // The CLI verifies each record itself against the genesis it fetches.
@@ -103,5 +114,5 @@ test('daemons sent conflicting votes by a member over libp2p record the evidence
   const before = await heights()
   await eventually('every honest daemon to finalize 3 more heights', async () => (await heights()).every((h, i) => h >= before[i]! + 3n), 45_000)
   for (const node of honest) t.true(isOurDaemon(node), `node ${node.index} is still running`)
-  t.log(`member replaced in ${(upMs / 1000).toFixed(1)} s; evidence on all 3 daemons at ${(detectedMs / 1000).toFixed(1)} s (${attempts} attempt(s)); total ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
+  t.log(`member replaced in ${(upMs / 1000).toFixed(1)} s; evidence on all 3 daemons at ${(detectedMs / 1000).toFixed(1)} s (${attempts} attempt(s)); bad signatures counted ${badCounted.join(', ')}; total ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
 })
