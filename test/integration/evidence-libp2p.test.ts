@@ -7,6 +7,7 @@ import test from 'ava'
 import { encode, sha256Bytes } from '../../protocol/codec.ts'
 import type { Message, Vote } from '../../protocol/consensus/messages.ts'
 import type { NodeId } from '../../protocol/ids.ts'
+import { consensusViewsAheadMax } from '../../protocol/limits.ts'
 import { isOurDaemon, stopNodes, type DevnetNode } from '../../node/cli/commands/devnet.ts'
 import { eventually, getJson, runCliAsync } from '../helpers/daemon-process.ts'
 import { startByzantineMember } from './_byzantine-member.ts'
@@ -25,7 +26,7 @@ interface EvidenceRow {
 /**
  * Views the double votes are cast ahead of the highest view heard: far enough ahead that no honest
  * replica finalizes that view before the frames arrive, and well inside the window a replica keeps
- * (consensusViewsAheadMax = 16) even if it lags the fastest member by a few views.
+ * (consensusViewsAheadMax) even if it lags the fastest member by a few views.
  */
 const viewsAhead = 6n
 
@@ -34,10 +35,12 @@ const forged = (vote: Vote): Vote => ({ ...vote, signature: vote.signature.map((
 
 test('daemons sent conflicting votes by a member over libp2p record the evidence, serve it, refuse forgeries and keep finalizing', async t => {
   t.timeout(150_000)
+  t.true(viewsAhead * 2n <= BigInt(consensusViewsAheadMax), 'the votes land inside the window of a replica a few views behind')
   const startedMs = performance.now()
   const { file } = await testDevnet(t, { prefix: 'pylon-evidence-p2p-', nodes: 4 })
   const subnet = file.subnet!
-  const [byzantine, ...honest] = [file.nodes[3]!, ...file.nodes.slice(0, 3)] as [DevnetNode, ...DevnetNode[]]
+  const byzantine = file.nodes[3]!
+  const honest = file.nodes.slice(0, 3)
   const heights = async (): Promise<bigint[]> => await Promise.all(honest.map(async n => BigInt((await subnetInfo(n.api, subnet))?.height ?? '0')))
   await eventually('the devnet to finalize a block', async () => (await heights()).every(h => h >= 1n), 60_000)
   const members = (await subnetInfo(honest[0]!.api, subnet))!.members
@@ -51,8 +54,8 @@ test('daemons sent conflicting votes by a member over libp2p record the evidence
   const upMs = performance.now() - startedMs
 
   // Per view: two notarizes for different blocks (evidence), a finalize then a forged conflicting
-  // finalize (a bad signature: no evidence), two conflicting notarizes claiming member 0 but signed
-  // with this member's key (bad signatures: nobody can be framed), then a nullify beside the
+  // finalize (a bad signature: no evidence), two conflicting notarizes claiming another member but
+  // signed with this member's key (bad signatures: nobody can be framed), then a nullify beside the
   // finalize (evidence). Frames of one stream are stepped in order, so once the nullify's record
   // is served every forgery before it has been judged.
   const equivocation = (view: bigint): Message[] => {
