@@ -410,6 +410,8 @@ export const devnetDeltaMs = 500
 export const clientRequestTimeoutMs = 10_000
 /** How long `pylon call`/`deploy` wait for the certified response: a few views of a loaded subnet. */
 export const clientCertifyWaitMs = 30_000
+/** Pause before a client sends an unanswered envelope again (its node restarting, busy, or its own wait over): a daemon restarts in seconds, so a few tries a second find it soon without flooding it. */
+export const clientResubmitDelayMs = 250
 /** Certificates an IngressStream remembers as verified: answers come height by height, each height's under one certificate; a few dozen heights cover any burst in flight. */
 export const clientCertificatesMemoMax = 64
 /** Subnets `pylon deploy` without --subnet compares for room (one actor listing each): enough for a devnet or a small network; name one with --subnet beyond. */

@@ -2,9 +2,10 @@
 // the block context, state writes, receipts and outbox messages, with their canonical encodings.
 // Pure types and functions: no I/O, no clock, no randomness.
 
-import { encode } from './codec.ts'
-import type { ActorId, Height } from './ids.ts'
+import { decode, encode } from './codec.ts'
+import { parseActorId, type ActorId, type Height } from './ids.ts'
 import type { RequestId } from './ingress.ts'
+import { err, ok, type Result } from './result.ts'
 
 /** Facts of the block every replica executes identically. */
 export interface BlockContext {
@@ -103,6 +104,31 @@ export function encodeReceipt (receipt: Receipt): Uint8Array {
     fuelUsed: receipt.fuelUsed,
     logs: receipt.logs,
     requestId: receipt.requestId
+  })
+}
+
+/**
+ * A receipt from its encodeReceipt bytes (a store's receipts of a height, read back to answer a
+ * request after a restart). Refuses bytes that are not exactly the canonical receipt shape.
+ */
+export function decodeReceipt (bytes: Uint8Array): Result<Receipt> {
+  const decoded = decode(bytes)
+  if (!decoded.ok) return decoded
+  const r = decoded.value as Record<string, unknown>
+  const fields = ['index', 'actor', 'method', 'ok', 'result', 'error', 'fuelUsed', 'logs', 'requestId']
+  if (r === null || typeof r !== 'object' || Object.keys(r).length !== fields.length || fields.some(f => !Object.hasOwn(r, f))) return err('receipt must be a map of exactly ' + fields.join(', '))
+  const actor = parseActorId(r.actor)
+  if (!actor.ok) return err(`receipt actor: ${actor.error}`)
+  const fuel = r.fuelUsed
+  if (!Number.isSafeInteger(r.index) || (r.index as number) < 0 || typeof r.method !== 'string' || typeof r.ok !== 'boolean' ||
+      !(r.result === null || r.result instanceof Uint8Array) || !(r.error === null || typeof r.error === 'string') ||
+      !((typeof fuel === 'number' && Number.isSafeInteger(fuel) && fuel >= 0) || (typeof fuel === 'bigint' && fuel >= 0n)) ||
+      !Array.isArray(r.logs) || !r.logs.every(l => typeof l === 'string') || !(r.requestId === null || typeof r.requestId === 'string')) {
+    return err('receipt fields have the wrong types')
+  }
+  return ok({
+    index: r.index as number, actor: actor.value, method: r.method, ok: r.ok, result: r.result, error: r.error,
+    fuelUsed: BigInt(fuel), logs: r.logs as string[], requestId: r.requestId as RequestId | null
   })
 }
 

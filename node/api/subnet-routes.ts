@@ -246,8 +246,13 @@ class SubnetHandlers {
     const again = !added.ok && (added.error.reason === 'duplicate' || added.error.reason === 'replay')
     if (!added.ok && !(again && wait)) throw new HttpError(statusOfRefusal[added.error.reason] ?? 400, added.error.message, { reason: added.error.reason })
     if (!wait) return { status: 202, json: pending }
-    // A replay of a request this node has no record of (another signature, or forgotten): nothing to wait for.
-    if (again && await service.result(id) === undefined) throw new HttpError(409, added.error.message, { reason: added.error.reason })
+    if (again && await service.result(id) === undefined) {
+      // A request this node does not hold in memory (a copy with another signature, or its result
+      // forgotten in a restart): if a committed block executed it, the answer comes from the store.
+      const stored = await service.storedResult(decoded.value)
+      if (stored === undefined) throw new HttpError(409, added.error.message, { reason: added.error.reason })
+      return stored === 'pending' ? { status: 202, json: pending } : { status: 200, json: resultJson(stored) }
+    }
     const result = await service.wait(id, apiIngressWaitMs, r.signal)
     return result === undefined ? { status: 202, json: pending } : { status: 200, json: resultJson(result) }
   }

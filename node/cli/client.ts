@@ -11,7 +11,7 @@ import { decodeCertifiedResponse, verifyCertifiedResponse, type CertificateMemo 
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
 import { ingressIdOf, signIngress, subnetOfIngress, type Ingress, type IngressContent, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
-  apiCodeChunkBytesMax, clientCertificatesMemoMax, clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, ingressNonceBytesMax, ingressPayloadBytesMax,
+  apiCodeChunkBytesMax, clientCertificatesMemoMax, clientCertifyWaitMs, clientIngressTtlMs, clientRequestTimeoutMs, clientResubmitDelayMs, ingressNonceBytesMax, ingressPayloadBytesMax,
   ingressStreamAnswerBytesMax, ingressStreamClientQueueMax, ingressStreamConnectTimeoutMs, ingressStreamInFlightMax
 } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
@@ -20,6 +20,9 @@ import { BoundedMap } from '../core/bounded-map.ts'
 import { PylonError } from '../core/errors.ts'
 import { createIdentity, identityPath, loadIdentity } from '../identity/identity-file.ts'
 import { CliError } from './output.ts'
+
+/** undici's codes for a connection the other side closed or reset mid-request (as opposed to one never made). */
+const droppedConnectionCodes = new Set(['UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ECONNRESET', 'EPIPE'])
 
 /** GET /v1/subnets/:id (API.md). */
 export interface SubnetInfo {
@@ -165,33 +168,34 @@ export class ApiClient {
   }
 
   /**
-   * Submits an envelope and waits (bounded by `waitMs`) for its certified result: the node's own
-   * wait, then polling GET /v1/ingress/:id. A node too busy to answer in time (an install
-   * transpiling a large component holds its event loop for seconds) is polled again, not given up
-   * on. Returns the last answer, `pending` when time ran out.
+   * Submits an envelope and waits (bounded by `waitMs`) for its certified result. Asking again is
+   * sending the same envelope again: a node answers a resubmission with the request's result (from
+   * its store if it restarted meanwhile), and admits it if it lost it unexecuted, so the request
+   * runs once whichever happened. A node too busy to answer in time (an install transpiling a large
+   * component holds its event loop for seconds), failing with a 5xx, or whose connection dropped
+   * (a restart) is asked again until the wait ends; one that refuses the connection is too, once it
+   * answered this submit before. Returns the last answer, `pending` when time ran out.
    */
   async submit (ingress: Ingress, options: { waitMs?: number, signal?: AbortSignal } = {}): Promise<IngressResult> {
     const deadline = Date.now() + (options.waitMs ?? clientCertifyWaitMs)
     const pending: IngressResult = { ok: true, status: 'pending', ingressId: ingress.id, requestId: ingress.requestId, subnet: subnetOfIngress(ingress.content) }
-    let result = await this.#orPendingOnTimeout(pending, async () => await this.request<IngressResult>('POST', '/v1/ingress?wait=1', {
-      body: ingress.bytes, type: 'application/cbor', timeoutMs: Math.max(1, Math.min(deadline - Date.now(), clientCertifyWaitMs + clientRequestTimeoutMs)), signal: options.signal
-    }))
-    while (result.status === 'pending' && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 250))
-      // Naming the subnet lets a node that is not a member ask one of its members.
-      const path = `/v1/ingress/${encodeURIComponent(ingress.id)}?subnet=${encodeURIComponent(pending.subnet)}`
-      result = await this.#orPendingOnTimeout(result, async () => await this.request<IngressResult | undefined>('GET', path, { signal: options.signal, notFoundIsPending: true }) ?? result)
-    }
-    return result
-  }
-
-  /** The answer, or `pending` when the node was too slow or failed in a way a retry may cure (HTTP 5xx). */
-  async #orPendingOnTimeout (pending: IngressResult, ask: () => Promise<IngressResult>): Promise<IngressResult> {
-    try {
-      return await ask()
-    } catch (error) {
-      if (error instanceof CliError && (error.code === 'timeout' || /^http-5\d\d$/.test(error.code))) return { ...pending, reason: error.message }
-      throw error
+    let reached = false
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0) await new Promise(resolve => setTimeout(resolve, clientResubmitDelayMs))
+      let result: IngressResult
+      try {
+        result = await this.request<IngressResult>('POST', '/v1/ingress?wait=1', {
+          body: ingress.bytes, type: 'application/cbor', timeoutMs: Math.max(1, Math.min(deadline - Date.now(), clientCertifyWaitMs + clientRequestTimeoutMs)), signal: options.signal
+        })
+        reached = true
+      } catch (error) {
+        if (!(error instanceof CliError)) throw error
+        const absent = error.code === 'no-daemon'
+        if (absent ? !reached : error.code !== 'timeout' && error.code !== 'connection-lost' && !/^http-5\d\d$/.test(error.code)) throw error
+        if (!absent) reached = true
+        result = { ...pending, reason: error.message }
+      }
+      if (result.status !== 'pending' || Date.now() >= deadline) return result
     }
   }
 
@@ -212,6 +216,10 @@ export class ApiClient {
       })
     } catch (error) {
       if ((error as Error).name === 'TimeoutError') throw new CliError(`daemon at ${this.url} did not answer ${method} ${path.replace(/\?.*/, '')} in time`, 'timeout')
+      // A connection the daemon closed mid-request (it stopped or restarted) is not a missing daemon.
+      if (droppedConnectionCodes.has(String(((error as Error).cause as { code?: unknown } | undefined)?.code))) {
+        throw new CliError(`the connection to the daemon at ${this.url} dropped during ${method} ${path.replace(/\?.*/, '')}`, 'connection-lost')
+      }
       throw new CliError(`no daemon at ${this.url}: is \`pylon daemon\` running?`, 'no-daemon')
     }
     const text = await response.text()

@@ -52,6 +52,12 @@ export interface MempoolInit {
   ratePerSecond?: number
   /** @default mempoolPrincipalBurst */
   burst?: number
+  /**
+   * Whether a committed block executed this request (the subnet's replay history). The pool's own
+   * replay memory starts empty with the process: without this, a client resubmitting a request
+   * after a restart got it pooled and proposed again, only for its block to skip it. @default none
+   */
+  committed?: (requestId: RequestId) => boolean
 }
 
 export type AcceptedListener = (ingress: Ingress, from: string | undefined) => void
@@ -80,6 +86,7 @@ export class Mempool {
   readonly #countMax: number
   readonly #bytesMax: number
   readonly #seenMax: number
+  readonly #committed: ((requestId: RequestId) => boolean) | undefined
   readonly #rate: RateLimiter
   /** Pooled messages in arrival order (Map iteration order), which is the order take() offers. */
   readonly #pool = new Map<IngressId, Ingress>()
@@ -107,6 +114,7 @@ export class Mempool {
     this.#countMax = init.countMax ?? mempoolCountMax
     this.#bytesMax = init.bytesMax ?? mempoolBytesMax
     this.#seenMax = init.seenMax ?? mempoolSeenMax
+    this.#committed = init.committed
     assert(this.#countMax > 0 && this.#bytesMax >= ingressBytesMax, `mempool must hold one full message: countMax ${this.#countMax}, bytesMax ${this.#bytesMax}`)
     assert(this.#seenMax >= this.#countMax, `replay memory (${this.#seenMax}) must cover the pool (${this.#countMax})`)
     this.#rate = new RateLimiter({
@@ -178,6 +186,7 @@ export class Mempool {
     const subnet = subnetOfIngress(content)
     if (this.#subnet !== undefined && subnet !== this.#subnet) return this.#refuse('wrong-subnet', `message is for subnet ${subnet}, this pool serves ${this.#subnet}`)
     if (this.#seen.has(ingress.requestId)) return this.#refuse('replay', `replayed request ${ingress.requestId}: already pooled or finalized, remembered until it expires`)
+    if (this.#committed?.(ingress.requestId) === true) return this.#refuse('replay', `replayed request ${ingress.requestId}: a committed block executed it`)
     if (this.#pool.size >= this.#countMax || this.#bytes + bytes.length > this.#bytesMax) {
       return this.#refuse('full', `mempool full: ${this.#pool.size}/${this.#countMax} messages, ${this.#bytes + bytes.length} > ${this.#bytesMax} bytes; retry later`)
     }

@@ -39,7 +39,8 @@ function before (a: HistoryRow, b: HistoryRow): boolean {
  * reasoning mempoolSeenMax is sized by), plus one small record per row (at most one row per block).
  */
 export class ReplayHistory {
-  readonly #requests = new Set<RequestId>()
+  /** Each remembered request → the height that executed it (a client asking again after a restart is answered from that height). */
+  readonly #requests = new Map<RequestId, bigint>()
   /** Every row in key order (= prune order); a new row is usually last or near it. */
   readonly #rows: HistoryRow[] = []
 
@@ -69,6 +70,11 @@ export class ReplayHistory {
     return this.#requests.has(id)
   }
 
+  /** The height whose block executed `id`, while its row is in the state. */
+  heightOf (id: RequestId): bigint | undefined {
+    return this.#requests.get(id)
+  }
+
   get requests (): number { return this.#requests.size }
   get rows (): number { return this.#rows.length }
 
@@ -93,7 +99,7 @@ export class ReplayHistory {
   }
 
   #insert (row: HistoryRow): void {
-    for (const id of row.requests) this.#requests.add(id)
+    for (const id of row.requests) this.#requests.set(id, row.height)
     let at = this.#rows.length
     while (at > 0 && before(row, this.#rows[at - 1]!)) at--
     this.#rows.splice(at, 0, row)

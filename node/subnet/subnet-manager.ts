@@ -10,7 +10,7 @@ import { mkdir, open, readdir, readFile, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decode, encode, sha256Bytes } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
-import { ingressIdOf } from '../../protocol/ingress.ts'
+import { ingressIdOf, type RequestId } from '../../protocol/ingress.ts'
 import { stateSyncAttemptsMax, stateSyncRetryMs } from '../../protocol/limits.ts'
 import {
   actorCodeBytesMax, apiRelayAnswerBytesMax, apiRelayRequestBytesMax, apiRelayStreamsMax, apiRelayTimeoutMs, subnetCodeFetchTimeoutMs, subnetCodeRequestBytesMax,
@@ -299,9 +299,13 @@ export class SubnetManager implements Startable {
         // A member's own stream: a share that can change nothing is dropped before its check.
         onShare: async bytes => !live || await service.receiveMemberShare(bytes)
       })
-      const mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, { subnet: subnet.id })
+      const mempool: Mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, {
+        subnet: subnet.id,
+        // The service (made next, from this pool) knows what its committed blocks executed.
+        committed: (requestId: RequestId): boolean => service.committed(requestId)
+      })
       const inbox = this.#xnet.inbox(subnet)
-      const service = new SubnetService(subnet, {
+      const service: SubnetService = new SubnetService(subnet, {
         store, loader, signer, clock, logger: log, mempool, xnet: inbox, ...(this.#c.subnetMetrics === undefined ? {} : { metrics: this.#c.subnetMetrics }),
         ...(this.#c.changes === undefined ? {} : { changes: this.#c.changes }),
         transport: {

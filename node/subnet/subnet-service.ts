@@ -14,7 +14,7 @@ import {
   subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetUncertifiedHeightsCachedMax, subnetOutboxQueueMax, subnetResultsMax, subnetTimersPerBlockMax, subnetWaitersMax,
   xnetAckPrunePerBlockMax, xnetBlockBytesMax, xnetCertificateWaitMs, xnetSliceBytesMax, xnetSliceMessagesMax, xnetSlicesPerBlockMax, xnetStreamMessagesMax
 } from '../../protocol/limits.ts'
-import { encodeReceipt, type ActorMessage, type BlockContext, type OutboxMessage, type Receipt, type StateWrite } from '../../protocol/receipt.ts'
+import { decodeReceipt, encodeReceipt, type ActorMessage, type BlockContext, type OutboxMessage, type Receipt, type StateWrite } from '../../protocol/receipt.ts'
 import { err, ok, type Result } from '../../protocol/result.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
@@ -233,7 +233,7 @@ export class SubnetService implements ConsensusApplication {
     assert(this.#memberIndex >= 0, `${components.signer.id} is not a member of subnet ${subnet.id}`)
     this.#genesisHash = genesisHashOf(subnet)
     this.#genesisBytes = encodeGenesis(subnet)
-    this.mempool = components.mempool ?? new Mempool({ clock: components.clock, logger: components.logger.child('mempool') }, { subnet: subnet.id })
+    this.mempool = components.mempool ?? new Mempool({ clock: components.clock, logger: components.logger.child('mempool') }, { subnet: subnet.id, committed: id => this.committed(id) })
   }
 
   get store (): Store { return this.#c.store }
@@ -316,6 +316,41 @@ export class SubnetService implements ConsensusApplication {
       return writing === undefined ? 'pending' : await this.#certifiedResult(known, writing) ?? 'pending'
     }
     return await this.#certifiedResult(known) ?? 'pending'
+  }
+
+  /**
+   * Whether a committed block executed this request and its replay-history row is still in the
+   * state (the pool refuses it as a replay: mempool.ts `committed`). False while the history is
+   * being read again (after a failed commit); a block then skips the request itself.
+   */
+  committed (requestId: RequestId): boolean {
+    return this.#history?.has(requestId) === true
+  }
+
+  /**
+   * The certified result of a request this node executed but no longer remembers (#results is
+   * memory, lost in a restart; bounded by subnetResultsMax): the replay history names its height,
+   * the height's stored receipts hold its receipt, and the stored certificate certifies them. For a
+   * client that asks again with the same envelope after losing its answer. 'pending' while the
+   * height has no certificate here; undefined when no committed block executed the request (or its
+   * history row was pruned, which happens only after the request expired), or when this node holds
+   * no receipts of that height (a state sync brought its state past it without them).
+   */
+  async storedResult (ingress: Ingress): Promise<IngressResult | 'pending' | undefined> {
+    const history = await this.#replayHistory()
+    const height = history.heightOf(ingress.requestId)
+    if (height === undefined || height > this.#c.store.height) return undefined
+    const receipts = await this.#c.store.receipts(toHeight(height))
+    if (receipts.length === 0) return undefined
+    for (const bytes of receipts) {
+      const receipt = decodeReceipt(bytes)
+      assert(receipt.ok, `height ${height} holds an unreadable receipt: ${receipt.ok ? '' : receipt.error}`)
+      if (receipt.value.requestId !== ingress.requestId) continue
+      const pending: PendingResult = { height: toHeight(height), index: receipt.value.index, actor: receipt.value.actor, receipt: receipt.value, ingressId: ingress.id, requestId: ingress.requestId }
+      return await this.#certifiedResult(pending, this.#writing.get(height)) ?? 'pending'
+    }
+    // The history names the height, yet none of its receipts answers the request: corruption.
+    assert(false, `the replay history places request ${ingress.requestId} at height ${height}, whose receipts do not answer it`)
   }
 
   /** Waits up to `ms` for the envelope's result; undefined on timeout. */

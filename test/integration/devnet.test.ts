@@ -6,7 +6,7 @@ import test from 'ava'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ActorId } from '../../protocol/ids.ts'
-import { ApiClient, signEnvelope, type SubnetInfo } from '../../node/cli/client.ts'
+import { ApiClient, signEnvelope, verifyIngressResult, type SubnetInfo } from '../../node/cli/client.ts'
 import { isOurDaemon, startDevnetNode } from '../../node/cli/commands/devnet.ts'
 import { eventually, repoRoot, runCliAsync } from '../helpers/daemon-process.ts'
 import { clientSigners, sendUpdates } from './_devnet-load.ts'
@@ -23,6 +23,8 @@ const counterWasm = join(repoRoot, 'contracts/build', process.env.PYLON_DEVNET_C
 interface CliRun { status: number | null, stdout: string, stderr: string }
 
 /** Runs the CLI without blocking this process (the devnet's clients share the event loop). */
+const utf8 = (bytes: Uint8Array | null): string => (bytes === null ? '' : new TextDecoder().decode(bytes))
+
 const cli = async (args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliRun> => await runCliAsync(args, { env, timeoutMs })
 
 test('a 4-process devnet finalizes every update across a SIGKILL and restart, and all replicas agree', async t => {
@@ -50,8 +52,17 @@ test('a 4-process devnet finalizes every update across a SIGKILL and restart, an
   t.deepEqual(first.failures.slice(0, 5), [], `phase 1: ${first.failures.length} failures`)
   t.is(first.ok, perPhase)
 
-  // SIGKILL one replica (the last: a member that is not node 0, which others bootstrap to first).
+  // One more update, sent to the replica about to be killed and kept: after that replica restarts,
+  // the same envelope sent to it again must be answered from its store, and run nothing twice.
   const victim = file.nodes[3]!
+  const [keeper] = clientSigners(1)
+  const kept = signEnvelope({ kind: 'update', actor, method: 'inc', payload: new Uint8Array() }, keeper!)
+  const keptOutcome = verifyIngressResult(await apis[3]!.submit(kept), subnet, kept)
+  t.is(utf8(keptOutcome.result), String(perPhase + 1))
+  // Its height's certificate is written just after the answer; a process kill loses nothing LevelDB wrote.
+  await eventually('the victim to store the certificate of that height', async () => BigInt((await subnetInfo(victim.api, subnetId))?.certifiedHeight ?? '0') >= keptOutcome.height, 30_000)
+
+  // SIGKILL one replica (the last: a member that is not node 0, which others bootstrap to first).
   process.kill(victim.pid!, 'SIGKILL')
   await eventually('the killed replica to be gone', () => !isOurDaemon(victim), 10_000)
 
@@ -59,8 +70,8 @@ test('a 4-process devnet finalizes every update across a SIGKILL and restart, an
   const second = await sendUpdates({ apis: apis.slice(0, 3), signers, actor, method: 'inc', count: perPhase, concurrency: 50, subnet })
   t.deepEqual(second.failures.slice(0, 5), [], `phase 2: ${second.failures.length} failures`)
   t.is(second.ok, perPhase)
-  const counts = [...first.results, ...second.results].map(Number).sort((a, b) => a - b)
-  t.deepEqual(counts, Array.from({ length: 2 * perPhase }, (_, i) => i + 1), 'each increment saw a distinct count: 1..N, none lost, none twice')
+  const counts = [...first.results, utf8(keptOutcome.result), ...second.results].map(Number).sort((a, b) => a - b)
+  t.deepEqual(counts, Array.from({ length: 2 * perPhase + 1 }, (_, i) => i + 1), 'each increment saw a distinct count: 1..N, none lost, none twice')
 
   // Restart it from its data dir: it recovers from its WAL and store and catches up.
   victim.pid = startDevnetNode(victim)
@@ -73,21 +84,27 @@ test('a 4-process devnet finalizes every update across a SIGKILL and restart, an
   }, 120_000, 500)
   t.log(`all 4 replicas at height ${agreed[0]!.height}, state root ${agreed[0]!.stateRoot.slice(0, 16)}…`)
 
+  // The kept envelope, sent again to the restarted replica (whose memory of results is gone): the
+  // same certified receipt, from its store, and no second increment.
+  const again = verifyIngressResult(await apis[3]!.submit(kept), subnet, kept)
+  t.is(again.height, keptOutcome.height)
+  t.is(utf8(again.result), String(perPhase + 1))
+
   // The count is exact on every replica, including the restarted one.
   const [querier] = clientSigners(1)
   for (const api of apis) {
     const answer = await api.query(signEnvelope({ kind: 'query', actor, method: 'get', payload: new Uint8Array() }, querier!))
-    t.is(answer.resultUtf8, String(2 * perPhase), `count on ${api.url}`)
+    t.is(answer.resultUtf8, String(2 * perPhase + 1), `count on ${api.url}`)
   }
 
   // The CLI's view of the same devnet: call verifies the certificate; errors are one clear line.
   const env = { HOME: home, PYLON_IDENTITY: '' }
   const call = await cli(['call', actor, 'inc', '--api', file.nodes[3]!.api, '--json'], env)
   t.is(call.status, 0, call.stderr)
-  t.like(JSON.parse(call.stdout), { ok: true, result: String(2 * perPhase + 1), certified: true })
+  t.like(JSON.parse(call.stdout), { ok: true, result: String(2 * perPhase + 2), certified: true })
   const query = await cli(['query', actor, 'get', '--api', file.nodes[1]!.api], env)
   t.is(query.status, 0, query.stderr)
-  t.regex(query.stdout, new RegExp(`^ok      true\\nresult  ${2 * perPhase + 1}\\n`))
+  t.regex(query.stdout, new RegExp(`^ok      true\\nresult  ${2 * perPhase + 2}\\n`))
   const actorError = await cli(['call', actor, 'nope', '--api', file.nodes[0]!.api, '--json'], env)
   t.is(actorError.status, 1, 'an actor error is a non-zero exit')
   t.like(JSON.parse(actorError.stdout), { ok: false, certified: true })

@@ -3,7 +3,7 @@
 
 import test from 'ava'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { certificateOf, encodeCertifiedResponse, signCertification, type CertifiedState } from '../../../../protocol/certification.ts'
 import { actorIdOf, height, peerIdOfPublicKey, type NodeId, type Principal } from '../../../../protocol/ids.ts'
@@ -117,4 +117,42 @@ test('ApiClient names the daemon that is not there, and payloadOf names the size
   await t.throwsAsync(new ApiClient('http://127.0.0.1:9').subnets(), { message: 'no daemon at http://127.0.0.1:9: is `pylon daemon` running?' })
   t.throws(() => payloadOf('x'.repeat(2 * 1024 * 1024)), { message: /^payload too large: 2097152 > \d+ bytes$/ })
   t.is(payloadOf('héllo').length, 6)
+})
+
+test('ApiClient.submit sends the same envelope again when the node drops the connection and restarts, and fails at once when no daemon was ever there', async t => {
+  const { subnet, signers } = makeSubnet('restart')
+  const ingress = inc(subnet, alice)
+  const bodies: Buffer[] = []
+  const certified = answer(subnet, signers)
+  let restarted = false
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      bodies.push(Buffer.concat(chunks))
+      if (!restarted) {
+        // The node dies holding the wait: the connection drops, then nothing listens for a while.
+        restarted = true
+        req.socket.destroy()
+        server.close()
+        setTimeout(() => { server.listen(port, '127.0.0.1') }, 700)
+        return
+      }
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify(certified))
+    })
+  }
+  const server = createServer(handler)
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  t.teardown(() => { server.close() })
+  const result = await new ApiClient(`http://127.0.0.1:${port}`).submit(ingress, { waitMs: 10_000 })
+  t.is(result.status, 'certified')
+  t.is(result.certified, certified.certified)
+  t.true(bodies.length >= 2, `${bodies.length} submissions`)
+  t.true(bodies.every(b => b.equals(ingress.bytes)), 'every submission is the same signed envelope')
+
+  const started = Date.now()
+  await t.throwsAsync(new ApiClient('http://127.0.0.1:9').submit(ingress, { waitMs: 10_000 }), { instanceOf: CliError, message: 'no daemon at http://127.0.0.1:9: is `pylon daemon` running?' })
+  t.true(Date.now() - started < 5_000, 'no retries for a daemon never reached')
 })

@@ -57,6 +57,20 @@ test('Mempool accepts a valid message, tells listeners who sent it, and counts i
   t.is(heard.length, 1)
 })
 
+test('Mempool refuses, as a replay, a request its subnet\'s committed history names (its own replay memory started empty)', t => {
+  const executed = new Set<string>()
+  const { pool, message, refused } = setup({ committed: id => executed.has(id) })
+  const before = message()
+  executed.add(before.requestId)
+  const r = refusal(t, pool.add(before.bytes))
+  t.is(r.reason, 'replay')
+  t.is(r.message, `replayed request ${before.requestId}: a committed block executed it`)
+  t.like(pool.addVerified(before), { ok: false, error: { reason: 'replay' } })
+  t.deepEqual(refused, ['replay', 'replay'])
+  t.is(pool.size, 0)
+  t.true(pool.add(message().bytes).ok, 'a request no block executed is admitted')
+})
+
 test('Mempool refuses a forged signature and an expired message, and changes nothing', t => {
   const { pool, clock, message, refused } = setup()
   const forged = new Uint8Array(message().bytes)

@@ -3,7 +3,9 @@ import { decode, encode } from '../../../../protocol/codec.ts'
 import { actorIdOf } from '../../../../protocol/ids.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { countVerifications } from '../../../helpers/verify-counter.ts'
-import { Client, oneReplicaApi } from './_harness.ts'
+import { memoryStore } from '../../../../node/store/memory-store.ts'
+import { verifyIngressResult, type IngressResult } from '../../../../node/cli/client.ts'
+import { Client, exampleCode, makeReplica, makeSubnet, oneReplicaApi, replicaApi, runHeight, utf8 } from './_harness.ts'
 
 // POST /v1/ingress and /v1/query: the API decodes and verifies the envelope to route it, then hands the decoded
 // message to the service, so each envelope costs this node one Ed25519 verification, not two.
@@ -57,4 +59,37 @@ test.serial('POST /v1/ingress verifies each envelope once; forged and non-canoni
   t.is(res.status, 404, 'no such actor here')
   t.like(await res.json(), { reason: 'unknown-actor' })
   t.is(counter.count - before, 1, 'one verification for a query')
+})
+
+test.serial('POST /v1/ingress?wait=1 of a request executed before a restart is answered from the store, certified, and runs nothing again', async t => {
+  const clock = new ManualClock(Date.now())
+  const { subnet, nodes } = makeSubnet(1, clock)
+  const store = await memoryStore()
+  const client = new Client(clock)
+  const code = await exampleCode('counter-wat')
+  const actor = actorIdOf(subnet.id, 1n)
+  const inc = client.update(actor)
+  {
+    const { service } = makeReplica(subnet, nodes[0]!, store, clock)
+    await service.start()
+    await service.putCode(code)
+    service.submit(client.install(subnet, code).bytes)
+    await runHeight(service, [service])
+    service.submit(inc.bytes)
+    await runHeight(service, [service])
+    await service.stop()
+  }
+  // The same store under a new service: what a daemon restart leaves (no results in memory).
+  const { service } = makeReplica(subnet, nodes[0]!, store, clock)
+  await service.start()
+  t.teardown(async () => { await service.stop() })
+  const { url } = await replicaApi(t, service, clock)
+  const res = await fetch(`${url}/v1/ingress?wait=1`, { method: 'POST', body: inc.bytes, signal: AbortSignal.timeout(10_000) })
+  t.is(res.status, 200)
+  const answer = await res.json() as IngressResult
+  t.like(answer, { status: 'certified', ingressId: inc.id, requestId: inc.requestId })
+  const outcome = verifyIngressResult(answer, subnet, inc)
+  t.like(outcome, { height: 2n, ok: true, actor })
+  t.is(utf8(outcome.result ?? undefined), '1')
+  t.is(service.mempool.size, 0, 'not pooled again')
 })

@@ -497,7 +497,7 @@ test.serial('member shares that can change nothing are dropped before their sign
   t.is(counter.count, afterStart)
 })
 
-test('the executed-request history survives a restart from the LevelDB store', async t => {
+test('after a restart from the LevelDB store the pool refuses an executed request, and the store still answers it, certified', async t => {
   const { dir, remove } = await tempDir()
   t.teardown(remove)
   const clock = new ManualClock()
@@ -524,14 +524,46 @@ test('the executed-request history survives a restart from the LevelDB store', a
   await service.start()
   t.is(BigInt(service.info().height), 2n)
   t.is(BigInt(service.info().certifiedHeight), 2n)
-  // A fresh mempool accepts the replay; the replicated history still refuses to run it.
-  t.true(service.submit(inc.bytes).ok)
+  // The pool's own replay memory started empty; the committed history refuses the request.
+  const again = service.submit(inc.bytes)
+  t.false(again.ok)
+  if (!again.ok) t.like(again.error, { reason: 'replay', message: `replayed request ${inc.requestId}: a committed block executed it` })
+  t.is(service.mempool.size, 0)
+  // Its result was memory; the store answers it: height 2's receipt, proof and certificate.
+  t.is(await service.result(inc.id), undefined)
+  const stored = await service.storedResult(inc)
+  if (stored === undefined || stored === 'pending') return t.fail(`no stored result: ${String(stored)}`)
+  t.like(stored, { status: 'certified', ingressId: inc.id, requestId: inc.requestId, height: 2n, index: 0, actor })
+  t.is(utf8(stored.receipt?.result), '1')
+  const certified = decodeCertifiedResponse(encodeCertifiedResponse(stored.certified!))
+  if (!certified.ok) return t.fail(certified.error)
+  const verified = verifyCertifiedResponse(certified.value, subnet)
+  t.true(verified.ok, verified.ok ? '' : verified.error)
+  t.like(decode(certified.value.receipt), { ok: true, value: { requestId: inc.requestId, index: 0 } })
+  // A request no block executed has no stored result.
+  t.is(await service.storedResult(client.update(actor)), undefined)
+  // Nothing ran twice.
   await runHeight(service, [service])
-  const result = await service.result(inc.id)
-  t.is(result !== undefined && result !== 'pending' ? result.status : undefined, 'skipped')
   const query = await service.query(client.query(actor).bytes)
   t.true(query.ok)
   if (query.ok) t.is(utf8(query.value.receipt.result), '1')
+})
+
+test('a height executed but not certified here answers a stored request as pending, not as an error', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const { service } = makeReplica(subnet, nodes[0]!, await memoryStore(), clock)
+  await service.start()
+  const client = new Client(clock)
+  const code = await exampleCode('counter-wat')
+  await service.putCode(code)
+  const install = client.install(subnet, code)
+  service.submit(install.bytes)
+  await runHeight(service, [service])
+  // One member of four: its own share is no quorum, so height 1 stays uncertified here.
+  t.is(BigInt(service.info().certifiedHeight), 0n)
+  t.is(await service.storedResult(install), 'pending')
+  await service.stop()
 })
 
 test('verify refuses garbage payloads, foreign envelopes and a far-off block time', async t => {
