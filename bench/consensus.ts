@@ -236,12 +236,17 @@ export async function heightOf (target: Target): Promise<bigint> {
   return BigInt((await target.apis[0]!.subnet(target.subnet.id)).info.height)
 }
 
-/** What an idle subnet costs: empty heights per second and the cores its replicas keep busy. */
+/**
+ * What an idle subnet costs: empty heights per second and the cores its replicas keep busy. Measured
+ * after the daemons settle: right after start, JIT compilation, identify, the DHT and gossipsub
+ * meshes forming kept them busy (4 daemons, 3 s windows from start: 0.51, 0.28, then 0.12–0.18 cores from 6 s on), which is no idle figure.
+ */
 async function idleCost (file: DevnetFile, api: ApiClient, id: Subnet['id']): Promise<{ heightsPerSecond: number, cores: number }> {
+  await new Promise(resolve => setTimeout(resolve, 8_000))
   const h0 = BigInt((await api.subnet(id)).info.height)
   const cpu0 = daemonCpuMs(file)
   const t0 = performance.now()
-  await new Promise(resolve => setTimeout(resolve, 3_000))
+  await new Promise(resolve => setTimeout(resolve, 5_000))
   const h1 = BigInt((await api.subnet(id)).info.height)
   const elapsed = performance.now() - t0
   return { heightsPerSecond: Number(h1 - h0) / (elapsed / 1000), cores: (daemonCpuMs(file) - cpu0) / elapsed }
