@@ -204,7 +204,7 @@ export class ApiClient {
     return await this.request<QueryResult>('POST', '/v1/query', { body: ingress.bytes, type: 'application/cbor', signal: options.signal })
   }
 
-  async request<T> (method: 'GET' | 'POST' | 'PUT', path: string, options: { body?: Uint8Array, type?: string, timeoutMs?: number, signal?: AbortSignal } = {}): Promise<T> {
+  async request<T> (method: 'GET' | 'POST' | 'PUT', path: string, options: { body?: Uint8Array, type?: string, timeoutMs?: number, signal?: AbortSignal, notFoundIsPending?: boolean } = {}): Promise<T> {
     const signals = [AbortSignal.timeout(options.timeoutMs ?? clientRequestTimeoutMs), ...(options.signal === undefined ? [] : [options.signal])]
     let response: Response
     try {
@@ -229,6 +229,7 @@ export class ApiClient {
     } catch {
       throw new CliError(`daemon at ${this.url} answered ${response.status} for ${method} ${path.replace(/\?.*/, '')} with non-JSON: ${text.trim().slice(0, 120)}`, 'api')
     }
+    if (response.status === 404 && options.notFoundIsPending === true) return undefined as T
     if (response.status >= 400) throw apiError(this.url, response.status, body)
     return body as T
   }
