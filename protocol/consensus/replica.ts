@@ -29,7 +29,7 @@ import {
   certificateOf, leaderOf, sameDecision, verifyCertificate, verifyMember, verifyVote, type Membership, type Verifier
 } from './certificate.ts'
 import {
-  blockHash, bytesEqual, domains, hex, voteSigningValue,
+  blockHash, bytesEqual, domains, hex, voteKindOfCertificate, voteSigningValue,
   type Block, type Blocks, type Certificate, type Message, type Proposal, type Request, type Vote, type VoteKind
 } from './messages.ts'
 import { walRecordView, type WalRecord } from './wal.ts'
@@ -672,7 +672,28 @@ function onCertificate (s: ReplicaState, cert: Certificate, out: Action[]): void
     return
   }
   s.wantedViews.delete(cert.view)
+  recordCertificateConflicts(s, target, cert, out)
   acceptCertificate(s, target, cert, out, false)
+}
+
+/**
+ * Equivocation seen only through a certificate: a member that sent us one vote and signed a
+ * conflicting one that others certified (a leader proposing one block to us and another to the
+ * rest; a double voter splitting the members). Every signature in `cert` was verified with it, so
+ * each signer's vote is rebuilt from it and set against the vote we hold from that member: another
+ * block of the same kind, or finalize against nullify, is evidence like two votes received
+ * directly. It changes no decision.
+ */
+function recordCertificateConflicts (s: ReplicaState, vs: ViewState, cert: Certificate, out: Action[]): void {
+  const kind = voteKindOfCertificate[cert.kind]
+  for (const [i, signer] of cert.signers.entries()) {
+    const same = votesOf(vs, kind).get(signer)
+    const opposite = kind === 'nullify' ? vs.finalizes.get(signer) : kind === 'finalize' ? vs.nullifies.get(signer) : undefined
+    if ((same === undefined || bytesEqual(same.block, cert.block)) && opposite === undefined) continue
+    const vote: Vote = { kind, view: cert.view, ...(cert.block === undefined ? {} : { block: cert.block }), signer, signature: cert.signatures[i]! }
+    if (same !== undefined && !bytesEqual(same.block, cert.block)) recordEvidence(s, same, vote, out)
+    if (opposite !== undefined) recordEvidence(s, opposite, vote, out)
+  }
 }
 
 /**

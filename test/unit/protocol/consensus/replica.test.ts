@@ -3,7 +3,8 @@ import { consensusBlocksMax } from '../../../../protocol/limits.ts'
 import { blockHash, bytesEqual, type Block } from '../../../../protocol/consensus/messages.ts'
 import { createReplica, recover, replicaStatus, step, type Action } from '../../../../protocol/consensus/replica.ts'
 import type { WalRecord } from '../../../../protocol/consensus/wal.ts'
-import { block, certificate, config, deltaMs, genesis, proposal, sends, started, vote } from './_fixture.ts'
+import { verifyEvidence } from '../../../../protocol/consensus/evidence.ts'
+import { block, certificate, config, deltaMs, genesis, membership, proposal, sends, started, vote } from './_fixture.ts'
 
 // Replica 0 of a 4-member subnet (f = 1, quorum 3). Leaders: view 1 → 1, view 2 → 2, view 4 → 0.
 
@@ -164,6 +165,33 @@ test('step records evidence for double votes and for nullify plus finalize in on
   const mixed = r.run(msg(3, vote(3, 'nullify', 1n))).find(x => x.type === 'evidence')
   t.like(mixed, { type: 'evidence', evidence: { signer: 3, first: { kind: 'finalize' }, second: { kind: 'nullify' } } })
   t.is(r.state.evidence.length, 2)
+})
+
+test('step records the equivocation a received certificate reveals: the vote held from a member against the conflicting vote the certificate carries', t => {
+  const a = blockHash(block(1n, 1n, genesis))
+  const b = blockHash(block(1n, 1n, genesis, Uint8Array.of(9)))
+  const evidenceOf = (actions: Action[]) => actions.flatMap(x => x.type === 'evidence' ? [x.evidence] : [])
+  // Member 2 sent us its notarize for B; the others certified its notarize for A.
+  const split = started(0)
+  split.run(msg(2, vote(2, 'notarize', 1n, b)))
+  const [double, ...more] = evidenceOf(split.run(msg(1, certificate('notarization', 1n, a, [1, 2, 3]))))
+  t.deepEqual(more, [])
+  t.like(double, { signer: 2, view: 1n, first: { kind: 'notarize', signer: 2 }, second: { kind: 'notarize', signer: 2 } })
+  t.true(bytesEqual(double!.first.block, b) && bytesEqual(double!.second.block, a))
+  t.deepEqual(verifyEvidence(membership, double!), { ok: true, value: true }, 'a record anyone can check')
+  t.is(split.state.views.get(1n)?.notarization?.kind, 'notarization', 'the certificate is accepted as before')
+  // Member 3 finalized with us and nullified with the others.
+  const mixed = started(0)
+  mixed.run(msg(3, vote(3, 'finalize', 1n, a)))
+  const [both] = evidenceOf(mixed.run(msg(1, certificate('nullification', 1n, undefined, [1, 2, 3]))))
+  t.like(both, { signer: 3, first: { kind: 'finalize' }, second: { kind: 'nullify' } })
+  t.deepEqual(verifyEvidence(membership, both!), { ok: true, value: true })
+  // A certificate that agrees with what every member sent us reveals nothing.
+  const honest = started(0)
+  honest.run(msg(2, vote(2, 'notarize', 1n, a)))
+  honest.run(msg(3, vote(3, 'nullify', 1n)))
+  t.deepEqual(evidenceOf(honest.run(msg(1, certificate('notarization', 1n, a, [1, 2, 3])))), [], 'a notarize beside a nullify is allowed')
+  t.is(honest.state.evidence.length, 0)
 })
 
 test('step nullifies on timeout, advances on 2f+1 nullifies, and then never finalizes that view', t => {
