@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { rawCidOf } from '../../../../protocol/codec.ts'
 import { blockHash, type Block, type Certificate } from '../../../../protocol/consensus/messages.ts'
-import { peerIdOfPublicKey, type ActorId, type NodeId, type Principal } from '../../../../protocol/ids.ts'
+import { actorIdOf, peerIdOfPublicKey, type ActorId, type NodeId, type Principal } from '../../../../protocol/ids.ts'
 import { signIngress, type Ingress, type IngressContent } from '../../../../protocol/ingress.ts'
 import { signerFromSeed, type Signer } from '../../../../protocol/signature.ts'
 import { assembleGenesis, genesisOf, signGenesis, type Subnet } from '../../../../protocol/subnet.ts'
@@ -59,6 +59,25 @@ export function makeReplica (subnet: Subnet, signer: Signer, store: Store, clock
     transport: { publishShare: async share => { shares.push(share) }, ...transport }
   }, { proposeIdleWaitMs: 0 })
   return { service, shares }
+}
+
+/**
+ * What a node leaves in `store` before a restart: the only member of `subnet` installs counter-wat
+ * (actor 1) at height 1, runs one `inc` at height 2, and stops. Returns that executed `inc`.
+ */
+export async function counterIncrementedOnce (subnet: Subnet, signer: Signer, store: Store, clock: ManualClock, client: Client): Promise<{ actor: ActorId, inc: Ingress }> {
+  const actor = actorIdOf(subnet.id, 1n)
+  const inc = client.update(actor)
+  const { service } = makeReplica(subnet, signer, store, clock)
+  await service.start()
+  const code = await exampleCode('counter-wat')
+  await service.putCode(code)
+  service.submit(client.install(subnet, code).bytes)
+  await runHeight(service, [service])
+  service.submit(inc.bytes)
+  await runHeight(service, [service])
+  await service.stop()
+  return { actor, inc }
 }
 
 /** Drives one height the way the consensus driver does: leader proposes, everyone verifies, then finalizes. */

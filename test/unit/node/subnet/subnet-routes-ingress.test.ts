@@ -5,7 +5,7 @@ import { ManualClock } from '../../../../node/core/clock.ts'
 import { countVerifications } from '../../../helpers/verify-counter.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
 import { verifyIngressResult, type IngressResult } from '../../../../node/cli/client.ts'
-import { Client, exampleCode, makeReplica, makeSubnet, oneReplicaApi, replicaApi, runHeight, utf8 } from './_harness.ts'
+import { Client, counterIncrementedOnce, makeReplica, makeSubnet, oneReplicaApi, replicaApi, utf8 } from './_harness.ts'
 
 // POST /v1/ingress and /v1/query: the API decodes and verifies the envelope to route it, then hands the decoded
 // message to the service, so each envelope costs this node one Ed25519 verification, not two.
@@ -65,20 +65,7 @@ test.serial('POST /v1/ingress?wait=1 of a request executed before a restart is a
   const clock = new ManualClock(Date.now())
   const { subnet, nodes } = makeSubnet(1, clock)
   const store = await memoryStore()
-  const client = new Client(clock)
-  const code = await exampleCode('counter-wat')
-  const actor = actorIdOf(subnet.id, 1n)
-  const inc = client.update(actor)
-  {
-    const { service } = makeReplica(subnet, nodes[0]!, store, clock)
-    await service.start()
-    await service.putCode(code)
-    service.submit(client.install(subnet, code).bytes)
-    await runHeight(service, [service])
-    service.submit(inc.bytes)
-    await runHeight(service, [service])
-    await service.stop()
-  }
+  const { actor, inc } = await counterIncrementedOnce(subnet, nodes[0]!, store, clock, new Client(clock))
   // The same store under a new service: what a daemon restart leaves (no results in memory).
   const { service } = makeReplica(subnet, nodes[0]!, store, clock)
   await service.start()

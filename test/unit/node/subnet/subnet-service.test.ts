@@ -16,7 +16,7 @@ import type { Ingress, RequestId } from '../../../../protocol/ingress.ts'
 import type { Signer } from '../../../../protocol/signature.ts'
 import { blockHash, type Block, type Certificate } from '../../../../protocol/consensus/messages.ts'
 import { subnetBlockIngressMax, subnetHistoryPrunePerBlockMax } from '../../../../protocol/limits.ts'
-import { Client, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
+import { Client, counterIncrementedOnce, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
 import { countVerifications } from '../../../helpers/verify-counter.ts'
 
 test('install then updates: certified responses verify against the genesis', async t => {
@@ -503,21 +503,9 @@ test('after a restart from the LevelDB store the pool refuses an executed reques
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(1, clock)
   const client = new Client(clock)
-  const code = await exampleCode('counter-wat')
-  const actor: ActorId = actorIdOf(subnet.id, 1n)
-  const inc = client.update(actor)
-  {
-    const store = await openStore(dir)
-    const { service } = makeReplica(subnet, nodes[0]!, store, clock)
-    await service.start()
-    await service.putCode(code)
-    service.submit(client.install(subnet, code).bytes)
-    await runHeight(service, [service])
-    service.submit(inc.bytes)
-    await runHeight(service, [service])
-    await service.stop()
-    await store.close()
-  }
+  const before = await openStore(dir)
+  const { actor, inc } = await counterIncrementedOnce(subnet, nodes[0]!, before, clock, client)
+  await before.close()
   const store = await openStore(dir)
   t.teardown(async () => { await store.close() })
   const { service } = makeReplica(subnet, nodes[0]!, store, clock)
