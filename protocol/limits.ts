@@ -394,6 +394,10 @@ export const memberOutboxBytesMax = 8 * ingressBytesMax
 export const memberStreamsMax = 4
 /** Largest certification share accepted from a member (a subnet id, a height, two roots, a signer and a signature). */
 export const memberShareBytesMax = 1 * KiB
+/** Heights one certificate request may name: a member restarted between committing heights and certifying them lacks a few (the crash window is a commit or two); more are refused as malformed. */
+export const memberCertificateRequestHeightsMax = 32
+/** Largest state certificate one member sends another: its state (subnet id, height, two roots) and an index and a 64-byte signature per member (at most subnetMembersMax). */
+export const memberCertificateBytesMax = 16 * KiB
 
 assert(memberOutboxBytesMax >= memberFrameBytesMax, 'one whole frame fits an outbox')
 
@@ -464,6 +468,13 @@ export const subnetCertifyHeightsMax = 256
  * receipts are ~150 KiB; a height is normally certified a few ms after its commit).
  */
 export const subnetUncertifiedHeightsCachedMax = 32
+/**
+ * A height committed here and still uncertified when the height this many above it is certified
+ * gets no shares any more (they reached this node while it was down or behind, and were dropped):
+ * its certificate is asked from the members. Heights certify a few ms apart and nearly in order, so
+ * a live height is not asked for; asking needlessly costs a few small frames.
+ */
+export const subnetCertifyOrphanLagHeights = 3
 /** Clients waiting (HTTP ?wait=1) for a result per subnet. */
 export const subnetWaitersMax = 10_000
 /** Finalized results remembered per subnet for GET /v1/ingress/:id and late waiters. */

@@ -1,12 +1,16 @@
 // One subnet's direct member-to-member channel for what every member must see but consensus does
-// not order: client envelopes a member admitted (ingress relay) and certification shares. One
+// not order: client envelopes a member admitted (ingress relay) and certification shares, and the
+// stored certificates a restarted member asks for (the shares it missed are never sent again). One
 // long-lived length-prefixed stream per member (PeerLink: bounded outbox, batched writes), members
 // only, checked per stream. It never decides what is valid: the sinks (mempool, share check) do.
 
 import { lpStream } from '@libp2p/utils'
 import { decodeFrameLength, readFrame } from '../net/frames.ts'
+import { decode, encode } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
-import { memberFrameBytesMax, memberOutboxBytesMax, memberOutboxFramesMax, memberShareBytesMax, memberStreamsMax } from '../../protocol/limits.ts'
+import {
+  memberCertificateBytesMax, memberCertificateRequestHeightsMax, memberFrameBytesMax, memberOutboxBytesMax, memberOutboxFramesMax, memberShareBytesMax, memberStreamsMax
+} from '../../protocol/limits.ts'
 import type { Subnet } from '../../protocol/subnet.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
@@ -24,10 +28,10 @@ export function memberProtocolOf (subnet: SubnetId): string {
 }
 
 /** The first byte of every frame. */
-export const frameKinds = { ingress: 1, share: 2 } as const
+export const frameKinds = { ingress: 1, share: 2, certificateRequest: 3, certificate: 4 } as const
 
-/** Why a member's input was refused; each is counted. A refused frame closes the stream unless it is `bad-ingress`/`bad-share` (a sink's verdict on a well-formed frame). */
-export type MemberRefusal = 'non-member' | 'oversized' | 'malformed' | 'bad-ingress' | 'bad-share'
+/** Why a member's input was refused; each is counted. A refused frame closes the stream unless it is `bad-…` (a sink's verdict on a well-formed frame). */
+export type MemberRefusal = 'non-member' | 'oversized' | 'malformed' | 'bad-ingress' | 'bad-share' | 'bad-certificate'
 
 export interface MemberChannelComponents {
   net: Net
@@ -46,13 +50,17 @@ export interface MemberChannelInit {
   onIngress: (bytes: Uint8Array, from: NodeId) => boolean
   /** A certification share from a member; false when it is not a valid member share. */
   onShare: (bytes: Uint8Array, from: NodeId) => Promise<boolean>
+  /** A member asks for the stored certificates of these heights (at most memberCertificateRequestHeightsMax). */
+  onCertificateRequest?: (heights: bigint[], from: NodeId) => void
+  /** A state certificate a member sent (asked for); false when it is not a valid certificate of this subnet. */
+  onCertificate?: (bytes: Uint8Array, from: NodeId) => Promise<boolean>
 }
 
 export interface MemberChannelStatus {
   refused: Record<MemberRefusal, number>
   dropped: number
   /** Frames received and handed to a sink, by kind. */
-  received: { ingress: number, share: number }
+  received: { ingress: number, share: number, certificateRequest: number, certificate: number }
   /** Frames written to member streams (all links). */
   sent: number
 }
@@ -66,9 +74,9 @@ export class MemberChannel implements Startable {
   readonly #streams = new Set<Stream>()
   #running = false
   #abort = new AbortController()
-  readonly #refused: Record<MemberRefusal, number> = { 'non-member': 0, oversized: 0, malformed: 0, 'bad-ingress': 0, 'bad-share': 0 }
+  readonly #refused: Record<MemberRefusal, number> = { 'non-member': 0, oversized: 0, malformed: 0, 'bad-ingress': 0, 'bad-share': 0, 'bad-certificate': 0 }
   #dropped = 0
-  readonly #received = { ingress: 0, share: 0 }
+  readonly #received = { ingress: 0, share: 0, certificateRequest: 0, certificate: 0 }
 
   constructor (components: MemberChannelComponents, init: MemberChannelInit) {
     this.#c = components
@@ -134,6 +142,18 @@ export class MemberChannel implements Startable {
   /** Sends this replica's certification share to every other member. */
   sendShare (bytes: Uint8Array): void {
     this.#sendAll(frameOf(frameKinds.share, bytes))
+  }
+
+  /** Asks every other member for its stored certificates of `heights` (this node committed them but never certified them). */
+  requestCertificates (heights: readonly bigint[]): void {
+    if (heights.length === 0) return
+    if (heights.length > memberCertificateRequestHeightsMax) throw new RangeError(`at most ${memberCertificateRequestHeightsMax} heights per certificate request, got ${heights.length}`)
+    this.#sendAll(frameOf(frameKinds.certificateRequest, encode(heights)))
+  }
+
+  /** Sends one stored certificate to the member that asked for it. */
+  sendCertificate (to: NodeId, bytes: Uint8Array): void {
+    if (this.#running && to !== this.#init.self && this.#members.has(to)) this.#link(to).send(frameOf(frameKinds.certificate, bytes))
   }
 
   #sendAll (frame: Uint8Array): void {
@@ -216,6 +236,24 @@ export class MemberChannel implements Startable {
         this.#received.share++
         if (!await this.#init.onShare(body, peer)) this.#refuse('bad-share')
         return undefined
+      case frameKinds.certificateRequest: {
+        const heights = heightsOf(body)
+        if (typeof heights === 'string') {
+          this.#refuse('malformed')
+          return heights
+        }
+        this.#received.certificateRequest++
+        this.#init.onCertificateRequest?.(heights, peer)
+        return undefined
+      }
+      case frameKinds.certificate:
+        if (body.length > memberCertificateBytesMax) {
+          this.#refuse('oversized')
+          return `a certificate of ${body.length} bytes > ${memberCertificateBytesMax}`
+        }
+        this.#received.certificate++
+        if (this.#init.onCertificate !== undefined && !await this.#init.onCertificate(body, peer)) this.#refuse('bad-certificate')
+        return undefined
       default:
         this.#refuse('malformed')
         return `unknown frame kind ${frame[0]}`
@@ -232,4 +270,18 @@ function frameOf (kind: number, body: Uint8Array): Uint8Array {
   frame[0] = kind
   frame.set(body, 1)
   return frame
+}
+
+/** The heights of a certificate request (dag-cbor list of non-negative integers), or why it is malformed. */
+function heightsOf (body: Uint8Array): bigint[] | string {
+  const decoded = decode(body, { bytesMax: memberCertificateRequestHeightsMax * 9 + 9 })
+  if (!decoded.ok) return `certificate request: ${decoded.error}`
+  const value = decoded.value
+  if (!Array.isArray(value) || value.length === 0 || value.length > memberCertificateRequestHeightsMax) return `a certificate request names 1..${memberCertificateRequestHeightsMax} heights`
+  const heights: bigint[] = []
+  for (const h of value) {
+    if (!((typeof h === 'number' && Number.isSafeInteger(h) && h >= 1) || (typeof h === 'bigint' && h >= 1n))) return 'certificate request heights must be positive integers'
+    heights.push(BigInt(h))
+  }
+  return heights
 }

@@ -297,7 +297,11 @@ export class SubnetManager implements Startable {
           return added.ok || !['malformed', 'bad-signature', 'too-large', 'query', 'wrong-subnet'].includes(added.error.reason)
         },
         // A member's own stream: a share that can change nothing is dropped before its check.
-        onShare: async bytes => !live || await service.receiveMemberShare(bytes)
+        onShare: async bytes => !live || await service.receiveMemberShare(bytes),
+        onCertificateRequest: (heights, from) => {
+          if (live) service.answerCertificateRequest(heights, from).catch((error: unknown) => { log.warn('could not answer a certificate request', { from, error: (error as Error).message }) })
+        },
+        onCertificate: async bytes => !live || await service.receiveCertificate(bytes)
       })
       const mempool: Mempool = new Mempool({ clock, logger: log.child('mempool'), ...(this.#c.mempoolMetrics === undefined ? {} : { metrics: this.#c.mempoolMetrics }) }, {
         subnet: subnet.id,
@@ -310,6 +314,8 @@ export class SubnetManager implements Startable {
         ...(this.#c.changes === undefined ? {} : { changes: this.#c.changes }),
         transport: {
           publishShare: async share => { members.sendShare(share) },
+          requestCertificates: heights => { members.requestCertificates(heights) },
+          sendCertificate: (to, certificate) => { members.sendCertificate(to, certificate) },
           fetchCode: async (peer, cid, options) => await fetchCode(net, peer, subnet.id, cid, options.signal)
         }
       })
@@ -331,8 +337,9 @@ export class SubnetManager implements Startable {
         if (!live) return 'ignore'
         return await service.receiveShare(message.data) ? 'accept' : 'reject'
       })
-      await service.start()
+      // The channel first: the service's start asks the members for certificates it lacks.
       await members.start()
+      await service.start()
       const driver = this.#c.createDriver(subnet, store, service, this.#driverHooks(subnet.id))
       await driver.start()
       inbox.start(service)

@@ -10,7 +10,7 @@ import { rawCidOf } from '../../protocol/codec.ts'
 import { actorIdOf, actorIndexOf, height as toHeight, subnetOfActorId, type ActorId, type Height, type NodeId, type SubnetId } from '../../protocol/ids.ts'
 import { checkExpiry, checksSignature, decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
-  actorCodeBytesMax, subnetBlockIngressMax, subnetBlockPayloadBytesMax, subnetProposeIdleWaitPercentOfDelta, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
+  actorCodeBytesMax, memberCertificateRequestHeightsMax, subnetBlockIngressMax, subnetCertifyOrphanLagHeights, subnetBlockPayloadBytesMax, subnetProposeIdleWaitPercentOfDelta, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
   subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetUncertifiedHeightsCachedMax, subnetOutboxQueueMax, subnetResultsMax, subnetTimersPerBlockMax, subnetWaitersMax,
   xnetAckPrunePerBlockMax, xnetBlockBytesMax, xnetCertificateWaitMs, xnetSliceBytesMax, xnetSliceMessagesMax, xnetSlicesPerBlockMax, xnetStreamMessagesMax
 } from '../../protocol/limits.ts'
@@ -19,7 +19,7 @@ import { err, ok, type Result } from '../../protocol/result.ts'
 import type { Signer } from '../../protocol/signature.ts'
 import { encodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import {
-  assembleCertificate, decodeCertificate, encodeCertificate, signCertification, verifyCertificationShare,
+  assembleCertificate, decodeCertificate, encodeCertificate, signCertification, verifyCertificate, verifyCertificationShare,
   type CertificationShare, type CertifiedResponse, type CertifiedState, type StateCertificate
 } from '../../protocol/certification.ts'
 import { decode, encode, sha256Bytes } from '../../protocol/codec.ts'
@@ -53,6 +53,10 @@ export interface SubnetTransport {
   publishShare (share: Uint8Array): Promise<void>
   /** Code bytes by raw CID from `peer`, or undefined; the service checks the CID itself. */
   fetchCode? (peer: NodeId, cid: string, options: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
+  /** Asks the other members for their stored certificates of these heights (committed here, never certified: a restart). */
+  requestCertificates? (heights: bigint[]): void
+  /** Sends a stored certificate to the member that asked for it. */
+  sendCertificate? (to: NodeId, certificate: Uint8Array): void
 }
 
 /** Where verified slices of other subnets' streams to this one wait for a proposal (node/subnet/xnet-links.ts). */
@@ -191,6 +195,12 @@ export class SubnetService implements ConsensusApplication {
   readonly #certified = new BoundedMap<bigint, true>(subnetCertifyHeightsMax)
   /** Roots and encoded receipts of heights committed here and not certified yet (from finalize). */
   readonly #uncertified = new BoundedMap<bigint, { stateRoot: Uint8Array, receiptsRoot: Uint8Array, receipts: Uint8Array[] }>(subnetUncertifiedHeightsCachedMax)
+  /**
+   * Heights committed since start and not certified yet (at most subnetCertifyHeightsMax, the
+   * lowest dropped first). One still here once a height subnetCertifyOrphanLagHeights above it is
+   * certified gets no shares any more, so its stored certificate is asked from the members.
+   */
+  readonly #unconfirmed = new Set<bigint>()
   readonly #results = new BoundedMap<IngressId, PendingResult | IngressResult>(subnetResultsMax)
   readonly #waiters = new Map<IngressId, Set<(result: IngressResult) => void>>()
   #waiterCount = 0
@@ -253,6 +263,27 @@ export class SubnetService implements ConsensusApplication {
       }
       if (this.#c.store.height - h >= BigInt(subnetCertifyHeightsMax)) break
     }
+    // Heights committed before a stop and never certified: their shares were sent once and are
+    // gone, so these would stay uncertified here forever. The members' stored certificates are asked
+    // for instead (receiveCertificate keeps each that certifies the roots committed here).
+    this.#unconfirmed.clear()
+    const uncertified: bigint[] = []
+    for (let h = BigInt(this.#c.store.height); h > this.#certifiedHeight && uncertified.length < subnetCertifyHeightsMax; h--) uncertified.unshift(h)
+    this.#requestCertificates(uncertified)
+  }
+
+  /** Asks the members for their stored certificates of `heights`, in requests of at most memberCertificateRequestHeightsMax. */
+  #requestCertificates (heights: bigint[]): void {
+    for (let i = 0; i < heights.length; i += memberCertificateRequestHeightsMax) {
+      this.#c.transport.requestCertificates?.(heights.slice(i, i + memberCertificateRequestHeightsMax))
+    }
+  }
+
+  /** After `certified` is certified: the heights below it that no share will certify any more are asked for, each once. */
+  #askForOrphans (certified: bigint): void {
+    const orphans = [...this.#unconfirmed].filter(h => h + BigInt(subnetCertifyOrphanLagHeights) <= certified).sort((a, b) => (a < b ? -1 : 1))
+    for (const h of orphans) this.#unconfirmed.delete(h)
+    this.#requestCertificates(orphans)
   }
 
   /** Post: no finalize is running (the store may be closed). */
@@ -726,6 +757,8 @@ export class SubnetService implements ConsensusApplication {
     for (const [id, h] of this.#inFlight) if (h <= heightIn) this.#inFlight.delete(id)
     for (const [id, entry] of this.#verified) if (entry.height <= heightIn) this.#verified.delete(id)
     for (const [from, entry] of this.#xnetInFlight) if (entry.height <= heightIn) this.#xnetInFlight.delete(from)
+    this.#unconfirmed.add(heightIn)
+    if (this.#unconfirmed.size > subnetCertifyHeightsMax) this.#unconfirmed.delete([...this.#unconfirmed].reduce((a, b) => (a < b ? a : b)))
     for (const pending of executed.results) this.#results.set(pending.ingressId, pending)
     for (const skipped of executed.skipped) {
       // A copy of an envelope that already ran (twice in one block, or again in a later block after
@@ -747,6 +780,47 @@ export class SubnetService implements ConsensusApplication {
   }
 
   // ── Certification ──────────────────────────────────────────────────────────────────────────
+
+  /** A member restarted with these heights uncertified: sends it each certificate stored here. */
+  async answerCertificateRequest (heights: readonly bigint[], from: NodeId): Promise<void> {
+    for (const h of heights) {
+      if (h < 1n || h > this.#c.store.height) continue
+      const record = await this.#c.store.getHeight(toHeight(h))
+      if (record?.certification != null) this.#c.transport.sendCertificate?.(from, record.certification)
+    }
+  }
+
+  /**
+   * A certificate a member sent for a height this node committed and has not certified (asked for
+   * at start). Stored only if it verifies against the genesis members and certifies exactly the
+   * roots committed here. Returns false for bytes that are not a valid certificate of this subnet;
+   * one that can change nothing is dropped before its signature checks.
+   */
+  async receiveCertificate (bytes: Uint8Array): Promise<boolean> {
+    const decoded = decodeCertificate(bytes)
+    if (!decoded.ok || decoded.value.state.subnet !== this.subnet.id) return false
+    const height = decoded.value.state.height
+    if (height < 1n || height > this.#c.store.height || this.#certified.has(height) || this.#writing.has(height)) return true
+    const record = await this.#c.store.getHeight(height)
+    if (record === undefined || record.certification !== null) return true
+    const cert = verifyCertificate(decoded.value, this.subnet)
+    if (!cert.ok) return false
+    if (!Buffer.from(cert.value.state.stateRoot).equals(record.stateRoot) || !Buffer.from(cert.value.state.receiptsRoot).equals(record.receiptsRoot)) {
+      this.#c.logger.error('members certified other roots than this replica committed', { height })
+      return true
+    }
+    await this.#c.store.putCertification(height, encodeCertificate(cert.value))
+    this.#uncertified.delete(height)
+    this.#unconfirmed.delete(height)
+    this.#shares.delete(height)
+    this.#certified.set(height, true)
+    if (height > this.#certifiedHeight) {
+      this.#certifiedHeight = height
+      this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
+    }
+    this.#notifyProgress()
+    return true
+  }
 
   /**
    * A share from anywhere (gossip): its verdict may decide whether it travels further, so it is
@@ -830,6 +904,7 @@ export class SubnetService implements ConsensusApplication {
     if ('certification' in record && record.certification !== null) {
       this.#shares.delete(height)
       this.#certified.set(height, true)
+      this.#unconfirmed.delete(height)
       return
     }
     const state: CertifiedState = { subnet: this.subnet.id, height, stateRoot: record.stateRoot, receiptsRoot: record.receiptsRoot }
@@ -858,10 +933,12 @@ export class SubnetService implements ConsensusApplication {
       this.#writing.delete(height)
     }
     this.#certified.set(height, true)
+    this.#unconfirmed.delete(height)
     if (height > this.#certifiedHeight) this.#certifiedHeight = height
     this.#notifyProgress()
     this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
     this.#shares.delete(height)
+    this.#askForOrphans(height)
   }
 
   /** Sends every client waiting on a result of `height` its certified response. */

@@ -65,13 +65,18 @@ test('a 4-process devnet finalizes every update across a SIGKILL and restart, an
   // SIGKILL one replica (the last: a member that is not node 0, which others bootstrap to first).
   process.kill(victim.pid!, 'SIGKILL')
   await eventually('the killed replica to be gone', () => !isOurDaemon(victim), 10_000)
+  // One update while it is down: it commits that height only by catching up, when the shares for it
+  // are long gone, so it can answer for it only with a certificate it asks the others for.
+  const keptDown = signEnvelope({ kind: 'update', actor, method: 'inc', payload: new Uint8Array() }, keeper!)
+  const keptDownOutcome = verifyIngressResult(await apis[0]!.submit(keptDown), subnet, keptDown)
+  t.is(utf8(keptDownOutcome.result), String(perPhase + 2))
 
   // Phase 2: the remaining three (a quorum of 2f+1 = 3) keep finalizing.
   const second = await sendUpdates({ apis: apis.slice(0, 3), signers, actor, method: 'inc', count: perPhase, concurrency: 50, subnet })
   t.deepEqual(second.failures.slice(0, 5), [], `phase 2: ${second.failures.length} failures`)
   t.is(second.ok, perPhase)
-  const counts = [...first.results, utf8(keptOutcome.result), ...second.results].map(Number).sort((a, b) => a - b)
-  t.deepEqual(counts, Array.from({ length: 2 * perPhase + 1 }, (_, i) => i + 1), 'each increment saw a distinct count: 1..N, none lost, none twice')
+  const counts = [...first.results, utf8(keptOutcome.result), utf8(keptDownOutcome.result), ...second.results].map(Number).sort((a, b) => a - b)
+  t.deepEqual(counts, Array.from({ length: 2 * perPhase + 2 }, (_, i) => i + 1), 'each increment saw a distinct count: 1..N, none lost, none twice')
 
   // Restart it from its data dir: it recovers from its WAL and store and catches up.
   victim.pid = startDevnetNode(victim)
@@ -89,22 +94,27 @@ test('a 4-process devnet finalizes every update across a SIGKILL and restart, an
   const again = verifyIngressResult(await apis[3]!.submit(kept), subnet, kept)
   t.is(again.height, keptOutcome.height)
   t.is(utf8(again.result), String(perPhase + 1))
+  // The update sent while it was down: its height was caught up on, certified here with the
+  // certificate the restarted replica asked the others for.
+  const caughtUp = verifyIngressResult(await apis[3]!.submit(keptDown), subnet, keptDown)
+  t.is(caughtUp.height, keptDownOutcome.height)
+  t.is(utf8(caughtUp.result), String(perPhase + 2))
 
   // The count is exact on every replica, including the restarted one.
   const [querier] = clientSigners(1)
   for (const api of apis) {
     const answer = await api.query(signEnvelope({ kind: 'query', actor, method: 'get', payload: new Uint8Array() }, querier!))
-    t.is(answer.resultUtf8, String(2 * perPhase + 1), `count on ${api.url}`)
+    t.is(answer.resultUtf8, String(2 * perPhase + 2), `count on ${api.url}`)
   }
 
   // The CLI's view of the same devnet: call verifies the certificate; errors are one clear line.
   const env = { HOME: home, PYLON_IDENTITY: '' }
   const call = await cli(['call', actor, 'inc', '--api', file.nodes[3]!.api, '--json'], env)
   t.is(call.status, 0, call.stderr)
-  t.like(JSON.parse(call.stdout), { ok: true, result: String(2 * perPhase + 2), certified: true })
+  t.like(JSON.parse(call.stdout), { ok: true, result: String(2 * perPhase + 3), certified: true })
   const query = await cli(['query', actor, 'get', '--api', file.nodes[1]!.api], env)
   t.is(query.status, 0, query.stderr)
-  t.regex(query.stdout, new RegExp(`^ok      true\\nresult  ${2 * perPhase + 2}\\n`))
+  t.regex(query.stdout, new RegExp(`^ok      true\\nresult  ${2 * perPhase + 3}\\n`))
   const actorError = await cli(['call', actor, 'nope', '--api', file.nodes[0]!.api, '--json'], env)
   t.is(actorError.status, 1, 'an actor error is a non-zero exit')
   t.like(JSON.parse(actorError.stdout), { ok: false, certified: true })

@@ -5,7 +5,8 @@
 import test from 'ava'
 import { lpStream } from '@libp2p/utils'
 import type { NodeId } from '../../../../protocol/ids.ts'
-import { memberFrameBytesMax, memberShareBytesMax } from '../../../../protocol/limits.ts'
+import { encode } from '../../../../protocol/codec.ts'
+import { memberCertificateBytesMax, memberCertificateRequestHeightsMax, memberFrameBytesMax, memberShareBytesMax } from '../../../../protocol/limits.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { MemberChannel, frameKinds, memberProtocolOf } from '../../../../node/consensus/member-channel.ts'
@@ -17,6 +18,8 @@ interface Member {
   channel: MemberChannel
   ingress: Array<{ text: string, from: NodeId }>
   shares: Array<{ text: string, from: NodeId }>
+  requests: Array<{ heights: bigint[], from: NodeId }>
+  certificates: Array<{ text: string, from: NodeId }>
 }
 
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
@@ -29,12 +32,14 @@ async function members (n: number, salt: string, verdicts: { ingress?: (s: strin
   const nodes: Member[] = []
   for (const key of keys) {
     const net = new FakeNet(key.id as NodeId, network)
-    const node: Member = { net, channel: undefined as unknown as MemberChannel, ingress: [], shares: [] }
+    const node: Member = { net, channel: undefined as unknown as MemberChannel, ingress: [], shares: [], requests: [], certificates: [] }
     node.channel = new MemberChannel({ net, clock: new ManualClock(), logger: silentLogger }, {
       subnet,
       self: net.nodeId,
       onIngress: (bytes, from) => { node.ingress.push({ text: text(bytes), from }); return verdicts.ingress?.(text(bytes)) ?? true },
-      onShare: async (bytes, from) => { node.shares.push({ text: text(bytes), from }); return verdicts.share?.(text(bytes)) ?? true }
+      onShare: async (bytes, from) => { node.shares.push({ text: text(bytes), from }); return verdicts.share?.(text(bytes)) ?? true },
+      onCertificateRequest: (heights, from) => { node.requests.push({ heights, from }) },
+      onCertificate: async (bytes, from) => { node.certificates.push({ text: text(bytes), from }); return text(bytes) !== 'bad certificate' }
     })
     await node.channel.start()
     nodes.push(node)
@@ -116,6 +121,39 @@ test('MemberChannel refuses a non-member, garbage, unknown kinds and oversized f
   nodes[2]!.channel.sendIngress(bytesOf('still served'))
   await waitFor(() => target.ingress.length === 3, 2_000, () => 'a later envelope')
   t.is(target.ingress.at(-1)!.text, 'still served')
+})
+
+test('MemberChannel carries a certificate request to every member and a certificate to the one that asked; malformed requests and oversized certificates close the stream', async t => {
+  const { nodes, subnet } = await members(4, 'certificates')
+  t.teardown(async () => { for (const node of nodes) await node.channel.stop() })
+  const [a, b, ...rest] = nodes
+  a!.channel.requestCertificates([3n, 4n])
+  for (const node of [b!, ...rest]) {
+    await waitFor(() => node.requests.length === 1, 5_000, () => 'the request')
+    t.deepEqual(node.requests, [{ heights: [3n, 4n], from: a!.net.nodeId }])
+  }
+  b!.channel.sendCertificate(a!.net.nodeId, bytesOf('certificate 3'))
+  b!.channel.sendCertificate(a!.net.nodeId, bytesOf('bad certificate'))
+  await waitFor(() => a!.certificates.length === 2, 5_000, () => 'the certificates')
+  t.deepEqual(a!.certificates.map(c => [c.text, c.from]), [['certificate 3', b!.net.nodeId], ['bad certificate', b!.net.nodeId]])
+  t.is(a!.channel.status().refused['bad-certificate'], 1, 'a sink refusal is counted; the stream stays open')
+  t.true(rest.every(node => node.certificates.length === 0), 'only the asker gets it')
+  t.throws(() => { a!.channel.requestCertificates(Array.from({ length: memberCertificateRequestHeightsMax + 1 }, (_, i) => BigInt(i + 1))) }, { instanceOf: RangeError })
+
+  const protocol = memberProtocolOf(subnet.id)
+  const malformed = async (body: Uint8Array, refused: number): Promise<void> => {
+    const lp = lpStream(await b!.net.dial(a!.net.nodeId, protocol))
+    await lp.write(Uint8Array.from([frameKinds.certificateRequest, ...body])).catch(() => {})
+    await waitFor(() => a!.channel.status().refused.malformed === refused, 2_000, () => `refusal ${refused}`)
+  }
+  await malformed(encode('three'), 1)
+  await malformed(encode([0]), 2)
+  await malformed(encode(Array.from({ length: memberCertificateRequestHeightsMax + 1 }, () => 1)), 3)
+  const big = lpStream(await b!.net.dial(a!.net.nodeId, protocol))
+  await big.write(Uint8Array.from([frameKinds.certificate, ...new Uint8Array(memberCertificateBytesMax + 1)])).catch(() => {})
+  await waitFor(() => a!.channel.status().refused.oversized === 1, 2_000, () => 'the oversized-certificate refusal')
+  t.is(a!.requests.length, 0, 'no malformed request reached the sink')
+  t.is(a!.certificates.length, 2)
 })
 
 test('MemberChannel refuses to be built for a node that is not a member, and sends nothing once stopped', async t => {

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { encode } from '../../../../protocol/codec.ts'
-import { decodeCertifiedResponse, encodeCertifiedResponse, verifyCertifiedResponse } from '../../../../protocol/certification.ts'
-import { actorIdOf, type ActorId } from '../../../../protocol/ids.ts'
+import { assembleCertificate, decodeCertificate, decodeCertifiedResponse, encodeCertificate, encodeCertifiedResponse, signCertification, verifyCertifiedResponse, type CertifiedState } from '../../../../protocol/certification.ts'
+import { actorIdOf, type ActorId, type Height, type NodeId } from '../../../../protocol/ids.ts'
 import { decode } from '../../../../protocol/codec.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { memoryStore } from '../../../../node/store/memory-store.ts'
@@ -435,6 +435,77 @@ test('four replicas certify only with a quorum of matching shares', async t => {
   t.is(result.certified!.certificate.signers.length, 3)
   t.true(verifyCertifiedResponse(result.certified!, subnet).ok)
   t.deepEqual(services.map(s => Buffer.from(s.info().stateRoot).toString('hex')), Array(4).fill(Buffer.from(services[0]!.info().stateRoot).toString('hex')))
+})
+
+test('a replica restarted with a height it committed but never certified asks the members, and keeps only a certificate of its own roots', async t => {
+  const { clock, subnet, nodes, replicas, services, code } = await fourReplicasWithCounter()
+  const client = new Client(clock)
+  const install = client.install(subnet, code)
+  services[0]!.submit(install.bytes)
+  await runHeight(services[0]!, services)
+  // Members 1..3 trade shares and certify height 1; member 0 stops before any share reaches it.
+  for (const i of [1, 2, 3]) for (const j of [1, 2, 3]) if (i !== j) await services[i]!.receiveShare(replicas[j]!.shares[0]!)
+  t.is(BigInt(services[1]!.info().certifiedHeight), 1n)
+  await services[0]!.stop()
+  t.is(BigInt(services[0]!.info().certifiedHeight), 0n)
+
+  const asked: bigint[][] = []
+  const { service: restarted } = makeReplica(subnet, nodes[0]!, services[0]!.store, clock, { requestCertificates: heights => { asked.push(heights) } })
+  await restarted.start()
+  t.teardown(async () => { await restarted.stop() })
+  t.deepEqual(asked, [[1n]], 'it asks for the height it committed and never certified')
+  t.is(await restarted.storedResult(install), 'pending')
+
+  // Member 1 answers from its store; a height it has not committed is skipped.
+  const sent: Array<{ to: string, certificate: Uint8Array }> = []
+  const { service: member1 } = makeReplica(subnet, nodes[1]!, services[1]!.store, clock, { sendCertificate: (to, certificate) => { sent.push({ to, certificate }) } })
+  await member1.start()
+  t.teardown(async () => { await member1.stop() })
+  await member1.answerCertificateRequest([1n, 9n], nodes[0]!.id as NodeId)
+  t.deepEqual(sent.map(s => s.to), [nodes[0]!.id])
+
+  // A forged certificate, and a valid one of other roots, are not kept.
+  const decoded = decodeCertificate(sent[0]!.certificate)
+  if (!decoded.ok) return t.fail(decoded.error)
+  const forged = encodeCertificate({ ...decoded.value, signatures: decoded.value.signatures.map(s => Uint8Array.from(s, (b, i) => i === 0 ? b ^ 1 : b)) })
+  t.false(await restarted.receiveCertificate(forged))
+  t.false(await restarted.receiveCertificate(Uint8Array.of(1, 2, 3)))
+  const other: CertifiedState = { subnet: subnet.id, height: 1n as Height, stateRoot: new Uint8Array(32).fill(7), receiptsRoot: new Uint8Array(32).fill(8) }
+  const otherRoots = assembleCertificate(subnet, { state: other, shares: new Map([1, 2, 3].map(i => [i, signCertification(other, nodes.find(n => n.id === subnet.memberIds[i])!)])) })
+  if (!otherRoots.ok) return t.fail(otherRoots.error)
+  t.true(await restarted.receiveCertificate(encodeCertificate(otherRoots.value)), 'a valid certificate, just not of this replica\'s state')
+  t.is(BigInt(restarted.info().certifiedHeight), 0n)
+
+  // The members' certificate of its own roots is stored: height 1 is certified and answers from the store.
+  t.true(await restarted.receiveCertificate(sent[0]!.certificate))
+  t.is(BigInt(restarted.info().certifiedHeight), 1n)
+  t.not((await restarted.store.getHeight(1n as Height))?.certification, null)
+  const stored = await restarted.storedResult(install)
+  if (stored === undefined || stored === 'pending') return t.fail(`no certified stored result: ${String(stored)}`)
+  t.true(verifyCertifiedResponse(stored.certified!, subnet).ok)
+})
+
+test('a replica that committed heights no share reached asks the members for their certificates once a height 3 above them certifies, each height once', async t => {
+  const clock = new ManualClock()
+  const { subnet, nodes } = makeSubnet(4, clock)
+  const asked: bigint[][] = []
+  const replicas = await Promise.all(nodes.map(async (node, i) => makeReplica(subnet, node, await memoryStore(), clock, i === 0 ? { requestCertificates: heights => { asked.push(heights) } } : {})))
+  const services = replicas.map(r => r.service)
+  for (const service of services) await service.start()
+  const code = await exampleCode('counter-wat')
+  for (const service of services) await service.putCode(code)
+  services[0]!.submit(new Client(clock).install(subnet, code).bytes)
+  // Heights 1..5 commit on member 0, but the shares of 1..4 never reach it (it was behind).
+  for (let h = 1; h <= 5; h++) await runHeight(services[0]!, services)
+  t.deepEqual(asked, [])
+  for (const j of [1, 2]) await services[0]!.receiveMemberShare(replicas[j]!.shares[4]!)
+  t.is(BigInt(services[0]!.info().certifiedHeight), 5n)
+  t.deepEqual(asked, [[1n, 2n]], 'heights 3 and 4 may still get their shares')
+  await runHeight(services[0]!, services)
+  for (const j of [1, 2]) await services[0]!.receiveMemberShare(replicas[j]!.shares[5]!)
+  t.is(BigInt(services[0]!.info().certifiedHeight), 6n)
+  t.deepEqual(asked, [[1n, 2n], [3n]], 'height 3 now; 1 and 2 are not asked for again')
+  for (const service of services) await service.stop()
 })
 
 test.serial('member shares that can change nothing are dropped before their signature check; gossiped ones are always checked; malformed ones are refused', async t => {
