@@ -352,6 +352,11 @@ export class KvStore implements Store {
     })
   }
 
+  async certification (h: Height): Promise<Uint8Array | undefined> {
+    this.#checkOpen()
+    return await this.#kv.get('certs', u64(h))
+  }
+
   async putCode (cid: string, bytes: Uint8Array): Promise<void> {
     this.#checkOpen()
     checkCode(cid, bytes)

@@ -164,6 +164,8 @@ export interface Store {
    * this resolves. A later call replaces it. StoreError store/height for a height not in the store.
    */
   putCertification (height: Height, certification: Uint8Array): Promise<void>
+  /** The stored certification of a height alone (one small row; getHeight also reads the block), or undefined. */
+  certification (height: Height): Promise<Uint8Array | undefined>
   /** The encoded receipts of a committed height, in execution order. */
   receipts (height: Height): Promise<Uint8Array[]>
   /** Inclusion proof of receipt `index` of `height` against that height's receipts root. */

@@ -781,12 +781,16 @@ export class SubnetService implements ConsensusApplication {
 
   // ── Certification ──────────────────────────────────────────────────────────────────────────
 
-  /** A member restarted with these heights uncertified: sends it each certificate stored here. */
+  /**
+   * A member lacks the certificates of these heights: sends it each one stored here. One small row
+   * read per height (at most memberCertificateRequestHeightsMax a request), so a request costs a
+   * member little more than the answer it gets.
+   */
   async answerCertificateRequest (heights: readonly bigint[], from: NodeId): Promise<void> {
     for (const h of heights) {
       if (h < 1n || h > this.#c.store.height) continue
-      const record = await this.#c.store.getHeight(toHeight(h))
-      if (record?.certification != null) this.#c.transport.sendCertificate?.(from, record.certification)
+      const certification = await this.#c.store.certification(toHeight(h))
+      if (certification !== undefined) this.#c.transport.sendCertificate?.(from, certification)
     }
   }
 

@@ -149,6 +149,11 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     t.deepEqual(records.map(r => new TextDecoder().decode(r!.certificate!)), ['final-1', 'final-2', 'final-3'])
     await store.putCertification(height(2), b('cert-2-again'))
     t.deepEqual((await store.getHeight(height(2)))!.certification, b('cert-2-again'))
+    // The certification alone, without the height record.
+    t.deepEqual(await store.certification(height(2)), b('cert-2-again'))
+    t.deepEqual(await store.certification(height(1)), b('cert-1'))
+    t.is(await store.certification(height(3)), undefined)
+    t.is(await store.certification(height(4)), undefined)
     await t.throwsAsync(store.putCertification(height(0), b('x')), { instanceOf: StoreError, message: /cannot certify height 0: it is not committed/ })
     await t.throwsAsync(store.putCertification(height(4), b('x')), { instanceOf: StoreError, message: /cannot certify height 4: it is not committed/ })
     t.is(await store.getHeight(height(4)), undefined)
