@@ -53,7 +53,7 @@ export interface SubnetTransport {
   publishShare (share: Uint8Array): Promise<void>
   /** Code bytes by raw CID from `peer`, or undefined; the service checks the CID itself. */
   fetchCode? (peer: NodeId, cid: string, options: { signal?: AbortSignal }): Promise<Uint8Array | undefined>
-  /** Asks the other members for their stored certificates of these heights (committed here, never certified: a restart). */
+  /** Asks the other members for their stored certificates of these heights (committed here while their shares were lost: a restart, a catch-up). */
   requestCertificates? (heights: bigint[]): void
   /** Sends a stored certificate to the member that asked for it. */
   sendCertificate? (to: NodeId, certificate: Uint8Array): void
@@ -796,7 +796,7 @@ export class SubnetService implements ConsensusApplication {
 
   /**
    * A certificate a member sent for a height this node committed and has not certified (asked for
-   * at start). Stored only if it verifies against the genesis members and certifies exactly the
+   * at start, or once the height was orphaned). Stored only if it verifies against the genesis members and certifies exactly the
    * roots committed here. Returns false for bytes that are not a valid certificate of this subnet;
    * one that can change nothing is dropped before its signature checks.
    */
