@@ -475,6 +475,12 @@ export const subnetUncertifiedHeightsCachedMax = 32
  * a live height is not asked for; asking needlessly costs a few small frames.
  */
 export const subnetCertifyOrphanLagHeights = 3
+/**
+ * How often a replica asks for one height's certificate: the request or its answers can be lost on a
+ * link that broke while the replica was down (the first write on a dead stream fails), so a height
+ * still uncertified subnetCertifyOrphanLagHeights certified heights after an ask is asked for again.
+ */
+export const subnetCertificateAsksMax = 5
 /** Clients waiting (HTTP ?wait=1) for a result per subnet. */
 export const subnetWaitersMax = 10_000
 /** Finalized results remembered per subnet for GET /v1/ingress/:id and late waiters. */

@@ -10,7 +10,7 @@ import { rawCidOf } from '../../protocol/codec.ts'
 import { actorIdOf, actorIndexOf, height as toHeight, subnetOfActorId, type ActorId, type Height, type NodeId, type SubnetId } from '../../protocol/ids.ts'
 import { checkExpiry, checksSignature, decodeIngress, ingressIdOf, selectBlockIngress, subnetOfIngress, type Ingress, type IngressError, type IngressId, type RequestId } from '../../protocol/ingress.ts'
 import {
-  actorCodeBytesMax, memberCertificateRequestHeightsMax, subnetBlockIngressMax, subnetCertifyOrphanLagHeights, subnetBlockPayloadBytesMax, subnetProposeIdleWaitPercentOfDelta, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
+  actorCodeBytesMax, memberCertificateRequestHeightsMax, subnetBlockIngressMax, subnetCertificateAsksMax, subnetCertifyOrphanLagHeights, subnetBlockPayloadBytesMax, subnetProposeIdleWaitPercentOfDelta, subnetBlockTimeDriftMs, subnetCertifyHeightsMax,
   subnetHistoryPrunePerBlockMax, subnetOutboxDeliverPerBlockMax, subnetUncertifiedHeightsCachedMax, subnetOutboxQueueMax, subnetResultsMax, subnetTimersPerBlockMax, subnetWaitersMax,
   xnetAckPrunePerBlockMax, xnetBlockBytesMax, xnetCertificateWaitMs, xnetSliceBytesMax, xnetSliceMessagesMax, xnetSlicesPerBlockMax, xnetStreamMessagesMax
 } from '../../protocol/limits.ts'
@@ -197,10 +197,12 @@ export class SubnetService implements ConsensusApplication {
   readonly #uncertified = new BoundedMap<bigint, { stateRoot: Uint8Array, receiptsRoot: Uint8Array, receipts: Uint8Array[] }>(subnetUncertifiedHeightsCachedMax)
   /**
    * Heights committed since start and not certified yet (at most subnetCertifyHeightsMax, the
-   * lowest dropped first). One still here once a height subnetCertifyOrphanLagHeights above it is
-   * certified gets no shares any more, so its stored certificate is asked from the members.
+   * lowest dropped first) → how often their certificate was asked for, and at which certified
+   * height last. One still here once a height subnetCertifyOrphanLagHeights above it is certified
+   * gets no shares any more, so its stored certificate is asked from the members (again, up to
+   * subnetCertificateAsksMax times, while it stays uncertified).
    */
-  readonly #unconfirmed = new Set<bigint>()
+  readonly #unconfirmed = new Map<bigint, { asks: number, at: bigint }>()
   readonly #results = new BoundedMap<IngressId, PendingResult | IngressResult>(subnetResultsMax)
   readonly #waiters = new Map<IngressId, Set<(result: IngressResult) => void>>()
   #waiterCount = 0
@@ -269,6 +271,7 @@ export class SubnetService implements ConsensusApplication {
     this.#unconfirmed.clear()
     const uncertified: bigint[] = []
     for (let h = BigInt(this.#c.store.height); h > this.#certifiedHeight && uncertified.length < subnetCertifyHeightsMax; h--) uncertified.unshift(h)
+    for (const h of uncertified) this.#unconfirmed.set(h, { asks: 1, at: BigInt(this.#c.store.height) })
     this.#requestCertificates(uncertified)
   }
 
@@ -279,11 +282,25 @@ export class SubnetService implements ConsensusApplication {
     }
   }
 
-  /** After `certified` is certified: the heights below it that no share will certify any more are asked for, each once. */
+  /**
+   * After `certified` is certified: asks for the heights below it that no share will certify any
+   * more, and again for those asked for subnetCertifyOrphanLagHeights certified heights ago and
+   * still uncertified; a height asked for subnetCertificateAsksMax times is given up.
+   */
   #askForOrphans (certified: bigint): void {
-    const orphans = [...this.#unconfirmed].filter(h => h + BigInt(subnetCertifyOrphanLagHeights) <= certified).sort((a, b) => (a < b ? -1 : 1))
-    for (const h of orphans) this.#unconfirmed.delete(h)
-    this.#requestCertificates(orphans)
+    const lag = BigInt(subnetCertifyOrphanLagHeights)
+    const due: bigint[] = []
+    for (const [h, entry] of this.#unconfirmed) {
+      if (entry.asks === 0 ? h + lag > certified : certified < entry.at + lag) continue
+      if (entry.asks >= subnetCertificateAsksMax) {
+        this.#unconfirmed.delete(h)
+        continue
+      }
+      entry.asks++
+      entry.at = certified
+      due.push(h)
+    }
+    this.#requestCertificates(due.sort((a, b) => (a < b ? -1 : 1)))
   }
 
   /** Post: no finalize is running (the store may be closed). */
@@ -757,8 +774,8 @@ export class SubnetService implements ConsensusApplication {
     for (const [id, h] of this.#inFlight) if (h <= heightIn) this.#inFlight.delete(id)
     for (const [id, entry] of this.#verified) if (entry.height <= heightIn) this.#verified.delete(id)
     for (const [from, entry] of this.#xnetInFlight) if (entry.height <= heightIn) this.#xnetInFlight.delete(from)
-    this.#unconfirmed.add(heightIn)
-    if (this.#unconfirmed.size > subnetCertifyHeightsMax) this.#unconfirmed.delete([...this.#unconfirmed].reduce((a, b) => (a < b ? a : b)))
+    if (!this.#unconfirmed.has(heightIn)) this.#unconfirmed.set(heightIn, { asks: 0, at: 0n })
+    if (this.#unconfirmed.size > subnetCertifyHeightsMax) this.#unconfirmed.delete([...this.#unconfirmed.keys()].reduce((a, b) => (a < b ? a : b)))
     for (const pending of executed.results) this.#results.set(pending.ingressId, pending)
     for (const skipped of executed.skipped) {
       // A copy of an envelope that already ran (twice in one block, or again in a later block after

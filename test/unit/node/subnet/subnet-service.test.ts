@@ -15,7 +15,7 @@ import { decodeShare, type SubnetService } from '../../../../node/subnet/subnet-
 import type { Ingress, RequestId } from '../../../../protocol/ingress.ts'
 import type { Signer } from '../../../../protocol/signature.ts'
 import { blockHash, type Block, type Certificate } from '../../../../protocol/consensus/messages.ts'
-import { subnetBlockIngressMax, subnetHistoryPrunePerBlockMax } from '../../../../protocol/limits.ts'
+import { subnetBlockIngressMax, subnetCertificateAsksMax, subnetHistoryPrunePerBlockMax } from '../../../../protocol/limits.ts'
 import { Client, counterIncrementedOnce, exampleCode, makeReplica, makeSubnet, runHeight, tempDir, utf8 } from './_harness.ts'
 import { countVerifications } from '../../../helpers/verify-counter.ts'
 
@@ -485,7 +485,7 @@ test('a replica restarted with a height it committed but never certified asks th
   t.true(verifyCertifiedResponse(stored.certified!, subnet).ok)
 })
 
-test('a replica that committed heights no share reached asks the members for their certificates once a height 3 above them certifies, each height once', async t => {
+test('a replica that committed heights no share reached asks the members for their certificates once a height 3 above them certifies, and again 3 heights later while they stay uncertified', async t => {
   const clock = new ManualClock()
   const { subnet, nodes } = makeSubnet(4, clock)
   const asked: bigint[][] = []
@@ -504,7 +504,24 @@ test('a replica that committed heights no share reached asks the members for the
   await runHeight(services[0]!, services)
   for (const j of [1, 2]) await services[0]!.receiveMemberShare(replicas[j]!.shares[5]!)
   t.is(BigInt(services[0]!.info().certifiedHeight), 6n)
-  t.deepEqual(asked, [[1n, 2n], [3n]], 'height 3 now; 1 and 2 are not asked for again')
+  t.deepEqual(asked, [[1n, 2n], [3n]], 'height 3 now; 1 and 2 not yet again')
+  // An answer was lost: at 8 (three certified heights after their ask) 1 and 2 are asked for again.
+  for (const h of [7, 8]) {
+    await runHeight(services[0]!, services)
+    for (const j of [1, 2]) await services[0]!.receiveMemberShare(replicas[j]!.shares[h - 1]!)
+  }
+  t.deepEqual(asked, [[1n, 2n], [3n], [4n], [1n, 2n]])
+  // An answer certifies height 1: it is never asked for again; 2 is, until subnetCertificateAsksMax.
+  for (const j of [2, 3]) await services[1]!.receiveMemberShare(replicas[j]!.shares[0]!)
+  const certificate = await services[1]!.store.certification(1n as Height)
+  if (certificate === undefined) return t.fail('member 1 holds no certificate of height 1')
+  t.true(await services[0]!.receiveCertificate(certificate))
+  for (let h = 9; h <= 24; h++) {
+    await runHeight(services[0]!, services)
+    for (const j of [1, 2]) await services[0]!.receiveMemberShare(replicas[j]!.shares[h - 1]!)
+  }
+  t.is(asked.flat().filter(h => h === 1n).length, 2)
+  t.is(asked.flat().filter(h => h === 2n).length, subnetCertificateAsksMax)
   for (const service of services) await service.stop()
 })
 
