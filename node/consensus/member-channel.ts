@@ -274,6 +274,7 @@ function frameOf (kind: number, body: Uint8Array): Uint8Array {
 
 /** The heights of a certificate request (dag-cbor list of non-negative integers), or why it is malformed. */
 function heightsOf (body: Uint8Array): bigint[] | string {
+  // A CBOR list head and each u64 in it take at most 9 bytes.
   const decoded = decode(body, { bytesMax: memberCertificateRequestHeightsMax * 9 + 9 })
   if (!decoded.ok) return `certificate request: ${decoded.error}`
   const value = decoded.value

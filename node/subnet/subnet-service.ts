@@ -395,7 +395,7 @@ export class SubnetService implements ConsensusApplication {
       assert(receipt.ok, `height ${height} holds an unreadable receipt: ${receipt.ok ? '' : receipt.error}`)
       if (receipt.value.requestId !== ingress.requestId) continue
       const pending: PendingResult = { height: toHeight(height), index: receipt.value.index, actor: receipt.value.actor, receipt: receipt.value, ingressId: ingress.id, requestId: ingress.requestId }
-      return await this.#certifiedResult(pending, this.#writing.get(height)) ?? 'pending'
+      return await this.#certifiedResult(pending, this.#writing.get(height), receipts) ?? 'pending'
     }
     // The history names the height, yet none of its receipts answers the request: corruption.
     assert(false, `the replay history places request ${ingress.requestId} at height ${height}, whose receipts do not answer it`)
@@ -986,21 +986,23 @@ export class SubnetService implements ConsensusApplication {
   }
 
   /** The certified answer, or undefined while its height has no certificate (some heights never get one, e.g. shares lost during catch-up). */
-  async #certifiedResult (pending: PendingResult, known?: StateCertificate): Promise<IngressResult | undefined> {
+  async #certifiedResult (pending: PendingResult, known?: StateCertificate, heldReceipts?: Uint8Array[]): Promise<IngressResult | undefined> {
     let certificate = known
     if (certificate === undefined) {
-      const record = await this.#c.store.getHeight(pending.height)
-      if (record?.certification == null) return undefined
-      const decoded = decodeCertificate(record.certification)
+      // The certification row alone: getHeight would read the height's whole block too.
+      const stored = await this.#c.store.certification(pending.height)
+      if (stored === undefined) return undefined
+      const decoded = decodeCertificate(stored)
       assert(decoded.ok, `height ${pending.height} has an unreadable certificate`)
       certificate = decoded.value
     }
-    const proof = await this.#c.store.proveReceipt(pending.height, pending.index)
-    assert(proof !== undefined, `no receipt ${pending.index} at height ${pending.height}`)
+    const receipts = heldReceipts ?? await this.#c.store.receipts(pending.height)
+    assert(pending.index < receipts.length, `no receipt ${pending.index} at height ${pending.height}`)
     return {
       status: 'certified', ingressId: pending.ingressId, requestId: pending.requestId, subnet: this.subnet.id, height: pending.height,
       index: pending.index, actor: pending.actor, receipt: pending.receipt,
-      certified: { receipt: encodeReceipt(pending.receipt), proof, certificate }
+      // The stored bytes the proof is made over, not a second encoding.
+      certified: { receipt: receipts[pending.index]!, proof: proveReceipts(receipts, [pending.index])[0]!, certificate }
     }
   }
 
