@@ -170,6 +170,10 @@ export class KvStore implements Store {
     const start = options.start === undefined ? new Uint8Array(0) : this.#key(options.start)
     const end = options.end === undefined ? undefined : this.#key(options.end)
     const until = options.readAheadUntil === undefined ? undefined : this.#key(options.readAheadUntil)
+    // An empty or inverted range holds nothing. It is answered here: a read-ahead from its end would
+    // start below its start and keep a window whose entries lie outside it (a later read of a key in
+    // the window then found it absent).
+    if (end !== undefined && Buffer.compare(end, start) <= 0) return []
     const cached = this.#state.range(actor, start, end, limit)
     if (cached !== undefined) return cached
     const prefix = actorPrefix(actor)

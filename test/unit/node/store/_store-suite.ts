@@ -575,6 +575,17 @@ export function storeSuite (test: TestFn, name: string, open: OpenStore): void {
     t.pass()
   })
 
+  test(`${name}: an empty or inverted range answers nothing and keeps no window, even with a read-ahead (a model-check counterexample)`, async t => {
+    const store = await open(t)
+    await commitWrites(store, [put('q/2', 'x'), put('a', 'y')])
+    t.deepEqual(await store.range(actor, { start: b('q/1'), end: b('a'), limit: 1, readAheadUntil: b('q0') }), [])
+    t.deepEqual(await store.range(actor, { start: b('q/1'), end: b('q/1'), readAheadUntil: b('q0') }), [])
+    const read = (v: Uint8Array | undefined): string | undefined => v === undefined ? undefined : new TextDecoder().decode(v)
+    t.deepEqual((await store.getMany(actor, [b('q/2'), b('a')])).map(read), ['x', 'y'])
+    t.is(read(await store.get(actor, b('q/2'))), 'x')
+    t.deepEqual((await store.range(actor, { start: b('q/1'), end: b('q0') })).map(e => read(e.key)), ['q/2'])
+  })
+
   test(`${name}: more actors read whole than the cache keeps windows for: every read stays right through commits`, async t => {
     const store = await open(t)
     const many = Array.from({ length: storeRangeCacheWindowsMax + 10 }, (_, i) => `${actor.slice(0, actor.lastIndexOf('.'))}.${100 + i}` as ActorId)
