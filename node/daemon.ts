@@ -27,7 +27,7 @@ import { IngressStreamServer, PrometheusIngressStreamMetrics, waitingIngressHand
 import { WatchHub } from './watch/watch-hub.ts'
 import { PrometheusWatchMetrics } from './watch/watch-metrics.ts'
 import { ConsensusDriver } from './consensus/consensus-driver.ts'
-import { PrometheusConsensusMetrics } from './consensus/consensus-metrics.ts'
+import { PrometheusConsensusMetrics, PrometheusMemberChannelMetrics } from './consensus/consensus-metrics.ts'
 import { ActorLoader } from './runtime/loader.ts'
 import { openStore } from './store/level-store.ts'
 import { SubnetManager } from './subnet/subnet-manager.ts'
@@ -114,6 +114,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       onFatal: error => { logger.error('consensus halted for a subnet', { subnet: subnet.id, error }) }
     })
   }, { dataDir })
+  new PrometheusMemberChannelMetrics(registry, () => subnets.memberChannels())
   // A member answers API requests that non-members relay to it with its own subnet routes.
   subnets.onRelay(relayHandler(subnets, clock))
   // Subnets on demand: the directory of every known subnet (fed by gossip, peer pulls, the DHT and

@@ -398,6 +398,10 @@ export const memberShareBytesMax = 1 * KiB
 export const memberCertificateRequestHeightsMax = 32
 /** Largest state certificate one member sends another: its state (subnet id, height, two roots) and an index and a 64-byte signature per member (at most subnetMembersMax). */
 export const memberCertificateBytesMax = 16 * KiB
+/** Heights of certificate requests one member may have answered per second: a request costs a store read and a send per height, so a member that asks without end is held to this (~1 % of a core); honest asks are a few heights per certified height. */
+export const memberCertificateHeightsPerSecond = 256
+/** Heights one member may ask for at once after a quiet spell: a restarted member asks for up to subnetCertifyHeightsMax at start, and may ask once more soon after. */
+export const memberCertificateHeightsBurst = 512
 
 assert(memberOutboxBytesMax >= memberFrameBytesMax, 'one whole frame fits an outbox')
 
@@ -462,6 +466,7 @@ assert(subnetBlockIngressMax * 40 <= stateValueBytesMax, 'a block\'s replay-hist
 assert(subnetHistoryPrunePerBlockMax > 1, 'history pruning must outpace the one row a block adds')
 /** Heights whose certification shares are buffered while they await quorum or the local commit. */
 export const subnetCertifyHeightsMax = 256
+assert(memberCertificateHeightsBurst >= subnetCertifyHeightsMax, 'a restarted member\'s first ask (up to subnetCertifyHeightsMax heights) is answered whole')
 /**
  * Committed heights whose roots and encoded receipts stay in memory until certified, so that
  * certifying and answering the waiting clients read nothing back from the store (a big height's

@@ -4,6 +4,7 @@
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Counters } from '../../protocol/consensus/replica.ts'
+import type { MemberChannelStatus } from './member-channel.ts'
 
 /** Why a peer's input never reached the replica. */
 export type ConsensusRefusal = 'non-member' | 'oversized' | 'malformed' | 'queue-full'
@@ -68,6 +69,51 @@ export class PrometheusConsensusMetrics implements ConsensusMetrics {
   watchReplica (subnet: string, counters: () => Counters): () => void {
     this.#replicas.set(subnet, counters)
     return () => { if (this.#replicas.get(subnet) === counters) this.#replicas.delete(subnet) }
+  }
+}
+
+/**
+ * The member channels' counters (node/consensus/member-channel.ts), read from the running channels
+ * when the metrics are scraped: refused input by reason (a member sending garbage, forged shares, or
+ * asking for certificates past its allowance), frames received by kind, frames dropped unsent.
+ */
+export class PrometheusMemberChannelMetrics {
+  readonly refused: Gauge<'subnet' | 'reason'>
+  readonly received: Gauge<'subnet' | 'kind'>
+  readonly dropped: Gauge<'subnet'>
+
+  constructor (registry: Registry, channels: () => Array<{ subnet: string, status: MemberChannelStatus }>) {
+    // Each gauge reads the channels when scraped (a few subnets): the channels pay nothing per frame.
+    this.refused = new Gauge({
+      name: 'pylon_member_refused',
+      help: 'Member-channel input refused since the channel started, by reason (non-member, oversized, malformed, bad-ingress, bad-share, bad-certificate, rate-limited)',
+      labelNames: ['subnet', 'reason'],
+      registers: [registry],
+      collect: () => {
+        this.refused.reset()
+        for (const { subnet, status } of channels()) for (const [reason, value] of Object.entries(status.refused)) this.refused.set({ subnet, reason }, value)
+      }
+    })
+    this.received = new Gauge({
+      name: 'pylon_member_frames_received',
+      help: 'Member-channel frames handed to their sink since the channel started, by kind',
+      labelNames: ['subnet', 'kind'],
+      registers: [registry],
+      collect: () => {
+        this.received.reset()
+        for (const { subnet, status } of channels()) for (const [kind, value] of Object.entries(status.received)) this.received.set({ subnet, kind: kebabCase(kind) }, value)
+      }
+    })
+    this.dropped = new Gauge({
+      name: 'pylon_member_frames_dropped',
+      help: 'Member-channel frames dropped unsent (a member\'s outbox full, or its stream failed)',
+      labelNames: ['subnet'],
+      registers: [registry],
+      collect: () => {
+        this.dropped.reset()
+        for (const { subnet, status } of channels()) this.dropped.set({ subnet }, status.dropped)
+      }
+    })
   }
 }
 

@@ -9,11 +9,13 @@ import { decodeFrameLength, readFrame } from '../net/frames.ts'
 import { decode, encode } from '../../protocol/codec.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
 import {
-  memberCertificateBytesMax, memberCertificateRequestHeightsMax, memberFrameBytesMax, memberOutboxBytesMax, memberOutboxFramesMax, memberShareBytesMax, memberStreamsMax
+  memberCertificateBytesMax, memberCertificateHeightsBurst, memberCertificateHeightsPerSecond, memberCertificateRequestHeightsMax, memberFrameBytesMax,
+  memberOutboxBytesMax, memberOutboxFramesMax, memberShareBytesMax, memberStreamsMax, subnetMembersMax
 } from '../../protocol/limits.ts'
 import type { Subnet } from '../../protocol/subnet.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
+import { RateLimiter } from '../core/rate-limiter.ts'
 import type { Startable } from '../core/startable.ts'
 import type { Net, Stream } from '../net/net.ts'
 import { PeerLink } from './peer-link.ts'
@@ -30,8 +32,12 @@ export function memberProtocolOf (subnet: SubnetId): string {
 /** The first byte of every frame. */
 export const frameKinds = { ingress: 1, share: 2, certificateRequest: 3, certificate: 4 } as const
 
-/** Why a member's input was refused; each is counted. A refused frame closes the stream unless it is `bad-…` (a sink's verdict on a well-formed frame). */
-export type MemberRefusal = 'non-member' | 'oversized' | 'malformed' | 'bad-ingress' | 'bad-share' | 'bad-certificate'
+/**
+ * Why a member's input was refused; each is counted. A refused frame closes the stream unless it is
+ * `bad-…` (a sink's verdict on a well-formed frame) or `rate-limited` (a certificate request past
+ * the member's allowance: the heights beyond it are not answered; the asker asks again later).
+ */
+export type MemberRefusal = 'non-member' | 'oversized' | 'malformed' | 'bad-ingress' | 'bad-share' | 'bad-certificate' | 'rate-limited'
 
 export interface MemberChannelComponents {
   net: Net
@@ -50,8 +56,12 @@ export interface MemberChannelInit {
   onIngress: (bytes: Uint8Array, from: NodeId) => boolean
   /** A certification share from a member; false when it is not a valid member share. */
   onShare: (bytes: Uint8Array, from: NodeId) => Promise<boolean>
-  /** A member asks for the stored certificates of these heights (at most memberCertificateRequestHeightsMax). */
-  onCertificateRequest?: (heights: bigint[], from: NodeId) => void
+  /**
+   * A member asks for the stored certificates of these heights (at most memberCertificateRequestHeightsMax,
+   * within its allowance). Awaited: that member's next frames wait for the answer, so one member
+   * never has more than one request being answered.
+   */
+  onCertificateRequest?: (heights: bigint[], from: NodeId) => Promise<void> | void
   /** A state certificate a member sent (asked for); false when it is not a valid certificate of this subnet. */
   onCertificate?: (bytes: Uint8Array, from: NodeId) => Promise<boolean>
 }
@@ -74,7 +84,9 @@ export class MemberChannel implements Startable {
   readonly #streams = new Set<Stream>()
   #running = false
   #abort = new AbortController()
-  readonly #refused: Record<MemberRefusal, number> = { 'non-member': 0, oversized: 0, malformed: 0, 'bad-ingress': 0, 'bad-share': 0, 'bad-certificate': 0 }
+  readonly #refused: Record<MemberRefusal, number> = { 'non-member': 0, oversized: 0, malformed: 0, 'bad-ingress': 0, 'bad-share': 0, 'bad-certificate': 0, 'rate-limited': 0 }
+  /** Certificate-request heights each member may still have answered (one token per height). */
+  readonly #certificateAllowance = new RateLimiter({ ratePerSecond: memberCertificateHeightsPerSecond, burst: memberCertificateHeightsBurst, keysMax: subnetMembersMax })
   #dropped = 0
   readonly #received = { ingress: 0, share: 0, certificateRequest: 0, certificate: 0 }
 
@@ -243,7 +255,11 @@ export class MemberChannel implements Startable {
           return heights
         }
         this.#received.certificateRequest++
-        this.#init.onCertificateRequest?.(heights, peer)
+        const nowMs = this.#c.clock.now()
+        let allowed = 0
+        while (allowed < heights.length && this.#certificateAllowance.take(peer, nowMs)) allowed++
+        if (allowed < heights.length) this.#refuse('rate-limited')
+        if (allowed > 0) await this.#init.onCertificateRequest?.(heights.slice(0, allowed), peer)
         return undefined
       }
       case frameKinds.certificate:

@@ -12,7 +12,7 @@ import { err, ok, type Result } from '../../protocol/result.ts'
 import { assert } from '../core/assert.ts'
 import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
-import { RateLimiter } from './rate-limiter.ts'
+import { RateLimiter } from '../core/rate-limiter.ts'
 
 /** Why add() refused a message: the decoder's reasons plus the pool's own. Stable metric labels. */
 export type MempoolRefusal = IngressRefusal

@@ -23,7 +23,7 @@ import type { Clock } from '../core/clock.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Startable } from '../core/startable.ts'
 import type { Net, Stream } from '../net/net.ts'
-import { MemberChannel } from '../consensus/member-channel.ts'
+import { MemberChannel, type MemberChannelStatus } from '../consensus/member-channel.ts'
 import type { ActorLoader } from '../runtime/loader.ts'
 import type { Store } from '../store/store.ts'
 import { Mempool, type MempoolMetrics } from '../ingress/mempool.ts'
@@ -73,6 +73,8 @@ interface Served {
   store: Store
   service: SubnetService
   driver: Startable
+  /** The direct member-to-member stream (relayed envelopes, shares, certificate requests). */
+  members: MemberChannel
   /** Slices of other subnets' streams to this one, polled for the service's proposals. */
   inbox: XnetInbox
   unsubscribe: () => void
@@ -210,6 +212,11 @@ export class SubnetManager implements Startable {
     return [...this.#served.values()].map(s => s.service)
   }
 
+  /** Each served subnet's member-channel counters (refusals, drops, frames), for the metrics read on scrape. */
+  memberChannels (): Array<{ subnet: SubnetId, status: MemberChannelStatus }> {
+    return [...this.#served.values()].map(s => ({ subnet: s.subnet.id, status: s.members.status() }))
+  }
+
   get (id: SubnetId): SubnetService | undefined {
     return this.#served.get(id)?.service
   }
@@ -298,8 +305,8 @@ export class SubnetManager implements Startable {
         },
         // A member's own stream: a share that can change nothing is dropped before its check.
         onShare: async bytes => !live || await service.receiveMemberShare(bytes),
-        onCertificateRequest: (heights, from) => {
-          if (live) service.answerCertificateRequest(heights, from).catch((error: unknown) => { log.warn('could not answer a certificate request', { from, error: (error as Error).message }) })
+        onCertificateRequest: async (heights, from) => {
+          if (live) await service.answerCertificateRequest(heights, from).catch((error: unknown) => { log.warn('could not answer a certificate request', { from, error: (error as Error).message }) })
         },
         onCertificate: async bytes => !live || await service.receiveCertificate(bytes)
       })
@@ -343,7 +350,7 @@ export class SubnetManager implements Startable {
       const driver = this.#c.createDriver(subnet, store, service, this.#driverHooks(subnet.id))
       await driver.start()
       inbox.start(service)
-      this.#served.set(subnet.id, { subnet, store, service, driver, inbox, unsubscribe: () => { live = false; unlisten(); void members.stop() } })
+      this.#served.set(subnet.id, { subnet, store, service, driver, members, inbox, unsubscribe: () => { live = false; unlisten(); void members.stop() } })
       this.#known.delete(subnet.id)
       log.info('serving subnet', { subnet: subnet.id, members: subnet.memberIds.length, height: store.height })
     } catch (error) {

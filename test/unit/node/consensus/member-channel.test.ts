@@ -4,17 +4,22 @@
 
 import test from 'ava'
 import { lpStream } from '@libp2p/utils'
+import { Registry } from 'prom-client'
 import type { NodeId } from '../../../../protocol/ids.ts'
 import { encode } from '../../../../protocol/codec.ts'
-import { memberCertificateBytesMax, memberCertificateRequestHeightsMax, memberFrameBytesMax, memberShareBytesMax } from '../../../../protocol/limits.ts'
+import {
+  memberCertificateBytesMax, memberCertificateHeightsBurst, memberCertificateHeightsPerSecond, memberCertificateRequestHeightsMax, memberFrameBytesMax, memberShareBytesMax
+} from '../../../../protocol/limits.ts'
 import { ManualClock } from '../../../../node/core/clock.ts'
 import { silentLogger } from '../../../../node/core/logger.ts'
 import { MemberChannel, frameKinds, memberProtocolOf } from '../../../../node/consensus/member-channel.ts'
+import { PrometheusMemberChannelMetrics } from '../../../../node/consensus/consensus-metrics.ts'
 import { FakeNet, FakeNetwork } from '../../../helpers/fake-net.ts'
 import { signers, subnetOf, waitFor } from './_harness.ts'
 
 interface Member {
   net: FakeNet
+  clock: ManualClock
   channel: MemberChannel
   ingress: Array<{ text: string, from: NodeId }>
   shares: Array<{ text: string, from: NodeId }>
@@ -25,20 +30,24 @@ interface Member {
 const text = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
 const bytesOf = (s: string): Uint8Array => new TextEncoder().encode(s)
 
-async function members (n: number, salt: string, verdicts: { ingress?: (s: string) => boolean, share?: (s: string) => boolean } = {}) {
+async function members (n: number, salt: string, verdicts: { ingress?: (s: string) => boolean, share?: (s: string) => boolean } = {}, answer?: (self: NodeId) => Promise<void>) {
   const keys = signers(n, salt)
   const subnet = subnetOf(keys, 100)
   const network = new FakeNetwork()
   const nodes: Member[] = []
   for (const key of keys) {
     const net = new FakeNet(key.id as NodeId, network)
-    const node: Member = { net, channel: undefined as unknown as MemberChannel, ingress: [], shares: [], requests: [], certificates: [] }
-    node.channel = new MemberChannel({ net, clock: new ManualClock(), logger: silentLogger }, {
+    const clock = new ManualClock()
+    const node: Member = { net, clock, channel: undefined as unknown as MemberChannel, ingress: [], shares: [], requests: [], certificates: [] }
+    node.channel = new MemberChannel({ net, clock, logger: silentLogger }, {
       subnet,
       self: net.nodeId,
       onIngress: (bytes, from) => { node.ingress.push({ text: text(bytes), from }); return verdicts.ingress?.(text(bytes)) ?? true },
       onShare: async (bytes, from) => { node.shares.push({ text: text(bytes), from }); return verdicts.share?.(text(bytes)) ?? true },
-      onCertificateRequest: (heights, from) => { node.requests.push({ heights, from }) },
+      onCertificateRequest: async (heights, from) => {
+        node.requests.push({ heights, from })
+        await answer?.(net.nodeId)
+      },
       onCertificate: async (bytes, from) => { node.certificates.push({ text: text(bytes), from }); return text(bytes) !== 'bad certificate' }
     })
     await node.channel.start()
@@ -154,6 +163,77 @@ test('MemberChannel carries a certificate request to every member and a certific
   await waitFor(() => a!.channel.status().refused.oversized === 1, 2_000, () => 'the oversized-certificate refusal')
   t.is(a!.requests.length, 0, 'no malformed request reached the sink')
   t.is(a!.certificates.length, 2)
+})
+
+test('MemberChannel answers each member\'s certificate requests within its allowance of heights, counts the rest, and keeps the stream', async t => {
+  const { nodes, subnet } = await members(4, 'allowance')
+  t.teardown(async () => { for (const node of nodes) await node.channel.stop() })
+  const [a, b, c] = nodes
+  const full = (from: number): bigint[] => Array.from({ length: memberCertificateRequestHeightsMax }, (_, i) => BigInt(from + i))
+  const requests = Math.floor(memberCertificateHeightsBurst / memberCertificateRequestHeightsMax)
+  t.is(requests * memberCertificateRequestHeightsMax, memberCertificateHeightsBurst, 'the burst is a whole number of full requests (the test relies on it)')
+  for (let i = 0; i <= requests; i++) b!.channel.requestCertificates(full(1 + i * memberCertificateRequestHeightsMax))
+  b!.channel.sendShare(bytesOf('share after the asks'))
+  await waitFor(() => a!.shares.length === 1, 5_000, () => `${a!.requests.length} requests, ${a!.shares.length} shares`)
+  t.is(a!.requests.length, requests, 'the burst is answered whole; the request past it is not')
+  t.deepEqual(a!.requests.flatMap(r => r.heights), Array.from({ length: memberCertificateHeightsBurst }, (_, i) => BigInt(i + 1)))
+  t.is(a!.channel.status().refused['rate-limited'], 1)
+  t.is(a!.channel.status().refused.malformed, 0, 'a request past the allowance is well formed: the stream stays open')
+
+  // Another member has its own allowance.
+  c!.channel.requestCertificates([7n])
+  await waitFor(() => a!.requests.length === requests + 1, 5_000, () => 'the other member\'s request')
+  t.deepEqual(a!.requests.at(-1), { heights: [7n], from: c!.net.nodeId })
+
+  // The allowance refills with time: 100 ms give memberCertificateHeightsPerSecond / 10 heights, so
+  // a full request is cut to them (the rest refused), and the next one gets nothing.
+  a!.clock.advance(100)
+  const refill = Math.floor(memberCertificateHeightsPerSecond / 10)
+  t.true(refill > 0 && refill < memberCertificateRequestHeightsMax)
+  b!.channel.requestCertificates(full(1_000))
+  b!.channel.requestCertificates(full(2_000))
+  b!.channel.sendShare(bytesOf('second share'))
+  await waitFor(() => a!.shares.length === 2, 5_000, () => 'the second share')
+  t.deepEqual(a!.requests.at(-1), { heights: full(1_000).slice(0, refill), from: b!.net.nodeId })
+  t.is(a!.requests.length, requests + 2)
+  t.is(a!.channel.status().refused['rate-limited'], 3)
+
+  // What an operator sees on /metrics (read from the channel when scraped).
+  const registry = new Registry()
+  void new PrometheusMemberChannelMetrics(registry, () => [{ subnet: subnet.id, status: a!.channel.status() }])
+  const scraped = await registry.metrics()
+  t.regex(scraped, new RegExp(`^pylon_member_refused\\{subnet="${subnet.id}",reason="rate-limited"\\} 3$`, 'm'))
+  t.regex(scraped, new RegExp(`^pylon_member_frames_received\\{subnet="${subnet.id}",kind="certificate-request"\\} ${requests + 4}$`, 'm'), 'every well-formed request is received, answered or not')
+  t.regex(scraped, new RegExp(`^pylon_member_frames_dropped\\{subnet="${subnet.id}"\\} 0$`, 'm'))
+})
+
+test('MemberChannel answers one certificate request of a member at a time: the next frames wait for the answer', async t => {
+  let release: () => void = () => {}
+  let answering = 0
+  let most = 0
+  let asked: NodeId | undefined
+  const { nodes } = await members(4, 'one at a time', {}, async self => {
+    if (self !== asked) return
+    answering++
+    most = Math.max(most, answering)
+    await new Promise<void>(resolve => { release = resolve })
+    answering--
+  })
+  t.teardown(async () => { release(); for (const node of nodes) await node.channel.stop() })
+  const [a, b] = nodes
+  asked = a!.net.nodeId
+  b!.channel.requestCertificates([1n])
+  b!.channel.requestCertificates([2n])
+  b!.channel.sendShare(bytesOf('behind the requests'))
+  await waitFor(() => a!.requests.length === 1, 5_000, () => 'the first request')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.is(a!.requests.length, 1, 'the second request waits for the first answer')
+  t.is(a!.shares.length, 0, 'so do the frames behind it')
+  release()
+  await waitFor(() => a!.requests.length === 2, 5_000, () => 'the second request')
+  release()
+  await waitFor(() => a!.shares.length === 1, 5_000, () => 'the share')
+  t.is(most, 1)
 })
 
 test('MemberChannel refuses to be built for a node that is not a member, and sends nothing once stopped', async t => {

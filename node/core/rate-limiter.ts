@@ -1,8 +1,8 @@
 // Per-key token buckets (one per principal) in a bounded map. Local admission control only: its
 // fractional token counts never reach replicated state, so floats are fine here.
 
-import { BoundedMap } from '../core/bounded-map.ts'
-import { assert } from '../core/assert.ts'
+import { BoundedMap } from './bounded-map.ts'
+import { assert } from './assert.ts'
 
 export interface RateLimiterInit {
   /** Tokens added per second: the sustained rate. */
