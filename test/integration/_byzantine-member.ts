@@ -1,6 +1,7 @@
 // A subnet member played by the test: an in-process libp2p host holding a stopped daemon's node key,
 // listening where the genesis says that member listens. It reads the consensus frames the honest
-// members send it (to learn their current view) and writes whatever signed votes the test hands it.
+// members send it (to learn their current view) and writes whatever signed votes (or member-channel
+// frames) the test hands it.
 // It never votes on its own; the test closes it in teardown.
 
 import type { ExecutionContext } from 'ava'
@@ -8,8 +9,9 @@ import { lpStream } from '@libp2p/utils'
 import { Registry } from 'prom-client'
 import { decodeMessage, domains, encodeMessage, voteSigningValue, type Message, type Vote, type VoteKind } from '../../protocol/consensus/messages.ts'
 import type { NodeId, SubnetId } from '../../protocol/ids.ts'
-import { consensusMessageBytesMax, consensusStreamsMax } from '../../protocol/limits.ts'
+import { consensusMessageBytesMax, consensusStreamsMax, memberFrameBytesMax } from '../../protocol/limits.ts'
 import { consensusProtocolOf } from '../../node/consensus/consensus-driver.ts'
+import { memberProtocolOf } from '../../node/consensus/member-channel.ts'
 import { loadNodeKey } from '../../node/config/node-key.ts'
 import { silentLogger } from '../../node/core/logger.ts'
 import type { DevnetNode } from '../../node/cli/commands/devnet.ts'
@@ -26,6 +28,8 @@ export interface ByzantineMember {
   vote: (kind: VoteKind, view: bigint, block?: Uint8Array, signer?: number) => Vote
   /** Writes the messages, in order, on one new consensus stream to `peer`, then closes it. */
   send: (peer: NodeId, messages: Message[]) => Promise<void>
+  /** Writes raw member-channel frames (kind byte ‖ body), in order, on one new member stream to `peer`, then closes it. */
+  sendMemberFrames: (peer: NodeId, frames: Uint8Array[]) => Promise<void>
 }
 
 /** Starts the host with `node`'s key on `node`'s listen address (the daemon of `node` must be stopped). */
@@ -60,7 +64,13 @@ export async function startByzantineMember (t: ExecutionContext, options: { node
     await lp.writeV(messages.map(encodeMessage), { signal: AbortSignal.timeout(10_000) })
     await stream.close({ signal: AbortSignal.timeout(10_000) })
   }
-  return { net, index, viewsHeard, vote, send }
+  const sendMemberFrames = async (peer: NodeId, frames: Uint8Array[]): Promise<void> => {
+    const stream = await net.dial(peer, memberProtocolOf(subnet), { signal: AbortSignal.timeout(10_000) })
+    const lp = lpStream(stream, { maxDataLength: memberFrameBytesMax })
+    await lp.writeV(frames, { signal: AbortSignal.timeout(10_000) })
+    await stream.close({ signal: AbortSignal.timeout(10_000) })
+  }
+  return { net, index, viewsHeard, vote, send, sendMemberFrames }
 }
 
 function viewOf (message: Message): bigint | undefined {

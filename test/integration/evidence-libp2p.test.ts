@@ -1,13 +1,16 @@
 // Equivocation caught on the wire: one member of a 4-node devnet (f = 1) is stopped and replaced by
 // an in-process libp2p host holding its node key, which sends each honest daemon conflicting signed
 // votes (and forged ones) over the subnet's consensus protocol. The daemons record and serve the
-// evidence, record nothing for the forgeries, and keep finalizing. Every process is stopped in teardown.
+// evidence, record nothing for the forgeries, and keep finalizing. The same host then floods one
+// daemon with certificate requests over the member channel: past the member's allowance they are
+// counted on /metrics and not answered. Every process is stopped in teardown.
 
 import test from 'ava'
 import { encode, sha256Bytes } from '../../protocol/codec.ts'
 import type { Message, Vote } from '../../protocol/consensus/messages.ts'
 import type { NodeId } from '../../protocol/ids.ts'
-import { consensusViewsAheadMax } from '../../protocol/limits.ts'
+import { consensusViewsAheadMax, memberCertificateHeightsBurst, memberCertificateRequestHeightsMax } from '../../protocol/limits.ts'
+import { frameKinds } from '../../node/consensus/member-channel.ts'
 import { isOurDaemon, stopNodes, type DevnetNode } from '../../node/cli/commands/devnet.ts'
 import { eventually, getJson, runCliAsync } from '../helpers/daemon-process.ts'
 import { startByzantineMember } from './_byzantine-member.ts'
@@ -112,6 +115,20 @@ test('daemons sent conflicting votes by a member over libp2p record the evidence
   const cliRows = (JSON.parse(out.stdout) as Array<EvidenceRow & { nodeVerified: boolean }>).filter(r => r.view === landed.get(honest[0]!)!.toString())
   t.is(cliRows.length, 2)
   for (const row of cliRows) t.like(row, { signer: index, member: byzantine.nodeId, verified: true, nodeVerified: true })
+
+  // A member asking for certificates without end: past its allowance the daemon answers nothing
+  // more, counts it on /metrics, and (below) goes on finalizing.
+  const flooded = honest[0]!
+  const refusedRateLimited = async (): Promise<number> => {
+    const text = await (await fetch(`${flooded.api}/metrics`, { signal: AbortSignal.timeout(10_000) })).text()
+    const match = new RegExp(`^pylon_member_refused\\{subnet="${subnet}",reason="rate-limited"\\} (\\d+)$`, 'm').exec(text)
+    return match === null ? Number.NaN : Number(match[1])
+  }
+  t.is(await refusedRateLimited(), 0, 'the daemon shows its member channel\'s refusals on /metrics')
+  const requests = Math.ceil(memberCertificateHeightsBurst / memberCertificateRequestHeightsMax) + 4
+  const request = Uint8Array.from([frameKinds.certificateRequest, ...encode(Array.from({ length: memberCertificateRequestHeightsMax }, (_, i) => i + 1))])
+  await member.sendMemberFrames(flooded.nodeId as NodeId, Array.from({ length: requests }, () => request))
+  await eventually('the certificate requests past the allowance to be counted', async () => await refusedRateLimited() >= 1, 20_000)
 
   // The subnet goes on finalizing with the three honest members, each still running.
   const before = await heights()
