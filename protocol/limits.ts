@@ -167,6 +167,14 @@ assert(actorTranspileHeapMiB >= actorTranspileHeapMiBMin, 'the transpile heap is
 /** `npm run build:contracts` (and `pretest`) runs at most this often when the build process crashes (a signal, not a failure): V8 aborted once in its wasm code-space bookkeeping while compiling the 12 MB components; the build is idempotent. */
 export const contractsBuildAttemptsMax = 3
 
+// ── Actor instance pool (node/runtime/instance-pool.ts): reset instances instead of fresh ones ───
+/** Idle reset instances kept per compiled actor: a block holds one per actor, so more than one only serves several actors sharing one code CID in a block. */
+export const actorInstancePoolIdleMax = 4
+/** Bytes one loader's pools keep alive (each pooled memory twice: live and its initial image, 18 MiB for a JS actor): about 14 JS actors, a fraction of a node's RAM; past it instances are fresh again. */
+export const actorInstancePoolBytesMax = 256 * MiB
+
+assert(actorInstancePoolBytesMax >= 2 * actorMemoryPagesMax * 64 * KiB, 'the pool budget holds at least one instance at the memory cap')
+
 // ── Store, Merkle state and checkpoints (node/store, protocol/state) ────────────────────────────
 /** Longest storage key: keys name data, they are not data; bounds proofs, chunks and index rows. */
 export const stateKeyBytesMax = 1 * KiB

@@ -3,9 +3,12 @@
 // randomness, no I/O, no wall-clock timeout; fuel alone bounds the work. It never writes state:
 // the store applies the returned writes afterwards, in one batch.
 //
-// One instance per (block, actor), created at the actor's first message in the block. After a
+// One instance per (block, actor), taken at the actor's first message in the block. After a
 // message fails (trap, fuel, limit) its instance is dropped and the next message of that actor gets
 // a fresh one: a trapped instance's memory is in an unknown state, and every replica drops it alike.
+// "Fresh" means in the state of a fresh instantiation: the compiled actor's pool hands out either a
+// new instance or one reset exactly to that state (instance-pool.ts); nothing a previous block or
+// query left in wasm memory, globals, tables or the glue is visible, whether or not a replica restarted.
 //
 // Determinism rules this relies on (each enforced elsewhere in node/runtime):
 //  - Only storage persists; time is block.timeNs, randomness is seeded from block.seed, the actor
@@ -27,7 +30,7 @@
 
 import type { ActorId } from '../../protocol/ids.ts'
 import {
-  actorFuelPerBlockMax, actorFuelPerMessageMax, actorInstantiateFuelMax, actorMessagesPerBlockMax,
+  actorFuelPerBlockMax, actorFuelPerMessageMax, actorMessagesPerBlockMax,
   actorMethodCharsMax, actorPayloadBytesMax, actorResultBytesMax
 } from '../../protocol/limits.ts'
 import { compareBytes, type ActorMessage, type BlockContext, type BlockOutcome, type OutboxMessage, type Receipt, type StateWrite } from '../../protocol/receipt.ts'
@@ -35,8 +38,9 @@ import { assert } from '../core/assert.ts'
 import { ActorStorage } from './actor-storage.ts'
 import { ActorTrap } from './actor-trap.ts'
 import { stackBudgetExhausted } from './_stack.ts'
-import { createHostImports, type CallContext, type CallSlot } from './host.ts'
-import type { ActorInstance, CompiledActor } from './loader.ts'
+import type { CallContext } from './host.ts'
+import type { InstanceLease } from './instance-pool.ts'
+import type { CompiledActor } from './loader.ts'
 import type { StateView } from './state-view.ts'
 
 /** What a block executes against; the caller prepares both before calling (both synchronous). */
@@ -60,32 +64,37 @@ export interface QueryMessage {
   fuelLimit?: bigint
 }
 
-/** One actor's life within a block (or a query): its storage layers and, while healthy, an instance. */
+/**
+ * One actor's life within a block (or a query): its storage layers and, while healthy, an instance
+ * lent by the code's pool with its fuel global, its stack global (the weight held by the frames of
+ * the call in progress, see _stack.ts; -1 after a budget trap) and the slot its imports serve.
+ */
 class Session {
   readonly storage: ActorStorage
   readonly code: CompiledActor
-  readonly slot: CallSlot = { current: undefined }
-  readonly fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 0n)
-  /** Stack weight held by the frames of the call in progress (see _stack.ts); -1 after a budget trap. */
-  readonly stack = new WebAssembly.Global({ value: 'i32', mutable: true }, 0)
-  instance: ActorInstance | undefined
+  lease: InstanceLease | undefined
 
   constructor (state: ExecutionState, actor: ActorId, code: CompiledActor) {
     this.storage = new ActorStorage(state.storage, actor)
     this.code = code
   }
 
-  /** The live instance, creating one if needed; a string when instantiation traps. */
-  ensureInstance (): ActorInstance | string {
-    if (this.instance !== undefined) return this.instance
-    this.fuel.value = actorInstantiateFuelMax
-    this.stack.value = 0
-    try {
-      this.instance = this.code.instantiate(createHostImports(this.slot), this.fuel, this.stack)
-      return this.instance
-    } catch (error) {
-      return `instantiation failed: ${describeError(error, this.fuel, this.stack)}`
-    }
+  /** The live instance, taking one if needed; a string when instantiation traps. */
+  ensureInstance (): InstanceLease | string {
+    if (this.lease !== undefined) return this.lease
+    // A fresh instantiation runs start code with actorInstantiateFuelMax and an empty stack.
+    const acquired = this.code.pool.acquire()
+    if (!acquired.ok) return `instantiation failed: ${describeError(acquired.error, acquired.binding.fuel, acquired.binding.stack)}`
+    this.lease = acquired.lease
+    return this.lease
+  }
+
+  /** Gives the instance back: `reusable` false after a failed call, whose instance is never reused. */
+  drop (reusable: boolean): void {
+    if (this.lease === undefined) return
+    const lease = this.lease
+    this.lease = undefined
+    this.code.pool.release(lease, reusable)
   }
 }
 
@@ -101,10 +110,17 @@ export function executeBlock (state: ExecutionState, messages: ActorMessage[], b
   const receipts: Receipt[] = []
   const outbox: OutboxMessage[] = []
   let blockFuelLeft = actorFuelPerBlockMax
-  for (const [index, message] of messages.entries()) {
-    const receipt = runMessage(state, sessions, message, block, index, blockFuelLeft, outbox, false, written)
-    blockFuelLeft -= receipt.fuelUsed
-    receipts.push(receipt)
+  let completed = false
+  try {
+    for (const [index, message] of messages.entries()) {
+      const receipt = runMessage(state, sessions, message, block, index, blockFuelLeft, outbox, false, written)
+      blockFuelLeft -= receipt.fuelUsed
+      receipts.push(receipt)
+    }
+    completed = true
+  } finally {
+    // Instances of a block that threw part-way (a bug, or a throwing `written`) are not reused.
+    for (const session of sessions.values()) session.drop(completed)
   }
   const writes: StateWrite[] = []
   for (const session of sessions.values()) writes.push(...session.storage.writes())
@@ -116,7 +132,14 @@ export function executeBlock (state: ExecutionState, messages: ActorMessage[], b
 export function executeQuery (state: ExecutionState, query: QueryMessage, block: BlockContext): Receipt {
   // A query answers no request through consensus and is never certified: its receipt names none.
   const message: ActorMessage = { kind: 'update', ...query, requestId: null }
-  return runMessage(state, new Map(), message, block, 0, actorFuelPerMessageMax, [], true)
+  const sessions = new Map<ActorId, Session>()
+  let receipt: Receipt | undefined
+  try {
+    receipt = runMessage(state, sessions, message, block, 0, actorFuelPerMessageMax, [], true)
+    return receipt
+  } finally {
+    for (const session of sessions.values()) session.drop(receipt !== undefined)
+  }
 }
 
 function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, message: ActorMessage, block: BlockContext,
@@ -134,17 +157,18 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
   }
   const limit = min(message.fuelLimit ?? actorFuelPerMessageMax, blockFuelLeft)
   if (limit <= 0n) return fail(`block fuel exhausted: the block already used ${actorFuelPerBlockMax} units`)
-  const instance = session.ensureInstance()
-  if (typeof instance === 'string') return fail(instance)
+  const lease = session.ensureInstance()
+  if (typeof lease === 'string') return fail(lease)
+  const { instance, slot, fuel, stack } = lease
 
   const call: CallContext = {
     actor: message.actor, caller: message.caller, block, index, readOnly, storage: session.storage,
-    fuel: session.fuel, outbox: [], logs: [], randomCounter: 0
+    fuel, outbox: [], logs: [], randomCounter: 0
   }
-  session.slot.current = call
-  session.fuel.value = limit
+  slot.current = call
+  fuel.value = limit
   // A trapped call gives back no stack weight; each call starts from an empty stack.
-  session.stack.value = 0
+  stack.value = 0
   let result: Uint8Array | undefined
   let error: string | undefined
   try {
@@ -155,11 +179,11 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
       result = readOnly ? instance.query(message.method, message.payload) : instance.update(message.method, message.payload)
     }
   } catch (caught) {
-    error = describeError(caught, session.fuel, session.stack)
+    error = describeError(caught, fuel, stack)
   } finally {
-    session.slot.current = undefined
+    slot.current = undefined
   }
-  const left = session.fuel.value as bigint
+  const left = fuel.value as bigint
   let fuelUsed = left < 0n ? limit : limit - left
   if (error === stackExhausted) {
     // Where V8's native stack runs out depends on frame sizes that differ between its compiler
@@ -172,7 +196,7 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
   else if (result !== undefined && result.length > actorResultBytesMax) error = `result too large: ${result.length} > ${actorResultBytesMax} bytes`
   if (error !== undefined || result === undefined) {
     session.storage.rollbackMessage()
-    session.instance = undefined
+    session.drop(false)
     return fail(error ?? 'no result', fuelUsed, call.logs)
   }
   written?.(index, session.storage.messageKeys())

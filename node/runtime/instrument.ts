@@ -93,12 +93,17 @@ function addFuelChecks (bytes: Uint8Array, options: InstrumentOptions): Result<U
     return err(`core module does not parse: ${(error as Error).message}`)
   }
   try {
+    if (importedFunctionNames(module).size === module.getNumFunctions()) {
+      // No functions of its own (jco's fixup modules): nothing to meter, but its state is still reset.
+      exportState(module, definedMemories(bytes))
+      return ok(module.emitBinary())
+    }
     const canonical = canonicalizeNaNs(module)
     if (!canonical.ok) return canonical
     const before = importedFunctionNames(module)
     module.runPasses(['log-execution'])
     const added = [...importedFunctionNames(module)].filter(name => !before.has(name))
-    if (added.length === 0) return ok(bytes) // no functions at all: nothing can run
+    if (added.length === 0) return err('fuel instrumentation added no check import')
     if (added.length !== 1) return err(`fuel instrumentation added ${added.length} imports, expected 1`)
     const checkName = added[0]!
     const fuel = 'pylon$fuel'
@@ -119,6 +124,7 @@ function addFuelChecks (bytes: Uint8Array, options: InstrumentOptions): Result<U
     // Last, so that it wraps whole bodies (fuel checks included) and weighs the final frames.
     const bounded = boundStack(module, new Set([checkName, 'pylon$charge_len']), { budget: options.stackBudget, peak: options.stackPeak })
     if (!bounded.ok) return bounded
+    exportState(module, definedMemories(bytes))
     // No module.validate(): on failure it prints the whole module; compiling the output (the
     // loader does) is the check, and it reports an error instead.
     return ok(module.emitBinary())
@@ -127,11 +133,84 @@ function addFuelChecks (bytes: Uint8Array, options: InstrumentOptions): Result<U
   }
 }
 
+/** Export-name prefix of the module state a pooled instance is reset to (instance-pool.ts reads it). */
+export const stateExportPrefix = 'pylon$state$'
+/**
+ * An immutable i32 global exported only when EVERY piece of the module's mutable state that outlives
+ * a call is exported under stateExportPrefix, so that restoring those exports makes the instance
+ * exactly a fresh one. Without it, instances of the component are never reused.
+ */
+export const stateMarkerExport = 'pylon$state'
+
+/**
+ * Exports the module's defined memory, tables and mutable globals under stateExportPrefix and adds
+ * the marker, unless some state could not be restored from JS: more than one memory, a mutable
+ * global of a type JS cannot read (v128), instructions that change state invisible to JS (the
+ * dropped flag of a data segment: memory.init, data.drop) or that change tables (table.set,
+ * table.grow; table.fill/copy/init and elem.drop are refused outright by the walk). Imported state
+ * is exported by the core instance that defines it, or is ours (fuel, stack).
+ */
+function exportState (module: binaryen.Module, memories: number): void {
+  for (let i = 0; i < module.getNumExports(); i++) {
+    if (binaryen.getExportInfo(module.getExportByIndex(i)).name.startsWith(stateMarkerExport)) return
+  }
+  if (memories > 1) return
+  module.setFeatures(module.getFeatures() | binaryen.Features.MutableGlobals)
+  for (let i = 0; i < module.getNumFunctions(); i++) {
+    const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i))
+    if (info.module !== '' || info.body === 0) continue
+    const walked = walk(info.body, (_expr, kind) => resetBlockers.has(kind) ? kind : undefined)
+    if (!walked.ok) return
+  }
+  const globals: string[] = []
+  for (let i = 0; i < module.getNumGlobals(); i++) {
+    const info = binaryen.getGlobalInfo(module.getGlobalByIndex(i))
+    if (isImport(info) || !info.mutable) continue
+    if (!resettableGlobalTypes().has(info.type)) return
+    globals.push(info.name)
+  }
+  for (const [i, name] of globals.entries()) module.addGlobalExport(name, `${stateExportPrefix}global$${i}`)
+  for (let i = 0; i < module.getNumTables(); i++) {
+    const info = binaryen.getTableInfo(module.getTableByIndex(i))
+    if (!isImport(info)) module.addTableExport(info.name, `${stateExportPrefix}table$${i}`)
+  }
+  if (memories === 1) module.addMemoryExport('0', `${stateExportPrefix}memory$0`)
+  module.addGlobal(stateMarkerExport, binaryen.i32, false, module.i32.const(1))
+  module.addGlobalExport(stateMarkerExport, stateMarkerExport)
+}
+
+/** Whether a global or table is imported (its import module may be "", as in jco's fixup modules). */
+function isImport (info: { module: string | null, base: string | null }): boolean {
+  return (info.module ?? '') !== '' || (info.base ?? '') !== ''
+}
+
+/** Instruction kinds whose effect a reset from JS could not undo (see exportState). */
+const resetBlockers = new Set(['MemoryInit', 'DataDrop', 'TableSet', 'TableGrow'])
+
+/** Global types JS reads and writes back bit-exactly (a NaN float is refused when the snapshot is taken). */
+function resettableGlobalTypes (): Set<number> {
+  return new Set([binaryen.i32, binaryen.i64, binaryen.f32, binaryen.f64, binaryen.funcref, binaryen.externref])
+}
+
+/** Memories the module defines (not imports), from its memory section; capLimits has checked the sections. */
+function definedMemories (bytes: Uint8Array): number {
+  let at = 8
+  while (at < bytes.length) {
+    const id = bytes[at]!
+    const size = readU32(bytes, at + 1)
+    if (size === undefined) return 0
+    if (id === 5) return readU32(bytes, size.next)?.value ?? 0
+    at = size.next + size.value
+  }
+  return 0
+}
+
 function importedFunctionNames (module: binaryen.Module): Set<string> {
   const names = new Set<string>()
   for (let i = 0; i < module.getNumFunctions(); i++) {
     const info = binaryen.getFunctionInfo(module.getFunctionByIndex(i))
-    if (info.module !== '') names.add(info.name)
+    // By its missing body: an import's module name may be "" (jco's fixup modules import from "").
+    if (info.body === 0) names.add(info.name)
   }
   return names
 }

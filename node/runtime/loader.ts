@@ -1,7 +1,8 @@
 // Turns component bytes into a CompiledActor: checks its size, has a transpile worker check its
 // imports, transpile it with jco (instantiation mode, our imports only), instrument every core
 // module for fuel and memory limits and cache the result on disk under the code's CID, then
-// compiles it asynchronously. It never runs actor code, never transpiles or instruments on the
+// compiles it asynchronously, with a pool of reset instances per compiled actor (instance-pool.ts,
+// bounded per loader). It never runs actor code, never transpiles or instruments on the
 // calling thread (that blocked the daemon's event loop for tens of seconds), and it refuses
 // (Result) any component that imports something outside the Pylon world.
 //
@@ -31,6 +32,8 @@ import { err, ok, type Result } from '../../protocol/result.ts'
 import { BoundedMap } from '../core/bounded-map.ts'
 import type { Logger } from '../core/logger.ts'
 import { ActorTrap } from './actor-trap.ts'
+import { createHostImports } from './host.ts'
+import { checkGlueState, InstancePool, newPoolBudget, type InstanceBinding, type PoolBudget } from './instance-pool.ts'
 import { fuelImportModule, fuelImportName } from './instrument.ts'
 import { stackBudgetExhausted, stackImportModule, stackImportName } from './_stack.ts'
 import { readManifest, type Manifest } from './transpile-to-cache.ts'
@@ -39,7 +42,7 @@ import { TranspilePool, type TranspilePoolInit } from './transpile-pool.ts'
 export { allowedImports, checkWorld } from './world-check.ts'
 
 /** Bumped whenever admission checks, instrumentation or transpile options change, so stale caches are not reused. */
-export const cacheFormat = 'v6'
+export const cacheFormat = 'v8'
 
 /** The host side of the three interfaces, as jco's glue expects them (camelCase names). */
 export interface HostImports {
@@ -82,6 +85,11 @@ export interface CompiledActor {
    * instantiation traps. `stack` defaults to a fresh global at 0 (benchmarks only: nothing resets it).
    */
   instantiate (imports: HostImports, fuel: WebAssembly.Global, stack?: WebAssembly.Global): ActorInstance
+  /**
+   * Instances equivalent to fresh ones, reset on release instead of instantiated afresh where the
+   * reset is exact (instance-pool.ts). The executor takes every instance from here.
+   */
+  readonly pool: InstancePool
 }
 
 type Instantiate = (getCoreModule: (name: string) => WebAssembly.Module, imports: unknown,
@@ -97,6 +105,10 @@ export interface ActorLoaderInit {
   meter?: boolean
   /** Bounds of the loader's transpile workers. @default the actorTranspile* limits — others only in tests. */
   transpile?: TranspilePoolInit
+  /** @default true — false (every instance fresh) only to compare against in tests and benchmarks. */
+  instancePool?: boolean
+  /** @default actorInstancePoolBytesMax — smaller only in tests of the bound. */
+  instancePoolBytesMax?: number
 }
 
 /** Numbers each job's temporary folder, unique in this process even across loaders sharing a cache dir. */
@@ -107,11 +119,17 @@ export class ActorLoader {
   readonly #compiled = new BoundedMap<string, Promise<Result<CompiledActor>>>(actorCompiledCacheEntriesMax)
   /** One pool per loader, and one loader per daemon: the worker bound holds per node. */
   readonly #pool: TranspilePool
+  /** Memory the instance pools of this loader's actors keep alive, bounded across all of them. */
+  readonly #budget: PoolBudget
 
   constructor (init: ActorLoaderInit) {
     this.#init = init
     this.#pool = new TranspilePool(init.transpile)
+    this.#budget = newPoolBudget(init.instancePoolBytesMax)
   }
+
+  /** Bytes this loader's instance pools keep alive now (at most actorInstancePoolBytesMax). */
+  get pooledBytes (): number { return this.#budget.bytesHeld }
 
   /**
    * Loads code (validating it on first sight). Concurrent loads of one CID share the work.
@@ -127,7 +145,9 @@ export class ActorLoader {
     const cached = this.#compiled.get(cid)
     if (cached !== undefined) return await cached
     const loading = this.#load(cid, code)
-    this.#compiled.set(cid, loading)
+    const evicted = this.#compiled.set(cid, loading)
+    // An evicted actor's pooled instances are let go (its users may keep it, but unpooled).
+    if (evicted !== undefined) void evicted[1].then(result => { if (result.ok) result.value.pool.close() }, () => {})
     // Neither a refusal (cheap to recompute) nor a failure (maybe transient) is pinned.
     const forget = (): void => { if (this.#compiled.get(cid) === loading) this.#compiled.delete(cid) }
     try {
@@ -152,6 +172,7 @@ export class ActorLoader {
 
   /** Stops running transpile workers; loads waiting on them, and later first loads, throw. */
   async close (): Promise<void> {
+    for (const loading of this.#compiled.values()) void loading.then(result => { if (result.ok) result.value.pool.close() }, () => {})
     await this.#pool.close()
   }
 
@@ -178,29 +199,36 @@ export class ActorLoader {
     } catch (error) {
       return err(`instrumented module does not compile: ${(error as Error).message}`)
     }
-    const glue = await import(pathToFileURL(join(folder, 'actor.mjs')).href) as { instantiate: Instantiate }
-    return ok(compiledActor(manifest, modules, glue.instantiate))
+    const url = pathToFileURL(join(folder, 'actor.mjs'))
+    const glue = await import(url.href) as { instantiate: Instantiate }
+    const glueState = checkGlueState(await readFile(url, 'utf8'))
+    const unresettable = this.#init.instancePool === false ? 'the loader pools no instances' : glueState.ok ? undefined : glueState.error
+    return ok(compiledActor(manifest, modules, glue.instantiate, { unresettable, budget: this.#budget }))
   }
 }
 
-function compiledActor (manifest: Manifest, modules: Map<string, WebAssembly.Module>, instantiate: Instantiate): CompiledActor {
+function compiledActor (manifest: Manifest, modules: Map<string, WebAssembly.Module>, instantiate: Instantiate,
+  pooling: { unresettable: string | undefined, budget: PoolBudget }): CompiledActor {
+  const create = (imports: HostImports, fuel: WebAssembly.Global, stack: WebAssembly.Global, cores?: WebAssembly.Instance[]): ActorInstance => {
+    const ours = { [fuelImportModule]: { [fuelImportName]: fuel }, [stackImportModule]: { [stackImportName]: stack } }
+    // Functions the component's own core instances export: wasm, counted by their own entry checks.
+    const wasmFunctions = new WeakSet<object>()
+    return instantiate(
+      name => modules.get(name) ?? assertNever(name),
+      imports,
+      (module, importObject = {}) => {
+        const instance = new WebAssembly.Instance(module, { ...weighHostCalls(importObject, stack, wasmFunctions), ...ours })
+        for (const value of Object.values(instance.exports)) if (typeof value === 'function') wasmFunctions.add(value)
+        cores?.push(instance)
+        return instance
+      }
+    )
+  }
   return {
     cid: manifest.cid,
     codeBytes: manifest.codeBytes,
-    instantiate (imports, fuel, stack = new WebAssembly.Global({ value: 'i32', mutable: true }, 0)) {
-      const ours = { [fuelImportModule]: { [fuelImportName]: fuel }, [stackImportModule]: { [stackImportName]: stack } }
-      // Functions the component's own core instances export: wasm, counted by their own entry checks.
-      const wasmFunctions = new WeakSet<object>()
-      return instantiate(
-        name => modules.get(name) ?? assertNever(name),
-        imports,
-        (module, importObject = {}) => {
-          const instance = new WebAssembly.Instance(module, { ...weighHostCalls(importObject, stack, wasmFunctions), ...ours })
-          for (const value of Object.values(instance.exports)) if (typeof value === 'function') wasmFunctions.add(value)
-          return instance
-        }
-      )
-    }
+    instantiate: (imports, fuel, stack = new WebAssembly.Global({ value: 'i32', mutable: true }, 0)) => create(imports, fuel, stack),
+    pool: new InstancePool((binding: InstanceBinding, cores) => create(createHostImports(binding.slot), binding.fuel, binding.stack, cores), pooling)
   }
 }
 
