@@ -2,8 +2,9 @@
 //  1. a component call through jco 1.10.2's glue and through jco 1.35.0's, against a raw wasm call
 //     of the same function (goal: ≤ 3× raw) — the figure that pins the jco version;
 //  2. a compute loop fuel-metered against the same loop unmetered (goal: ≤ 1.3×);
-//  3. fresh instantiations per second for the WAT counter and the JS counter;
-//  4. counter messages per second executed in blocks of 100 (JS and WAT).
+//  3. per-instance cost of the WAT and JS counters: a fresh instantiation vs a pooled instance reset
+//     to its initial state (instance-pool.ts), side by side;
+//  4. per-block cost of counter `inc` blocks of 1, 26 and 100 messages, fresh vs pooled instances.
 // Needs `npm run build:contracts` (for the counters). Prints figures; asserts nothing.
 
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -15,7 +16,6 @@ import wabtInit from 'wabt'
 import { silentLogger } from '../node/core/logger.ts'
 import { buildWatActor } from '../node/runtime/builder.ts'
 import { executeBlock } from '../node/runtime/executor.ts'
-import { createHostImports } from '../node/runtime/host.ts'
 import { instrumentCoreModule } from '../node/runtime/instrument.ts'
 import { ActorLoader, type CompiledActor } from '../node/runtime/loader.ts'
 import { MemoryState } from '../node/runtime/state-view.ts'
@@ -118,69 +118,61 @@ async function meteringCost (): Promise<string[]> {
   ]
 }
 
-async function instantiations (actors: Record<string, CompiledActor>): Promise<string[]> {
-  const lines = ['3. fresh instantiations per second']
-  for (const [name, actor] of Object.entries(actors)) {
-    const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 0n)
-    const imports = createHostImports({ current: undefined })
+/** Per-instance cost: a fresh instantiation against taking a pooled instance and resetting it on release. */
+function instantiations (fresh: Record<string, CompiledActor>, pooled: Record<string, CompiledActor>): string[] {
+  const lines = [
+    '3. per-instance cost: fresh instantiation vs pooled instance reset to its initial state',
+    `   ${'actor'.padEnd(12)} ${'fresh'.padStart(12)} ${'pooled'.padStart(12)}   ratio   memory reset per instance`
+  ]
+  for (const name of Object.keys(fresh)) {
     const count = name.includes('wat') ? 20_000 : 100
-    const ns = nsPerOp(count, n => {
+    const cost = (code: CompiledActor): number => nsPerOp(count, n => {
       for (let i = 0; i < n; i++) {
-        fuel.value = 1_000_000_000n
-        actor.instantiate(imports, fuel)
+        const acquired = code.pool.acquire()
+        if (!acquired.ok) throw new Error(String(acquired.error))
+        code.pool.release(acquired.lease, true)
       }
     }, 3)
-    lines.push(`   ${name.padEnd(12)} ${Math.round(1e9 / ns).toString().padStart(9)} /s   ${(ns / 1e3).toFixed(1)} µs each`)
+    const freshNs = cost(fresh[name]!)
+    const pooledNs = cost(pooled[name]!)
+    const memory = `${(pooled[name]!.pool.stats.resetBytes / MiB).toFixed(2)} MiB`
+    lines.push(`   ${name.padEnd(12)} ${`${(freshNs / 1e3).toFixed(1)} µs`.padStart(12)} ${`${(pooledNs / 1e3).toFixed(1)} µs`.padStart(12)}   ${(freshNs / pooledNs).toFixed(1).padStart(5)}×   ${memory}`)
   }
-  lines.push(...await resetLever(actors.counter!))
   return lines
 }
 
-/**
- * The lever DESIGN.md names for JS actors: instead of instantiating afresh, restore a pooled
- * instance's memory to its initial image. Measured here as the cost of that copy alone (globals and
- * tables would need resetting too, so it is a lower bound), beside a fresh instantiation.
- */
-async function resetLever (actor: CompiledActor): Promise<string[]> {
-  let memory: WebAssembly.Memory | undefined
-  const fuel = new WebAssembly.Global({ value: 'i64', mutable: true }, 1_000_000_000n)
-  const original = WebAssembly.Instance
-  // Catch the engine module's memory as the glue instantiates it (bench only).
-  const Spy = function (this: unknown, module: WebAssembly.Module, imports?: WebAssembly.Imports): WebAssembly.Instance {
-    const instance = new original(module, imports)
-    const exported = Object.values(instance.exports).find(e => e instanceof WebAssembly.Memory)
-    if (exported !== undefined) memory = exported as WebAssembly.Memory
-    return instance
-  } as unknown as typeof WebAssembly.Instance
-  ;(WebAssembly as { Instance: typeof WebAssembly.Instance }).Instance = Spy
-  try {
-    actor.instantiate(createHostImports({ current: undefined }), fuel)
-  } finally {
-    ;(WebAssembly as { Instance: typeof WebAssembly.Instance }).Instance = original
-  }
-  if (memory === undefined) return ['   (reset lever: no memory found)']
-  const image = new Uint8Array(memory.buffer).slice()
-  const ns = nsPerOp(50, n => { for (let i = 0; i < n; i++) new Uint8Array(memory!.buffer).set(image) }, 3)
-  return [`   JS counter reset lever: copying its ${(image.length / 1024 / 1024).toFixed(1)} MiB initial memory image takes ${(ns / 1e3).toFixed(0)} µs`]
-}
+const MiB = 1024 * 1024
 
-function messagesPerSecond (actors: Record<string, CompiledActor>): string[] {
-  const lines = ['4. counter `inc` messages per second, executed in blocks of 100 (fresh instance per block)']
+/**
+ * Per-block cost with one instance per block: blocks of 1, 26 (what 64 closed-loop clients made in
+ * `bench consensus`) and 100 counter `inc` messages, fresh instances against pooled ones.
+ */
+function perBlock (fresh: Record<string, CompiledActor>, pooled: Record<string, CompiledActor>): string[] {
+  const lines = [
+    '4. counter `inc` blocks: one instance per block, fresh vs pooled',
+    `   ${'actor'.padEnd(12)} ${'msgs/block'.padStart(10)} ${'fresh ms/block'.padStart(15)} ${'pooled ms/block'.padStart(16)}   ratio ${'fresh msgs/s'.padStart(13)} ${'pooled msgs/s'.padStart(14)}`
+  ]
   const subnet = 'bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy' as SubnetId
   const actor = actorIdOf(subnet, 1n)
-  for (const [name, code] of Object.entries(actors)) {
-    const storage = new MemoryState()
-    const state = { storage, code: () => code }
-    const messages: ActorMessage[] = Array.from({ length: 100 }, () => ({ kind: 'update', actor, caller: 'bench', method: 'inc', payload: new Uint8Array(0), requestId: null }))
-    let h = 0
-    const blocks = name.includes('wat') ? 200 : 20
-    const ns = nsPerOp(blocks, n => {
-      for (let i = 0; i < n; i++) {
-        const outcome = executeBlock(state, messages, { height: height(++h), timeNs: BigInt(h), seed: new Uint8Array(32) })
-        storage.apply(outcome.writes)
+  for (const name of Object.keys(fresh)) {
+    for (const size of [1, 26, 100]) {
+      const messages: ActorMessage[] = Array.from({ length: size }, () => ({ kind: 'update', actor, caller: 'bench', method: 'inc', payload: new Uint8Array(0), requestId: null }))
+      const blocks = name.includes('wat') ? 400 : 30
+      const cost = (code: CompiledActor): number => {
+        const storage = new MemoryState()
+        const state = { storage, code: () => code }
+        let h = 0
+        return nsPerOp(blocks, n => {
+          for (let i = 0; i < n; i++) {
+            const outcome = executeBlock(state, messages, { height: height(++h), timeNs: BigInt(h), seed: new Uint8Array(32) })
+            storage.apply(outcome.writes)
+          }
+        }, 3)
       }
-    }, 3)
-    lines.push(`   ${name.padEnd(12)} ${Math.round(100 * 1e9 / ns).toString().padStart(9)} msgs/s   ${(ns / 1e6).toFixed(2)} ms per block of 100`)
+      const freshNs = cost(fresh[name]!)
+      const pooledNs = cost(pooled[name]!)
+      lines.push(`   ${name.padEnd(12)} ${String(size).padStart(10)} ${(freshNs / 1e6).toFixed(3).padStart(15)} ${(pooledNs / 1e6).toFixed(3).padStart(16)}   ${(freshNs / pooledNs).toFixed(1).padStart(4)}× ${Math.round(size * 1e9 / freshNs).toString().padStart(13)} ${Math.round(size * 1e9 / pooledNs).toString().padStart(14)}`)
+    }
   }
   return lines
 }
@@ -188,22 +180,30 @@ function messagesPerSecond (actors: Record<string, CompiledActor>): string[] {
 export default async function runtimeBench (_args: string[]): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'pylon-bench-runtime-'))
   try {
-    const loader = new ActorLoader({ cacheDir: new URL('../contracts/build/.transpiled', import.meta.url).pathname, logger: silentLogger })
-    const actors: Record<string, CompiledActor> = {}
+    const cacheDir = new URL('../contracts/build/.transpiled', import.meta.url).pathname
+    // Two loaders over one cache: one pools instances, the other instantiates afresh every time.
+    const pooledLoader = new ActorLoader({ cacheDir, logger: silentLogger })
+    const freshLoader = new ActorLoader({ cacheDir, logger: silentLogger, instancePool: false })
+    const pooled: Record<string, CompiledActor> = {}
+    const fresh: Record<string, CompiledActor> = {}
     for (const name of ['counter-wat', 'counter']) {
       const code = await readFile(new URL(`../contracts/build/${name}.wasm`, import.meta.url)).catch(() => {
         throw new Error(`contracts/build/${name}.wasm missing: run npm run build:contracts`)
       })
-      const loaded = await loader.load(new Uint8Array(code))
-      if (!loaded.ok) throw new Error(loaded.error)
-      actors[name] = loaded.value
+      for (const [loader, into] of [[pooledLoader, pooled], [freshLoader, fresh]] as const) {
+        const loaded = await loader.load(new Uint8Array(code))
+        if (!loaded.ok) throw new Error(loaded.error)
+        into[name] = loaded.value
+      }
     }
     const out = (lines: string[]): void => { process.stdout.write(lines.join('\n') + '\n\n') }
     process.stdout.write(`runtime bench — node ${process.version}, ${process.arch}\n\n`)
     out(await callCosts(work))
     out(await meteringCost())
-    out(await instantiations(actors))
-    out(messagesPerSecond(actors))
+    out(instantiations(fresh, pooled))
+    out(perBlock(fresh, pooled))
+    await pooledLoader.close()
+    await freshLoader.close()
   } finally {
     await rm(work, { recursive: true, force: true })
   }

@@ -53,6 +53,8 @@ export interface PoolStats {
   /** Leases given back and dropped (a failed call, grown memory, full pool or budget, closed pool). */
   dropped: number
   idle: number
+  /** Memory bytes one reset copies back (the initial images of the last snapshot taken). */
+  resetBytes: number
 }
 
 /** The state a fresh instance has right after instantiation, and where it lives. */
@@ -73,7 +75,7 @@ export class InstancePool {
   /** Leases this pool can reset, with their snapshots; a lease missing here is dropped on release. */
   readonly #snapshots = new WeakMap<InstanceLease, Snapshot>()
   #closed = false
-  readonly stats: PoolStats = { fresh: 0, reused: 0, dropped: 0, idle: 0 }
+  readonly stats: PoolStats = { fresh: 0, reused: 0, dropped: 0, idle: 0, resetBytes: 0 }
 
   constructor (instantiate: Instantiator, init: InstancePoolInit) {
     this.#instantiate = instantiate
@@ -119,6 +121,7 @@ export class InstancePool {
       else if (this.#budget.bytesHeld + snapshot.value.bytes <= this.#budget.bytesMax) {
         this.#budget.bytesHeld += snapshot.value.bytes
         this.#snapshots.set(lease, snapshot.value)
+        this.stats.resetBytes = snapshot.value.bytes / 2
       }
     }
     return { ok: true, lease }
