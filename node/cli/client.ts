@@ -249,6 +249,11 @@ export interface IngressStreamOptions {
   inFlightMax?: number
   /** @default ingressStreamConnectTimeoutMs */
   connectTimeoutMs?: number
+  /**
+   * After the stream drops (connection lost, node stopping or restarting), how long to keep opening
+   * it again, every clientResubmitDelayMs; 0 never reopens. @default clientCertifyWaitMs
+   */
+  reconnectMs?: number
   signal?: AbortSignal
 }
 
@@ -261,51 +266,69 @@ interface StreamPending {
   reject: (error: CliError) => void
 }
 
+/** One open WebSocket of a stream, and the TCP socket under it (plain ws:// only, for corking). */
+interface Connection {
+  ws: WebSocket
+  socket: Socket | undefined
+}
+
+/**
+ * Close codes that say the node refused what this client sent (text frames, too many in flight):
+ * opening the stream again would only repeat it, so the stream fails instead of reconnecting.
+ */
+const refusalCloseCodes = new Set([1003, 1008])
+
 /**
  * Many envelopes over one WebSocket (GET /v1/ingress/stream) instead of an HTTP request each:
  * `submit` pipelines (up to `inFlightMax` unanswered, the rest queued in order) and resolves with
  * the envelope's answer, matched by IngressId (answers come in completion order). Refusals reject
  * with the CliError ApiClient would throw for the same HTTP answer; a `pending` answer is sent
- * again while its wait lasts (the node answers a resubmission with the result). Use it for many
- * updates from one process (a backend, a benchmark); `pylon call` sends one and keeps HTTP.
+ * again while its wait lasts (the node answers a resubmission with the result). A stream that
+ * drops (the connection, or the node restarting) is opened again for up to `reconnectMs`, and the
+ * unanswered envelopes are sent again, in order: a node answers a resubmission with its result and
+ * runs none twice. Use it for many updates from one process (a backend, a benchmark); `pylon call`
+ * sends one and keeps HTTP.
  */
 export class IngressStream {
   readonly url: string
-  readonly #ws: WebSocket
+  readonly #options: IngressStreamOptions
   readonly #subnet: Subnet | undefined
   /** Certificates already checked for earlier answers: the answers of one height share one. */
   readonly #certificates = new BoundedMap<string, true>(clientCertificatesMemoMax)
   readonly #inFlightMax: number
-  /** Sent, unanswered, by IngressId (the same bytes sent twice wait in order). */
+  readonly #reconnectMs: number
+  /** Sent on the current connection, unanswered, by IngressId (the same bytes sent twice wait in order). */
   readonly #sent = new Map<IngressId, StreamPending[]>()
   #inFlight = 0
-  readonly #queue: StreamPending[] = []
+  #queue: StreamPending[] = []
   #queueHead = 0
+  /** The open connection; undefined while the stream reconnects. */
+  #connection: Connection | undefined
   #closed: CliError | undefined
+  /** close() was called: the next close of the WebSocket is ours, not a drop. */
+  #closing = false
   readonly #whenClosed: Promise<void>
-  /** The TCP socket under ws (plain ws:// only), corked for a tick so envelopes sent together share a write. */
-  readonly #socket: Socket | undefined
+  #resolveClosed: () => void = () => {}
   #corked = false
+  #reconnects = 0
 
-  private constructor (url: string, ws: WebSocket, socket: Socket | undefined, options: IngressStreamOptions) {
+  private constructor (url: string, connection: Connection, options: IngressStreamOptions) {
     this.url = url
-    this.#ws = ws
-    this.#socket = socket
+    this.#options = options
     this.#subnet = options.subnet
     this.#inFlightMax = Math.max(1, Math.min(options.inFlightMax ?? ingressStreamInFlightMax, ingressStreamInFlightMax))
-    ws.on('message', (data, isBinary) => { this.#onAnswer(data as Buffer, isBinary) })
-    this.#whenClosed = new Promise(resolve => {
-      ws.once('close', (code, reason) => {
-        this.#fail(new CliError(`ingress stream to ${url} closed (${code}${reason.length > 0 ? `: ${reason.toString()}` : ''})`, 'stream-closed'))
-        resolve()
-      })
-    })
-    ws.on('error', () => {}) // 'close' follows and says what happened
+    this.#reconnectMs = Math.max(0, options.reconnectMs ?? clientCertifyWaitMs)
+    this.#whenClosed = new Promise(resolve => { this.#resolveClosed = resolve })
+    this.#attach(connection)
   }
 
   /** Opens the stream; a node that refuses it (busy, stopping, too many streams) throws its one-line error. */
   static async open (url: string, options: IngressStreamOptions = {}): Promise<IngressStream> {
     const base = url.replace(/\/$/, '')
+    return new IngressStream(base, await IngressStream.#connect(base, options), options)
+  }
+
+  static async #connect (base: string, options: IngressStreamOptions): Promise<Connection> {
     let socket: Socket | undefined
     const plain = base.startsWith('http:')
     const ws = new WebSocket(base.replace(/^http/, 'ws') + '/v1/ingress/stream', {
@@ -349,12 +372,27 @@ export class IngressStream {
         })
       })
     })
-    return new IngressStream(base, ws, socket, options)
+    return { ws, socket }
   }
 
-  /** Envelopes sent and not answered yet, and those waiting for a slot. */
+  #attach (connection: Connection): void {
+    const { ws } = connection
+    this.#connection = connection
+    ws.on('message', (data, isBinary) => { if (this.#connection === connection) this.#onAnswer(data as Buffer, isBinary) })
+    ws.once('close', (code, reason) => {
+      if (this.#connection === connection) this.#dropped(code, reason.toString())
+    })
+    ws.on('error', () => {}) // 'close' follows and says what happened
+  }
+
+  /** Envelopes sent and not answered yet, and those waiting for a slot (or for the stream to reopen). */
   get pending (): { inFlight: number, queued: number } {
     return { inFlight: this.#inFlight, queued: this.#queue.length - this.#queueHead }
+  }
+
+  /** Times the stream was opened again after it dropped. */
+  get reconnects (): number {
+    return this.#reconnects
   }
 
   /**
@@ -371,7 +409,7 @@ export class IngressStream {
         return
       }
       const entry: StreamPending = { ingress, bytes, id: ingress?.id ?? ingressIdOf(bytes), deadline: Date.now() + (options.waitMs ?? clientCertifyWaitMs), resolve, reject }
-      if (this.#inFlight < this.#inFlightMax) {
+      if (this.#connection !== undefined && this.#inFlight < this.#inFlightMax) {
         this.#send(entry)
         return
       }
@@ -385,26 +423,90 @@ export class IngressStream {
 
   /** Closes the stream (1000); whatever is still unanswered rejects with 'stream-closed'. */
   async close (): Promise<void> {
-    if (this.#ws.readyState === WebSocket.OPEN || this.#ws.readyState === WebSocket.CONNECTING) this.#ws.close(1000, 'client done')
-    const timer = setTimeout(() => { this.#ws.terminate() }, 2_000)
+    this.#closing = true
+    const ws = this.#connection?.ws
+    if (ws === undefined) {
+      // Between connections: nothing to close but the stream itself.
+      this.#fail(new CliError(`ingress stream to ${this.url} closed by the client`, 'stream-closed'))
+      return
+    }
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(1000, 'client done')
+    const timer = setTimeout(() => { ws.terminate() }, 2_000)
     await this.#whenClosed
     clearTimeout(timer)
   }
 
+  /** The WebSocket closed: ours (close()), a refusal (fail), or a drop (open it again while envelopes may still be answered). */
+  #dropped (code: number, reason: string): void {
+    this.#connection = undefined
+    const error = new CliError(`ingress stream to ${this.url} closed (${code}${reason.length > 0 ? `: ${reason}` : ''})`, 'stream-closed')
+    if (this.#closing || refusalCloseCodes.has(code) || this.#reconnectMs === 0) {
+      this.#fail(error)
+      return
+    }
+    // What the node never answered goes out again first, in the order it was sent.
+    const unanswered = [...this.#sent.values()].flat()
+    this.#sent.clear()
+    this.#inFlight = 0
+    this.#queue = [...unanswered, ...this.#queue.slice(this.#queueHead)]
+    this.#queueHead = 0
+    void this.#reconnect(error)
+  }
+
+  async #reconnect (dropped: CliError): Promise<void> {
+    const until = Date.now() + this.#reconnectMs
+    let last: CliError = dropped
+    while (!this.#closing) {
+      this.#expire(last)
+      if (Date.now() >= until) break
+      await new Promise(resolve => setTimeout(resolve, clientResubmitDelayMs))
+      if (this.#closing) break
+      try {
+        const connection = await IngressStream.#connect(this.url, this.#options)
+        if (this.#closing) {
+          connection.ws.terminate()
+          break
+        }
+        this.#reconnects++
+        this.#attach(connection)
+        this.#drain()
+        return
+      } catch (error) {
+        last = error instanceof CliError ? error : new CliError(String(error), 'connection-lost')
+        if (last.code === 'aborted') break
+      }
+    }
+    this.#fail(this.#closing ? new CliError(`ingress stream to ${this.url} closed by the client`, 'stream-closed') : new CliError(`ingress stream to ${this.url} dropped and could not be opened again within ${this.#reconnectMs} ms: ${last.message}`, 'connection-lost'))
+  }
+
+  /** While the stream is down: rejects the queued envelopes whose own wait is over. */
+  #expire (why: CliError): void {
+    const now = Date.now()
+    const live: StreamPending[] = []
+    for (let i = this.#queueHead; i < this.#queue.length; i++) {
+      const entry = this.#queue[i]!
+      if (entry.deadline <= now) entry.reject(new CliError(`ingress stream to ${this.url} is down and the wait for ${entry.id} is over: ${why.message}`, 'connection-lost'))
+      else live.push(entry)
+    }
+    this.#queue = live
+    this.#queueHead = 0
+  }
+
   #send (entry: StreamPending): void {
+    const { ws, socket } = this.#connection!
     this.#inFlight++
     const waiting = this.#sent.get(entry.id)
     if (waiting === undefined) this.#sent.set(entry.id, [entry])
     else waiting.push(entry)
-    if (this.#socket !== undefined && !this.#corked) {
+    if (socket !== undefined && !this.#corked) {
       this.#corked = true
-      this.#socket.cork()
+      socket.cork()
       process.nextTick(() => {
         this.#corked = false
-        this.#socket!.uncork()
+        socket.uncork()
       })
     }
-    this.#ws.send(entry.bytes)
+    ws.send(entry.bytes)
   }
 
   #onAnswer (data: Buffer, isBinary: boolean): void {
@@ -413,7 +515,9 @@ export class IngressStream {
       frame = isBinary ? undefined : JSON.parse(data.toString('utf8')) as Record<string, unknown>
     } catch {}
     if (frame === undefined || frame === null || typeof frame !== 'object' || typeof frame.code !== 'number' || typeof frame.ingressId !== 'string') {
-      this.#ws.close(1008, 'answers are JSON text frames naming code and ingressId')
+      // A node that answers garbage is not reconnected to.
+      this.#closing = true
+      this.#connection?.ws.close(1008, 'answers are JSON text frames naming code and ingressId')
       return
     }
     const waiting = this.#sent.get(frame.ingressId as IngressId)
@@ -448,7 +552,7 @@ export class IngressStream {
   }
 
   #drain (): void {
-    while (this.#inFlight < this.#inFlightMax && this.#queueHead < this.#queue.length && this.#closed === undefined) {
+    while (this.#connection !== undefined && this.#inFlight < this.#inFlightMax && this.#queueHead < this.#queue.length && this.#closed === undefined) {
       this.#send(this.#queue[this.#queueHead++]!)
     }
     // Compacted once the consumed head dominates, so the queue's memory follows what waits.
@@ -466,6 +570,7 @@ export class IngressStream {
     for (let i = this.#queueHead; i < this.#queue.length; i++) this.#queue[i]!.reject(error)
     this.#queue.length = 0
     this.#queueHead = 0
+    this.#resolveClosed()
   }
 }
 

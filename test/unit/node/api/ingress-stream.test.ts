@@ -3,6 +3,7 @@
 // behind the stream, the real ApiServer, and both the IngressStream client and a raw ws client.
 
 import test, { type ExecutionContext } from 'ava'
+import { createServer, connect, type Server, type Socket } from 'node:net'
 import { Registry } from 'prom-client'
 import WebSocket from 'ws'
 import { actorIdOf, type ActorId } from '../../../../protocol/ids.ts'
@@ -139,6 +140,90 @@ test('300 updates pipelined on one stream are all answered certified, each verif
   const counts = results.map(r => Number(new TextDecoder().decode(r.verified!.result!))).sort((a, b) => a - b)
   t.deepEqual(counts, Array.from({ length: 300 }, (_, i) => i + 1), 'each update ran exactly once')
   t.deepEqual(stream.status, { streams: 1, inFlight: 0 })
+})
+
+/** A TCP proxy to `target` whose connections can be cut and whose port can refuse for a while (a node restarting, a link lost). */
+async function cuttableProxy (t: ExecutionContext, target: string): Promise<{ url: string, cut: () => void, refuse: () => Promise<void>, accept: () => Promise<void> }> {
+  const { hostname, port } = new URL(target)
+  const sockets = new Set<Socket>()
+  let server: Server | undefined
+  let listenPort = 0
+  const accept = async (): Promise<void> => {
+    server = createServer(client => {
+      const upstream = connect(Number(port), hostname)
+      for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+        sockets.add(a)
+        a.on('close', () => { sockets.delete(a); b.destroy() }).on('error', () => {})
+        a.pipe(b)
+      }
+    })
+    await new Promise<void>(resolve => server!.listen(listenPort, '127.0.0.1', resolve))
+    listenPort = (server.address() as { port: number }).port
+  }
+  const cut = (): void => { for (const socket of sockets) socket.destroy() }
+  const refuse = async (): Promise<void> => { cut(); await new Promise(resolve => server!.close(resolve)) }
+  await accept()
+  t.teardown(async () => { cut(); server?.close() })
+  return { url: `http://127.0.0.1:${listenPort}`, cut, refuse, accept }
+}
+
+test('a stream that drops is opened again, and what was unanswered is sent again and answered once', async t => {
+  const { url, subnet, actor, clock, drive, waits } = await setup(t)
+  const proxy = await cuttableProxy(t, url)
+  const ingress = await IngressStream.open(proxy.url, { subnet })
+  t.teardown(async () => { await ingress.close() })
+  const client = new Client(clock)
+  const updates = Array.from({ length: 20 }, () => client.update(actor))
+  const answers: StreamResult[] = []
+  const all = Promise.all(updates.map(async u => { const a = await ingress.submit(u); answers.push(a); return a }))
+  for (let i = 0; i < 400 && waits() < 20; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  t.is(waits(), 20, 'every update waits for its height')
+
+  // The connection is lost and the port refuses for a while (the node restarting), then accepts.
+  await proxy.refuse()
+  for (let i = 0; i < 400 && waits() > 0; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  t.is(waits(), 0, 'the node ended the waits of the dropped stream')
+  for (let i = 0; i < 400 && ingress.pending.inFlight > 0; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  const more = client.update(actor)
+  const late = ingress.submit(more)
+  t.deepEqual(ingress.pending, { inFlight: 0, queued: 21 }, 'unanswered and new envelopes wait for the stream to reopen')
+  await new Promise(resolve => setTimeout(resolve, 600))
+  await proxy.accept()
+  await drive(() => answers.length === updates.length)
+  const results = [...await all, await late]
+  t.true(results.every(r => r.status === 'certified' && r.verified?.ok === true), 'every update is answered certified and verified')
+  const counts = results.map(r => Number(new TextDecoder().decode(r.verified!.result!))).sort((a, b) => a - b)
+  t.deepEqual(counts, Array.from({ length: 21 }, (_, i) => i + 1), 'each update ran exactly once, the resent ones included')
+  t.true(ingress.reconnects >= 1)
+
+  // A drop while nothing waits, then more updates: the stream is open again for them.
+  proxy.cut()
+  const again = ingress.submit(client.update(actor))
+  await drive(() => ingress.pending.inFlight === 0 && ingress.pending.queued === 0)
+  t.is((await again).status, 'certified')
+})
+
+test('a stream that cannot be opened again within reconnectMs rejects its envelopes with connection-lost; reconnectMs 0 fails at once', async t => {
+  const { url, actor, clock, waits } = await setup(t)
+  const proxy = await cuttableProxy(t, url)
+  const ingress = await IngressStream.open(proxy.url, { reconnectMs: 700 })
+  t.teardown(async () => { await ingress.close() })
+  const client = new Client(clock)
+  const submitted = Array.from({ length: 3 }, async () => await ingress.submit(client.update(actor)).then(() => 'answered', (e: unknown) => e))
+  for (let i = 0; i < 400 && waits() < 3; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  await proxy.refuse()
+  const outcomes = await Promise.all(submitted)
+  t.true(outcomes.every(o => o instanceof CliError && o.code === 'connection-lost'), 'rejected once the reconnect window is over')
+  await t.throwsAsync(ingress.submit(client.update(actor)), { instanceOf: CliError, code: 'connection-lost' })
+
+  await proxy.accept()
+  const once = await IngressStream.open(proxy.url, { reconnectMs: 0 })
+  t.teardown(async () => { await once.close() })
+  const pending = once.submit(client.update(actor)).then(() => 'answered', (e: unknown) => e)
+  for (let i = 0; i < 400 && waits() < 1; i++) await new Promise(resolve => setTimeout(resolve, 5))
+  proxy.cut()
+  const outcome = await pending
+  t.true(outcome instanceof CliError && outcome.code === 'stream-closed', 'without reconnecting, a drop rejects at once')
 })
 
 test('refusals are answered per envelope by name, with the HTTP status and reason, and the stream stays open', async t => {
