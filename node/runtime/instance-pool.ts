@@ -143,6 +143,7 @@ export class InstancePool {
       return
     }
     assert(lease.slot.current === undefined, 'a lease was released during a call')
+    assert(!this.#idle.includes(lease), 'a lease was released twice') // two sessions would share one instance
     this.#idle.push(lease)
     this.stats.idle = this.#idle.length
   }
