@@ -277,6 +277,7 @@ export class SubnetService implements ConsensusApplication {
 
   /** Asks the members for their stored certificates of `heights`, in requests of at most memberCertificateRequestHeightsMax. */
   #requestCertificates (heights: bigint[]): void {
+    if (heights.length > 0) this.#c.logger.debug('asking the members for certificates', { heights: heights.map(String) })
     for (let i = 0; i < heights.length; i += memberCertificateRequestHeightsMax) {
       this.#c.transport.requestCertificates?.(heights.slice(i, i + memberCertificateRequestHeightsMax))
     }
@@ -804,11 +805,15 @@ export class SubnetService implements ConsensusApplication {
    * member little more than the answer it gets.
    */
   async answerCertificateRequest (heights: readonly bigint[], from: NodeId): Promise<void> {
+    const answered: string[] = []
     for (const h of heights) {
       if (h < 1n || h > this.#c.store.height) continue
       const certification = await this.#c.store.certification(toHeight(h))
-      if (certification !== undefined) this.#c.transport.sendCertificate?.(from, certification)
+      if (certification === undefined) continue
+      this.#c.transport.sendCertificate?.(from, certification)
+      answered.push(String(h))
     }
+    this.#c.logger.debug('answered a certificate request', { from, asked: heights.map(String), answered })
   }
 
   /**
@@ -831,6 +836,10 @@ export class SubnetService implements ConsensusApplication {
       return true
     }
     await this.#c.store.putCertification(height, encodeCertificate(cert.value))
+    this.#c.logger.debug('stored a certificate a member sent', { height: String(height) })
+    // Clients may wait on this height (a request it caught up on, resent to this replica): a
+    // certificate from the members answers them as one formed from shares does.
+    await this.#answerWaiters(toHeight(height), cert.value, this.#uncertified.get(height)?.receipts)
     this.#uncertified.delete(height)
     this.#unconfirmed.delete(height)
     this.#shares.delete(height)

@@ -18,9 +18,9 @@ export async function testDevnet (t: ExecutionContext, options: { prefix: string
     if (file !== undefined) await stopNodes(file.nodes, 5_000)
     process.off('exit', killAll)
     if (t.passed) rmSync(dir, { recursive: true, force: true })
-    else t.log(`devnet left in ${dir} (logs in node-*/daemon.log)`)
+    else t.log(`devnet left in ${dir} (logs in net/node-*/daemon.log)`)
   })
-  file = await devnetUp({ nodes: options.nodes, dir: join(dir, 'net'), subnets: 1, logLevel: 'warn', ...options.up })
+  file = await devnetUp({ nodes: options.nodes, dir: join(dir, 'net'), subnets: 1, logLevel: process.env.PYLON_TEST_LOG_LEVEL ?? 'warn', ...options.up })
   return { dir, file }
 }
 

@@ -494,7 +494,8 @@ test('a replica that committed heights no share reached asks the members for the
   for (const service of services) await service.start()
   const code = await exampleCode('counter-wat')
   for (const service of services) await service.putCode(code)
-  services[0]!.submit(new Client(clock).install(subnet, code).bytes)
+  const install = new Client(clock).install(subnet, code)
+  services[0]!.submit(install.bytes)
   // Heights 1..5 commit on member 0, but the shares of 1..4 never reach it (it was behind).
   for (let h = 1; h <= 5; h++) await runHeight(services[0]!, services)
   t.deepEqual(asked, [])
@@ -515,7 +516,14 @@ test('a replica that committed heights no share reached asks the members for the
   for (const j of [2, 3]) await services[1]!.receiveMemberShare(replicas[j]!.shares[0]!)
   const certificate = await services[1]!.store.certification(1n as Height)
   if (certificate === undefined) return t.fail('member 1 holds no certificate of height 1')
+  // A client waits on the install's result (height 1) on member 0: the members' certificate answers it.
+  t.is(await services[0]!.result(install.id), 'pending')
+  const waiting = services[0]!.wait(install.id, 60_000) // the manual clock never ends this wait
   t.true(await services[0]!.receiveCertificate(certificate))
+  const answer = await Promise.race([waiting, new Promise<'still waiting'>(resolve => setTimeout(() => resolve('still waiting'), 5_000))])
+  if (answer === undefined || answer === 'still waiting') return t.fail(`the waiting client was not answered: ${String(answer)}`)
+  t.is(answer.status, 'certified')
+  t.true(verifyCertifiedResponse(answer.certified!, subnet).ok)
   for (let h = 9; h <= 24; h++) {
     await runHeight(services[0]!, services)
     for (const j of [1, 2]) await services[0]!.receiveMemberShare(replicas[j]!.shares[h - 1]!)
