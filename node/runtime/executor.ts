@@ -4,11 +4,13 @@
 // the store applies the returned writes afterwards, in one batch.
 //
 // One instance per (block, actor), taken at the actor's first message in the block. After a
-// message fails (trap, fuel, limit) its instance is dropped and the next message of that actor gets
-// a fresh one: a trapped instance's memory is in an unknown state, and every replica drops it alike.
+// message fails (trap, fuel, limit, the actor's own error) its instance is given back and the next
+// message of that actor gets one in the state of a fresh instantiation: a failed call leaves memory
+// in an unknown state, and every replica starts the next message from the fresh state alike.
 // "Fresh" means in the state of a fresh instantiation: the compiled actor's pool hands out either a
-// new instance or one reset exactly to that state (instance-pool.ts); nothing a previous block or
-// query left in wasm memory, globals, tables or the glue is visible, whether or not a replica restarted.
+// new instance or one reset exactly to that state (instance-pool.ts); nothing a previous block,
+// query or failed call left in wasm memory, globals, tables or the glue is visible, whether or not
+// a replica restarted.
 //
 // Determinism rules this relies on (each enforced elsewhere in node/runtime):
 //  - Only storage persists; time is block.timeNs, randomness is seeded from block.seed, the actor
@@ -89,7 +91,10 @@ class Session {
     return this.lease
   }
 
-  /** Gives the instance back: `reusable` false after a failed call, whose instance is never reused. */
+  /**
+   * Gives the instance back to the pool, which resets it (or drops it when it cannot). `reusable`
+   * false only when the block threw part-way (a bug): then nothing of it is trusted.
+   */
   drop (reusable: boolean): void {
     if (this.lease === undefined) return
     const lease = this.lease
@@ -196,7 +201,10 @@ function runMessage (state: ExecutionState, sessions: Map<ActorId, Session>, mes
   else if (result !== undefined && result.length > actorResultBytesMax) error = `result too large: ${result.length} > ${actorResultBytesMax} bytes`
   if (error !== undefined || result === undefined) {
     session.storage.rollbackMessage()
-    session.drop(false)
+    // The reset restores every piece of wasm state (the instrumenter's marker guarantees it is all
+    // exported) and the glue keeps none (checkGlueState), so how the call ended does not matter: a
+    // trapped instance comes back exactly as fresh, for 0.3 ms instead of a 6-17 ms JS instantiation.
+    session.drop(true)
     return fail(error ?? 'no result', fuelUsed, call.logs)
   }
   written?.(index, session.storage.messageKeys())

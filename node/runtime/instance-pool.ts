@@ -128,8 +128,10 @@ export class InstancePool {
   }
 
   /**
-   * Gives a lease back. `reusable` false (its last call failed: a trap, out of fuel, an error) drops
-   * it; otherwise it is reset and kept when the reset is exact and there is room, else dropped.
+   * Gives a lease back. `reusable` false (the caller trusts nothing of it: its block threw part-way)
+   * drops it; otherwise it is reset and kept when the reset is exact and there is room, else
+   * dropped. How its last call ended (returned, trapped, ran out of fuel) does not matter: the
+   * reset restores all of its state.
    * Pre: the lease came from this pool's acquire and is not used again by the caller.
    */
   release (lease: InstanceLease, reusable: boolean): void {

@@ -1,7 +1,8 @@
 // InstancePool and the executor's use of it: an instance reused from the pool behaves byte for byte
 // like a fresh instantiation (receipts, writes, outbox), nothing one block leaves in wasm memory,
-// globals or the JS engine's heap shows in the next, and instances that cannot be reset exactly
-// (failed call, grown memory, over the budget, unknown glue state, unexported state) are dropped.
+// globals or the JS engine's heap shows in the next (nor what a failed call left), and instances
+// that cannot be reset exactly (grown memory, over the budget, unknown glue state, unexported
+// state) are dropped.
 // Builds one JS fixture (componentize-js output differs per build) into a temporary transpile cache.
 
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
@@ -158,16 +159,19 @@ test('state a block leaves in wasm globals, memory and the JS heap is not visibl
   t.is(utf8(executeQuery(state, { actor: js, caller: 'q', method: 'peek', payload: new Uint8Array(0) }, blockAt(2)).result), '0:0', 'a query too')
 })
 
-test('a failed call drops its instance, and so does one whose memory grew; the next gets a fresh or reset one', async t => {
+test('a failed call\'s instance is reset and reused as fresh; one whose memory grew is dropped', async t => {
   t.timeout(240_000)
   const { pooled } = await load()
   const state = stateOf(pooled)
   const { stats } = pooled['sticky-wat']!.pool
   executeBlock(state, [update(actor(3n), 'peek')], blockAt(1)) // leaves one idle instance
-  const dropped = stats.dropped
-  const outcome = executeBlock(state, [update(actor(3n), 'trap'), update(actor(3n), 'bump'), update(actor(3n), 'grow')], blockAt(2))
-  t.deepEqual(outcome.receipts.map(r => r.ok ? stickyState(r.result) : r.error), ['trap: unreachable', [1, 1], [2, 2]])
-  t.is(stats.dropped, dropped + 2, 'the trapped instance and the grown one')
+  const { dropped, reused, fresh } = stats
+  const outcome = executeBlock(state, [update(actor(3n), 'bump'), update(actor(3n), 'trap'), update(actor(3n), 'bump'), update(actor(3n), 'grow')], blockAt(2))
+  // The second bump sees the fresh state (the first bump's memory is gone with the trap), as a fresh instance would.
+  t.deepEqual(outcome.receipts.map(r => r.ok ? stickyState(r.result) : r.error), [[1, 1], 'trap: unreachable', [1, 1], [2, 2]])
+  t.is(stats.dropped, dropped + 1, 'only the grown instance')
+  t.is(stats.reused, reused + 2, 'the idle instance, then the trapped one, reset')
+  t.is(stats.fresh, fresh, 'no instantiation')
   const after = executeBlock(state, [update(actor(3n), 'bump')], blockAt(3))
   t.deepEqual(stickyState(after.receipts[0]!.result), [1, 1])
 })
