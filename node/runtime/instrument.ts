@@ -92,6 +92,10 @@ function addFuelChecks (bytes: Uint8Array, options: InstrumentOptions): Result<U
   } catch (error) {
     return err(`core module does not parse: ${(error as Error).message}`)
   }
+  // binaryen reads any feature but marks the module MVP, and then writes no DataCount section: a
+  // module using memory.init or data.drop (passive data segments) came out invalid ("invalid data
+  // segment index") and was refused at install.
+  module.setFeatures(module.getFeatures() | binaryen.Features.BulkMemory)
   try {
     if (importedFunctionNames(module).size === module.getNumFunctions()) {
       // No functions of its own (jco's fixup modules): nothing to meter, but its state is still reset.

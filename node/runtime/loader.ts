@@ -42,7 +42,7 @@ import { TranspilePool, type TranspilePoolInit } from './transpile-pool.ts'
 export { allowedImports, checkWorld } from './world-check.ts'
 
 /** Bumped whenever admission checks, instrumentation or transpile options change, so stale caches are not reused. */
-export const cacheFormat = 'v8'
+export const cacheFormat = 'v9'
 
 /** The host side of the three interfaces, as jco's glue expects them (camelCase names). */
 export interface HostImports {

@@ -47,6 +47,19 @@ test('instrumentCoreModule traps with the fuel global at -1 when fuel runs out',
   t.is(run.fuel.value, -1n)
 })
 
+test('instrumentCoreModule keeps passive data segments valid: memory.init and data.drop run as before', t => {
+  const passive = wasm(`(module (memory (export "memory") 1) (data $d "pylon")
+    (func (export "sum") (param $n i32) (result i32)
+      (memory.init $d (local.get $n) (i32.const 0) (i32.const 5))
+      (data.drop $d)
+      (i32.add (i32.load8_u (local.get $n)) (i32.load8_u offset=4 (local.get $n)))))`)
+  const metered = instrumentCoreModule(passive)
+  if (!metered.ok) return t.fail(metered.error)
+  const run = instantiate(metered.value, 1_000_000n)
+  t.is(run.sum(8), 'p'.charCodeAt(0) + 'n'.charCodeAt(0), 'the segment was copied')
+  t.throws(() => run.sum(8), { instanceOf: WebAssembly.RuntimeError }, 'and dropped: a second memory.init of 5 bytes traps')
+})
+
 test('capLimits caps a declared memory maximum and adds one where none was declared', t => {
   for (const decl of ['(memory (export "m") 1)', '(memory (export "m") 1 65536)']) {
     const capped = capLimits(wasm(`(module ${decl})`), 4)
