@@ -114,6 +114,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       onFatal: error => { logger.error('consensus halted for a subnet', { subnet: subnet.id, error }) }
     })
   }, { dataDir })
+  // Registered on the registry and read from the running channels when /metrics is scraped.
   new PrometheusMemberChannelMetrics(registry, () => subnets.memberChannels())
   // A member answers API requests that non-members relay to it with its own subnet routes.
   subnets.onRelay(relayHandler(subnets, clock))
