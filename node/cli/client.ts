@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { readFile, stat } from 'node:fs/promises'
 import { connect, type NetConnectOpts, type Socket } from 'node:net'
 import WebSocket from 'ws'
-import { CID, decode, rawCidOf } from '../../protocol/codec.ts'
+import { CID, rawCidOf } from '../../protocol/codec.ts'
 import { decodeCertifiedResponse, verifyCertifiedResponse, type CertificateMemo } from '../../protocol/certification.ts'
 import { subnetOfActorId, type ActorId, type Principal, type SubnetId } from '../../protocol/ids.ts'
 import { ingressIdOf, signIngress, subnetOfIngress, type Ingress, type IngressContent, type IngressId, type RequestId } from '../../protocol/ingress.ts'
@@ -15,6 +15,7 @@ import {
   ingressStreamAnswerBytesMax, ingressStreamClientQueueMax, ingressStreamConnectTimeoutMs, ingressStreamInFlightMax
 } from '../../protocol/limits.ts'
 import type { Signer } from '../../protocol/signature.ts'
+import { decodeReceipt } from '../../protocol/receipt.ts'
 import { decodeGenesis, type Subnet } from '../../protocol/subnet.ts'
 import { BoundedMap } from '../core/bounded-map.ts'
 import { PylonError } from '../core/errors.ts'
@@ -602,7 +603,7 @@ export function verifyIngressResult (result: IngressResult, subnet: Subnet, sent
   if (!response.ok) throw new CliError(`certified response: ${response.error}`, 'untrusted')
   const verified = verifyCertifiedResponse(response.value, subnet, memo)
   if (!verified.ok) throw new CliError(`certified response does not verify against subnet ${subnet.id}: ${verified.error}`, 'untrusted')
-  const receipt = decodeReceipt(verified.value.receipt)
+  const receipt = certifiedReceipt(verified.value.receipt)
   // Compared with the id we computed from what we signed, never with the node's JSON: a node could
   // otherwise answer with another request's certified receipt for the same actor and method.
   if (receipt.requestId !== sent.requestId) {
@@ -620,22 +621,12 @@ export function verifyIngressResult (result: IngressResult, subnet: Subnet, sent
   return { ...receipt, height: verified.value.height, signers: response.value.certificate.signers.length }
 }
 
-function decodeReceipt (bytes: Uint8Array): Omit<VerifiedOutcome, 'height' | 'signers'> & { index: number } {
-  const decoded = decode(bytes)
-  const r = (decoded.ok ? decoded.value : undefined) as Record<string, unknown> | undefined
-  if (r === undefined || typeof r.actor !== 'string' || typeof r.ok !== 'boolean' || typeof r.index !== 'number' || typeof r.method !== 'string') {
-    throw new CliError('certified receipt is not a receipt', 'untrusted')
-  }
-  return {
-    index: r.index,
-    actor: r.actor as ActorId,
-    method: r.method,
-    ok: r.ok,
-    result: r.result instanceof Uint8Array ? r.result : null,
-    error: typeof r.error === 'string' ? r.error : null,
-    fuelUsed: typeof r.fuelUsed === 'bigint' ? r.fuelUsed : BigInt(r.fuelUsed as number),
-    requestId: typeof r.requestId === 'string' ? r.requestId as RequestId : null
-  }
+/** The certified receipt's fields (protocol/receipt.ts decodeReceipt, without its logs); bytes that are not a receipt are untrusted. */
+function certifiedReceipt (bytes: Uint8Array): Omit<VerifiedOutcome, 'height' | 'signers'> & { index: number } {
+  const decoded = decodeReceipt(bytes)
+  if (!decoded.ok) throw new CliError(`certified receipt is not a receipt: ${decoded.error}`, 'untrusted')
+  const { logs: _logs, ...receipt } = decoded.value
+  return receipt
 }
 
 /** A command-line payload as UTF-8 bytes, refused (naming both sizes) when an envelope cannot carry it. */
