@@ -840,16 +840,19 @@ export class SubnetService implements ConsensusApplication {
     // Clients may wait on this height (a request it caught up on, resent to this replica): a
     // certificate from the members answers them as one formed from shares does.
     await this.#answerWaiters(toHeight(height), cert.value, this.#uncertified.get(height)?.receipts)
+    this.#certifiedHere(height)
+    return true
+  }
+
+  /** Records that `height`'s certificate is stored here: forgets what awaited it and moves the certified height. */
+  #certifiedHere (height: bigint): void {
     this.#uncertified.delete(height)
     this.#unconfirmed.delete(height)
     this.#shares.delete(height)
     this.#certified.set(height, true)
-    if (height > this.#certifiedHeight) {
-      this.#certifiedHeight = height
-      this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
-    }
+    if (height > this.#certifiedHeight) this.#certifiedHeight = height
     this.#notifyProgress()
-    return true
+    this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
   }
 
   /**
@@ -962,12 +965,7 @@ export class SubnetService implements ConsensusApplication {
       this.#uncertified.delete(height)
       this.#writing.delete(height)
     }
-    this.#certified.set(height, true)
-    this.#unconfirmed.delete(height)
-    if (height > this.#certifiedHeight) this.#certifiedHeight = height
-    this.#notifyProgress()
-    this.#c.metrics?.certified(this.subnet.id, this.#certifiedHeight)
-    this.#shares.delete(height)
+    this.#certifiedHere(height)
     this.#askForOrphans(height)
   }
 
